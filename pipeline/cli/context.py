@@ -1,0 +1,145 @@
+"""The CLI's context object and the options shared by every command that talks to Kafka or Redis."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import click
+from pydantic import ValidationError
+from rich.console import Console
+
+from pipeline.config import Settings
+from pipeline.errors import ConfigError, NotConfiguredError, ScamshareError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class CliContext:
+    """What every command receives: the settings (built once here) and consoles for people."""
+
+    settings: Settings
+    console: Console = field(default_factory=lambda: Console(highlight=False))
+    err: Console = field(default_factory=lambda: Console(stderr=True, highlight=False))
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        """This context's settings with command-line overrides applied (None means 'not given')."""
+        return override(self.settings, **overrides)
+
+    def resolve(self, settings: Settings, *, kafka: bool = True, redis: bool = True) -> Settings:
+        """Fill in addresses from a running `scamshare dev up` when none are configured."""
+        from pipeline import devstack  # noqa: PLC0415  (keeps `scamshare --help` fast)
+
+        missing_kafka = kafka and not settings.bootstrap
+        missing_redis = redis and settings.redis_url is None
+        if not (missing_kafka or missing_redis):
+            return settings
+        state = devstack.read_state(settings.dev_file)
+        if state is None or not state.alive():
+            raise NotConfiguredError("Kafka broker" if missing_kafka else "Redis server")
+        fill: dict[str, Any] = {}
+        if missing_kafka:
+            fill["bootstrap"] = state.bootstrap
+        if missing_redis:
+            fill["redis_url"] = state.redis_url
+        return override(settings, **fill)
+
+
+def override(settings: Settings, **overrides: Any) -> Settings:
+    """A copy of ``settings`` with the given fields replaced (None means 'not given'), re-validated."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    if not given:
+        return settings
+    data = settings.model_dump()
+    for secret in ("redis_url", "sasl_password", "ssl_key_password"):
+        value = getattr(settings, secret)
+        data[secret] = value.get_secret_value() if value is not None else None
+    data.update(given)
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
+def parse_kafka_option(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{item!r}: expected librdkafka KEY=VALUE, e.g. security.protocol=SSL")
+        out[key.strip()] = value
+    return out
+
+
+def connection_options(fn: F) -> F:
+    """Adds --bootstrap, --redis-url and -X KEY=VALUE (librdkafka pass-through) to a command."""
+    fn = click.option(
+        "-X",
+        "kafka_option",
+        multiple=True,
+        callback=parse_kafka_option,
+        metavar="KEY=VALUE",
+        help="librdkafka option passed through as-is (repeatable), e.g. -X security.protocol=SASL_SSL.",
+    )(fn)
+    fn = click.option(
+        "--redis-url", default=None, metavar="URL", help="Redis URL [env SCAMSHARE_REDIS_URL; default: dev stack]"
+    )(fn)
+    fn = click.option(
+        "--bootstrap", default=None, metavar="HOST:PORT", help="Kafka bootstrap servers [env SCAMSHARE_BOOTSTRAP]"
+    )(fn)
+    return fn
+
+
+def connected_settings(
+    obj: CliContext,
+    bootstrap: str | None,
+    redis_url: str | None,
+    kafka_option: dict[str, str],
+    *,
+    kafka: bool = True,
+    redis: bool = True,
+) -> Settings:
+    """Settings for a command: flags over env over the dev stack's addresses."""
+    overrides: dict[str, Any] = {"bootstrap": bootstrap, "redis_url": redis_url}
+    if kafka_option:
+        overrides["kafka_options"] = {**obj.settings.kafka_options, **kafka_option}
+    return obj.resolve(obj.with_overrides(**overrides), kafka=kafka, redis=redis)
+
+
+def handle_errors(fn: F) -> F:
+    """Turn ScamshareError into a one-line message and exit code 1 (2 for configuration errors)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ConfigError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+        except ScamshareError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def print_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=None, sort_keys=False, default=str))
+
+
+def configure_logging(verbosity: int) -> None:
+    level = logging.WARNING - 10 * verbosity
+    logging.basicConfig(
+        level=max(level, logging.DEBUG),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
+    # faust and aiokafka are chatty at INFO; keep them at WARNING unless -vv.
+    for name in ("faust", "mode", "aiokafka", "kafka"):
+        logging.getLogger(name).setLevel(logging.WARNING if verbosity < 2 else logging.DEBUG)

@@ -1,0 +1,153 @@
+"""One settings object, built once at the edge (the CLI) and passed down.
+
+Every field reads from an environment variable with the ``SCAMSHARE_`` prefix
+(``SCAMSHARE_BOOTSTRAP``, ``SCAMSHARE_REDIS_URL``, ``SCAMSHARE_TOPIC_PREFIX`` ...).
+Kafka client options pass through 1:1 under their librdkafka names in
+``kafka_options`` (``SCAMSHARE_KAFKA_OPTIONS='{"security.protocol": "SASL_SSL"}'``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: librdkafka option names whose values are never printed.
+_SECRET_MARKERS = ("password", "secret", "key.pem", "token", "sasl.oauthbearer.config")
+
+CompressionType = Literal["none", "gzip", "snappy", "lz4", "zstd"]
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    """The pipeline's topic names, derived from one prefix."""
+
+    prefix: str
+
+    @property
+    def submissions(self) -> str:
+        return f"{self.prefix}submissions"
+
+    @property
+    def dlq(self) -> str:
+        return f"{self.prefix}dlq"
+
+    @property
+    def indicators(self) -> str:
+        return f"{self.prefix}indicators"
+
+    @property
+    def sightings(self) -> str:
+        return f"{self.prefix}sightings"
+
+    def feed(self, subscriber_id: str) -> str:
+        """Default feed topic of one subscriber: ``scam.feed.<id>``."""
+        return f"{self.prefix}feed.{subscriber_id}"
+
+    def core(self) -> tuple[str, ...]:
+        return (self.submissions, self.dlq, self.indicators, self.sightings)
+
+
+class Settings(BaseSettings):
+    """All configuration of scamshare. Construct once; pass it down."""
+
+    model_config = SettingsConfigDict(env_prefix="SCAMSHARE_", extra="ignore", frozen=True)
+
+    # --- Kafka -------------------------------------------------------------------------------------
+    bootstrap: str | None = Field(
+        default=None, description="Kafka bootstrap servers (host:port,...). Unset: use `scamshare dev up`."
+    )
+    kafka_options: dict[str, str] = Field(
+        default_factory=dict, description="Extra librdkafka options, passed through as-is."
+    )
+    sasl_password: SecretStr | None = Field(default=None, description="Maps to librdkafka sasl.password.")
+    ssl_key_password: SecretStr | None = Field(default=None, description="Maps to librdkafka ssl.key.password.")
+    topic_prefix: str = Field(default="scam.", description="Prefix of every pipeline topic.")
+    partitions: int = Field(default=4, ge=1, le=10_000)
+    replication_factor: int = Field(default=1, ge=1, le=32)
+    compression: CompressionType = "lz4"
+    linger_ms: int = Field(default=5, ge=0, le=10_000)
+    session_timeout_ms: int = Field(
+        default=6000,
+        ge=1000,
+        description="Consumer-group session timeout. Low by default: the embedded broker holds a join "
+        "for about half of it (ENVIRONMENT.md).",
+    )
+
+    # --- Redis -------------------------------------------------------------------------------------
+    redis_url: SecretStr | None = Field(default=None, description="redis://[:password@]host:port/db")
+    redis_key_prefix: str = Field(default="ss:", description="Prefix of every Redis key scamshare writes.")
+
+    # --- Worker ------------------------------------------------------------------------------------
+    app_id: str = Field(default="scamshare", description="faust app id = consumer-group id of the processors.")
+    worker_batch_size: int = Field(default=1000, ge=1, le=100_000)
+    worker_batch_within_s: float = Field(default=0.05, gt=0, le=10)
+    worker_web_port: int | None = Field(default=None, description="faust web port; unset = web server off.")
+    dedup_window_s: int = Field(
+        default=7 * 24 * 3600, ge=60, description="How long a submission id is remembered for idempotency."
+    )
+    max_message_bytes: int = Field(default=1_000_000, ge=1024)
+    max_objects_per_bundle: int = Field(default=1000, ge=1)
+    max_json_depth: int = Field(default=32, ge=2)
+
+    # --- Local state -------------------------------------------------------------------------------
+    state_dir: Path = Field(default=Path(".scamshare"), description="Where `scamshare dev` keeps its state.")
+
+    @field_validator("topic_prefix")
+    @classmethod
+    def _prefix_is_topic_safe(cls, value: str) -> str:
+        allowed = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+        if not set(value) <= allowed:
+            raise ValueError("topic_prefix may only use letters, digits, '.', '_' and '-'")
+        return value
+
+    @property
+    def topics(self) -> Topics:
+        return Topics(self.topic_prefix)
+
+    @property
+    def dev_file(self) -> Path:
+        return self.state_dir / "dev.json"
+
+    def redis_url_value(self) -> str | None:
+        return self.redis_url.get_secret_value() if self.redis_url else None
+
+    def librdkafka(self, **overrides: Any) -> dict[str, Any]:
+        """Client configuration in librdkafka names: bootstrap + pass-through + secrets + overrides."""
+        conf: dict[str, Any] = {}
+        if self.bootstrap:
+            conf["bootstrap.servers"] = self.bootstrap
+        conf.update(self.kafka_options)
+        if self.sasl_password is not None:
+            conf["sasl.password"] = self.sasl_password.get_secret_value()
+        if self.ssl_key_password is not None:
+            conf["ssl.key.password"] = self.ssl_key_password.get_secret_value()
+        conf.update(overrides)
+        return conf
+
+    def redacted(self) -> dict[str, Any]:
+        """Settings as a JSON-able dict with every secret masked, for `scamshare config`."""
+        data = self.model_dump(mode="json")
+        data["kafka_options"] = redact_options(self.kafka_options)
+        for key in ("sasl_password", "ssl_key_password"):
+            data[key] = "**********" if getattr(self, key) is not None else None
+        data["redis_url"] = redact_url(self.redis_url_value())
+        return data
+
+
+def redact_options(options: dict[str, str]) -> dict[str, str]:
+    """Mask the values of librdkafka options that hold secrets."""
+    return {k: ("**********" if any(m in k for m in _SECRET_MARKERS) else v) for k, v in options.items()}
+
+
+def redact_url(url: str | None) -> str | None:
+    """Mask the password in ``redis://user:password@host``."""
+    if not url or "@" not in url:
+        return url
+    scheme, _, rest = url.partition("://")
+    creds, _, host = rest.rpartition("@")
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:**********@{host}"

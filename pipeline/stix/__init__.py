@@ -1,0 +1,1 @@
+"""STIX 2.1 helpers that the hot path can afford: deterministic ids, TLP markings, fast object builders."""
