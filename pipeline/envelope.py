@@ -1,0 +1,68 @@
+"""Wire formats shared by producers, processors and subscribers: envelopes, headers, extension ids.
+
+A submission on ``scam.submissions`` is one JSON object::
+
+    {"spec": "scamshare.submission/1",
+     "submission_id": "<uuid, the idempotency key>",
+     "producer": "<producer id>",
+     "submitted_at": "2026-11-22T10:00:00.000Z",
+     "bundle": {"type": "bundle", "id": "bundle--...", "objects": [indicator, sco, relationship, marking]}}
+
+Each Indicator in the bundle is one report. Its pattern names the observable; scamshare-specific report
+fields (scam types, a country hint for national-format phone numbers) live in the property extension
+:data:`INDICATOR_EXTENSION_ID`. The message key is the deterministic indicator id of the (single) report,
+so one indicator always lands on one partition.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Final
+
+SUBMISSION_SPEC: Final = "scamshare.submission/1"
+INDICATOR_SPEC: Final = "scamshare.indicator/1"
+
+#: Property extension on Indicators: scam types, country hint, and (on output) counts, score, enrichment.
+INDICATOR_EXTENSION_ID: Final = "extension-definition--cc0b744a-22c5-5cfe-b535-127bfd6f5e6b"
+#: new-sco extension definitions for the scam identifiers STIX lacks.
+NEW_SCO_EXTENSION_IDS: Final = {
+    "phone-number": "extension-definition--3a2d1c78-4402-521c-9a4d-8ca53f2d7fae",
+    "cryptocurrency-wallet": "extension-definition--7e827c3d-66d3-5439-ba91-e24e7542e545",
+    "bank-account": "extension-definition--dfa0721a-c71e-5622-a4f4-9371e4e4e195",
+}
+#: The identity that authors (created_by_ref) the extension definitions and the pipeline's Indicators.
+SCAMSHARE_IDENTITY_ID: Final = "identity--afece8cd-ef8b-53a0-8e8c-69c85071cd59"
+
+# Kafka headers (bytes values, UTF-8).
+HEADER_PRODUCER: Final = "scamshare-producer"
+HEADER_CONTENT_TYPE: Final = "content-type"
+HEADER_SCHEMA: Final = "scamshare-schema"
+HEADER_SUBMITTED_MS: Final = "scamshare-submitted-ms"  # producer send time, ms since epoch (latency)
+HEADER_REASON: Final = "scamshare-reason"  # DLQ: why it was rejected
+HEADER_STAGE: Final = "scamshare-stage"  # DLQ: which stage rejected it
+HEADER_REJECTED_AT: Final = "scamshare-rejected-at"
+HEADER_SOURCE: Final = "scamshare-source"  # DLQ: topic/partition@offset of the original
+
+SUBMISSION_CONTENT_TYPE: Final = "application/vnd.scamshare.submission+json;version=1"
+STIX_CONTENT_TYPE: Final = "application/stix+json;version=2.1"
+
+
+def stix_timestamp(moment: datetime) -> str:
+    """RFC 3339 UTC with millisecond precision, as STIX timestamps are written: ``2026-11-22T10:00:00.000Z``."""
+    moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def parse_timestamp(value: str) -> datetime:
+    """Parse a STIX/RFC 3339 timestamp into an aware UTC datetime. Raises ValueError."""
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def epoch_ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
