@@ -66,3 +66,25 @@ def parse_timestamp(value: str) -> datetime:
 
 def epoch_ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
+
+
+def producer_identity_id(producer: str) -> str:
+    """Deterministic STIX identity id of a producer (organisation), used as ``created_by_ref``."""
+    import uuid  # noqa: PLC0415
+
+    from pipeline.stix.ids import STIX_NAMESPACE  # noqa: PLC0415
+
+    return f"identity--{uuid.uuid5(STIX_NAMESPACE, 'scamshare/producer:' + producer)}"
+
+
+def make_submission(
+    bundle: dict[str, object], *, producer: str, submission_id: str, submitted_at: datetime
+) -> dict[str, object]:
+    """Wrap a STIX bundle in the submission envelope (see the module docstring)."""
+    return {
+        "spec": SUBMISSION_SPEC,
+        "submission_id": submission_id,
+        "producer": producer,
+        "submitted_at": stix_timestamp(submitted_at),
+        "bundle": bundle,
+    }
