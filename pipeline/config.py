@@ -93,6 +93,13 @@ class Settings(BaseSettings):
     max_objects_per_bundle: int = Field(default=1000, ge=1)
     max_json_depth: int = Field(default=32, ge=2)
 
+    # --- Scoring -----------------------------------------------------------------------------------
+    producer_trust: dict[str, float] = Field(
+        default_factory=dict,
+        description="Trust 0..1 per producer id (SCAMSHARE_PRODUCER_TRUST='{\"police-au\": 0.9}').",
+    )
+    default_trust: float = Field(default=0.55, ge=0, le=1, description="Trust of producers not listed.")
+
     # --- Local state -------------------------------------------------------------------------------
     state_dir: Path = Field(default=Path(".scamshare"), description="Where `scamshare dev` keeps its state.")
 

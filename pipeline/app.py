@@ -1,0 +1,200 @@
+"""The faust app: thin agents that hand batches to the processing steps.
+
+``create_app(settings)`` builds a fresh app (no module-level app, no network I/O at construction). Two
+agents, both in the consumer group ``settings.app_id``:
+
+- ``ingest``  on ``scam.submissions``: validate, canonicalise, merge, score → ``scam.indicators`` / ``scam.dlq``
+- ``fanout``  on ``scam.indicators``: route each version → ``scam.feed.<subscriber>``
+
+Each takes batches with ``take_events`` and returns to the loop (which acks, and so lets faust commit) only
+after the step finished: outputs acknowledged by the broker, state committed in Redis. A failing batch is
+retried with back-off — the steps are idempotent — so a broker or Redis outage shows up as lag, not loss.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import faust
+from confluent_kafka import Producer
+
+from pipeline.config import Settings
+from pipeline.emit import KafkaEmitter, header_map
+from pipeline.processors.deliver import DeliverStep
+from pipeline.processors.ingest import InMessage, IngestStep
+from pipeline.processors.score import ScoreModel
+from pipeline.processors.validate import Limits
+from pipeline.store import RedisStore
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+def faust_broker_url(bootstrap: str) -> str:
+    """``host1:9092,host2:9092`` → ``kafka://host1:9092;kafka://host2:9092``."""
+    return ";".join(f"kafka://{h.strip()}" for h in bootstrap.split(",") if h.strip())
+
+
+def faust_credentials(options: dict[str, str], sasl_password: str | None) -> Any:
+    """Map the librdkafka security options to faust (aiokafka) credentials; None for PLAINTEXT."""
+    protocol = options.get("security.protocol", "PLAINTEXT").upper()
+    if protocol == "PLAINTEXT":
+        return None
+    ssl_context = None
+    if protocol in {"SSL", "SASL_SSL"}:
+        import ssl  # noqa: PLC0415
+
+        ssl_context = ssl.create_default_context(cafile=options.get("ssl.ca.location"))
+        if "ssl.certificate.location" in options:
+            ssl_context.load_cert_chain(options["ssl.certificate.location"], options.get("ssl.key.location"))
+    if protocol.startswith("SASL"):
+        return faust.SASLCredentials(
+            username=options.get("sasl.username"),
+            password=sasl_password or options.get("sasl.password"),
+            mechanism=options.get("sasl.mechanism", "PLAIN"),
+            ssl_context=ssl_context,
+        )
+    return faust.SSLCredentials(ssl_context)
+
+
+def to_message(event: Any) -> InMessage:
+    m = event.message
+    value = m.value if isinstance(m.value, bytes) else bytes(m.value or b"")
+    return InMessage(
+        topic=m.topic,
+        partition=m.partition,
+        offset=m.offset,
+        key=m.key if isinstance(m.key, bytes) or m.key is None else bytes(m.key),
+        value=value,
+        headers=header_map(m.headers),
+        timestamp_ms=int(m.timestamp * 1000) if m.timestamp else None,
+    )
+
+
+async def retrying(what: str, fn: Callable[[], Awaitable[T]], *, max_delay_s: float = 10.0) -> T:
+    """Run ``fn`` until it succeeds, backing off; safe only because the steps are idempotent."""
+    delay = 0.2
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return await fn()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 — retry *anything*: the alternative is acking unprocessed input
+            logger.error("%s failed (attempt %d), retrying in %.1fs: %r", what, attempt, delay, exc)
+            await asyncio.sleep(delay)
+            delay = min(max_delay_s, delay * 2)
+
+
+@dataclass
+class Runtime:
+    """Clients the agents share, created on first use inside the worker (not at app construction)."""
+
+    settings: Settings
+    model: ScoreModel = field(default_factory=ScoreModel)
+    _store: RedisStore | None = None
+    _producers: list[Producer] = field(default_factory=list)
+
+    def store(self) -> RedisStore:
+        if self._store is None:
+            url = self.settings.redis_url_value()
+            if url is None:
+                raise RuntimeError("redis_url is not configured")
+            self._store = RedisStore.from_url(
+                url, prefix=self.settings.redis_key_prefix, dedup_ttl_s=self.settings.dedup_window_s
+            )
+        return self._store
+
+    def emitter(self) -> KafkaEmitter:
+        from pipeline.kafka import build_producer  # noqa: PLC0415
+
+        producer = build_producer(self.settings)
+        self._producers.append(producer)
+        return KafkaEmitter(producer)
+
+    def limits(self) -> Limits:
+        s = self.settings
+        return Limits(max_bytes=s.max_message_bytes, max_objects=s.max_objects_per_bundle, max_depth=s.max_json_depth)
+
+    async def ensure_feeds(self, names: list[str]) -> None:
+        from pipeline.kafka import build_admin  # noqa: PLC0415
+        from pipeline.topics import ensure_topics, feed_topic_spec  # noqa: PLC0415
+
+        admin = build_admin(self.settings)
+        specs = [feed_topic_spec(self.settings, n) for n in names]
+        await asyncio.get_running_loop().run_in_executor(None, lambda: ensure_topics(admin, specs, 30.0))
+
+    async def close(self) -> None:
+        """Flush producers and close Redis; call after the app stopped (agents no longer running).
+
+        Skipping it loses nothing: unacknowledged input is re-read and re-processed idempotently.
+        """
+        producers, self._producers = self._producers, []
+        for producer in producers:
+            await asyncio.get_running_loop().run_in_executor(None, producer.flush, 10)
+        store, self._store = self._store, None
+        if store is not None:
+            await store.close()
+
+
+def create_app(settings: Settings, *, model: ScoreModel | None = None) -> faust.App:
+    """Build the faust app for these settings."""
+    if not settings.bootstrap:
+        raise ValueError("settings.bootstrap is required to build the worker app")
+    app = faust.App(
+        settings.app_id,
+        broker=faust_broker_url(settings.bootstrap),
+        broker_credentials=faust_credentials(
+            settings.kafka_options, settings.sasl_password.get_secret_value() if settings.sasl_password else None
+        ),
+        store="memory://",
+        key_serializer="raw",
+        value_serializer="raw",
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,
+        topic_allow_declare=False,  # `scamshare topics create` owns topic configuration
+        broker_session_timeout=settings.session_timeout_ms / 1000,
+        broker_heartbeat_interval=min(3.0, settings.session_timeout_ms / 3000),
+        broker_commit_every=settings.worker_batch_size,
+        broker_commit_interval=1.0,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        web_enabled=settings.worker_web_port is not None,
+        web_port=settings.worker_web_port or 6066,
+        web_bind="127.0.0.1",
+        stream_wait_empty=False,
+    )
+    runtime = Runtime(
+        settings, model or ScoreModel(trust=settings.producer_trust, default_trust=settings.default_trust)
+    )
+    topics = settings.topics
+    submissions = app.topic(topics.submissions, key_serializer="raw", value_serializer="raw")
+    indicators = app.topic(topics.indicators, key_serializer="raw", value_serializer="raw")
+    batch, within = settings.worker_batch_size, settings.worker_batch_within_s
+
+    async def batches(stream: faust.StreamT[Any]) -> AsyncIterator[Sequence[InMessage]]:
+        async for events in stream.take_events(batch, within=within):
+            yield [to_message(e) for e in events]
+
+    @app.agent(submissions, name="ingest")
+    async def ingest(stream: faust.StreamT[Any]) -> None:
+        step = IngestStep(runtime.store(), runtime.emitter(), topics, runtime.model, runtime.limits())
+        async for msgs in batches(stream):
+            result = await retrying("ingest", lambda msgs=msgs: step.process(msgs))  # type: ignore[misc]
+            logger.debug("ingest batch=%d %s", len(msgs), result)
+
+    @app.agent(indicators, name="fanout")
+    async def fanout(stream: faust.StreamT[Any]) -> None:
+        step = DeliverStep(runtime.store(), runtime.emitter(), topics, runtime.ensure_feeds)
+        async for msgs in batches(stream):
+            delivered = await retrying("fanout", lambda msgs=msgs: step.process(msgs))  # type: ignore[misc]
+            logger.debug("fanout batch=%d delivered=%d", len(msgs), delivered)
+
+    app.scamshare_runtime = runtime  # type: ignore[attr-defined]
+    return app

@@ -1,0 +1,175 @@
+"""Bank accounts: IBANs (mod-97 verified with ``schwifty``) or national account numbers with a country.
+
+Accepted input forms (case-insensitive; spaces, dashes and dots inside numbers are ignored):
+
+- an IBAN: ``DE89 3704 0044 0532 0130 00``, ``IBAN: DE89370400440532013000``;
+- ``CC:account``, a national account number with its ISO 3166 country: ``TH:123-4-56789-0``;
+- ``BIC:account``: the country is the BIC's: ``BKKBTHBK:1234567890``;
+- a bare national account number with a country hint: ``123-4-56789-0`` + TH;
+- any of the above followed by a BIC after a space, ``/``, ``;`` or ``,`` and optionally the word ``BIC`` or
+  ``SWIFT``: ``DE89370400440532013000 COBADEFFXXX``, ``DE89 3704 0044 0532 0130 00 / BIC: COBADEFF``.
+
+The canonical value is the compact IBAN, or ``CC:account`` for a national number, followed by
+`` <BIC>`` when a BIC was given; BICs are written with 11 characters (``COBADEFF`` -> ``COBADEFFXXX``,
+the same institution). The SCO id comes from the IBAN alone (or from account number + country), so the
+same account reported with and without a BIC is one indicator; the BIC is a property, not identity.
+
+A national number in an IBAN country is kept as given, not converted to an IBAN (that needs per-country
+bank-code rules): submit the IBAN when you have it, or the two will not merge.
+
+>>> canonicalize("IBAN DE89 3704 0044 0532 0130 00", None).value
+'DE89370400440532013000'
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+from typing import NamedTuple
+
+import pycountry
+from schwifty import BIC, IBAN
+from schwifty.exceptions import (
+    InvalidBBANChecksum,
+    InvalidChecksumDigits,
+    InvalidCountryCode,
+    InvalidLength,
+    SchwiftyException,
+)
+
+from pipeline.canon import Canonical, Invalid
+
+logger = logging.getLogger(__name__)
+
+KIND = "bank-account"
+
+_BIC = r"[A-Za-z]{6}[A-Za-z0-9]{2}(?:[A-Za-z0-9]{3})?"
+_TRAILING_BIC = re.compile(rf"(?:\s*[/;,|]\s*|\s+)(?:(?:BIC|SWIFT)\s*:?\s*)?({_BIC})$", re.I)
+_IBAN_WORD = re.compile(r"^IBAN\s*:?\s*", re.I)
+_PREFIX = re.compile(rf"^([A-Za-z]{{2}}|{_BIC})\s*:\s*(.+)$")
+_IBAN_SHAPE = re.compile(r"[A-Z]{2}[0-9]{2}[A-Z0-9]{8,30}")
+_ACCOUNT_NOISE = re.compile(r"[\s.\-/]+")
+_ACCOUNT = re.compile(r"[A-Z0-9]{4,34}")
+
+
+def _country_ok(code: str) -> bool:
+    return pycountry.countries.get(alpha_2=code) is not None
+
+
+def _bic(text: str) -> BIC | str:
+    """A validated BIC (11 characters) or a reason. (BIC subclasses str: test with isinstance(x, BIC).)"""
+    code = text.upper()
+    if len(code) == 8:
+        code += "XXX"
+    try:
+        return BIC(code)
+    except SchwiftyException as exc:
+        return f"BIC {text!r} is not valid: {exc}"
+
+
+class _NotIban(NamedTuple):
+    reason: str
+    iban_country: bool  #: False when the first two letters are not a country that uses IBANs
+
+
+def _iban(compact: str) -> IBAN | _NotIban:
+    try:
+        return IBAN(compact)
+    except InvalidChecksumDigits:
+        return _NotIban("IBAN checksum (mod-97) fails: a digit is mistyped or swapped", True)
+    except InvalidCountryCode:
+        reason = f"{compact[:2]!r} is not a country that uses IBANs: write CC:account for a national number"
+        return _NotIban(reason, False)
+    except InvalidLength:
+        return _NotIban(f"wrong IBAN length for {compact[:2]}", True)
+    except InvalidBBANChecksum:
+        return _NotIban("the national check digits inside the IBAN fail", True)
+    except SchwiftyException as exc:
+        return _NotIban(f"not a valid IBAN: {exc}", True)
+
+
+def _iban_canonical(compact: str, bic: BIC | None, value: str) -> Canonical | Invalid:
+    iban = _iban(compact)
+    if isinstance(iban, _NotIban):
+        return Invalid(KIND, value, iban.reason)
+    props = {"iban": iban.compact, "country": iban.country_code}
+    facts = {"country": iban.country_code, "bank_code": iban.bank_code or ""}
+    try:
+        registry_bic, bank_name = iban.bic, iban.bank_name
+    except SchwiftyException:  # the bank registry has no entry for this bank code
+        registry_bic, bank_name = None, None
+    if bank_name:
+        facts["bank_name"] = bank_name
+    if bic is not None:
+        props["bic"] = str(bic.compact)
+        facts["bic"] = str(bic.compact)
+    elif registry_bic is not None:
+        facts["bic"] = str(registry_bic.compact)
+    facts = {k: v for k, v in facts.items() if v}
+    value_out = iban.compact + (f" {props['bic']}" if bic is not None else "")
+    id_props = {"iban": iban.compact}
+    return Canonical(KIND, value_out, props, id_props, dict(id_props), facts)
+
+
+def _national_canonical(country: str, account: str, bic: BIC | None, value: str) -> Canonical | Invalid:
+    account = _ACCOUNT_NOISE.sub("", account).upper()
+    if not _ACCOUNT.fullmatch(account):
+        return Invalid(
+            KIND, value, "an account number has 4 to 34 letters and digits (spaces, dots, dashes ignored)"
+        )
+    country = country.upper()
+    if not _country_ok(country):
+        return Invalid(KIND, value, f"unknown country {country!r}: use an ISO 3166 alpha-2 code like TH")
+    if _IBAN_SHAPE.fullmatch(account) and isinstance(_iban(account), IBAN):
+        return _iban_canonical(account, bic, value)  # 'DE:DE89...': an IBAN with a country is still an IBAN
+    props = {"account_number": account, "country": country}
+    id_props = dict(props)
+    facts = {"country": country}
+    if bic is not None:
+        props["bic"] = facts["bic"] = str(bic.compact)
+        name = bic.bank_name if bic.exists else None
+        if name:
+            facts["bank_name"] = name
+    value_out = f"{country}:{account}" + (f" {props['bic']}" if bic is not None else "")
+    return Canonical(KIND, value_out, props, id_props, dict(id_props), facts)
+
+
+@functools.lru_cache(maxsize=65536)
+def canonicalize(value: str, country: str | None) -> Canonical | Invalid:
+    """Canonical ``bank-account`` (see the module docstring); ``country`` qualifies bare account numbers."""
+    text = _IBAN_WORD.sub("", value.strip())
+    bic: BIC | None = None
+    trailing = _TRAILING_BIC.search(text)
+    if trailing and text[: trailing.start()].strip(" :"):
+        found = _bic(trailing.group(1))
+        if not isinstance(found, BIC):
+            return Invalid(KIND, value, found)
+        bic, text = found, text[: trailing.start()].strip()
+    prefixed = _PREFIX.match(text)
+    if prefixed:
+        head, account = prefixed.groups()
+        if len(head) == 2:
+            return _national_canonical(head, account, bic, value)
+        head_bic = _bic(head)
+        if not isinstance(head_bic, BIC):
+            return Invalid(KIND, value, head_bic)
+        if bic is not None and bic.compact != head_bic.compact:
+            return Invalid(KIND, value, "two different BICs given")
+        return _national_canonical(str(head_bic.country_code), account, head_bic, value)
+    compact = _ACCOUNT_NOISE.sub("", text).upper()
+    if _IBAN_SHAPE.fullmatch(compact):
+        iban = _iban(compact)
+        # An IBAN-shaped value is judged as an IBAN unless its letters are not an IBAN country (TH12...).
+        if isinstance(iban, IBAN) or iban.iban_country:
+            return _iban_canonical(compact, bic, value)
+    if country is not None:
+        return _national_canonical(country, text, bic, value)
+    if bic is not None:
+        return _national_canonical(str(bic.country_code), text, bic, value)
+    return Invalid(
+        KIND, value, "not an IBAN; for a national account number write CC:account or give a country hint"
+    )
+
+
+__all__ = ["canonicalize"]

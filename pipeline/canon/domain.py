@@ -1,0 +1,235 @@
+"""Domain names: defang, IDNA 2008 (UTS 46) to ASCII, lower case, Public Suffix List split.
+
+Accepted: ``WWW.Example.COM.``, ``example[.]com``, ``example(dot)com``, ``bücher.de``, ``xn--bcher-kva.de``,
+fullwidth and ideographic dots. Rejected with a reason: URLs (use type ``url``), e-mail addresses (use
+type ``email``), IP addresses, wildcards, hosts without a known public suffix (``localhost``,
+``foo.invalidtld``) and bare public suffixes (``co.uk``).
+
+Underscores are accepted in labels left of the registrable domain (``my_host.example.com``: browsers resolve
+them and phishing kits use them) but not in the registrable label or the suffix, which registries forbid.
+
+The Public Suffix List is tldextract's bundled snapshot, loaded with no network and no cache directory, so
+the split is the same on every machine running the same tldextract version. ``registrable_domain`` honours
+the list's private section (``evil.github.io``, ``foo.blogspot.com``: what the scammer controls);
+``registry_domain`` is the ICANN-registered name (``github.io``: what WHOIS knows).
+
+>>> canonicalize("WWW.Example[.]COM.", None).value
+'www.example.com'
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import logging
+import re
+from dataclasses import dataclass
+
+import idna
+import tldextract
+
+from pipeline.canon import Canonical, Invalid, simple
+from pipeline.errors import ScamshareError
+
+logger = logging.getLogger(__name__)
+
+KIND = "domain"
+
+# Defanging as seen in threat-intel feeds and scam reports: example[.]com, example(dot)com, example{.}com.
+_DEFANG_DOT = re.compile(r"\s*(?:\[\s*(?:\.|dot)\s*\]|\(\s*(?:\.|dot)\s*\)|\{\s*(?:\.|dot)\s*\})\s*", re.I)
+# IDNA 2008 / UTS 46 label separators besides the ASCII full stop.
+_UNICODE_DOTS = re.compile("[\u3002\uff0e\uff61]")
+_ASCII_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
+_ASCII_HOST_CHARS = re.compile(r"[A-Za-z0-9._-]+")
+
+
+class HostError(ScamshareError, ValueError):
+    """A host name cannot be canonicalised; the message says why, for a person."""
+
+
+@dataclass(frozen=True, slots=True)
+class DomainSplit:
+    """A host split with the Public Suffix List (all ASCII, lower case)."""
+
+    registrable: str  #: private-section aware: ``evil.github.io``
+    suffix: str  #: private-section aware: ``github.io``
+    registry_domain: str  #: ICANN section only: ``github.io``
+    registry_suffix: str  #: ICANN section only: ``io``
+
+
+@functools.cache
+def _extractor() -> tldextract.TLDExtract:
+    # suffix_list_urls=() and cache_dir=None: the bundled snapshot only, nothing fetched, nothing written.
+    return tldextract.TLDExtract(cache_dir=None, suffix_list_urls=(), include_psl_private_domains=True)
+
+
+def refang(text: str) -> str:
+    """Undo dot defanging: ``[.]``, ``(.)``, ``{.}``, ``[dot]``, ``(dot)``, ``{dot}`` become ``.``."""
+    if "[" in text or "(" in text or "{" in text:
+        return _DEFANG_DOT.sub(".", text)
+    return text
+
+
+def _label_to_ascii(label: str) -> str:
+    if label.isascii():
+        label = label.lower()
+        if label.startswith("xn--"):
+            try:
+                ulabel = idna.decode(label)
+            except idna.IDNAError as exc:
+                raise HostError(f"label {label!r} is not a valid IDNA A-label ({exc})") from exc
+            # Only the canonical A-label of a U-label is accepted, so one name has one spelling.
+            if idna.encode(ulabel, uts46=True).decode("ascii") != label:
+                raise HostError(f"label {label!r} is not the canonical A-label of {ulabel!r}")
+            return label
+        if not _ASCII_LABEL.fullmatch(label):
+            if len(label) > 63:
+                raise HostError(f"label {label[:20]!r}... is longer than 63 characters")
+            raise HostError(
+                f"label {label!r} has a character other than letters, digits and hyphens, "
+                "or starts or ends with a hyphen"
+            )
+        if label[2:4] == "--":
+            raise HostError(f"label {label!r} has '--' in 3rd and 4th position (reserved for IDNA)")
+        return label
+    try:
+        out = idna.encode(label, uts46=True).decode("ascii")
+    except idna.IDNAError as exc:
+        raise HostError(f"label {label!r} is not a valid internationalised name (IDNA 2008: {exc})") from exc
+    if len(out) > 63:
+        raise HostError(f"label {label!r} is longer than 63 characters once IDNA-encoded")
+    return out
+
+
+@functools.lru_cache(maxsize=65536)
+def to_ascii(host: str) -> str:
+    """Lower-case ASCII (IDNA 2008 A-label) form of a host name; raises :class:`HostError`.
+
+    Only syntax is checked here (label rules, lengths); :func:`split_domain` checks the public suffix.
+
+    >>> to_ascii("Bücher.DE.")
+    'xn--bcher-kva.de'
+    """
+    host = _UNICODE_DOTS.sub(".", refang(host.strip()))
+    if host.endswith("."):
+        host = host[:-1]
+    if not host:
+        raise HostError("empty host name")
+    if _ASCII_HOST_CHARS.fullmatch(host):
+        labels = host.lower().split(".")
+        if "" not in labels and all(_ASCII_LABEL.fullmatch(x) and x[2:4] != "--" for x in labels):
+            ascii_host = ".".join(labels)  # fast path: plain LDH names need no IDNA machinery
+        else:
+            ascii_host = ".".join(_checked_labels(labels))
+    else:
+        ascii_host = ".".join(_checked_labels(host.split(".")))
+    if len(ascii_host) > 253:
+        raise HostError(f"host name is {len(ascii_host)} characters long; the limit is 253")
+    return ascii_host
+
+
+def _checked_labels(labels: list[str]) -> list[str]:
+    if "" in labels:
+        raise HostError("empty label in host name (two dots in a row, or a leading dot)")
+    return [_label_to_ascii(x) for x in labels]
+
+
+@functools.lru_cache(maxsize=65536)
+def split_domain(ascii_host: str) -> DomainSplit:
+    """Split an ASCII host (from :func:`to_ascii`) with the Public Suffix List; raises :class:`HostError`.
+
+    >>> split_domain("login.evil.github.io").registrable
+    'evil.github.io'
+    """
+    extract = _extractor()
+    icann = extract.extract_str(ascii_host, include_psl_private_domains=False)
+    registry_domain = icann.top_domain_under_public_suffix
+    if not registry_domain:
+        if not icann.suffix:
+            raise HostError(f"{ascii_host!r} does not end in a known public suffix (top-level domain)")
+        raise HostError(f"{ascii_host!r} is a public suffix, not a domain name")
+    private = extract.extract_str(ascii_host)
+    registrable = private.top_domain_under_public_suffix or registry_domain
+    suffix = private.suffix if private.top_domain_under_public_suffix else icann.suffix
+    # Underscores pass in subdomain labels only (see module docstring).
+    if "_" in registrable or "_" in registry_domain:
+        raise HostError(f"underscore in the registrable domain {registrable!r} is not allowed")
+    return DomainSplit(registrable, suffix, registry_domain, icann.suffix)
+
+
+def is_ip_literal(host: str) -> bool:
+    """True for a dotted IPv4 address or an IPv6 address (with or without brackets)."""
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+def to_unicode(ascii_host: str) -> str:
+    """The display (U-label) form of an ASCII host; labels that fail to decode stay as they are."""
+    if "xn--" not in ascii_host:
+        return ascii_host
+    out = []
+    for label in ascii_host.split("."):
+        try:
+            out.append(idna.decode(label) if label.startswith("xn--") else label)
+        except idna.IDNAError:
+            out.append(label)
+    return ".".join(out)
+
+
+def host_facts(ascii_host: str) -> dict[str, str]:
+    """Facts for a validated ASCII host: registrable domain, suffix, registry domain, Unicode form."""
+    split = split_domain(ascii_host)
+    return {
+        "registrable_domain": split.registrable,
+        "suffix": split.suffix,
+        "registry_domain": split.registry_domain,
+        "unicode": to_unicode(ascii_host),
+    }
+
+
+@functools.lru_cache(maxsize=65536)
+def canonicalize(value: str, country: str | None) -> Canonical | Invalid:
+    """Canonical ``domain-name``: lower-case ASCII, no trailing dot, with a public suffix.
+
+    ``country`` is ignored: domain names are global.
+    """
+    text = value.strip()
+    lowered = text.lower()
+    if "://" in text or lowered.startswith(("hxxp", "http:", "https:", "ftp:")):
+        return Invalid(KIND, value, "this is a URL, not a domain name: submit it as type url")
+    if "/" in text or "?" in text or "#" in text:
+        return Invalid(
+            KIND, value, "has a path or query; a domain name is a host only: submit it as type url"
+        )
+    if "@" in text or "[@]" in lowered or "(at)" in lowered:
+        return Invalid(KIND, value, "this is an e-mail address, not a domain name: submit it as type email")
+    if "*" in text:
+        return Invalid(KIND, value, "wildcards are not domain names: submit the concrete host")
+    if is_ip_literal(refang(text)):
+        return Invalid(KIND, value, "this is an IP address, not a domain name")
+    if ":" in text:
+        return Invalid(KIND, value, "has a port; a domain name is a host only: submit it as type url")
+    if any(c.isspace() for c in refang(text)):
+        return Invalid(KIND, value, "a domain name cannot contain spaces")
+    try:
+        host = to_ascii(text)
+        facts = host_facts(host)
+    except HostError as exc:
+        return Invalid(KIND, value, str(exc))
+    return simple(KIND, host, facts)
+
+
+__all__ = [
+    "DomainSplit",
+    "HostError",
+    "canonicalize",
+    "host_facts",
+    "is_ip_literal",
+    "refang",
+    "split_domain",
+    "to_ascii",
+    "to_unicode",
+]

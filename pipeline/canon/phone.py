@@ -1,0 +1,150 @@
+"""Phone numbers to E.164 with Google's libphonenumber metadata (the ``phonenumbers`` package).
+
+Accepted: ``+66 81 234 5678``, ``+66.81.234.5678``, ``+44 (0)20 7946 0958``, ``tel:+1-415-555-2671``,
+vanity letters (``1-800-FLOWERS`` with hint US), and national forms with a country hint (``0812345678`` +
+TH, ``(415) 555-2671`` + US). International-prefix forms use the hint's prefix (``011 66 ...`` + US); a
+leading ``00`` (the ITU-recommended prefix) is also read as ``+`` with or without a hint, because
+``0066 81 234 5678`` is how most people outside North America write it. When both readings are valid
+numbers, the hint country's own reading wins (in Thailand ``006`` is itself an international prefix).
+
+Extensions (``x123``, ``;ext=12``) are dropped: E.164 has none and the scam is the line, not the desk.
+
+Rejected with a reason: impossible lengths (``is_possible_number``) and numbers outside every allocated
+range (``is_valid_number``), national numbers without a country hint, unknown country hints.
+
+Facts: ``country`` (ISO region of the number, absent for non-geographic +800/+808/+88x codes),
+``calling_code``, ``line_type`` (mobile, fixed, fixed-or-mobile, toll-free, premium, shared-cost, voip,
+personal, pager, uan, voicemail, unknown), ``carrier`` (the operator the range was allocated to, offline
+data; a ported number may have moved) and ``region`` (geocoder description, e.g. ``San Francisco, CA``).
+
+>>> canonicalize("081-234-5678", "TH").value
+'+66812345678'
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+
+import phonenumbers
+from phonenumbers import (
+    NumberParseException,
+    PhoneNumber,
+    PhoneNumberFormat,
+    PhoneNumberType,
+    carrier,
+    geocoder,
+)
+from phonenumbers import ValidationResult as Possible
+
+from pipeline.canon import Canonical, Invalid, simple
+
+logger = logging.getLogger(__name__)
+
+KIND = "phone"
+
+_LINE_TYPES = {
+    PhoneNumberType.FIXED_LINE: "fixed",
+    PhoneNumberType.MOBILE: "mobile",
+    PhoneNumberType.FIXED_LINE_OR_MOBILE: "fixed-or-mobile",
+    PhoneNumberType.TOLL_FREE: "toll-free",
+    PhoneNumberType.PREMIUM_RATE: "premium",
+    PhoneNumberType.SHARED_COST: "shared-cost",
+    PhoneNumberType.VOIP: "voip",
+    PhoneNumberType.PERSONAL_NUMBER: "personal",
+    PhoneNumberType.PAGER: "pager",
+    PhoneNumberType.UAN: "uan",
+    PhoneNumberType.VOICEMAIL: "voicemail",
+}
+_NOT_POSSIBLE = {
+    Possible.TOO_SHORT: "too short",
+    Possible.TOO_LONG: "too long",
+    Possible.INVALID_LENGTH: "a length no number there has",
+    Possible.INVALID_COUNTRY_CODE: "an unknown country calling code",
+    Possible.IS_POSSIBLE_LOCAL_ONLY: "a local number only: add the area code",
+}
+_SEPARATORS = re.compile(r"[\s().\-/]+")
+_HAS_DIGIT = re.compile(r"\d")
+_NON_GEOGRAPHIC = "001"
+
+
+def _where(number: PhoneNumber) -> str:
+    region = phonenumbers.region_code_for_number(number)
+    if region and region not in (_NON_GEOGRAPHIC, "ZZ"):
+        return region
+    return f"+{number.country_code}"
+
+
+def _parse(text: str, region: str | None) -> PhoneNumber | NumberParseException:
+    try:
+        return phonenumbers.parse(text, region)
+    except NumberParseException as exc:
+        return exc
+
+
+def _parse_error(exc: NumberParseException, hint: str | None, text: str) -> str:
+    kind = exc.error_type
+    if kind == NumberParseException.INVALID_COUNTRY_CODE:
+        if hint is None and not text.lstrip().startswith("+"):
+            return "national number without a country: give a country hint, or write it as +<country code>"
+        return "unknown country calling code"
+    if kind == NumberParseException.NOT_A_NUMBER:
+        return "not a phone number"
+    if kind in (NumberParseException.TOO_SHORT_NSN, NumberParseException.TOO_SHORT_AFTER_IDD):
+        return "too short to be a phone number"
+    return "too long to be a phone number"
+
+
+def _explain(number: PhoneNumber) -> str:
+    possible = phonenumbers.is_possible_number_with_reason(number)
+    where = _where(number)
+    if possible != Possible.IS_POSSIBLE:
+        return f"not a possible number for {where}: {_NOT_POSSIBLE.get(possible, 'wrong length')}"
+    return f"not a valid number for {where}: no number range is allocated for it"
+
+
+def facts_for(number: PhoneNumber) -> dict[str, str]:
+    """Derived facts (country, calling code, line type, carrier, region) of a valid number."""
+    facts = {"calling_code": str(number.country_code)}
+    region = phonenumbers.region_code_for_number(number)
+    if region and region not in (_NON_GEOGRAPHIC, "ZZ"):
+        facts["country"] = region
+    facts["line_type"] = _LINE_TYPES.get(phonenumbers.number_type(number), "unknown")
+    operator = carrier.name_for_number(number, "en")
+    if operator:
+        facts["carrier"] = operator
+    place = geocoder.description_for_number(number, "en")
+    if place:
+        facts["region"] = place
+    return facts
+
+
+@functools.lru_cache(maxsize=65536)
+def canonicalize(value: str, country: str | None) -> Canonical | Invalid:
+    """Canonical ``phone-number``: E.164 (``+66812345678``); ``country`` is the hint for national forms."""
+    text = value.strip()
+    if not _HAS_DIGIT.search(text):
+        return Invalid(KIND, value, "not a phone number: it has no digits")
+    if country is not None and country not in phonenumbers.SUPPORTED_REGIONS and not text.startswith("+"):
+        return Invalid(KIND, value, f"unknown country hint {country!r}: use an ISO 3166 alpha-2 code like TH")
+    compact = _SEPARATORS.sub("", text)
+    if compact[:4].lower() == "tel:":
+        compact = compact[4:]
+    first = _parse(text, country)
+    candidates: list[PhoneNumber | NumberParseException] = [first]
+    if compact.startswith("00"):
+        candidates.append(_parse("+" + compact[2:], None))
+    parsed = [c for c in candidates if isinstance(c, PhoneNumber)]
+    for number in parsed:
+        if phonenumbers.is_valid_number(number):
+            e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
+            return simple(KIND, e164, facts_for(number))
+    if parsed:
+        # For '00...' the '+' reading is what the person most likely meant: explain that one.
+        return Invalid(KIND, value, _explain(parsed[-1] if compact.startswith("00") else parsed[0]))
+    assert isinstance(first, NumberParseException)  # every candidate failed to parse
+    return Invalid(KIND, value, _parse_error(first, country, text))
+
+
+__all__ = ["canonicalize", "facts_for"]

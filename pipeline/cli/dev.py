@@ -1,0 +1,172 @@
+"""``scamshare dev`` (the embedded broker and Redis) and ``scamshare topics`` (the pipeline's topics)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from rich.table import Table
+
+from pipeline import devstack
+from pipeline.cli.context import CliContext, connected_settings, connection_options, handle_errors, print_json
+from pipeline.kafka import build_admin
+from pipeline.topics import ensure_topics, list_topics, pipeline_topics
+
+
+@click.group("dev")
+def dev() -> None:
+    """Run a local broker (tansu, in memory) and Redis for development.
+
+    State lives in SCAMSHARE_STATE_DIR (default ./.scamshare); other commands find the servers there.
+    """
+
+
+@dev.command("up")
+@click.option(
+    "--broker-bin",
+    envvar="SCAMSHARE_BROKER_BIN",
+    default=None,
+    metavar="PATH",
+    help="Kafka-protocol broker binary [env SCAMSHARE_BROKER_BIN; default: tansu from scamshare[embedded]].",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the state as JSON.")
+@click.pass_obj
+@handle_errors
+def up_cmd(obj: CliContext, broker_bin: str | None, as_json: bool) -> None:
+    """Start the broker and Redis in the background (idempotent: prints the running stack)."""
+    state_dir = obj.settings.state_dir
+    before = devstack.read_state(obj.settings.dev_file)
+    state = devstack.up(state_dir, broker_bin)
+    already = before is not None and before == state
+    if as_json:
+        print_json({"already_running": already, **state.to_dict()})
+        return
+    obj.console.print("[bold]dev stack already running[/]" if already else "[bold green]dev stack started[/]")
+    obj.console.print(_state_table(state))
+    obj.console.print(f"Commands run here find it through {obj.settings.dev_file}; elsewhere set:")
+    obj.console.print(f"  export SCAMSHARE_BOOTSTRAP={state.bootstrap}", soft_wrap=True)
+    obj.console.print(f"  export SCAMSHARE_REDIS_URL={state.redis_url}", soft_wrap=True)
+    obj.console.print("Stop it with `scamshare dev down` (topics live in memory: they go with it).")
+
+
+@dev.command("down")
+@click.pass_obj
+@handle_errors
+def down_cmd(obj: CliContext) -> None:
+    """Stop the broker and Redis that `dev up` started (nothing else)."""
+    stopped = devstack.down(obj.settings.state_dir)
+    if not stopped:
+        obj.console.print("nothing to stop: no dev stack recorded in " + str(obj.settings.dev_file))
+        return
+    for what in stopped:
+        obj.console.print(f"stopped {what}")
+
+
+@dev.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@click.pass_obj
+@handle_errors
+def status_cmd(obj: CliContext, as_json: bool) -> None:
+    """Show whether the dev stack runs. Exit code 0 when it does, 1 when it does not."""
+    report = devstack.status(obj.settings.state_dir)
+    if as_json:
+        print_json(report.to_dict())
+    elif report.state is None:
+        obj.console.print(f"not running (no state in {report.state_file})")
+    else:
+        word = "[green]running[/]" if report.running else "[red]not running[/]"
+        obj.console.print(f"dev stack {word}")
+        obj.console.print(
+            _state_table(report.state, broker=report.broker_running, redis=report.redis_running)
+        )
+    if not report.running:
+        sys.exit(1)
+
+
+def _state_table(state: devstack.DevState, *, broker: bool = True, redis: bool = True) -> Table:
+    table = Table("server", "address", "pid", "up")
+    table.add_column("log", overflow="fold")
+    table.add_row("broker", state.bootstrap, str(state.broker_pid), _yes(broker), state.broker.log)
+    table.add_row("redis", state.redis_url, str(state.redis_pid), _yes(redis), state.redis.log)
+    return table
+
+
+def _yes(flag: bool) -> str:
+    return "[green]yes[/]" if flag else "[red]no[/]"
+
+
+@click.group("topics")
+def topics() -> None:
+    """Create and list the pipeline's Kafka topics."""
+
+
+@topics.command("create")
+@connection_options
+@click.option("--timeout", default=15.0, show_default=True, help="Seconds to wait for the broker.")
+@click.option("--json", "as_json", is_flag=True, help="Print {topic: created|exists} as JSON.")
+@click.pass_obj
+@handle_errors
+def create_cmd(  # noqa: PLR0917  (click passes options by keyword)
+    obj: CliContext,
+    bootstrap: str | None,
+    redis_url: str | None,
+    kafka_option: dict[str, str],
+    timeout: float,
+    as_json: bool,
+) -> None:
+    """Create every pipeline topic that does not exist yet (idempotent)."""
+    settings = connected_settings(obj, bootstrap, redis_url, kafka_option, redis=False)
+    specs = pipeline_topics(settings)
+    outcome = ensure_topics(build_admin(settings), specs, timeout=timeout)
+    if as_json:
+        print_json(outcome)
+        return
+    table = Table("topic", "partitions", "replication", "config", "result")
+    for spec in specs:
+        config = ", ".join(f"{k}={v}" for k, v in spec.config.items())
+        colour = "green" if outcome[spec.name] == "created" else "dim"
+        table.add_row(
+            spec.name,
+            str(spec.partitions),
+            str(spec.replication_factor),
+            config,
+            f"[{colour}]{outcome[spec.name]}[/]",
+        )
+    obj.console.print(table)
+
+
+@topics.command("list")
+@connection_options
+@click.option("--prefix", default=None, help="Only topics starting with this [default: the topic prefix].")
+@click.option("--all", "show_all", is_flag=True, help="Every topic, whatever its prefix.")
+@click.option("--timeout", default=10.0, show_default=True, help="Seconds to wait for the broker.")
+@click.option("--json", "as_json", is_flag=True, help="Print {topic: partitions} as JSON.")
+@click.pass_obj
+@handle_errors
+def list_cmd(  # noqa: PLR0917  (click passes options by keyword)
+    obj: CliContext,
+    bootstrap: str | None,
+    redis_url: str | None,
+    kafka_option: dict[str, str],
+    prefix: str | None,
+    show_all: bool,
+    timeout: float,
+    as_json: bool,
+) -> None:
+    """List topics with their partition counts."""
+    settings = connected_settings(obj, bootstrap, redis_url, kafka_option, redis=False)
+    chosen = "" if show_all else (prefix if prefix is not None else settings.topic_prefix)
+    found = list_topics(build_admin(settings), chosen, timeout=timeout)
+    if as_json:
+        print_json(found)
+        return
+    if not found:
+        obj.console.print(f"no topics starting with {chosen!r}: create them with `scamshare topics create`")
+        return
+    table = Table("topic", "partitions")
+    for name, partitions in found.items():
+        table.add_row(name, str(partitions))
+    obj.console.print(table)
+
+
+__all__ = ["dev", "topics"]

@@ -1,0 +1,206 @@
+"""The ingest step: a batch of submission messages → DLQ rejects + merged state + new versions.
+
+No faust here: the agent hands over a batch of :class:`InMessage` and acks it only after :meth:`process`
+returns, i.e. after the outputs are acknowledged by the broker and the state is committed in Redis.
+
+Crash safety: state and "this submission was merged" are written atomically (compare-and-set on the
+indicator's revision). A submission replayed after a crash is recognised; if merging it had published a
+version, the current version is re-emitted (the emit may not have reached the broker before the crash), and
+fan-out skips versions a subscriber already has. Counters therefore move exactly once per report.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import orjson
+
+from pipeline.config import Topics
+from pipeline.emit import Emitter, Headers
+from pipeline.envelope import (
+    HEADER_PRODUCER,
+    HEADER_REASON,
+    HEADER_REJECTED_AT,
+    HEADER_SOURCE,
+    HEADER_STAGE,
+    HEADER_SUBMITTED_MS,
+    stix_timestamp,
+)
+from pipeline.processors.merge import IndicatorState, merge_many
+from pipeline.processors.output import build_record, canonical_of
+from pipeline.processors.score import ScoreModel
+from pipeline.processors.validate import Limits, Rejected, Report, validate_submission
+from pipeline.store import Commit, Store
+
+logger = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class InMessage:
+    """One consumed Kafka message, independent of the client library that read it."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    headers: dict[str, bytes] = field(default_factory=dict)
+    timestamp_ms: int | None = None
+
+    @property
+    def source(self) -> str:
+        return f"{self.topic}:{self.partition}:{self.offset}"
+
+
+@dataclass
+class BatchResult:
+    accepted: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    replayed: int = 0
+    published: int = 0
+
+
+def dlq_headers(msg: InMessage, rejected: Rejected, stage: str, now: datetime) -> Headers:
+    """Original headers plus why, where and when it was rejected."""
+    headers = [(k, v) for k, v in msg.headers.items() if not k.startswith("scamshare-reason")]
+    headers += [
+        (HEADER_REASON, f"{rejected.code}: {rejected.reason}".encode()),
+        (HEADER_STAGE, stage.encode()),
+        (HEADER_REJECTED_AT, stix_timestamp(now).encode()),
+        (HEADER_SOURCE, msg.source.encode()),
+    ]
+    if rejected.producer and HEADER_PRODUCER not in msg.headers:
+        headers.append((HEADER_PRODUCER, rejected.producer.encode()))
+    return headers
+
+
+@dataclass
+class IngestStep:
+    """Validate + canonicalise + merge + score + publish, one batch at a time."""
+
+    store: Store
+    emitter: Emitter
+    topics: Topics
+    model: ScoreModel
+    limits: Limits = field(default_factory=Limits)
+    now: Clock = utc_now
+    max_cas_retries: int = 20
+
+    async def process(self, batch: Sequence[InMessage]) -> BatchResult:
+        result = BatchResult()
+        now = self.now()
+        now_ms = int(now.timestamp() * 1000)
+        rejects: list[tuple[InMessage, Rejected]] = []
+        reports: list[Report] = []
+        for msg in batch:
+            header_producer = msg.headers.get(HEADER_PRODUCER)
+            outcome = validate_submission(
+                msg.value, self.limits, header_producer=header_producer.decode("utf-8", "replace")
+                if header_producer is not None else None,
+            )  # fmt: skip
+            if isinstance(outcome, Rejected):
+                rejects.append((msg, outcome))
+                self.emitter.send(self.topics.dlq, msg.key, msg.value, dlq_headers(msg, outcome, "validate", now))
+            else:
+                reports.extend(outcome)
+
+        published = await self._merge(reports, now_ms, result)
+        for state, submitted_ms in published:
+            record = build_record(state, canonical_of(state), self.model, now_ms)
+            headers = [(HEADER_SUBMITTED_MS, str(submitted_ms).encode())]
+            self.emitter.send(self.topics.indicators, state.indicator_id.encode(), orjson.dumps(record), headers)
+        result.published = len(published)
+        await self.emitter.flush()
+        # Counted after the DLQ acknowledged them; a replay re-sends but does not count again.
+        for msg, rejected in rejects:
+            if await self.store.count_once(msg.source, {"rejected": 1, f"rejected:{rejected.code}": 1}):
+                result.rejected += 1
+            logger.info("rejected source=%s code=%s reason=%s", msg.source, rejected.code, rejected.reason)
+        return result
+
+    async def _merge(self, reports: list[Report], now_ms: int, result: BatchResult) -> list[tuple[IndicatorState, int]]:
+        """Merge reports into Redis; returns the states to publish with the earliest submit time of each."""
+        by_indicator: dict[str, list[Report]] = {}
+        for report in reports:
+            by_indicator.setdefault(report.indicator_id, []).append(report)
+        to_publish: dict[str, tuple[IndicatorState, int]] = {}
+        pending = by_indicator
+        for _attempt in range(self.max_cas_retries):
+            if not pending:
+                break
+            pending = await self._merge_once(pending, now_ms, result, to_publish)
+        else:
+            if pending:
+                # Lost the compare-and-set race 20 times: something else hammers these keys.
+                raise RuntimeError(f"could not commit {len(pending)} indicator(s) after {self.max_cas_retries} tries")
+        return list(to_publish.values())
+
+    async def _merge_once(
+        self,
+        groups: dict[str, list[Report]],
+        now_ms: int,
+        result: BatchResult,
+        to_publish: dict[str, tuple[IndicatorState, int]],
+    ) -> dict[str, list[Report]]:
+        ids = list(groups)
+        all_reports = [r for i in ids for r in groups[i]]
+        seen = await self.store.seen_submissions([r.submission_id for r in all_reports])
+        seen_by_sub = {r.submission_id: s for r, s in zip(all_reports, seen, strict=True)}
+        states = await self.store.load_states(ids)
+        commits: list[Commit] = []
+        planned: list[tuple[str, IndicatorState, bool, int]] = []
+        for ind, (state, _delivered) in zip(ids, states, strict=True):
+            fresh: list[Report] = []
+            for r in groups[ind]:
+                if seen_by_sub[r.submission_id] is None and all(r.submission_id != f.submission_id for f in fresh):
+                    fresh.append(r)
+                elif seen_by_sub[r.submission_id] and state is not None:
+                    # Replay of a submission that published: make sure its version reached the topic.
+                    result.replayed += 1
+                    to_publish.setdefault(ind, (state, r.submitted_ms))
+                else:
+                    result.replayed += 1
+            if not fresh:
+                continue
+            merged, reasons, flags = merge_many(state, fresh, self.model, now_ms)
+            duplicates = flags.count(False)
+            counters = {"accepted": len(fresh), "duplicates": duplicates}
+            if state is None:
+                counters["indicators"] = 1
+            if reasons:
+                counters["versions"] = 1
+                if "revoked" in reasons:
+                    counters["revocations"] = 1
+            commits.append(
+                Commit(
+                    state=merged,
+                    expected_rev=state.rev if state is not None else None,
+                    submission_ids=[r.submission_id for r in fresh],
+                    published=bool(reasons),
+                    counters=counters,
+                )
+            )
+            planned.append((ind, merged, bool(reasons), min(r.submitted_ms for r in fresh)))
+        outcomes = await self.store.commit(commits)
+        retry: dict[str, list[Report]] = {}
+        for (ind, merged, publish, submitted_ms), ok, commit in zip(planned, outcomes, commits, strict=True):
+            if not ok:
+                retry[ind] = groups[ind]
+                continue
+            result.accepted += len(commit.submission_ids)
+            result.duplicates += commit.counters.get("duplicates", 0)
+            if publish:
+                to_publish[ind] = (merged, submitted_ms)
+        if retry:
+            logger.info("compare-and-set lost for %d indicator(s); retrying", len(retry))
+        return retry

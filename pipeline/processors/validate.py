@@ -1,0 +1,240 @@
+"""Validate + canonicalise: raw submission bytes → accepted reports, or a Rejected with a reason.
+
+Pure: no Kafka, no Redis, no clock. The wrapper in the worker sends a Rejected to the DLQ with the original
+bytes. A submission is all-or-nothing: if any Indicator in its bundle is invalid, the whole message is
+rejected (a producer fixes and resends one message, never half of one).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from pipeline.canon import KIND_BY_SCO_TYPE, Canonical, Invalid, canonicalize
+from pipeline.envelope import INDICATOR_EXTENSION_ID, SUBMISSION_SPEC, epoch_ms, parse_timestamp
+from pipeline.stix.pattern import parse_simple_pattern
+from pipeline.stix.tlp import TLP, tlp_from_marking_refs
+
+_PRODUCER_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+_SUBMISSION_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_SCAM_TYPE_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,47}$")
+_MAX_SCAM_TYPES = 16
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Input limits; every breach is rejected with a reason naming the limit."""
+
+    max_bytes: int = 1_000_000
+    max_objects: int = 1000
+    max_depth: int = 32
+    default_tlp: TLP = TLP.GREEN
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """One accepted report of one indicator by one producer."""
+
+    submission_id: str
+    producer: str
+    canonical: Canonical
+    tlp: TLP
+    confidence: int | None
+    scam_types: tuple[str, ...]
+    revoked: bool
+    observed_ms: int
+    submitted_ms: int
+
+    @property
+    def indicator_id(self) -> str:
+        return self.canonical.indicator_id
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """Why a submission was rejected. ``code`` is a stable bucket for counting; ``reason`` is for people."""
+
+    code: str
+    reason: str
+    producer: str | None = None
+
+
+def validate_submission(raw: bytes, limits: Limits, *, header_producer: str | None = None) -> list[Report] | Rejected:
+    """Parse and check one submission message; never raises.
+
+    >>> validate_submission(b"{", Limits()).code
+    'not_json'
+    """
+    if len(raw) > limits.max_bytes:
+        return Rejected("too_large", f"message is {len(raw)} bytes; the limit is {limits.max_bytes}")
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        return Rejected("not_json", f"not valid UTF-8 JSON: {exc}")
+    depth = json_depth(doc)
+    if depth > limits.max_depth:
+        return Rejected("too_deep", f"JSON nesting depth {depth} exceeds the limit of {limits.max_depth}")
+    if not isinstance(doc, dict):
+        return Rejected("bad_envelope", "a submission must be a JSON object")
+    envelope = _check_envelope(doc, header_producer)
+    if isinstance(envelope, Rejected):
+        return envelope
+    producer, submission_id, submitted_ms, objects = envelope
+    if len(objects) > limits.max_objects:
+        return Rejected(
+            "too_many_objects", f"bundle holds {len(objects)} objects; the limit is {limits.max_objects}", producer
+        )
+    indicators = [o for o in objects if isinstance(o, dict) and o.get("type") == "indicator"]
+    if not indicators:
+        return Rejected("no_indicator", "bundle holds no indicator object", producer)
+    reports: list[Report] = []
+    for index, obj in enumerate(indicators):
+        sub_id = submission_id if len(indicators) == 1 else f"{submission_id}#{index}"
+        report = _report_from_indicator(obj, producer, sub_id, submitted_ms, limits.default_tlp)
+        if isinstance(report, Rejected):
+            where = f"indicator {index} ({obj.get('id', 'no id')})"
+            return Rejected(report.code, f"{where}: {report.reason}", producer)
+        reports.append(report)
+    return reports
+
+
+def json_depth(doc: Any) -> int:
+    """Nesting depth of a parsed JSON value (a scalar is 0, ``[]`` is 1), computed without recursion."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(doc, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            depth += 1
+            stack.extend((v, depth) for v in node.values() if isinstance(v, dict | list))
+        elif isinstance(node, list):
+            depth += 1
+            stack.extend((v, depth) for v in node if isinstance(v, dict | list))
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def _check_envelope(
+    doc: dict[str, Any], header_producer: str | None
+) -> tuple[str, str, int, list[Any]] | Rejected:
+    if doc.get("spec") != SUBMISSION_SPEC:
+        return Rejected("bad_envelope", f"'spec' must be {SUBMISSION_SPEC!r}, got {doc.get('spec')!r}")
+    producer = doc.get("producer")
+    if not isinstance(producer, str) or not _PRODUCER_RE.match(producer):
+        return Rejected("bad_envelope", "'producer' must be 1-64 chars of a-z 0-9 . _ - (lower case)")
+    if header_producer is not None and header_producer != producer:
+        return Rejected(
+            "producer_mismatch", f"header producer {header_producer!r} differs from envelope {producer!r}", producer
+        )
+    submission_id = doc.get("submission_id")
+    if not isinstance(submission_id, str) or not _SUBMISSION_ID_RE.match(submission_id):
+        return Rejected("bad_envelope", "'submission_id' must be 1-128 chars of A-Z a-z 0-9 . _ : -", producer)
+    try:
+        submitted_ms = epoch_ms(parse_timestamp(str(doc.get("submitted_at", ""))))
+    except ValueError:
+        return Rejected("bad_envelope", "'submitted_at' must be an RFC 3339 timestamp", producer)
+    bundle = doc.get("bundle")
+    if not isinstance(bundle, dict) or bundle.get("type") != "bundle" or not isinstance(bundle.get("objects"), list):
+        return Rejected("bad_envelope", "'bundle' must be a STIX bundle with an 'objects' list", producer)
+    return producer, submission_id, submitted_ms, bundle["objects"]
+
+
+def _report_from_indicator(
+    obj: dict[str, Any], producer: str, submission_id: str, submitted_ms: int, default_tlp: TLP
+) -> Report | Rejected:
+    if obj.get("pattern_type", "stix") != "stix":
+        return Rejected("unsupported_pattern", f"pattern_type {obj.get('pattern_type')!r} is not 'stix'")
+    pattern = obj.get("pattern")
+    if not isinstance(pattern, str):
+        return Rejected("invalid_pattern", "indicator has no 'pattern' string")
+    comparisons = parse_simple_pattern(pattern)
+    if isinstance(comparisons, str):
+        return Rejected("invalid_pattern", comparisons)
+    ext = _extension(obj)
+    country = ext.get("country_hint") if isinstance(ext.get("country_hint"), str) else None
+    target = observable_input(comparisons)
+    if isinstance(target, Rejected):
+        return target
+    kind, value = target
+    canonical = canonicalize(kind, value, country=country)
+    if isinstance(canonical, Invalid):
+        return Rejected("invalid_value", f"{kind} {value!r}: {canonical.reason}")
+    confidence = obj.get("confidence")
+    if confidence is not None and (
+        isinstance(confidence, bool) or not isinstance(confidence, int) or not 0 <= confidence <= 100
+    ):
+        return Rejected("bad_field", "'confidence' must be an integer 0-100")
+    refs = obj.get("object_marking_refs", [])
+    if not isinstance(refs, list) or not all(isinstance(r, str) for r in refs):
+        return Rejected("bad_field", "'object_marking_refs' must be a list of ids")
+    tlp = tlp_from_marking_refs(refs)
+    scam_types = _scam_types(ext.get("scam_types", []))
+    if isinstance(scam_types, Rejected):
+        return scam_types
+    revoked = obj.get("revoked", False)
+    if not isinstance(revoked, bool):
+        return Rejected("bad_field", "'revoked' must be a boolean")
+    try:
+        observed_ms = epoch_ms(parse_timestamp(obj["valid_from"])) if "valid_from" in obj else submitted_ms
+    except (ValueError, TypeError, AttributeError):
+        return Rejected("bad_field", "'valid_from' must be an RFC 3339 timestamp")
+    return Report(
+        submission_id=submission_id,
+        producer=producer,
+        canonical=canonical,
+        tlp=tlp if tlp is not None else default_tlp,
+        confidence=confidence,
+        scam_types=scam_types,
+        revoked=revoked,
+        observed_ms=min(observed_ms, submitted_ms),
+        submitted_ms=submitted_ms,
+    )
+
+
+def observable_input(comparisons: list[tuple[str, str, str]]) -> tuple[str, str] | Rejected:
+    """Map the comparisons of a simple pattern to a (kind, raw value) for :func:`canonicalize`."""
+    sco_types = {c[0] for c in comparisons}
+    if len(sco_types) != 1:
+        return Rejected("invalid_pattern", "pattern must compare properties of one observable type")
+    sco_type = sco_types.pop()
+    kind = KIND_BY_SCO_TYPE.get(sco_type)
+    if kind is None:
+        return Rejected("unknown_type", f"observable type {sco_type!r} is not one scamshare exchanges")
+    props = {prop: value for _, prop, value in comparisons}
+    if kind == "social":
+        login = props.get("account_login") or props.get("user_id")
+        if "account_type" not in props or not login:
+            return Rejected("invalid_pattern", "user-account needs account_type and account_login")
+        return kind, f"{props['account_type']}:{login}"
+    if kind == "bank-account":
+        if "iban" in props:
+            return kind, props["iban"]
+        if "account_number" in props and "country" in props:
+            return kind, f"{props['country']}:{props['account_number']}"
+        return Rejected("invalid_pattern", "bank-account needs iban, or account_number and country")
+    if "value" not in props:
+        return Rejected("invalid_pattern", f"{sco_type} pattern must compare 'value'")
+    return kind, props["value"]
+
+
+def _extension(obj: dict[str, Any]) -> dict[str, Any]:
+    extensions = obj.get("extensions")
+    if not isinstance(extensions, dict):
+        return {}
+    ext = extensions.get(INDICATOR_EXTENSION_ID)
+    return ext if isinstance(ext, dict) else {}
+
+
+def _scam_types(value: Any) -> tuple[str, ...] | Rejected:
+    if not isinstance(value, list) or len(value) > _MAX_SCAM_TYPES:
+        return Rejected("bad_field", f"'scam_types' must be a list of at most {_MAX_SCAM_TYPES} strings")
+    out: set[str] = set()
+    for item in value:
+        name = item.strip().lower().replace("_", "-").replace(" ", "-") if isinstance(item, str) else ""
+        if not _SCAM_TYPE_RE.match(name):
+            return Rejected("bad_field", f"scam type {item!r} must be 1-48 chars of a-z 0-9 -")
+        out.add(name)
+    return tuple(sorted(out))

@@ -1,0 +1,288 @@
+"""Fast STIX 2.1 object builders: plain dicts, serialised with orjson.
+
+The hot path never constructs ``stix2`` objects (``stix2.parse`` of one Indicator runs at about 1,200/s,
+mostly pattern validation). These builders produce the same JSON for a fraction of the cost; the tests hold
+every shape they emit to the OASIS validator.
+
+Two bundles:
+
+* :func:`report_bundle` - what a producer submits: one Indicator (a report), its SCO, the ``based-on``
+  relationship, the producer's identity and the TLP marking definition.
+* :func:`indicator_bundle` - the version of an indicator the pipeline publishes: authored by the scamshare
+  identity, with counts and score in the property extension and no producer identities (subscribers see how
+  many reported, not who).
+
+The SCO and the relationship carry the Indicator's TLP marking too, so a consumer that stores the objects of
+a bundle separately keeps the marking on each of them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import Any, Final
+
+import orjson
+
+from pipeline.canon import Canonical
+from pipeline.envelope import (
+    INDICATOR_EXTENSION_ID,
+    NEW_SCO_EXTENSION_IDS,
+    SCAMSHARE_IDENTITY_ID,
+    producer_identity_id,
+)
+from pipeline.stix.ids import relationship_id
+from pipeline.stix.tlp import TLP
+
+INDICATOR_TYPES: Final = ("malicious-activity",)
+_ONE_MS: Final = timedelta(milliseconds=1)
+
+
+def _timestamp(moment: datetime) -> str:
+    """The text :func:`pipeline.envelope.stix_timestamp` writes (a test holds them equal), about twice as
+    fast: a bundle carries up to seven timestamps and this runs for every message."""
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    return moment.isoformat(timespec="milliseconds")[:-6] + "Z"
+
+
+def dumps(obj: Any) -> bytes:
+    """Serialise to compact UTF-8 JSON bytes (orjson)."""
+    return orjson.dumps(obj)
+
+
+def new_bundle_id() -> str:
+    """A fresh bundle id (UUIDv4, as STIX recommends for everything that is not an SCO)."""
+    return f"bundle--{uuid.uuid4()}"
+
+
+def sco_object(c: Canonical, *, tlp: TLP | None = None) -> dict[str, Any]:
+    """The STIX Cyber-observable of a canonical value, with its new-sco extension where the type needs one.
+
+    ``tlp`` adds ``object_marking_refs``; the bundle builders pass the Indicator's level.
+    """
+    obj: dict[str, Any] = {"type": c.sco_type, "spec_version": "2.1", "id": c.sco_id}
+    obj.update(c.props)
+    if tlp is not None:
+        obj["object_marking_refs"] = [tlp.marking_id]
+    ext_id = NEW_SCO_EXTENSION_IDS.get(c.sco_type)
+    if ext_id is not None:
+        obj["extensions"] = {ext_id: {"extension_type": "new-sco"}}
+    return obj
+
+
+@lru_cache(maxsize=4096)
+def _producer_ref(producer: str) -> str:
+    return producer_identity_id(producer)
+
+
+@lru_cache(maxsize=16384)
+def _based_on_id(indicator_ref: str, sco_ref: str) -> str:
+    # uuid5 + canonical JSON cost ~10 µs; a re-published indicator hits the cache.
+    return relationship_id(indicator_ref, "based-on", sco_ref)
+
+
+def producer_identity(producer: str, now: datetime) -> dict[str, Any]:
+    """The identity object of a producer (organisation), id :func:`pipeline.envelope.producer_identity_id`."""
+    ts = _timestamp(now)
+    return {
+        "type": "identity",
+        "spec_version": "2.1",
+        "id": _producer_ref(producer),
+        "created": ts,
+        "modified": ts,
+        "name": producer,
+        "identity_class": "organization",
+    }
+
+
+def _relationship(
+    indicator_ref: str, sco_ref: str, *, created_by_ref: str, created: str, modified: str, tlp: TLP
+) -> dict[str, Any]:
+    return {
+        "type": "relationship",
+        "spec_version": "2.1",
+        "id": _based_on_id(indicator_ref, sco_ref),
+        "created": created,
+        "modified": modified,
+        "created_by_ref": created_by_ref,
+        "relationship_type": "based-on",
+        "source_ref": indicator_ref,
+        "target_ref": sco_ref,
+        "object_marking_refs": [tlp.marking_id],
+    }
+
+
+def _name(c: Canonical) -> str:
+    return f"{c.sco_type} {c.value}"
+
+
+def report_bundle(
+    c: Canonical,
+    *,
+    producer: str,
+    now: datetime,
+    tlp: TLP = TLP.GREEN,
+    confidence: int | None = None,
+    scam_types: Sequence[str] = (),
+    description: str | None = None,
+    valid_from: datetime | None = None,
+    country_hint: str | None = None,
+    raw_value: str | None = None,
+    revoked: bool = False,
+    bundle_id: str | None = None,
+) -> dict[str, Any]:
+    """The bundle a producer submits for one report of ``c``.
+
+    Objects: the Indicator (id ``c.indicator_id``, created by the producer's identity), the SCO, the
+    ``based-on`` relationship Indicator → SCO, the producer identity and the TLP marking definition.
+    ``valid_from`` defaults to ``now``; optional extension fields are left out when not given.
+    """
+    ts = _timestamp(now)
+    author = _producer_ref(producer)
+    ext: dict[str, Any] = {"extension_type": "property-extension"}
+    if scam_types:
+        ext["scam_types"] = list(scam_types)
+    if country_hint:
+        ext["country_hint"] = country_hint
+    if raw_value is not None:
+        ext["raw_value"] = raw_value
+    indicator: dict[str, Any] = {
+        "type": "indicator",
+        "spec_version": "2.1",
+        "id": c.indicator_id,
+        "created": ts,
+        "modified": ts,
+        "created_by_ref": author,
+        "name": _name(c),
+        "description": description or _report_description(producer, scam_types),
+        "indicator_types": list(INDICATOR_TYPES),
+        "pattern": c.pattern,
+        "pattern_type": "stix",
+        "pattern_version": "2.1",
+        "valid_from": _timestamp(valid_from) if valid_from is not None else ts,
+        "revoked": revoked,
+        "object_marking_refs": [tlp.marking_id],
+        "extensions": {INDICATOR_EXTENSION_ID: ext},
+    }
+    if confidence is not None:
+        indicator["confidence"] = confidence
+    return {
+        "type": "bundle",
+        "id": bundle_id or new_bundle_id(),
+        "objects": [
+            indicator,
+            sco_object(c, tlp=tlp),
+            _relationship(c.indicator_id, c.sco_id, created_by_ref=author, created=ts, modified=ts, tlp=tlp),
+            producer_identity(producer, now),
+            tlp.marking_definition(),
+        ],
+    }
+
+
+def _report_description(producer: str, scam_types: Sequence[str]) -> str:
+    kinds = ", ".join(scam_types) if scam_types else "scam"
+    return f"Reported by {producer} as {kinds}."
+
+
+def indicator_bundle(
+    c: Canonical,
+    *,
+    version: int,
+    created: datetime,
+    modified: datetime,
+    valid_from: datetime,
+    valid_until: datetime | None,
+    revoked: bool,
+    confidence: int,
+    tlp: TLP,
+    scam_types: Sequence[str],
+    score: int,
+    reporter_count: int,
+    report_count: int,
+    sightings: Mapping[str, int],
+    first_reported: datetime,
+    last_reported: datetime,
+    enrichment: Mapping[str, Any],
+    allowlisted: bool = False,
+    bundle_id: str | None = None,
+) -> dict[str, Any]:
+    """The published version ``version`` of the indicator of ``c``, authored by the scamshare identity.
+
+    Objects: Indicator, SCO, relationship, TLP marking definition. STIX requires ``modified >= created``
+    and ``valid_until > valid_from`` (at the millisecond precision written); both are clamped rather than
+    emitting an invalid object.
+    """
+    # Fixed-width UTC timestamps compare correctly as text, at the precision they are written with.
+    created_ts = _timestamp(created)
+    modified_ts = max(_timestamp(modified), created_ts)
+    valid_from_ts = _timestamp(valid_from)
+    ext: dict[str, Any] = {"extension_type": "property-extension"}
+    if scam_types:
+        ext["scam_types"] = list(scam_types)
+    ext["version"] = version
+    ext["score"] = score
+    ext["reporter_count"] = reporter_count
+    ext["report_count"] = report_count
+    ext["sightings"] = {
+        "true_positive": sightings.get("true_positive", 0),
+        "false_positive": sightings.get("false_positive", 0),
+        "blocked": sightings.get("blocked", 0),
+    }
+    ext["first_reported"] = _timestamp(first_reported)
+    ext["last_reported"] = _timestamp(last_reported)
+    ext["allowlisted"] = allowlisted
+    ext["enrichment"] = dict(enrichment)
+    indicator: dict[str, Any] = {
+        "type": "indicator",
+        "spec_version": "2.1",
+        "id": c.indicator_id,
+        "created": created_ts,
+        "modified": modified_ts,
+        "created_by_ref": SCAMSHARE_IDENTITY_ID,
+        "name": _name(c),
+        "description": _published_description(reporter_count, report_count, score, revoked=revoked),
+        "indicator_types": list(INDICATOR_TYPES),
+        "pattern": c.pattern,
+        "pattern_type": "stix",
+        "pattern_version": "2.1",
+        "valid_from": valid_from_ts,
+        "revoked": revoked,
+        "confidence": confidence,
+        "object_marking_refs": [tlp.marking_id],
+        "extensions": {INDICATOR_EXTENSION_ID: ext},
+    }
+    if valid_until is not None:
+        valid_until_ts = _timestamp(valid_until)
+        if valid_until_ts <= valid_from_ts:
+            whole_ms = valid_from.replace(microsecond=valid_from.microsecond // 1000 * 1000)
+            valid_until_ts = _timestamp(whole_ms + _ONE_MS)
+        indicator["valid_until"] = valid_until_ts
+    return {
+        "type": "bundle",
+        "id": bundle_id or new_bundle_id(),
+        "objects": [
+            indicator,
+            sco_object(c, tlp=tlp),
+            _relationship(
+                c.indicator_id,
+                c.sco_id,
+                created_by_ref=SCAMSHARE_IDENTITY_ID,
+                created=created_ts,
+                modified=modified_ts,
+                tlp=tlp,
+            ),
+            tlp.marking_definition(),
+        ],
+    }
+
+
+def _published_description(reporter_count: int, report_count: int, score: int, *, revoked: bool) -> str:
+    if revoked:
+        return "Revoked by scamshare: no longer considered a scam indicator."
+    return (
+        f"Reported as a scam by {reporter_count} organisation(s) in {report_count} report(s); "
+        f"scamshare score {score}/100."
+    )

@@ -1,0 +1,324 @@
+"""JSON Schemas (draft 2020-12) of scamshare's STIX extensions and of the submission envelope.
+
+These dicts are the source of truth; ``schemas/`` at the repository root holds the same documents as files
+(written by :func:`pipeline.stix.extensions.write_schema_files`, checked by a test). File names follow what
+the OASIS validator looks up in a ``--schemas`` directory: ``<sco-type>.json`` for a new SCO type and
+``<extension-definition id>.json`` for a property extension. Each schema describes the WHOLE object, because
+that is what the validator checks an extension schema against.
+
+The schemas are self-contained (no ``$ref`` to remote documents): the validator would fetch remote refs over
+the network, and the common SCO properties are checked by its own bundled ``cyber-observable-core`` schema.
+
+STIX 2.1 gives an extension definition no property for the ID-contributing properties of a new SCO type; the
+``schema`` is the normative definition, so each SCO schema states them in its description and in the
+annotation keyword ``x-stix-id-contributing-properties``: a list of alternatives, the first whose properties
+are all present wins (only ``bank-account`` has more than one).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from pipeline.envelope import INDICATOR_EXTENSION_ID, NEW_SCO_EXTENSION_IDS, SUBMISSION_SPEC
+
+SCHEMA_BASE_URL: Final = "https://scamshare.example/schemas/"
+JSON_SCHEMA_DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
+ID_CONTRIBUTING_KEYWORD: Final = "x-stix-id-contributing-properties"
+
+_UUID = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[1-5][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}"
+#: The STIX timestamp format (RFC 3339, UTC, ``Z``), as the OASIS schemas write it.
+TIMESTAMP_PATTERN: Final = (
+    "^[0-9]{4}-(0[1-9]|1[012])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):([0-5][0-9]):([0-5][0-9]|60)"
+    "(\\.[0-9]+)?Z$"
+)
+E164_PATTERN: Final = "^\\+[1-9][0-9]{1,14}$"
+COUNTRY_PATTERN: Final = "^[A-Z]{2}$"
+IBAN_PATTERN: Final = "^[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}$"
+BIC_PATTERN: Final = "^[A-Z]{4}[A-Z]{2}[A-Z0-9]{2}([A-Z0-9]{3})?$"
+
+#: File name (in ``schemas/``) of every schema, keyed by what it describes.
+SCHEMA_FILES: Final = {
+    "phone-number": "phone-number.json",
+    "cryptocurrency-wallet": "cryptocurrency-wallet.json",
+    "bank-account": "bank-account.json",
+    "indicator-extension": f"{INDICATOR_EXTENSION_ID}.json",
+    "submission": "submission-envelope.json",
+}
+
+
+def schema_url(key: str) -> str:
+    """The URL an extension definition's ``schema`` property gives for the schema ``key``."""
+    return SCHEMA_BASE_URL + SCHEMA_FILES[key]
+
+
+def _id_pattern(sco_type: str) -> str:
+    return f"^{sco_type}--{_UUID}$"
+
+
+def _sco_schema(
+    sco_type: str,
+    *,
+    description: str,
+    id_contributing: list[list[str]],
+    properties: dict[str, Any],
+    required: list[str],
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    ext_id = NEW_SCO_EXTENSION_IDS[sco_type]
+    schema: dict[str, Any] = {
+        "$schema": JSON_SCHEMA_DIALECT,
+        "$id": schema_url(sco_type),
+        "title": sco_type,
+        "description": description,
+        ID_CONTRIBUTING_KEYWORD: id_contributing,
+        "type": "object",
+        "properties": {
+            "type": {"type": "string", "const": sco_type},
+            "spec_version": {"type": "string", "const": "2.1"},
+            "id": {"type": "string", "pattern": _id_pattern(sco_type)},
+            **properties,
+            "object_marking_refs": {
+                "type": "array",
+                "items": {"type": "string", "pattern": f"^marking-definition--{_UUID}$"},
+                "minItems": 1,
+            },
+            "granular_markings": {"type": "array", "minItems": 1},
+            "defanged": {"type": "boolean"},
+            "extensions": {
+                "type": "object",
+                "properties": {
+                    ext_id: {
+                        "type": "object",
+                        "properties": {"extension_type": {"const": "new-sco"}},
+                        "required": ["extension_type"],
+                    }
+                },
+                "required": [ext_id],
+            },
+        },
+        "required": ["type", "id", *required, "extensions"],
+    }
+    if extra:
+        schema.update(extra)
+    return schema
+
+
+def phone_number_schema() -> dict[str, Any]:
+    """``phone-number``: one telephone number in E.164 form."""
+    return _sco_schema(
+        "phone-number",
+        description=(
+            "A telephone number used in a scam (calls, SMS, messaging apps). `value` is the number in "
+            "E.164 form (+, country code, national number, no spaces). ID contributing properties: value."
+        ),
+        id_contributing=[["value"]],
+        properties={
+            "value": {
+                "type": "string",
+                "pattern": E164_PATTERN,
+                "description": "The number in E.164 form, e.g. +14155552671.",
+            }
+        },
+        required=["value"],
+    )
+
+
+def cryptocurrency_wallet_schema() -> dict[str, Any]:
+    """``cryptocurrency-wallet``: an address that receives scam payments."""
+    return _sco_schema(
+        "cryptocurrency-wallet",
+        description=(
+            "A cryptocurrency address that received scam payments. `value` is the address as the chain "
+            "writes it (case preserved where the encoding is case-sensitive; EVM addresses lower-cased), "
+            "`chain` the network and `asset` the token, when known. ID contributing properties: value."
+        ),
+        id_contributing=[["value"]],
+        properties={
+            "value": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 256,
+                "pattern": "^[^\\s]+$",
+                "description": "The address, e.g. bc1q... or 0x....",
+            },
+            "chain": {
+                "type": "string",
+                "pattern": "^[a-z0-9][a-z0-9-]{0,63}$",
+                "description": "The network, lower case: bitcoin, ethereum, tron, solana, ...",
+            },
+            "asset": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 32,
+                "description": "The asset or token symbol, e.g. BTC, ETH, USDT.",
+            },
+        },
+        required=["value"],
+    )
+
+
+def bank_account_schema() -> dict[str, Any]:
+    """``bank-account``: an account that receives scam payments (IBAN, or account number + country)."""
+    return _sco_schema(
+        "bank-account",
+        description=(
+            "A bank account that received scam payments: an IBAN, or a national account number with its "
+            "ISO 3166-1 alpha-2 country, optionally the BIC. ID contributing properties: iban when present, "
+            "otherwise account_number and country."
+        ),
+        id_contributing=[["iban"], ["account_number", "country"]],
+        properties={
+            "iban": {
+                "type": "string",
+                "pattern": IBAN_PATTERN,
+                "description": "The IBAN in electronic form: upper case, no spaces.",
+            },
+            "account_number": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 64,
+                "description": "The national account number, as the bank writes it without separators.",
+            },
+            "country": {
+                "type": "string",
+                "pattern": COUNTRY_PATTERN,
+                "description": "ISO 3166-1 alpha-2 code of the country that holds the account.",
+            },
+            "bic": {"type": "string", "pattern": BIC_PATTERN, "description": "The bank's BIC (8 or 11)."},
+        },
+        required=[],
+        extra={
+            "anyOf": [{"required": ["iban"]}, {"required": ["account_number", "country"]}],
+        },
+    )
+
+
+def _count(maximum: int = 999_999_999) -> dict[str, Any]:
+    return {"type": "integer", "minimum": 0, "maximum": maximum}
+
+
+def indicator_extension_properties() -> dict[str, Any]:
+    """The JSON Schema of the property-extension object itself (``extensions[INDICATOR_EXTENSION_ID]``)."""
+    timestamp = {"type": "string", "pattern": TIMESTAMP_PATTERN}
+    return {
+        "type": "object",
+        "properties": {
+            "extension_type": {"const": "property-extension"},
+            # Submitted by producers.
+            "scam_types": {
+                "type": "array",
+                "items": {"type": "string", "minLength": 1, "maxLength": 64},
+                "minItems": 1,
+                "uniqueItems": True,
+                "description": "What kind of scam, e.g. investment, romance, bank-impersonation.",
+            },
+            "country_hint": {
+                "type": "string",
+                "pattern": COUNTRY_PATTERN,
+                "description": "ISO alpha-2 country for reading national-format values (phone numbers).",
+            },
+            "raw_value": {
+                "type": "string",
+                "maxLength": 4096,
+                "description": "The value exactly as reported, before canonicalisation.",
+            },
+            # Added by the pipeline on the published version.
+            "version": {"type": "integer", "minimum": 1, "description": "Pipeline version of the indicator."},
+            "score": {"type": "integer", "minimum": 0, "maximum": 100},
+            "reporter_count": _count(),
+            "report_count": _count(),
+            "sightings": {
+                "type": "object",
+                "properties": {"true_positive": _count(), "false_positive": _count(), "blocked": _count()},
+                "required": ["true_positive", "false_positive", "blocked"],
+                "additionalProperties": False,
+            },
+            "first_reported": timestamp,
+            "last_reported": timestamp,
+            "allowlisted": {"type": "boolean"},
+            "enrichment": {"type": "object"},
+        },
+        "required": ["extension_type"],
+        # A closed record: a misspelt field (scam_type) is an error, not silently ignored.
+        "additionalProperties": False,
+    }
+
+
+def indicator_extension_schema() -> dict[str, Any]:
+    """Schema of an Indicator carrying the scamshare property extension (the whole object, as the validator
+    applies it)."""
+    return {
+        "$schema": JSON_SCHEMA_DIALECT,
+        "$id": schema_url("indicator-extension"),
+        "title": "scamshare indicator extension",
+        "description": (
+            "Property extension on Indicators. Producers submit scam_types, country_hint and raw_value; "
+            "the pipeline adds version, score, reporter_count, report_count, sightings, first_reported, "
+            "last_reported, allowlisted and enrichment on the version it publishes."
+        ),
+        "type": "object",
+        "properties": {
+            "type": {"const": "indicator"},
+            "extensions": {
+                "type": "object",
+                "properties": {INDICATOR_EXTENSION_ID: {"$ref": "#/$defs/extension"}},
+                "required": [INDICATOR_EXTENSION_ID],
+            },
+        },
+        "required": ["type", "extensions"],
+        "$defs": {"extension": indicator_extension_properties()},
+    }
+
+
+def submission_schema() -> dict[str, Any]:
+    """Schema of the submission envelope on ``scam.submissions`` (see :mod:`pipeline.envelope`)."""
+    return {
+        "$schema": JSON_SCHEMA_DIALECT,
+        "$id": schema_url("submission"),
+        "title": "scamshare submission envelope",
+        "description": (
+            "One message on scam.submissions: a STIX 2.1 bundle wrapped with the producer, an idempotency "
+            "key (submission_id) and the producer's send time."
+        ),
+        "type": "object",
+        "properties": {
+            "spec": {"const": SUBMISSION_SPEC},
+            "submission_id": {
+                "type": "string",
+                "pattern": "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+                "description": "A UUID chosen by the producer; a resend carries the same one.",
+            },
+            "producer": {"type": "string", "minLength": 1, "maxLength": 128},
+            "submitted_at": {"type": "string", "pattern": TIMESTAMP_PATTERN},
+            "bundle": {
+                "type": "object",
+                "properties": {
+                    "type": {"const": "bundle"},
+                    "id": {"type": "string", "pattern": f"^bundle--{_UUID}$"},
+                    "objects": {
+                        "type": "array",
+                        "minItems": 1,
+                        "items": {
+                            "type": "object",
+                            "properties": {"type": {"type": "string"}, "id": {"type": "string"}},
+                            "required": ["type", "id"],
+                        },
+                    },
+                },
+                "required": ["type", "id", "objects"],
+            },
+        },
+        "required": ["spec", "submission_id", "producer", "submitted_at", "bundle"],
+        "additionalProperties": False,
+    }
+
+
+def all_schemas() -> dict[str, dict[str, Any]]:
+    """Every schema, keyed like :data:`SCHEMA_FILES`."""
+    return {
+        "phone-number": phone_number_schema(),
+        "cryptocurrency-wallet": cryptocurrency_wallet_schema(),
+        "bank-account": bank_account_schema(),
+        "indicator-extension": indicator_extension_schema(),
+        "submission": submission_schema(),
+    }

@@ -1,0 +1,152 @@
+"""The pipeline's topics: what they are (:class:`TopicSpec`) and making sure they exist.
+
+Topics are always created explicitly, with the configured partition count: a broker that auto-creates
+a topic on first use gives it its own default partition count (and the embedded broker auto-creates a
+topic even on a metadata request that names it, so :func:`list_topics` only ever asks for all topics).
+
+``scam.indicators`` is compacted: it holds the current version of every indicator, keyed by its id.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from confluent_kafka import KafkaError as ClientError
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import (  # type: ignore[attr-defined]  # public names, re-exported without __all__
+    AdminClient,
+    ConfigResource,
+    NewTopic,
+    ResourceType,
+)
+
+from pipeline.config import Settings
+from pipeline.errors import KafkaError
+
+logger = logging.getLogger(__name__)
+
+#: Extra seconds to wait on the futures beyond the request timeout librdkafka enforces itself.
+_GRACE_S = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    """One topic to create: name, partition count, replication factor and topic configs."""
+
+    name: str
+    partitions: int
+    replication_factor: int
+    config: Mapping[str, str] = field(default_factory=dict)
+
+    def new_topic(self) -> NewTopic:
+        """The confluent-kafka request object for this spec."""
+        return NewTopic(
+            self.name,
+            num_partitions=self.partitions,
+            replication_factor=self.replication_factor,
+            config=dict(self.config),
+        )
+
+
+def pipeline_topics(settings: Settings) -> list[TopicSpec]:
+    """The core topics (submissions, dlq, indicators, sightings) with settings' partitions and RF."""
+    compacted = {settings.topics.indicators}
+    return [
+        TopicSpec(
+            name=name,
+            partitions=settings.partitions,
+            replication_factor=settings.replication_factor,
+            config={"cleanup.policy": "compact"} if name in compacted else {},
+        )
+        for name in settings.topics.core()
+    ]
+
+
+def feed_topic_spec(settings: Settings, name: str, config: Mapping[str, str] | None = None) -> TopicSpec:
+    """The spec of one subscriber's feed topic.
+
+    ``name`` is the full topic name: ``settings.topics.feed(subscriber_id)`` or the topic a
+    subscription names. Feeds keep the broker's default retention unless ``config`` says otherwise.
+    """
+    return TopicSpec(
+        name=name,
+        partitions=settings.partitions,
+        replication_factor=settings.replication_factor,
+        config=dict(config or {}),
+    )
+
+
+def ensure_topics(admin: AdminClient, specs: Iterable[TopicSpec], timeout: float = 15.0) -> dict[str, str]:
+    """Create the topics that do not exist yet; idempotent.
+
+    Returns ``{name: "created" | "exists"}`` in the order given. An existing topic is left as it is
+    (its partition count and configs are not compared). Any other failure raises
+    :class:`~pipeline.errors.KafkaError` naming the topic.
+    """
+    unique: dict[str, TopicSpec] = {}
+    for spec in specs:
+        if spec.name in unique and unique[spec.name] != spec:
+            raise ValueError(f"two different specs for topic {spec.name!r}")
+        unique[spec.name] = spec
+    if not unique:
+        return {}
+    try:
+        futures = admin.create_topics(
+            [spec.new_topic() for spec in unique.values()], request_timeout=timeout, operation_timeout=timeout
+        )
+    except KafkaException as exc:
+        raise KafkaError(f"could not create topics {', '.join(unique)}: {exc}") from exc
+    concurrent.futures.wait(futures.values(), timeout=timeout + _GRACE_S)
+    outcome: dict[str, str] = {}
+    for name in unique:
+        outcome[name] = _creation_result(name, futures[name])
+        logger.info("topic=%s %s", name, outcome[name])
+    return outcome
+
+
+def _creation_result(name: str, future: concurrent.futures.Future[None]) -> str:
+    if not future.done():
+        raise KafkaError(f"creating topic {name}: no answer from the broker in time")
+    exc = future.exception()
+    if exc is None:
+        return "created"
+    err = exc.args[0] if isinstance(exc, KafkaException) and exc.args else None
+    if isinstance(err, ClientError) and err.code() == ClientError.TOPIC_ALREADY_EXISTS:
+        return "exists"
+    raise KafkaError(f"could not create topic {name}: {err.str() if isinstance(err, ClientError) else exc}")
+
+
+def list_topics(admin: AdminClient, prefix: str = "", timeout: float = 10.0) -> dict[str, int]:
+    """``{topic: partition count}`` of the topics whose name starts with ``prefix``, sorted by name.
+
+    Internal topics (``__consumer_offsets`` ...) are left out unless the prefix asks for them.
+    """
+    try:
+        metadata = admin.list_topics(timeout=timeout)
+    except KafkaException as exc:
+        raise KafkaError(f"could not list topics: {exc}") from exc
+    found = {
+        name: len(meta.partitions)
+        for name, meta in metadata.topics.items()
+        if name.startswith(prefix) and (prefix.startswith("__") or not name.startswith("__"))
+    }
+    return dict(sorted(found.items()))
+
+
+def topic_configs(admin: AdminClient, name: str, timeout: float = 10.0) -> dict[str, str]:
+    """The configs the broker reports for one topic (``{"cleanup.policy": "compact", ...}``).
+
+    Apache Kafka reports every config (defaults included); the embedded broker (tansu 0.6.0) reports
+    only the configs set at creation, so a key missing here means "broker default", not "unknown".
+    """
+    resource = ConfigResource(ResourceType.TOPIC, name)
+    try:
+        entries = admin.describe_configs([resource], request_timeout=timeout)[resource].result(
+            timeout=timeout + _GRACE_S
+        )
+    except (KafkaException, concurrent.futures.TimeoutError) as exc:
+        raise KafkaError(f"could not describe topic {name}: {exc or 'no answer in time'}") from exc
+    return {key: entry.value for key, entry in entries.items() if entry.value is not None}

@@ -1,0 +1,177 @@
+"""Shared fixtures.
+
+Integration tests (``@pytest.mark.integration``) talk to a real Kafka-protocol broker and a real Redis:
+
+* ``stack`` (session): ``SCAMSHARE_TEST_BOOTSTRAP`` + ``SCAMSHARE_TEST_REDIS_URL`` when both are set
+  (e.g. an Apache Kafka), otherwise ONE embedded stack (tansu + redis-server) for the whole session.
+* ``settings`` / ``make_settings`` (function): Settings pointing at the stack with a topic prefix,
+  Redis key prefix and app id unique to the test, 2 partitions and a private state dir, so tests never
+  see each other's data.
+* ``redis_client`` (function): a client on the stack's Redis that deletes the test's keys afterwards.
+
+The environment is scrubbed of ``SCAMSHARE_*`` variables for every test (``SCAMSHARE_TEST_*`` excepted)
+so a developer's shell cannot change what a test sees. At the end of the session any process the tests
+started and left running is reported, killed, and fails the run.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from pipeline.config import Settings
+from pipeline.devstack import EmbeddedStack
+
+TEST_ENV_PREFIX = "SCAMSHARE_TEST_"
+
+
+@dataclass(frozen=True)
+class StackAddresses:
+    """Where the session's broker and Redis listen."""
+
+    bootstrap: str
+    redis_url: str
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackAddresses]:
+    """The session's broker and Redis: external when configured, else one embedded stack."""
+    bootstrap = os.environ.get(f"{TEST_ENV_PREFIX}BOOTSTRAP")
+    redis_url = os.environ.get(f"{TEST_ENV_PREFIX}REDIS_URL")
+    if bootstrap and redis_url:
+        yield StackAddresses(bootstrap, redis_url)
+        return
+    if bootstrap or redis_url:
+        pytest.fail(f"set both {TEST_ENV_PREFIX}BOOTSTRAP and {TEST_ENV_PREFIX}REDIS_URL, or neither")
+    with EmbeddedStack(tmp_path_factory.mktemp("stack")) as embedded:
+        yield StackAddresses(embedded.bootstrap, embedded.redis_url)
+
+
+@pytest.fixture(autouse=True)
+def _hermetic_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("SCAMSHARE_") and not name.startswith(TEST_ENV_PREFIX):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def test_id() -> str:
+    """A short id unique to this test: ``t`` + 8 hex digits."""
+    return f"t{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def make_settings(stack: StackAddresses, tmp_path: Path, test_id: str) -> Callable[..., Settings]:
+    """Build Settings for this test; keyword arguments override the test defaults."""
+    base: dict[str, Any] = {
+        "bootstrap": stack.bootstrap,
+        "redis_url": stack.redis_url,
+        "topic_prefix": f"{test_id}.",
+        "redis_key_prefix": f"{test_id}:",
+        "app_id": test_id,
+        "partitions": 2,
+        "state_dir": tmp_path / ".scamshare",
+    }
+
+    def make(**overrides: Any) -> Settings:
+        return Settings(**{**base, **overrides})
+
+    return make
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings]) -> Settings:
+    """Settings pointing at the session stack, with prefixes unique to this test."""
+    return make_settings()
+
+
+@pytest.fixture
+def redis_client(settings: Settings) -> Iterator[redis.Redis]:
+    """A client on the stack's Redis (bytes in, bytes out); the test's keys are deleted afterwards."""
+    url = settings.redis_url_value()
+    assert url is not None
+    client = redis.Redis.from_url(url, decode_responses=False)
+    try:
+        yield client
+    finally:
+        keys = list(client.scan_iter(match=_glob_escape(settings.redis_key_prefix) + "*", count=1000))
+        for start in range(0, len(keys), 500):
+            client.delete(*keys[start : start + 500])
+        client.close()
+
+
+def _glob_escape(text: str) -> str:
+    return "".join(f"\\{c}" if c in "*?[]\\" else c for c in text)
+
+
+# --- no process may outlive the session -------------------------------------------------------------
+
+
+def _live_descendants(root: int) -> dict[int, str]:
+    """Live (non-zombie) descendants of ``root`` with their command lines, from /proc (Linux only)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir() if Path("/proc/self/stat").exists() else ():
+        if not entry.name.isdigit():
+            continue
+        try:
+            raw = (entry / "stat").read_text()
+        except OSError:
+            continue
+        state, ppid = raw[raw.rfind(")") + 2 :].split()[:2]
+        if state != "Z":
+            children.setdefault(int(ppid), []).append(int(entry.name))
+    found: dict[int, str] = {}
+    todo = list(children.get(root, []))
+    while todo:
+        pid = todo.pop()
+        try:
+            cmdline = (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        found[pid] = cmdline.strip()
+        todo.extend(children.get(pid, []))
+    return found
+
+
+def _kill(pids: list[int]) -> None:
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in pids:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                continue
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline and _live_descendants(os.getpid()).keys() & set(pids):
+            for pid in pids:
+                try:
+                    os.waitpid(pid, os.WNOHANG)
+                except ChildProcessError:
+                    continue
+            time.sleep(0.05)
+
+
+@pytest.hookimpl(trylast=True)  # after the runner has torn down session fixtures
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    leftovers = _live_descendants(os.getpid())
+    if not leftovers:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    lines = [f"  pid {pid}: {cmd}" for pid, cmd in sorted(leftovers.items())]
+    message = "processes started by the tests were still running at the end (now killed):\n" + "\n".join(
+        lines
+    )
+    if reporter is not None:
+        reporter.write_line(message, red=True, bold=True)
+    else:  # pragma: no cover
+        print(message)
+    _kill(sorted(leftovers))
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED

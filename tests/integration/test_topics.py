@@ -1,0 +1,107 @@
+"""Topic specs, idempotent creation, configs and listing, against a real broker."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from pipeline.cli import cli
+from pipeline.config import Settings
+from pipeline.devstack import free_port
+from pipeline.errors import KafkaError
+from pipeline.kafka import build_admin
+from pipeline.topics import (
+    TopicSpec,
+    ensure_topics,
+    feed_topic_spec,
+    list_topics,
+    pipeline_topics,
+    topic_configs,
+)
+
+
+def test_pipeline_topics_follow_settings() -> None:
+    settings = Settings(topic_prefix="x.", partitions=6, replication_factor=3)
+    specs = {spec.name: spec for spec in pipeline_topics(settings)}
+    assert list(specs) == ["x.submissions", "x.dlq", "x.indicators", "x.sightings"]
+    assert {(s.partitions, s.replication_factor) for s in specs.values()} == {(6, 3)}
+    assert specs["x.indicators"].config == {"cleanup.policy": "compact"}
+    assert all(not s.config for name, s in specs.items() if name != "x.indicators")
+    feed = feed_topic_spec(settings, settings.topics.feed("telco-au"), {"retention.ms": "604800000"})
+    assert (feed.name, feed.partitions, feed.config) == ("x.feed.telco-au", 6, {"retention.ms": "604800000"})
+
+
+def test_conflicting_specs_for_one_topic_are_refused() -> None:
+    admin = build_admin(Settings(bootstrap=f"127.0.0.1:{free_port()}"))  # never contacted
+    with pytest.raises(ValueError, match="two different specs"):
+        ensure_topics(admin, [TopicSpec("a", 1, 1), TopicSpec("a", 2, 1)])
+
+
+def test_unreachable_broker_raises_naming_the_topic() -> None:
+    admin = build_admin(Settings(bootstrap=f"127.0.0.1:{free_port()}"))
+    with pytest.raises(KafkaError, match=r"x\.submissions"):
+        ensure_topics(admin, [TopicSpec("x.submissions", 1, 1)], timeout=1)
+
+
+@pytest.mark.integration
+def test_ensure_topics_is_idempotent(settings: Settings) -> None:
+    admin = build_admin(settings)
+    specs = pipeline_topics(settings)
+    names = [spec.name for spec in specs]
+
+    assert ensure_topics(admin, specs) == dict.fromkeys(names, "created")
+    assert ensure_topics(admin, specs) == dict.fromkeys(names, "exists")
+    assert list_topics(admin, settings.topic_prefix) == dict.fromkeys(sorted(names), 2)
+
+
+@pytest.mark.integration
+def test_indicators_topic_is_compacted(settings: Settings) -> None:
+    admin = build_admin(settings)
+    ensure_topics(admin, pipeline_topics(settings))
+    assert topic_configs(admin, settings.topics.indicators).get("cleanup.policy") == "compact"
+    # Apache Kafka reports "delete" for the others; the embedded broker reports nothing it was not given.
+    assert topic_configs(admin, settings.topics.submissions).get("cleanup.policy", "delete") == "delete"
+
+
+@pytest.mark.integration
+def test_feed_topics_and_listing_by_prefix(settings: Settings) -> None:
+    admin = build_admin(settings)
+    feed = feed_topic_spec(settings, settings.topics.feed("bank-nz"))
+    other = TopicSpec(f"other-{settings.topic_prefix}x", 1, 1)
+    assert ensure_topics(admin, [feed, other]) == {feed.name: "created", other.name: "created"}
+
+    assert list_topics(admin, settings.topic_prefix) == {feed.name: 2}
+    assert list_topics(admin, settings.topics.feed("")) == {feed.name: 2}
+    everything = list_topics(admin)
+    assert everything[other.name] == 1
+    assert not any(name.startswith("__") for name in everything)
+
+
+@pytest.mark.integration
+def test_cli_topics_create_and_list(settings: Settings) -> None:
+    runner = CliRunner()
+    env = {"SCAMSHARE_TOPIC_PREFIX": settings.topic_prefix, "SCAMSHARE_PARTITIONS": "3"}
+    args = ["--bootstrap", settings.bootstrap or "", "--json"]
+
+    created = runner.invoke(cli, ["topics", "create", *args], env=env)
+    assert created.exit_code == 0, created.output
+    assert json.loads(created.output) == dict.fromkeys(settings.topics.core(), "created")
+
+    again = runner.invoke(cli, ["topics", "create", *args], env=env)
+    assert json.loads(again.output) == dict.fromkeys(settings.topics.core(), "exists")
+
+    listed = runner.invoke(cli, ["topics", "list", *args], env=env)
+    assert listed.exit_code == 0, listed.output
+    assert json.loads(listed.output) == dict.fromkeys(sorted(settings.topics.core()), 3)
+
+    table = runner.invoke(cli, ["topics", "create", "--bootstrap", settings.bootstrap or ""], env=env)
+    assert table.exit_code == 0, table.output
+    assert "exists" in table.output
+
+
+def test_cli_topics_without_any_broker_explains(tmp_path: object) -> None:
+    result = CliRunner().invoke(cli, ["topics", "list"], env={"SCAMSHARE_STATE_DIR": str(tmp_path)})
+    assert result.exit_code == 2
+    assert "scamshare dev up" in result.output

@@ -1,0 +1,87 @@
+"""Domain names: defanging, IDNA, Public Suffix List, rejects with reasons."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.canon.domain import HostError, split_domain, to_ascii, to_unicode
+from tests.unit.canon.helpers import bad, ok
+
+ACCEPTED = [
+    ("WWW.Example.COM.", "www.example.com", "example.com"),
+    ("example[.]com", "example.com", "example.com"),
+    ("example(dot)co(dot)uk", "example.co.uk", "example.co.uk"),
+    ("login.example{.}co.th", "login.example.co.th", "example.co.th"),
+    ("paypal-secure [.] com", "paypal-secure.com", "paypal-secure.com"),
+    ("Bücher.DE", "xn--bcher-kva.de", "xn--bcher-kva.de"),
+    ("XN--BCHER-KVA.de", "xn--bcher-kva.de", "xn--bcher-kva.de"),
+    ("ｅｘａｍｐｌｅ．ｃｏｍ", "example.com", "example.com"),
+    ("пример.рф", "xn--e1afmkfd.xn--p1ai", "xn--e1afmkfd.xn--p1ai"),
+    ("faß.de", "xn--fa-hia.de", "xn--fa-hia.de"),  # IDNA 2008: ß is kept, not mapped to ss
+    ("evil.github.io", "evil.github.io", "evil.github.io"),
+    ("a.b.evil.blogspot.com", "a.b.evil.blogspot.com", "evil.blogspot.com"),
+    ("my_host.example.com", "my_host.example.com", "example.com"),
+    ("github.io", "github.io", "github.io"),
+    ("abc.onion", "abc.onion", "abc.onion"),
+]
+
+
+@pytest.mark.parametrize(("raw", "value", "registrable"), ACCEPTED)
+def test_accepted(raw: str, value: str, registrable: str) -> None:
+    c = ok("domain", raw)
+    assert c.value == value
+    assert c.facts["registrable_domain"] == registrable
+    assert c.sco_type == "domain-name"
+    assert c.pattern == f"[domain-name:value = '{value}']"
+
+
+REJECTED = [
+    ("http://example.com", "type url"),
+    ("hxxp://example[.]com", "type url"),
+    ("example.com/login", "type url"),
+    ("example.com:8080", "port"),
+    ("bob@example.com", "type email"),
+    ("*.example.com", "wildcard"),
+    ("1.2.3.4", "IP address"),
+    ("localhost", "known public suffix"),
+    ("foo.invalidtld", "known public suffix"),
+    ("co.uk", "public suffix, not a domain"),
+    ("a..b.com", "empty label"),
+    ("-bad.com", "starts or ends with a hyphen"),
+    ("ab--cd.com", "3rd and 4th position"),
+    ("xn--zz.com", "not a valid IDNA A-label"),
+    ("☃.com", "IDNA 2008"),
+    ("a" * 64 + ".com", "longer than 63"),
+    (".".join(["a" * 60] * 5) + ".com", "limit is 253"),
+    ("my_host.com", "underscore"),
+    ("foo bar.com", "spaces"),
+]
+
+
+@pytest.mark.parametrize(("raw", "reason"), REJECTED)
+def test_rejected(raw: str, reason: str) -> None:
+    assert reason in bad("domain", raw).reason
+
+
+def test_facts() -> None:
+    c = ok("domain", "login.evil.github.io")
+    assert dict(c.facts) == {
+        "registrable_domain": "evil.github.io",
+        "suffix": "github.io",
+        "registry_domain": "github.io",
+        "unicode": "login.evil.github.io",
+    }
+    assert ok("domain", "bücher.de").facts["unicode"] == "bücher.de"
+
+
+def test_helpers_for_url_and_email() -> None:
+    assert to_ascii("Bücher.DE.") == "xn--bcher-kva.de"
+    assert to_unicode("xn--bcher-kva.de") == "bücher.de"
+    split = split_domain("www.bbc.co.uk")
+    assert (split.registrable, split.suffix, split.registry_suffix) == ("bbc.co.uk", "co.uk", "co.uk")
+    with pytest.raises(HostError, match="empty host"):
+        to_ascii(" . ")
+
+
+def test_country_hint_is_ignored() -> None:
+    assert ok("domain", "example.com", "TH") == ok("domain", "example.com")

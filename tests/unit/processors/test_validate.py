@@ -1,0 +1,138 @@
+from __future__ import annotations
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipeline.processors.validate import Limits, Rejected, json_depth, validate_submission
+from pipeline.stix.tlp import TLP
+
+from .factories import indicator_obj, phone_submission, submission
+
+LIMITS = Limits()
+
+
+def test_national_phone_with_country_hint_becomes_e164() -> None:
+    reports = validate_submission(phone_submission("081 234 5678", country="TH"), LIMITS)
+    assert not isinstance(reports, Rejected)
+    (r,) = reports
+    assert r.canonical.value == "+66812345678"
+    assert r.producer == "telco-a"
+    assert r.submission_id == "sub-1"
+    assert r.tlp == TLP.GREEN
+    assert r.confidence == 70
+
+
+def test_two_formats_of_one_number_share_an_indicator_id() -> None:
+    a = validate_submission(phone_submission("+66 81 234 5678"), LIMITS)
+    b = validate_submission(phone_submission("0812345678", country="TH", producer="bank-b"), LIMITS)
+    assert not isinstance(a, Rejected) and not isinstance(b, Rejected)
+    assert a[0].indicator_id == b[0].indicator_id
+
+
+def test_tlp1_marking_is_normalised_and_missing_marking_gets_default() -> None:
+    tlp1_amber = "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82"
+    obj = indicator_obj(
+        "domain-name", {"value": "evil.example.com"}, tlp=None, object_marking_refs=[tlp1_amber]
+    )
+    (r,) = validate_submission(submission(obj), LIMITS)  # type: ignore[misc]
+    assert r.tlp == TLP.AMBER
+    (r2,) = validate_submission(
+        submission(indicator_obj("domain-name", {"value": "x.com"}, tlp=None)), LIMITS
+    )  # type: ignore[misc]
+    assert r2.tlp == LIMITS.default_tlp
+
+
+def test_bundle_with_several_indicators_yields_suffixed_submission_ids() -> None:
+    a = indicator_obj("domain-name", {"value": "a.example.com"})
+    b = indicator_obj("url", {"value": "http://b.example.com/login"})
+    reports = validate_submission(submission(a, b, submission_id="batch-7"), LIMITS)
+    assert not isinstance(reports, Rejected)
+    assert [r.submission_id for r in reports] == ["batch-7#0", "batch-7#1"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        (b"{", "not_json"),
+        (b"\xff\xfe", "not_json"),
+        (b"[]", "bad_envelope"),
+        (b"[" * 40 + b"]" * 40, "too_deep"),
+        (submission(spec="other/1"), "bad_envelope"),
+        (submission(producer="Bad Producer!"), "bad_envelope"),
+        (submission(submission_id=""), "bad_envelope"),
+        (submission(submitted_at="yesterday"), "bad_envelope"),
+        (submission(bundle={"type": "bundle"}), "bad_envelope"),
+        (submission({"type": "identity"}), "no_indicator"),
+        (
+            submission(indicator_obj("phone-number", {"value": "+66812345678"}, pattern="[a OR b]")),
+            "invalid_pattern",
+        ),
+        (submission(indicator_obj("file", {"name": "x.exe"})), "unknown_type"),
+        (submission(indicator_obj("phone-number", {"value": "12"})), "invalid_value"),
+        (submission(indicator_obj("domain-name", {"value": "example.com"}, confidence=101)), "bad_field"),
+        (submission(indicator_obj("domain-name", {"value": "example.com"}, revoked="yes")), "bad_field"),
+        (
+            submission(indicator_obj("domain-name", {"value": "example.com"}, pattern_type="sigma")),
+            "unsupported_pattern",
+        ),
+    ],
+)
+def test_rejects_carry_a_stable_code_and_a_reason(raw: bytes, code: str) -> None:
+    outcome = validate_submission(raw, LIMITS)
+    assert isinstance(outcome, Rejected)
+    assert outcome.code == code
+    assert outcome.reason
+
+
+def test_limits_are_enforced_with_the_limit_in_the_reason() -> None:
+    big = submission(indicator_obj("domain-name", {"value": "example.com"}, description="x" * 2000))
+    rejected = validate_submission(big, Limits(max_bytes=1024))
+    assert isinstance(rejected, Rejected) and rejected.code == "too_large" and "1024" in rejected.reason
+    many = submission(*[indicator_obj("domain-name", {"value": f"d{i}.example.com"}) for i in range(5)])
+    rejected = validate_submission(many, Limits(max_objects=4))
+    assert isinstance(rejected, Rejected) and rejected.code == "too_many_objects"
+
+
+def test_one_bad_indicator_rejects_the_whole_submission_and_names_it() -> None:
+    good = indicator_obj("domain-name", {"value": "good.example.com"})
+    bad = indicator_obj(
+        "phone-number", {"value": "not a number"}, id="indicator--00000000-0000-4000-8000-00000000000b"
+    )
+    rejected = validate_submission(submission(good, bad), LIMITS)
+    assert isinstance(rejected, Rejected)
+    assert "indicator 1" in rejected.reason and "00000000000b" in rejected.reason
+
+
+def test_header_producer_must_match_envelope() -> None:
+    rejected = validate_submission(phone_submission("+66812345678"), LIMITS, header_producer="someone-else")
+    assert isinstance(rejected, Rejected) and rejected.code == "producer_mismatch"
+
+
+def test_json_depth() -> None:
+    assert json_depth(1) == 0
+    assert json_depth([]) == 1
+    assert json_depth({"a": [{"b": 1}]}) == 3
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=512))
+def test_random_bytes_never_raise(raw: bytes) -> None:
+    assert isinstance(validate_submission(raw, LIMITS), Rejected)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(json_values)
+def test_random_json_never_raises(doc: object) -> None:
+    outcome = validate_submission(orjson.dumps(doc), LIMITS)
+    assert isinstance(outcome, Rejected)

@@ -1,0 +1,239 @@
+"""CSV and JSON Lines readers, decoding, format inference and file-level errors."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from pipeline.errors import InputError
+from pipeline.producers.readers import (
+    STDIN_NAME,
+    SourceFile,
+    decode,
+    infer_format,
+    load_source,
+    read_path,
+    read_source,
+)
+from pipeline.producers.records import ReadItem, Rejected, ReportInput
+from pipeline.stix.tlp import TLP
+
+DATA = Path(__file__).parent / "data"
+
+
+def _read(name: str, data: bytes, fmt: str | None = None) -> list[ReadItem]:
+    return list(read_source(SourceFile(name, data), fmt))
+
+
+def _summary(items: list[ReadItem]) -> list[tuple[str, str]]:
+    """(source, value or reason) per item, for compact assertions."""
+    return [(i.source, i.value if isinstance(i, ReportInput) else i.reason) for i in items]
+
+
+# --- CSV --------------------------------------------------------------------------------------------
+
+
+def test_csv_sample_every_row_is_a_report() -> None:
+    path = str(DATA / "reports.csv")
+    items = list(read_path(path))
+    assert all(isinstance(i, ReportInput) for i in items)
+    assert [i.source for i in items] == [f"{path}:{n}" for n in range(2, 9)]
+    first = items[0]
+    assert isinstance(first, ReportInput)
+    assert (first.kind, first.country, first.scam_types, first.confidence, first.tlp) == (
+        "phone",
+        "AU",
+        ("investment", "impersonation"),
+        80,
+        TLP.AMBER,
+    )
+    assert first.location == "2"
+    url = items[2]
+    assert isinstance(url, ReportInput)
+    assert url.scam_types == ("phishing", "bank-impersonation")
+
+
+def test_messy_csv_exact_lines(caplog: pytest.LogCaptureFixture) -> None:
+    # BOM, ';' delimiter, CRLF, columns in another order, an unknown column, blank rows, a quoted
+    # field spanning two lines, bad rows.
+    items = _read("messy.csv", (DATA / "messy.csv").read_bytes())
+    assert _summary(items) == [
+        ("messy.csv:3", "+61 2 9876 5432"),
+        ("messy.csv:5", "not-an-email"),  # fields fine; the value fails canonicalisation later
+        ("messy.csv:6", "confidence must be an integer 0-100, got 'high'"),
+        ("messy.csv:7", "+66 81 234 5678"),
+        ("messy.csv:9", "12345"),
+        (
+            "messy.csv:10",
+            "unknown type 'fax'; expected one of phone, domain, url, email, wallet, bank-account, social",
+        ),
+        ("messy.csv:11", "6 fields but the header has 5"),
+    ]
+    first = items[0]
+    assert isinstance(first, ReportInput)
+    assert (first.kind, first.confidence, first.scam_types) == ("phone", 75, ("investment", "romance"))
+    assert "ignoring unknown column(s): notes" in caplog.text
+
+
+def test_csv_missing_optional_columns_and_short_rows() -> None:
+    items = _read("a.csv", b"value,type\nexample.com,domain\nexample.org\n")
+    assert _summary(items) == [("a.csv:2", "example.com"), ("a.csv:3", "missing 'type'")]
+
+
+def test_csv_trailing_empty_cells_are_fine() -> None:
+    items = _read("a.csv", b"type,value\ndomain,example.com,,\n")
+    assert _summary(items) == [("a.csv:2", "example.com")]
+
+
+def test_csv_missing_required_column_is_a_file_error() -> None:
+    with pytest.raises(InputError) as err:
+        _read("feed.csv", b"\n\ntype,country\nphone,AU\n")
+    assert (err.value.path, err.value.line) == ("feed.csv", 3)
+    assert str(err.value) == "feed.csv:3: missing required column 'value' (header: type,country)"
+
+
+def test_csv_repeated_column_is_a_file_error() -> None:
+    with pytest.raises(InputError, match=r"^a.csv:1: column 'value' appears twice"):
+        _read("a.csv", b"type,value,value\n")
+
+
+def test_csv_empty_file_is_a_file_error() -> None:
+    with pytest.raises(InputError, match=r"^empty.csv: empty file"):
+        _read("empty.csv", b"\n  \n")
+
+
+def test_csv_header_aliases() -> None:
+    items = _read("a.csv", b"Kind,Value,Scam Types\ndomain,example.com,phishing|romance\n")
+    assert isinstance(items[0], ReportInput)
+    assert items[0].scam_types == ("phishing", "romance")
+
+
+def test_csv_tab_separated() -> None:
+    items = _read("a.txt", b"type\tvalue\ndomain\texample.com\n", fmt="csv")
+    assert _summary(items) == [("a.txt:2", "example.com")]
+
+
+def test_csv_quoted_newline_keeps_line_numbers_right() -> None:
+    items = _read("a.csv", b'type,value,description\ndomain,example.com,"two\nlines"\ndomain,example.org,\n')
+    assert [i.source for i in items] == ["a.csv:2", "a.csv:4"]
+
+
+# --- JSON Lines --------------------------------------------------------------------------------------
+
+
+def test_jsonl_sample() -> None:
+    items = _read("r.jsonl", (DATA / "reports.jsonl").read_bytes())
+    assert _summary(items) == [
+        ("r.jsonl:1", "+1 415 555 2671"),
+        ("r.jsonl:3", "paypa1-secure.com"),
+        ("r.jsonl:4", "expected a JSON object, got list"),
+        ("r.jsonl:5", "confidence must be between 0 and 100, got 101"),
+        ("r.jsonl:6", "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa"),
+        ("r.jsonl:7", "DE89 3704 0044 0532 0130 00"),
+    ]
+    first, iban = items[0], items[-1]
+    assert isinstance(first, ReportInput)
+    assert (first.tlp, first.scam_types) == (TLP.AMBER_STRICT, ("tech-support", "impersonation"))
+    assert isinstance(iban, ReportInput)
+    assert (iban.kind, iban.bic) == ("bank-account", "COBADEFF")
+
+
+def test_jsonl_invalid_json_names_the_line() -> None:
+    data = b'{"type": "domain", "value": "example.com"}\n\n{"type": "domain", "value": }\n'
+    with pytest.raises(InputError) as err:
+        _read("feed.jsonl", data)
+    assert (err.value.path, err.value.line) == ("feed.jsonl", 3)
+    assert "invalid JSON" in err.value.problem
+    assert "column" in err.value.problem
+
+
+def test_jsonl_keeps_unicode_line_separators_inside_strings() -> None:
+    data = '{"type": "domain", "value": "example.com", "description": "a\u2028b"}\n'.encode()
+    items = _read("u.jsonl", data)
+    assert isinstance(items[0], ReportInput)
+    assert items[0].description == "a\u2028b"
+
+
+# --- decoding ----------------------------------------------------------------------------------------
+
+
+def test_bad_utf8_names_line_and_column() -> None:
+    with pytest.raises(InputError) as err:
+        _read("latin1.csv", b"type,value\ndomain,example.com\ndomain,caf\xe9.com\n")
+    assert (err.value.line, str(err.value)) == (
+        3,
+        "latin1.csv:3: not UTF-8 text: byte 0xe9 at column 11; save the file as UTF-8",
+    )
+
+
+def test_utf16_with_bom_is_read() -> None:
+    data = "type,value\r\ndomain,example.com\r\n".encode("utf-16")
+    assert _summary(_read("excel.csv", data)) == [("excel.csv:2", "example.com")]
+
+
+def test_utf8_bom_is_dropped() -> None:
+    assert decode(b"\xef\xbb\xbftype", "x") == "type"
+
+
+# --- format inference and sources ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "fmt"),
+    [
+        ("a.csv", "{}", "csv"),
+        ("a.JSONL", "", "jsonl"),
+        ("a.ndjson", "", "jsonl"),
+        ("a.json", '{"type": "bundle", "id": "bundle--1", "objects": []}', "stix"),
+        ("a.json", '[{"type": "indicator", "id": "indicator--1"}]', "stix"),
+        ("a.json", '{"Event": {"Attribute": []}}', "misp"),
+        ("a.json", '{"response": [{"Event": {}}]}', "misp"),
+        (STDIN_NAME, '{"type": "domain", "value": "a.com"}\n{"type": "domain", "value": "b.com"}\n', "jsonl"),
+        (STDIN_NAME, '  {"type": "bundle", "objects": []}', "stix"),
+        (STDIN_NAME, "type,value\n", "csv"),
+        ("feed.txt", '{"Event": {}}', "misp"),
+    ],
+)
+def test_infer_format(name: str, text: str, fmt: str) -> None:
+    assert infer_format(name, text) == fmt
+
+
+def test_infer_format_unknown_json() -> None:
+    with pytest.raises(InputError, match=r"^x.json: JSON is neither a STIX bundle"):
+        infer_format("x.json", '{"hello": "world"}')
+
+
+def test_invalid_json_file_names_line() -> None:
+    with pytest.raises(InputError) as err:
+        _read("bundle.json", b'{"type": "bundle",\n "objects": [\n  {"type": "indicator",}\n]}\n')
+    assert (err.value.path, err.value.line) == ("bundle.json", 3)
+
+
+def test_unknown_format_argument() -> None:
+    with pytest.raises(InputError, match="unknown format 'xml'"):
+        _read("a.xml", b"<x/>", fmt="xml")
+
+
+def test_stdin_is_read_with_a_name() -> None:
+    src = load_source("-", stdin=io.BytesIO(b"type,value\ndomain,example.com\n"))
+    assert src.name == STDIN_NAME
+    assert _summary(list(read_source(src))) == [(f"{STDIN_NAME}:2", "example.com")]
+
+
+def test_missing_file_is_an_input_error(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.csv"
+    with pytest.raises(InputError) as err:
+        load_source(str(missing))
+    assert err.value.path == str(missing)
+    assert "cannot read" in err.value.problem
+
+
+def test_sha256_of_content() -> None:
+    a, b = SourceFile("a", b"x"), SourceFile("b", b"x")
+    assert a.sha256 == b.sha256 == "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881"
+
+
+def test_rejected_type_for_non_object_rows() -> None:
+    assert isinstance(_read("x.jsonl", b"42\n")[0], Rejected)

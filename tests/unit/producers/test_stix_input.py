@@ -1,0 +1,192 @@
+"""Reading reports from STIX 2.1 bundles and object lists."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pipeline.canon import Canonical, canonicalize
+from pipeline.envelope import INDICATOR_EXTENSION_ID
+from pipeline.errors import InputError
+from pipeline.producers.records import Accepted, ReadItem, Rejected, ReportInput, Skipped, to_canonical_report
+from pipeline.producers.stix_input import read_stix
+from pipeline.stix.build import report_bundle
+from pipeline.stix.tlp import TLP
+
+DATA = Path(__file__).parent / "data"
+NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+
+
+def _items(doc: Any, name: str = "b.json") -> list[ReadItem]:
+    return list(read_stix(doc, name))
+
+
+def _indicator(pattern: str, **extra: Any) -> dict[str, Any]:
+    return {"type": "indicator", "id": "indicator--1", "pattern": pattern, "pattern_type": "stix", **extra}
+
+
+def test_sample_bundle() -> None:
+    items = _items(json.loads((DATA / "bundle.json").read_text()))
+    by_source = {i.source.removeprefix("b.json:"): i for i in items}
+    assert sorted(by_source) == sorted(f"objects[{n}]" for n in (2, 5, 6, 7, 8, 9, 10, 13, 14, 15, 16)), (
+        "covered SCOs (objects[3], objects[17]), identities, markings and ipv4 SCOs yield nothing"
+    )
+
+    phone = by_source["objects[2]"]
+    assert isinstance(phone, ReportInput)
+    assert (phone.kind, phone.value, phone.tlp, phone.confidence, phone.country) == (
+        "phone",
+        "+61412345678",
+        TLP.AMBER,
+        80,
+        "AU",
+    )
+    assert phone.scam_types == ("bank-impersonation",)
+    assert phone.first_seen == datetime(2026, 10, 30, 12, tzinfo=UTC)
+    assert phone.description == "Bank impersonation calls"
+    assert phone.location == "objects[2]"
+
+    domain = by_source["objects[5]"]
+    assert isinstance(domain, ReportInput)
+    assert domain.tlp is TLP.RED  # TLP 1.0 id
+    assert domain.scam_types == ("phishing",)  # the label that is not a scam type name is dropped
+
+    social = by_source["objects[6]"]
+    assert isinstance(social, ReportInput)
+    assert (social.kind, social.value) == ("social", "telegram:fake_support_bot")
+
+    bank = by_source["objects[7]"]
+    assert isinstance(bank, ReportInput)
+    assert (bank.kind, bank.value, bank.bic) == ("bank-account", "DE89370400440532013000", "COBADEFFXXX")
+
+    email = by_source["objects[10]"]
+    assert isinstance(email, ReportInput)
+    assert (email.kind, email.tlp) == ("email", TLP.AMBER)  # custom marking definition naming TLP amber
+
+    wallet = by_source["objects[15]"]
+    assert isinstance(wallet, ReportInput)
+    assert (wallet.kind, wallet.chain) == ("wallet", "ethereum")
+
+    assert isinstance(by_source["objects[9]"], Skipped)
+    assert "revoked" in by_source["objects[9]"].reason
+    for loc, reason in [
+        ("objects[8]", "observable type 'ipv4-addr' is not one scamshare exchanges"),
+        ("objects[13]", "unsupported pattern: OR"),
+        ("objects[14]", "not a STIX object"),
+    ]:
+        item = by_source[loc]
+        assert isinstance(item, Rejected)
+        assert reason in item.reason
+
+
+def test_our_own_report_bundle_round_trips() -> None:
+    c = canonicalize("phone", "+14155552671")
+    assert isinstance(c, Canonical)
+    bundle = report_bundle(
+        c,
+        producer="telco-us",
+        now=NOW,
+        tlp=TLP.AMBER_STRICT,
+        confidence=70,
+        scam_types=["tech-support"],
+        country_hint="US",
+    )
+    (item,) = _items(bundle)
+    assert isinstance(item, ReportInput)
+    assert (item.kind, item.value, item.tlp, item.confidence, item.scam_types, item.country) == (
+        "phone",
+        "+14155552671",
+        TLP.AMBER_STRICT,
+        70,
+        ("tech-support",),
+        "US",
+    )
+    accepted = to_canonical_report(item)
+    assert isinstance(accepted, Accepted)
+    assert accepted.canonical.indicator_id == c.indicator_id
+
+
+def test_list_of_objects_uses_index_locations() -> None:
+    items = _items([{"type": "domain-name", "id": "domain-name--1", "value": "example.com"}], "l.json")
+    assert [i.source for i in items] == ["l.json:[0]"]
+
+
+def test_single_object() -> None:
+    (item,) = _items(_indicator("[url:value = 'http://example.com/x']"))
+    assert isinstance(item, ReportInput)
+    assert item.kind == "url"
+
+
+def test_extension_scam_types_are_strict_labels_lenient() -> None:
+    ext = {INDICATOR_EXTENSION_ID: {"extension_type": "property-extension", "scam_types": ["$$$"]}}
+    (strict,) = _items(_indicator("[domain-name:value = 'example.com']", extensions=ext))
+    assert isinstance(strict, Rejected)
+    assert "scam type '$$$'" in strict.reason
+    (lenient,) = _items(_indicator("[domain-name:value = 'example.com']", labels=["$$$", "romance"]))
+    assert isinstance(lenient, ReportInput)
+    assert lenient.scam_types == ("romance",)
+
+
+@pytest.mark.parametrize(
+    ("obj", "reason"),
+    [
+        (
+            _indicator("[domain-name:value = 'a.com']", pattern_type="sigma"),
+            "pattern_type 'sigma' is not supported",
+        ),
+        ({"type": "indicator", "id": "indicator--1"}, "indicator has no 'pattern' string"),
+        (_indicator("[user-account:account_login = 'bob']"), "user-account needs account_type"),
+        (_indicator("[domain-name:value = 'a.com']", confidence=200), "confidence must be between 0 and 100"),
+        (
+            _indicator("[domain-name:value = 'a.com']", object_marking_refs="x"),
+            "'object_marking_refs' must be a list",
+        ),
+        (_indicator("[domain-name:value = 'a.com']", valid_from="yesterday"), "first_seen 'yesterday'"),
+        ({"type": "bank-account", "id": "bank-account--1", "bic": "COBADEFF"}, "none of value, iban"),
+        ({"type": "bank-account", "id": "bank-account--1", "account_number": "1"}, "bank-account needs iban"),
+    ],
+)
+def test_bad_objects_are_rejected_with_reasons(obj: dict[str, Any], reason: str) -> None:
+    (item,) = _items({"type": "bundle", "id": "bundle--1", "objects": [obj]})
+    assert isinstance(item, Rejected)
+    assert item.source == "b.json:objects[0]"
+    assert reason in item.reason
+
+
+def test_relationship_in_either_direction_covers_the_sco() -> None:
+    objects = [
+        _indicator("[domain-name:value = 'a.example.com']"),
+        {"type": "domain-name", "id": "domain-name--x", "value": "different.example.com"},
+        {
+            "type": "relationship",
+            "id": "relationship--1",
+            "relationship_type": "related-to",
+            "source_ref": "domain-name--x",
+            "target_ref": "indicator--1",
+        },
+    ]
+    assert [i.source for i in _items(objects)] == ["b.json:[0]"]
+
+
+def test_unrecognised_markings_leave_tlp_unset() -> None:
+    statement = "marking-definition--00000000-0000-4000-8000-00000000abcd"
+    (item,) = _items(_indicator("[domain-name:value = 'a.com']", object_marking_refs=[statement]))
+    assert isinstance(item, ReportInput)
+    assert item.tlp is None
+
+
+def test_most_restrictive_marking_wins() -> None:
+    refs = [TLP.GREEN.marking_id, TLP.RED.marking_id, TLP.AMBER.marking_id]
+    (item,) = _items(_indicator("[domain-name:value = 'a.com']", object_marking_refs=refs))
+    assert isinstance(item, ReportInput)
+    assert item.tlp is TLP.RED
+
+
+@pytest.mark.parametrize("doc", [{"type": "bundle", "objects": {}}, "just a string", 42])
+def test_not_stix_is_a_file_error(doc: Any) -> None:
+    with pytest.raises(InputError, match=r"^b.json: "):
+        _items(doc)
