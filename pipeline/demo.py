@@ -177,11 +177,15 @@ def read_feed(settings: Settings, sub: Subscription, timeout_s: float = 20.0) ->
 
 
 async def wait_until_processed(
-    store: RedisStore, expected: int, timeout_s: float, progress: Callable[[str], None]
+    settings: Settings, store: RedisStore, expected: int, timeout_s: float, progress: Callable[[str], None]
 ) -> dict[str, int]:
-    """Poll Redis until every message is accepted or rejected and fan-out has seen every version."""
+    """Wait until every message is accepted or rejected (exact counters in Redis) and the processors'
+    committed offsets reached the end of both of their topics (so every version was fanned out)."""
     deadline = time.monotonic() + timeout_s
     last_note = ""
+    admin = build_admin(settings)
+    topics = [settings.topics.submissions, settings.topics.indicators]
+    loop = asyncio.get_running_loop()
     while True:
         stats = await store.stats()
         done = stats.get("accepted", 0) + stats.get("rejected", 0)
@@ -191,7 +195,9 @@ async def wait_until_processed(
             progress(note)
             last_note = note
         if done >= expected and fanned >= stats.get("versions", 0):
-            return stats
+            lag = await loop.run_in_executor(None, group_lag, settings, admin, settings.app_id, topics, "fetch")
+            if lag.lag == 0:
+                return await store.stats()
         if time.monotonic() > deadline:
             raise TimeoutError(f"demo timed out after {timeout_s:.0f}s: {note}")
         await asyncio.sleep(0.2)
@@ -225,7 +231,7 @@ async def run_demo(
         expected = await loop.run_in_executor(None, publish_samples, settings, samples, summary)
         summary.published = expected
         progress(f"published {expected} messages from {len(summary.producers)} producers")
-        stats = await wait_until_processed(store, expected, timeout_s, progress)
+        stats = await wait_until_processed(settings, store, expected, timeout_s, progress)
     finally:
         await app.stop()
         await app.scamshare_runtime.close()  # type: ignore[attr-defined]

@@ -23,15 +23,15 @@ SUBMISSION_SPEC: Final = "scamshare.submission/1"
 INDICATOR_SPEC: Final = "scamshare.indicator/1"
 
 #: Property extension on Indicators: scam types, country hint, and (on output) counts, score, enrichment.
-INDICATOR_EXTENSION_ID: Final = "extension-definition--cc0b744a-22c5-5cfe-b535-127bfd6f5e6b"
+INDICATOR_EXTENSION_ID: Final = "extension-definition--fd33f239-c904-58d7-bddd-8d22a4d10af0"
 #: new-sco extension definitions for the scam identifiers STIX lacks.
 NEW_SCO_EXTENSION_IDS: Final = {
-    "phone-number": "extension-definition--3a2d1c78-4402-521c-9a4d-8ca53f2d7fae",
-    "cryptocurrency-wallet": "extension-definition--7e827c3d-66d3-5439-ba91-e24e7542e545",
-    "bank-account": "extension-definition--dfa0721a-c71e-5622-a4f4-9371e4e4e195",
+    "phone-number": "extension-definition--d30194a7-a8c3-5fe0-b2da-c956ee71d7e2",
+    "cryptocurrency-wallet": "extension-definition--52547324-1c9b-539b-9c9b-8eee55e46123",
+    "bank-account": "extension-definition--233895fc-df61-542c-9816-7d5023a6536e",
 }
 #: The identity that authors (created_by_ref) the extension definitions and the pipeline's Indicators.
-SCAMSHARE_IDENTITY_ID: Final = "identity--afece8cd-ef8b-53a0-8e8c-69c85071cd59"
+SCAMSHARE_IDENTITY_ID: Final = "identity--6ae204d4-d50b-51ae-a445-d7baaa9da957"
 
 # Kafka headers (bytes values, UTF-8).
 HEADER_PRODUCER: Final = "scamshare-producer"
@@ -72,9 +72,9 @@ def producer_identity_id(producer: str) -> str:
     """Deterministic STIX identity id of a producer (organisation), used as ``created_by_ref``."""
     import uuid  # noqa: PLC0415
 
-    from pipeline.stix.ids import STIX_NAMESPACE  # noqa: PLC0415
+    from pipeline.stix.ids import SCAMSHARE_NAMESPACE  # noqa: PLC0415
 
-    return f"identity--{uuid.uuid5(STIX_NAMESPACE, 'scamshare/producer:' + producer)}"
+    return f"identity--{uuid.uuid5(SCAMSHARE_NAMESPACE, 'scamshare/producer:' + producer)}"
 
 
 def make_submission(

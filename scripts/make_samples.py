@@ -30,7 +30,8 @@ from schwifty import IBAN
 
 from pipeline.canon.wallet import eip55
 from pipeline.envelope import INDICATOR_EXTENSION_ID
-from pipeline.stix.ids import STIX_NAMESPACE, pattern_for
+from pipeline.envelope import producer_identity_id
+from pipeline.stix.ids import pattern_for
 from pipeline.stix.tlp import TLP
 
 OUT = Path(__file__).resolve().parent.parent / "pipeline" / "data" / "samples"
@@ -140,7 +141,7 @@ def misp_event() -> str:
 
 def stix_bundle() -> str:
     created = "2026-11-21T08:00:00.000Z"
-    identity = f"identity--{uuid.uuid5(STIX_NAMESPACE, 'scamshare/producer:police-au')}"
+    identity = producer_identity_id("police-au")
     objects: list[dict[str, object]] = [
         {"type": "identity", "spec_version": "2.1", "id": identity, "created": created, "modified": created,
          "name": "police-au", "identity_class": "organization"},  # fmt: skip

@@ -8,6 +8,7 @@ from typing import Any
 import click
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from pipeline.canon import KINDS, Canonical, canonicalize
 from pipeline.cli.context import print_json
@@ -33,20 +34,21 @@ def result_dict(c: Canonical) -> dict[str, Any]:
 
 
 def _table(c: Canonical) -> Table:
+    rows = [
+        ("type", f"{c.kind} ({c.sco_type})"),
+        ("value", c.value),
+        ("id", c.sco_id),
+        ("indicator id", c.indicator_id),
+        ("pattern", c.pattern),
+    ]
+    rows += [(k, v) for k, v in c.props.items() if k != "value"]
+    rows += [(k, v) for k, v in c.facts.items() if k not in c.props]
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column(style="bold")
     table.add_column(overflow="fold")
-    table.add_row("type", f"{c.kind} ({c.sco_type})")
-    table.add_row("value", c.value)
-    table.add_row("id", c.sco_id)
-    table.add_row("indicator id", c.indicator_id)
-    table.add_row("pattern", c.pattern)
-    for key, prop in c.props.items():
-        if key != "value":
-            table.add_row(key, prop)
-    for key, fact in c.facts.items():
-        if key not in c.props:
-            table.add_row(key, fact)
+    for key, cell in rows:
+        # Text, not markup: patterns and values are full of '[' that rich would read as style tags.
+        table.add_row(Text(key), Text(cell))
     return table
 
 

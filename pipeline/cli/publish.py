@@ -23,6 +23,7 @@ from typing import Any
 import click
 import orjson
 from confluent_kafka import KafkaException
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from pipeline.cli.context import CliContext, connected_settings, connection_options, handle_errors, print_json
@@ -180,6 +181,8 @@ def publish(
     tlp = TLP[default_tlp.upper().replace("+", "_")]
     try:
         check_producer_id(producer_id)
+        if emit_stix not in (None, "-"):
+            _check_writable(emit_stix)
         stdin = click.get_binary_stream("stdin")
         batch = collect([load_source(path, stdin=stdin) for path in files], fmt, producer_id)
         # After reading: a bad file is reported even where no broker is configured yet.
@@ -248,6 +251,13 @@ def publish(
         raise SystemExit(EXIT_REJECTED)
 
 
+def _check_writable(target: str) -> None:
+    """Fail before publishing, not after, when the --emit-stix file cannot be created."""
+    parent = Path(target).resolve().parent
+    if not parent.is_dir():
+        raise InputError(target, None, f"cannot write: directory {parent} does not exist")
+
+
 def _write_bundle(bundle: dict[str, Any], target: str) -> None:
     data = orjson.dumps(bundle, option=orjson.OPT_INDENT_2) + b"\n"
     if target == "-":
@@ -276,7 +286,7 @@ def _summary(
     }
 
 
-def _print_summary(console: Any, summary: dict[str, Any]) -> None:
+def _print_summary(console: Console, summary: dict[str, Any]) -> None:
     def line(text: str, style: str | None = None) -> None:
         console.print(text, style=style, markup=False, highlight=False, soft_wrap=True)
 

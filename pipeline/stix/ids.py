@@ -5,7 +5,9 @@ ID-contributing properties, namespace ``00abedb4-aa42-466c-9c01-fed23315a9b7``. 
 normalisation, so callers canonicalise first (``pipeline.canon``), then hash.
 
 Indicator ids are made deterministic the same way over the canonical pattern, so the same value reported by
-two producers merges into one indicator.
+two producers merges into one indicator. Section 2.9 reserves the STIX namespace for SCOs, so every other
+deterministic id (indicators, relationships, identities, extension definitions) uses scamshare's own
+namespace :data:`SCAMSHARE_NAMESPACE` = UUIDv5(URL namespace, ``urn:scamshare:stix``).
 
 >>> sco_id("domain-name", {"value": "example.com"})
 'domain-name--bedb4899-d24b-5401-bc86-8f6b4cc18ec7'
@@ -18,6 +20,7 @@ import uuid
 from collections.abc import Mapping
 
 STIX_NAMESPACE = uuid.UUID("00abedb4-aa42-466c-9c01-fed23315a9b7")
+SCAMSHARE_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:scamshare:stix")  # 151330f3-8945-5641-b171-e8964f4f52f9
 
 
 def canonical_json(obj: Mapping[str, object]) -> str:
@@ -36,13 +39,13 @@ def sco_id(sco_type: str, id_props: Mapping[str, object]) -> str:
 
 def indicator_id(pattern: str) -> str:
     """Deterministic Indicator id over the canonical pattern."""
-    return f"indicator--{uuid.uuid5(STIX_NAMESPACE, canonical_json({'pattern': pattern}))}"
+    return f"indicator--{uuid.uuid5(SCAMSHARE_NAMESPACE, canonical_json({'pattern': pattern}))}"
 
 
 def relationship_id(source_ref: str, relationship_type: str, target_ref: str) -> str:
     """Deterministic Relationship id, so re-emitting an indicator does not mint new relationships."""
     key = {"source_ref": source_ref, "relationship_type": relationship_type, "target_ref": target_ref}
-    return f"relationship--{uuid.uuid5(STIX_NAMESPACE, canonical_json(key))}"
+    return f"relationship--{uuid.uuid5(SCAMSHARE_NAMESPACE, canonical_json(key))}"
 
 
 def escape_pattern_value(value: str) -> str:

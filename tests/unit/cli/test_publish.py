@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from collections import Counter
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 import stix2validator
 from click.testing import CliRunner, Result
+from rich.console import Console
 
 from pipeline.cli.context import CliContext
 from pipeline.cli.publish import collect, publish
@@ -182,3 +184,29 @@ def test_format_option_is_checked(tmp_path: Path) -> None:
     result = _run([str(DATA / "reports.csv"), "--producer", "p", "--format", "xml"], tmp_path)
     assert result.exit_code == 2
     assert "Invalid value for '--format'" in result.output
+
+
+def test_progress_bar_for_people_on_a_terminal(tmp_path: Path) -> None:
+    err = io.StringIO()
+    obj = CliContext(
+        Settings(state_dir=tmp_path / ".scamshare"), err=Console(file=err, force_terminal=True, width=100)
+    )
+    result = CliRunner().invoke(publish, [str(DATA / "reports.csv"), "--producer", "p", "--dry-run"], obj=obj)
+    assert result.exit_code == 0, result.output
+    assert "validating" in err.getvalue()
+    assert "7/7" in err.getvalue()
+    # --json: no progress bar even on a terminal
+    err.seek(0)
+    err.truncate()
+    result = CliRunner().invoke(
+        publish, [str(DATA / "reports.csv"), "--producer", "p", "--dry-run", "--json"], obj=obj
+    )
+    assert result.exit_code == 0
+    assert err.getvalue() == ""
+
+
+def test_emit_stix_into_a_missing_directory_fails_before_anything_else(tmp_path: Path) -> None:
+    out = tmp_path / "no" / "such" / "dir" / "out.json"
+    result = _run([str(DATA / "reports.csv"), "--producer", "p", "--emit-stix", str(out)], tmp_path)
+    assert result.exit_code == 2
+    assert "does not exist" in result.stderr

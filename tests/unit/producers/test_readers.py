@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pipeline.errors import InputError
 from pipeline.producers.readers import (
@@ -17,7 +20,7 @@ from pipeline.producers.readers import (
     read_path,
     read_source,
 )
-from pipeline.producers.records import ReadItem, Rejected, ReportInput
+from pipeline.producers.records import Accepted, ReadItem, Rejected, ReportInput, to_canonical_report
 from pipeline.stix.tlp import TLP
 
 DATA = Path(__file__).parent / "data"
@@ -237,3 +240,46 @@ def test_sha256_of_content() -> None:
 
 def test_rejected_type_for_non_object_rows() -> None:
     assert isinstance(_read("x.jsonl", b"42\n")[0], Rejected)
+
+
+# --- never crash on input -----------------------------------------------------------------------------
+
+_JSON_KEYS = [
+    "type",
+    "value",
+    "objects",
+    "Event",
+    "Attribute",
+    "Object",
+    "pattern",
+    "id",
+    "to_ids",
+    "Tag",
+    "tlp",
+]
+_json_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=10)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.sampled_from(_JSON_KEYS), inner, max_size=5)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.one_of(st.binary(max_size=200), _json_values.map(lambda v: json.dumps(v).encode())),
+    st.sampled_from([None, "csv", "jsonl", "stix", "misp"]),
+    st.sampled_from(["a.csv", "a.json", "a.jsonl", STDIN_NAME]),
+)
+def test_any_bytes_give_items_or_an_input_error(data: bytes, fmt: str | None, name: str) -> None:
+    error: InputError | None = None
+    try:
+        items = list(read_source(SourceFile(name, data), fmt))
+    except InputError as exc:
+        error, items = exc, []
+    assert error is None or error.path == name
+    for item in items:
+        assert item.source.startswith(f"{name}:")
+        if isinstance(item, ReportInput):
+            assert isinstance(to_canonical_report(item), Accepted | Rejected)
