@@ -5,4 +5,13 @@ from pipeline.config import Settings, Topics
 from pipeline.errors import ScamshareError
 from pipeline.stix.tlp import TLP
 
-__all__ = sorted(["KINDS", "TLP", "Canonical", "Invalid", "ScamshareError", "Settings", "Topics", "canonicalize"])
+__all__ = [
+    "KINDS",
+    "TLP",
+    "Canonical",
+    "Invalid",
+    "ScamshareError",
+    "Settings",
+    "Topics",
+    "canonicalize",
+]

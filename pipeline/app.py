@@ -3,7 +3,7 @@
 ``create_app(settings)`` builds a fresh app (no module-level app, no network I/O at construction). Two
 agents, both in the consumer group ``settings.app_id``:
 
-- ``ingest``  on ``scam.submissions``: validate, canonicalise, merge, score → ``scam.indicators`` / ``scam.dlq``
+- ``ingest``  on ``scam.submissions``: validate, canonicalise, merge, score → ``scam.indicators`` (+ DLQ)
 - ``fanout``  on ``scam.indicators``: route each version → ``scam.feed.<subscriber>``
 
 Each takes batches with ``take_events`` and returns to the loop (which acks, and so lets faust commit) only
@@ -17,15 +17,16 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import faust
 from confluent_kafka import Producer
 
 from pipeline.config import Settings
 from pipeline.emit import KafkaEmitter, header_map
+from pipeline.faust_transport import APP_ATTRIBUTE
 from pipeline.processors.deliver import DeliverStep
-from pipeline.processors.ingest import InMessage, IngestStep
+from pipeline.processors.ingest import IngestStep, InMessage
 from pipeline.processors.score import ScoreModel
 from pipeline.processors.validate import Limits
 from pipeline.store import RedisStore
@@ -35,9 +36,9 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-def faust_broker_url(bootstrap: str) -> str:
+def faust_broker_url(bootstrap: str, scheme: str = "kafka") -> str:
     """``host1:9092,host2:9092`` → ``kafka://host1:9092;kafka://host2:9092``."""
-    return ";".join(f"kafka://{h.strip()}" for h in bootstrap.split(",") if h.strip())
+    return ";".join(f"{scheme}://{h.strip()}" for h in bootstrap.split(",") if h.strip())
 
 
 def faust_credentials(options: dict[str, str], sasl_password: str | None) -> Any:
@@ -86,8 +87,8 @@ async def retrying(what: str, fn: Callable[[], Awaitable[T]], *, max_delay_s: fl
             return await fn()
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # noqa: BLE001 — retry *anything*: the alternative is acking unprocessed input
-            logger.error("%s failed (attempt %d), retrying in %.1fs: %r", what, attempt, delay, exc)
+        except Exception:  # retry *anything*: the alternative is acking input that was not processed
+            logger.exception("%s failed (attempt %d), retrying in %.1fs", what, attempt, delay)
             await asyncio.sleep(delay)
             delay = min(max_delay_s, delay * 2)
 
@@ -120,7 +121,9 @@ class Runtime:
 
     def limits(self) -> Limits:
         s = self.settings
-        return Limits(max_bytes=s.max_message_bytes, max_objects=s.max_objects_per_bundle, max_depth=s.max_json_depth)
+        return Limits(
+            max_bytes=s.max_message_bytes, max_objects=s.max_objects_per_bundle, max_depth=s.max_json_depth
+        )
 
     async def ensure_feeds(self, names: list[str]) -> None:
         from pipeline.kafka import build_admin  # noqa: PLC0415
@@ -143,6 +146,26 @@ class Runtime:
             await store.close()
 
 
+async def wait_until_assigned(
+    app: faust.App, topics: Sequence[str], partitions: int, timeout_s: float
+) -> None:
+    """Wait until this worker owns every partition of ``topics`` and no rebalance is in progress.
+
+    ``app.start()`` returns before the consumer group has settled; a caller that measures latency from the
+    first message (the demo, tests) waits here so it measures processing, not the group join.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    want = len(topics) * partitions
+    while True:
+        owned = [tp for tp in app.consumer.assignment() if tp.topic in topics]
+        if len(owned) >= want and not app.rebalancing:
+            return
+        if loop.time() > deadline:
+            raise TimeoutError(f"worker owns {len(owned)}/{want} partitions after {timeout_s:.0f}s")
+        await asyncio.sleep(0.05)
+
+
 def create_app(settings: Settings, *, model: ScoreModel | None = None) -> faust.App:
     """Build the faust app for these settings."""
     if not settings.bootstrap:
@@ -150,8 +173,11 @@ def create_app(settings: Settings, *, model: ScoreModel | None = None) -> faust.
     app = faust.App(
         settings.app_id,
         broker=faust_broker_url(settings.bootstrap),
+        # Our consumer transport takes the fetch wait from settings (pipeline/faust_transport.py).
+        broker_consumer=faust_broker_url(settings.bootstrap, scheme="scamshare"),
         broker_credentials=faust_credentials(
-            settings.kafka_options, settings.sasl_password.get_secret_value() if settings.sasl_password else None
+            settings.kafka_options,
+            settings.sasl_password.get_secret_value() if settings.sasl_password else None,
         ),
         store="memory://",
         key_serializer="raw",
@@ -170,6 +196,7 @@ def create_app(settings: Settings, *, model: ScoreModel | None = None) -> faust.
         web_bind="127.0.0.1",
         stream_wait_empty=False,
     )
+    setattr(app, APP_ATTRIBUTE, settings.consumer_fetch_max_wait_ms)
     runtime = Runtime(
         settings, model or ScoreModel(trust=settings.producer_trust, default_trust=settings.default_trust)
     )
@@ -179,7 +206,8 @@ def create_app(settings: Settings, *, model: ScoreModel | None = None) -> faust.
     batch, within = settings.worker_batch_size, settings.worker_batch_within_s
 
     async def batches(stream: faust.StreamT[Any]) -> AsyncIterator[Sequence[InMessage]]:
-        async for events in stream.take_events(batch, within=within):
+        # take_events (faust-streaming >= 0.10) is missing from StreamT's type stubs.
+        async for events in cast(Any, stream).take_events(batch, within=within):
             yield [to_message(e) for e in events]
 
     @app.agent(submissions, name="ingest")

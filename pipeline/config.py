@@ -64,12 +64,21 @@ class Settings(BaseSettings):
         default_factory=dict, description="Extra librdkafka options, passed through as-is."
     )
     sasl_password: SecretStr | None = Field(default=None, description="Maps to librdkafka sasl.password.")
-    ssl_key_password: SecretStr | None = Field(default=None, description="Maps to librdkafka ssl.key.password.")
+    ssl_key_password: SecretStr | None = Field(
+        default=None, description="Maps to librdkafka ssl.key.password."
+    )
     topic_prefix: str = Field(default="scam.", description="Prefix of every pipeline topic.")
     partitions: int = Field(default=4, ge=1, le=10_000)
     replication_factor: int = Field(default=1, ge=1, le=32)
     compression: CompressionType = "lz4"
     linger_ms: int = Field(default=5, ge=0, le=10_000)
+    consumer_fetch_max_wait_ms: int = Field(
+        default=100,
+        ge=1,
+        le=30_000,
+        description="Longest a consumer's fetch waits for data (librdkafka fetch.wait.max.ms; also the faust "
+        "worker's). Low by default: the embedded broker holds a fetch for the whole wait.",
+    )
     session_timeout_ms: int = Field(
         default=6000,
         ge=1000,
@@ -82,7 +91,9 @@ class Settings(BaseSettings):
     redis_key_prefix: str = Field(default="ss:", description="Prefix of every Redis key scamshare writes.")
 
     # --- Worker ------------------------------------------------------------------------------------
-    app_id: str = Field(default="scamshare", description="faust app id = consumer-group id of the processors.")
+    app_id: str = Field(
+        default="scamshare", description="faust app id = consumer-group id of the processors."
+    )
     worker_batch_size: int = Field(default=1000, ge=1, le=100_000)
     worker_batch_within_s: float = Field(default=0.05, gt=0, le=10)
     worker_web_port: int | None = Field(default=None, description="faust web port; unset = web server off.")

@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from confluent_kafka import TopicPartition
+from confluent_kafka import KafkaError, Producer, TopicPartition
 
-from pipeline.app import create_app
+from pipeline.app import create_app, wait_until_assigned
 from pipeline.config import Settings
 from pipeline.envelope import HEADER_SUBMITTED_MS
-from pipeline.kafka import build_admin, build_consumer
+from pipeline.kafka import build_admin, build_consumer, build_producer
 from pipeline.lag import GroupLag, group_lag
 from pipeline.processors.fanout import Subscription
 from pipeline.producers.publisher import Publisher
@@ -85,8 +85,13 @@ class DemoSummary:
                     "group": g.group,
                     "lag": g.lag,
                     "partitions": [
-                        {"topic": p.topic, "partition": p.partition, "committed": p.committed, "end": p.end,
-                         "lag": p.lag}  # fmt: skip
+                        {
+                            "topic": p.topic,
+                            "partition": p.partition,
+                            "committed": p.committed,
+                            "end": p.end,
+                            "lag": p.lag,
+                        }
                         for p in g.partitions
                     ],
                 }
@@ -116,15 +121,19 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[rank - 1]
 
 
-def publish_samples(settings: Settings, samples: Path, summary: DemoSummary) -> int:
-    """Publish every sample file as its producer; returns how many messages reached the broker."""
+def publish_samples(settings: Settings, samples: Path, summary: DemoSummary, producer: Producer) -> int:
+    """Publish every sample file as its producer; returns how many messages reached the broker.
+
+    All publishers share one long-lived client, as a real producer would keep one open: a new idempotent
+    producer first waits for its producer id, which would show up as end-to-end latency.
+    """
     sent = 0
     for name, producer_id, _org in SAMPLE_FILES:
         source = load_source(str(samples / name))
         reports, rejected, _skipped = split_rejected(read_source(source))
         summary.rejected_at_source += len(rejected)
         count = 0
-        with Publisher(settings, producer_id=producer_id) as pub:
+        with Publisher(settings, producer_id=producer_id, producer=producer) as pub:
             for report in reports:
                 outcome = to_canonical_report(report)
                 if not isinstance(outcome, Accepted):
@@ -137,7 +146,7 @@ def publish_samples(settings: Settings, samples: Path, summary: DemoSummary) -> 
         sent += count
     # A buggy producer: raw lines, sent as they are, so the pipeline must reject them to the DLQ.
     lines = [line for line in (samples / MALFORMED_FILE).read_bytes().splitlines() if line.strip()]
-    with Publisher(settings, producer_id="buggy-producer") as pub:
+    with Publisher(settings, producer_id="buggy-producer", producer=producer) as pub:
         for line in lines:
             pub.publish_raw(None, line, [(HEADER_SUBMITTED_MS, str(int(time.time() * 1000)).encode())])
     summary.producers["buggy-producer"] = len(lines)
@@ -160,9 +169,10 @@ def read_feed(settings: Settings, sub: Subscription, timeout_s: float = 20.0) ->
             msg = consumer.poll(0.2)
             if msg is None:
                 continue
-            if msg.error():
-                if msg.error().code() == -191:  # _PARTITION_EOF
-                    at_eof.add(msg.partition())
+            err = msg.error()
+            if err is not None:
+                if err.code() == KafkaError._PARTITION_EOF:
+                    at_eof.add(int(msg.partition() or 0))
                 continue
             count += 1
             headers = dict(msg.headers() or [])
@@ -195,7 +205,9 @@ async def wait_until_processed(
             progress(note)
             last_note = note
         if done >= expected and fanned >= stats.get("versions", 0):
-            lag = await loop.run_in_executor(None, group_lag, settings, admin, settings.app_id, topics, "fetch")
+            lag = await loop.run_in_executor(
+                None, group_lag, settings, admin, settings.app_id, topics, "fetch"
+            )
             if lag.lag == 0:
                 return await store.stats()
         if time.monotonic() > deadline:
@@ -215,7 +227,9 @@ async def run_demo(
     summary = DemoSummary(namespace=settings.topic_prefix)
     subs = load_subscriptions(samples / SUBSCRIBERS_FILE)
     admin = build_admin(settings)
-    specs = pipeline_topics(settings) + [feed_topic_spec(settings, s.topic(settings.topic_prefix)) for s in subs]
+    specs = pipeline_topics(settings) + [
+        feed_topic_spec(settings, s.topic(settings.topic_prefix)) for s in subs
+    ]
     ensure_topics(admin, specs)
     progress(f"topics ready ({len(specs)})")
     url = settings.redis_url_value()
@@ -223,12 +237,17 @@ async def run_demo(
     store = RedisStore.from_url(url, prefix=settings.redis_key_prefix)
     for sub in subs:
         await store.put_subscription(sub)
+    producer = build_producer(settings)  # connects and gets its producer id while the worker starts
     app = create_app(settings)
     try:
         await app.start()
-        progress("worker started")
+        topics = settings.topics
+        await wait_until_assigned(
+            app, [topics.submissions, topics.indicators], settings.partitions, timeout_s
+        )
+        progress("worker started and owns its partitions")
         loop = asyncio.get_running_loop()
-        expected = await loop.run_in_executor(None, publish_samples, settings, samples, summary)
+        expected = await loop.run_in_executor(None, publish_samples, settings, samples, summary, producer)
         summary.published = expected
         progress(f"published {expected} messages from {len(summary.producers)} producers")
         stats = await wait_until_processed(settings, store, expected, timeout_s, progress)
@@ -241,7 +260,9 @@ async def run_demo(
     summary.duplicates = stats.get("duplicates", 0)
     summary.unique_indicators = stats.get("indicators", 0)
     summary.versions = stats.get("versions", 0)
-    summary.rejected_by_reason = {k.split(":", 1)[1]: v for k, v in stats.items() if k.startswith("rejected:")}
+    summary.rejected_by_reason = {
+        k.split(":", 1)[1]: v for k, v in stats.items() if k.startswith("rejected:")
+    }
     summary.delivered = {s.id: stats.get(f"delivered:{s.id}", 0) for s in subs}
     all_latencies: list[float] = []
     for sub in subs:
@@ -254,10 +275,13 @@ async def run_demo(
         "max": round(max(all_latencies, default=0.0), 1),
         "mean": round(statistics.fmean(all_latencies), 1) if all_latencies else 0.0,
     }
-    topics = settings.topics
-    summary.lag = [group_lag(settings, admin, settings.app_id, [topics.submissions, topics.indicators], "fetch")]
+    summary.lag = [
+        group_lag(settings, admin, settings.app_id, [topics.submissions, topics.indicators], "fetch")
+    ]
     summary.lag += [
-        group_lag(settings, admin, subscriber_group(settings, s.id), [s.topic(settings.topic_prefix)], "fetch")
+        group_lag(
+            settings, admin, subscriber_group(settings, s.id), [s.topic(settings.topic_prefix)], "fetch"
+        )
         for s in subs
     ]
     await store.close()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from confluent_kafka import KafkaError as CKafkaError
 from confluent_kafka import Message, Producer
@@ -44,7 +44,9 @@ class KafkaEmitter:
     def send(self, topic: str, key: bytes | None, value: bytes, headers: Headers) -> None:
         while True:
             try:
-                self.producer.produce(topic, value=value, key=key, headers=headers, on_delivery=self._on_delivery)
+                self.producer.produce(
+                    topic, value=value, key=key, headers=cast(Any, headers), on_delivery=self._on_delivery
+                )
                 break
             except BufferError:
                 # Local queue full: serve delivery reports to make room, then retry.

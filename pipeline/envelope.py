@@ -48,7 +48,7 @@ STIX_CONTENT_TYPE: Final = "application/stix+json;version=2.1"
 
 
 def stix_timestamp(moment: datetime) -> str:
-    """RFC 3339 UTC with millisecond precision, as STIX timestamps are written: ``2026-11-22T10:00:00.000Z``."""
+    """RFC 3339 UTC with millisecond precision, as STIX writes timestamps: ``2026-11-22T10:00:00.000Z``."""
     moment = moment.astimezone(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 

@@ -16,10 +16,12 @@ class NotConfiguredError(ConfigError):
 
     def __init__(self, what: str) -> None:
         self.what = what
-        super().__init__(
-            f"no {what} configured: run `scamshare dev up`, or pass "
-            f"{'--bootstrap / SCAMSHARE_BOOTSTRAP' if what == 'Kafka broker' else '--redis-url / SCAMSHARE_REDIS_URL'}"
+        flag = (
+            "--bootstrap / SCAMSHARE_BOOTSTRAP"
+            if what == "Kafka broker"
+            else "--redis-url / SCAMSHARE_REDIS_URL"
         )
+        super().__init__(f"no {what} configured: run `scamshare dev up`, or pass {flag}")
 
 
 class DevStackError(ScamshareError):

@@ -70,6 +70,7 @@ def consumer_config(settings: Settings, group_id: str, **overrides: Any) -> dict
         "enable.auto.commit": False,
         "auto.offset.reset": "earliest",
         "session.timeout.ms": settings.session_timeout_ms,
+        "fetch.wait.max.ms": settings.consumer_fetch_max_wait_ms,
         # Kafka's guidance: heartbeat at most a third of the session timeout. librdkafka's fixed 3 s
         # default would exceed a short dev session timeout.
         "heartbeat.interval.ms": max(100, settings.session_timeout_ms // 3),

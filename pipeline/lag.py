@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
-from confluent_kafka.admin import AdminClient, OffsetSpec
+from confluent_kafka.admin import AdminClient, OffsetSpec  # type: ignore[attr-defined]
 
 from pipeline.config import Settings
 from pipeline.kafka import build_consumer
@@ -62,25 +62,33 @@ def offset_lag(committed: int | None, end: int, start: int = 0) -> int:
 
 def committed_offsets(admin: AdminClient, group: str, timeout: float = 10.0) -> dict[tuple[str, int], int]:
     """Every committed offset of ``group``: (topic, partition) → offset."""
-    futures = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)], request_timeout=timeout)
+    futures = admin.list_consumer_group_offsets(
+        [ConsumerGroupTopicPartitions(group)], request_timeout=timeout
+    )
     result = futures[group].result(timeout)
     return {(tp.topic, tp.partition): tp.offset for tp in result.topic_partitions or [] if tp.offset >= 0}
 
 
 def end_offsets(
-    settings: Settings, admin: AdminClient, tps: Sequence[tuple[str, int]], source: EndSource, timeout: float = 10.0
+    settings: Settings,
+    admin: AdminClient,
+    tps: Sequence[tuple[str, int]],
+    source: EndSource,
+    timeout: float = 10.0,
 ) -> dict[tuple[str, int], int]:
     """End offset of each partition, from ListOffsets or from a fetch's high watermark."""
     if not tps:
         return {}
     if source == "list-offsets":
-        req = {TopicPartition(t, p): OffsetSpec.latest() for t, p in tps}
-        return {(tp.topic, tp.partition): f.result(timeout).offset for tp, f in admin.list_offsets(req).items()}
+        req = {TopicPartition(t, p): OffsetSpec.latest() for t, p in tps}  # type: ignore[no-untyped-call]
+        return {
+            (tp.topic, tp.partition): f.result(timeout).offset for tp, f in admin.list_offsets(req).items()
+        }
     consumer = build_consumer(settings, "scamshare-lag-probe", **{"enable.partition.eof": True})
     try:
         lows = {}
         for t, p in tps:
-            low, high = consumer.get_watermark_offsets(TopicPartition(t, p), timeout=timeout, cached=False)
+            low, _high = consumer.get_watermark_offsets(TopicPartition(t, p), timeout=timeout, cached=False)
             lows[(t, p)] = max(low, 0)
         consumer.assign([TopicPartition(t, p, lows[(t, p)]) for t, p in tps])
         # One fetch per partition is enough for the broker to tell us its high watermark.
@@ -91,7 +99,7 @@ def end_offsets(
             polls += 1
             msg = consumer.poll(0.1)
             if msg is not None:
-                key = (msg.topic(), msg.partition())
+                key = (str(msg.topic()), int(msg.partition() or 0))
                 ends[key] = consumer.get_watermark_offsets(TopicPartition(*key), cached=True)[1]
                 pending.discard(key)
                 consumer.pause([TopicPartition(*key)])
@@ -102,9 +110,11 @@ def end_offsets(
         consumer.close()
 
 
-def topic_partitions(admin: AdminClient, topics: Iterable[str], timeout: float = 10.0) -> list[tuple[str, int]]:
+def topic_partitions(
+    admin: AdminClient, topics: Iterable[str], timeout: float = 10.0
+) -> list[tuple[str, int]]:
     meta = admin.list_topics(timeout=timeout)
-    out = []
+    out: list[tuple[str, int]] = []
     for topic in topics:
         tmeta = meta.topics.get(topic)
         if tmeta is None or tmeta.error is not None:
@@ -125,7 +135,9 @@ def group_lag(
     tps = topic_partitions(admin, topics)
     ends = end_offsets(settings, admin, tps, source)
     rows = tuple(
-        PartitionLag(t, p, committed.get((t, p)), ends[(t, p)], offset_lag(committed.get((t, p)), ends[(t, p)]))
+        PartitionLag(
+            t, p, committed.get((t, p)), ends[(t, p)], offset_lag(committed.get((t, p)), ends[(t, p)])
+        )
         for t, p in tps
     )
     return GroupLag(group, rows)

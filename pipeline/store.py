@@ -80,7 +80,9 @@ class Delivery:
 class Store(Protocol):
     """What the processors need from their state store."""
 
-    async def load_states(self, indicator_ids: Sequence[str]) -> list[tuple[IndicatorState | None, dict[str, int]]]:
+    async def load_states(
+        self, indicator_ids: Sequence[str]
+    ) -> list[tuple[IndicatorState | None, dict[str, int]]]:
         """Each indicator's state (None if unknown) and its delivered map (subscriber → version)."""
         ...
 
@@ -139,7 +141,9 @@ def _split(text: str) -> frozenset[str]:
     return frozenset(text.split(",")) if text else frozenset()
 
 
-def state_from_fields(indicator_id: str, raw: Mapping[bytes, bytes]) -> tuple[IndicatorState | None, dict[str, int]]:
+def state_from_fields(
+    indicator_id: str, raw: Mapping[bytes, bytes]
+) -> tuple[IndicatorState | None, dict[str, int]]:
     data = {k.decode(): v.decode() for k, v in raw.items()}
     delivered = {k[2:]: int(v) for k, v in data.items() if k.startswith("d:")}
     if "r" not in data:
@@ -180,7 +184,9 @@ class RedisStore:
 
     @classmethod
     def from_url(cls, url: str, *, prefix: str = "ss:", dedup_ttl_s: int = 7 * 86400) -> RedisStore:
-        return cls(aioredis.Redis.from_url(url, decode_responses=False), prefix=prefix, dedup_ttl_s=dedup_ttl_s)
+        return cls(
+            aioredis.Redis.from_url(url, decode_responses=False), prefix=prefix, dedup_ttl_s=dedup_ttl_s
+        )
 
     async def close(self) -> None:
         await self._r.aclose()
@@ -201,7 +207,9 @@ class RedisStore:
         return f"{self._p}subs"
 
     # -- indicators ---------------------------------------------------------------------------------
-    async def load_states(self, indicator_ids: Sequence[str]) -> list[tuple[IndicatorState | None, dict[str, int]]]:
+    async def load_states(
+        self, indicator_ids: Sequence[str]
+    ) -> list[tuple[IndicatorState | None, dict[str, int]]]:
         async with self._r.pipeline(transaction=False) as pipe:
             for ind in indicator_ids:
                 pipe.hgetall(self.state_key(ind))
@@ -264,7 +272,7 @@ class RedisStore:
 
     async def stats(self) -> dict[str, int]:
         raw = await self._r.hgetall(self.stats_key)
-        return {k.decode(): int(v) for k, v in raw.items()}
+        return {(k.decode() if isinstance(k, bytes) else k): int(v) for k, v in raw.items()}
 
     # -- subscriptions ------------------------------------------------------------------------------
     async def subscriptions(self) -> tuple[int, list[Subscription]]:

@@ -29,15 +29,22 @@ import base58
 from schwifty import IBAN
 
 from pipeline.canon.wallet import eip55
-from pipeline.envelope import INDICATOR_EXTENSION_ID
-from pipeline.envelope import producer_identity_id
+from pipeline.envelope import INDICATOR_EXTENSION_ID, producer_identity_id
 from pipeline.stix.ids import pattern_for
 from pipeline.stix.tlp import TLP
 
 OUT = Path(__file__).resolve().parent.parent / "pipeline" / "data" / "samples"
 rng = random.Random(2026)
 
-SCAM_TYPES = ["investment", "romance", "impersonation-bank", "parcel-delivery", "job", "tech-support", "phishing"]
+SCAM_TYPES = [
+    "investment",
+    "romance",
+    "impersonation-bank",
+    "parcel-delivery",
+    "job",
+    "tech-support",
+    "phishing",
+]
 BRANDS = ["kbank", "scb", "thaipost", "dbs", "ocbc", "commbank", "auspost", "kerry", "mybank", "govpay"]
 WORDS = ["secure", "verify", "login", "update", "refund", "track", "support", "wallet", "rewards", "account"]
 TLDS = ["com", "net", "xyz", "top", "info", "online", "shop", "co"]
@@ -76,9 +83,16 @@ def spaced_iban(value: str) -> str:
 # Shared pools: the same scams seen by several organisations.
 phones = [th_mobile() for _ in range(60)]
 domains = [domain() for _ in range(40)]
-wallets = [("btc", btc()) for _ in range(10)] + [("eth", eth()) for _ in range(10)] + [("trx", tron()) for _ in range(6)]
+wallets = (
+    [("btc", btc()) for _ in range(10)]
+    + [("eth", eth()) for _ in range(10)]
+    + [("trx", tron()) for _ in range(6)]
+)
 ibans = [iban() for _ in range(14)]
-handles = [f"{rng.choice(['Crypto', 'Invest', 'Lucky', 'Thai', 'Aus'])}{rng.choice(['Mentor', 'Guru', 'Coach', 'Desk'])}{rng.randrange(100, 999)}" for _ in range(12)]  # noqa: E501
+handles = [
+    f"{rng.choice(['Crypto', 'Invest', 'Lucky', 'Thai', 'Aus'])}{rng.choice(['Mentor', 'Guru', 'Coach', 'Desk'])}{rng.randrange(100, 999)}"
+    for _ in range(12)
+]
 
 
 def scam() -> list[str]:
@@ -103,21 +117,59 @@ def bank_jsonl() -> str:
     lines = []
     for p in phones[20:45]:  # overlap with the telecom, other format
         spaced = f"+66 {p[:2]} {p[2:5]} {p[5:]}"
-        lines.append({"type": "phone", "value": spaced, "scam_types": ["impersonation-bank"], "confidence": 85,
-                      "tlp": "green", "description": "caller impersonated the bank's fraud desk"})  # fmt: skip
+        lines.append(
+            {
+                "type": "phone",
+                "value": spaced,
+                "scam_types": ["impersonation-bank"],
+                "confidence": 85,
+                "tlp": "green",
+                "description": "caller impersonated the bank's fraud desk",
+            }
+        )
     for value in ibans:
-        lines.append({"type": "bank-account", "value": spaced_iban(value) if rng.random() < 0.5 else value,
-                      "scam_types": ["investment"], "confidence": 90, "tlp": "amber",
-                      "description": "mule account receiving victim transfers"})  # fmt: skip
+        lines.append(
+            {
+                "type": "bank-account",
+                "value": spaced_iban(value) if rng.random() < 0.5 else value,
+                "scam_types": ["investment"],
+                "confidence": 90,
+                "tlp": "amber",
+                "description": "mule account receiving victim transfers",
+            }
+        )
     for chain, address in wallets[:16]:
-        lines.append({"type": "wallet", "value": address, "scam_types": ["investment"], "confidence": 80,
-                      "tlp": "green", "description": f"{chain} deposit address of a fake trading app"})  # fmt: skip
+        lines.append(
+            {
+                "type": "wallet",
+                "value": address,
+                "scam_types": ["investment"],
+                "confidence": 80,
+                "tlp": "green",
+                "description": f"{chain} deposit address of a fake trading app",
+            }
+        )
     for h in handles:
-        lines.append({"type": "social", "value": f"https://t.me/{h}", "scam_types": ["investment"],
-                      "confidence": 75, "tlp": "green", "description": "Telegram 'investment mentor'"})  # fmt: skip
+        lines.append(
+            {
+                "type": "social",
+                "value": f"https://t.me/{h}",
+                "scam_types": ["investment"],
+                "confidence": 75,
+                "tlp": "green",
+                "description": "Telegram 'investment mentor'",
+            }
+        )
     for d in domains[10:15]:
-        lines.append({"type": "url", "value": f"HTTPS://{d.upper()}:443/th/verify?id=1#x", "scam_types": ["phishing"],
-                      "confidence": 70, "tlp": "clear"})  # fmt: skip
+        lines.append(
+            {
+                "type": "url",
+                "value": f"HTTPS://{d.upper()}:443/th/verify?id=1#x",
+                "scam_types": ["phishing"],
+                "confidence": 70,
+                "tlp": "clear",
+            }
+        )
     return "".join(json.dumps(line) + "\n" for line in lines)
 
 
@@ -127,11 +179,23 @@ def misp_event() -> str:
         defanged = d.replace(".", "[.]", 1) if rng.random() < 0.5 else d.upper() + "."
         attrs.append({"type": "domain", "category": "Network activity", "to_ids": True, "value": defanged})
     for d in domains[30:38]:
-        attrs.append({"type": "url", "category": "Network activity", "to_ids": True,
-                      "value": f"hxxps://{d.replace('.', '[.]')}/promo"})  # fmt: skip
+        attrs.append(
+            {
+                "type": "url",
+                "category": "Network activity",
+                "to_ids": True,
+                "value": f"hxxps://{d.replace('.', '[.]')}/promo",
+            }
+        )
     for d in domains[:6]:
-        attrs.append({"type": "email-src", "category": "Payload delivery", "to_ids": True,
-                      "value": f"Support@{d.upper()}"})  # fmt: skip
+        attrs.append(
+            {
+                "type": "email-src",
+                "category": "Payload delivery",
+                "to_ids": True,
+                "value": f"Support@{d.upper()}",
+            }
+        )
     for p in phones[50:60]:
         attrs.append({"type": "phone-number", "category": "Person", "to_ids": True, "value": f"+66{p}"})
     event = {"Event": {"info": "Scam pages and accounts seen on socialnet, week 47", "date": "2026-11-20",
@@ -143,8 +207,15 @@ def stix_bundle() -> str:
     created = "2026-11-21T08:00:00.000Z"
     identity = producer_identity_id("police-au")
     objects: list[dict[str, object]] = [
-        {"type": "identity", "spec_version": "2.1", "id": identity, "created": created, "modified": created,
-         "name": "police-au", "identity_class": "organization"},  # fmt: skip
+        {
+            "type": "identity",
+            "spec_version": "2.1",
+            "id": identity,
+            "created": created,
+            "modified": created,
+            "name": "police-au",
+            "identity_class": "organization",
+        },
         TLP.GREEN.marking_definition(),
         TLP.AMBER.marking_definition(),
     ]
@@ -154,15 +225,23 @@ def stix_bundle() -> str:
         ext: dict[str, object] = {"extension_type": "property-extension", "scam_types": scam()}
         if hint:
             ext["country_hint"] = hint
-        objects.append({
-            "type": "indicator", "spec_version": "2.1",
-            "id": f"indicator--{uuid.UUID(hashlib.sha256(pattern.encode()).hexdigest()[:32], version=4)}",
-            "created": created, "modified": created, "created_by_ref": identity,
-            "pattern": pattern, "pattern_type": "stix", "valid_from": created,
-            "indicator_types": ["malicious-activity"], "confidence": rng.choice([70, 80, 95]),
-            "object_marking_refs": [tlp.marking_id],
-            "extensions": {INDICATOR_EXTENSION_ID: ext},
-        })  # fmt: skip
+        objects.append(
+            {
+                "type": "indicator",
+                "spec_version": "2.1",
+                "id": f"indicator--{uuid.UUID(hashlib.sha256(pattern.encode()).hexdigest()[:32], version=4)}",
+                "created": created,
+                "modified": created,
+                "created_by_ref": identity,
+                "pattern": pattern,
+                "pattern_type": "stix",
+                "valid_from": created,
+                "indicator_types": ["malicious-activity"],
+                "confidence": rng.choice([70, 80, 95]),
+                "object_marking_refs": [tlp.marking_id],
+                "extensions": {INDICATOR_EXTENSION_ID: ext},
+            }
+        )
 
     for chain, address in wallets:
         value = address.lower() if chain == "eth" and rng.random() < 0.5 else address
@@ -183,15 +262,30 @@ def malformed() -> str:
     lines = [
         '{"spec": "scamshare.submission/1", "submission_id": "broken-1", "producer": "bank-sg", "bundle": {"type": "bun',
         '{"spec": "scamshare.submission/0", "submission_id": "old-1", "producer": "bank-sg"}',
-        json.dumps({"spec": "scamshare.submission/1", "submission_id": "badphone-1", "producer": "telco-th",
-                    "submitted_at": "2026-11-21T10:00:00.000Z",
-                    "bundle": {"type": "bundle", "id": "bundle--0d7a4a52-1f0e-4d4a-8f55-7f0b7c5b9f01",
-                               "objects": [{"type": "indicator", "spec_version": "2.1",
-                                            "id": "indicator--0d7a4a52-1f0e-4d4a-8f55-7f0b7c5b9f02",
-                                            "created": "2026-11-21T10:00:00.000Z",
-                                            "modified": "2026-11-21T10:00:00.000Z",
-                                            "pattern": "[phone-number:value = '+66 12']", "pattern_type": "stix",
-                                            "valid_from": "2026-11-21T10:00:00.000Z"}]}}),  # fmt: skip
+        json.dumps(
+            {
+                "spec": "scamshare.submission/1",
+                "submission_id": "badphone-1",
+                "producer": "telco-th",
+                "submitted_at": "2026-11-21T10:00:00.000Z",
+                "bundle": {
+                    "type": "bundle",
+                    "id": "bundle--0d7a4a52-1f0e-4d4a-8f55-7f0b7c5b9f01",
+                    "objects": [
+                        {
+                            "type": "indicator",
+                            "spec_version": "2.1",
+                            "id": "indicator--0d7a4a52-1f0e-4d4a-8f55-7f0b7c5b9f02",
+                            "created": "2026-11-21T10:00:00.000Z",
+                            "modified": "2026-11-21T10:00:00.000Z",
+                            "pattern": "[phone-number:value = '+66 12']",
+                            "pattern_type": "stix",
+                            "valid_from": "2026-11-21T10:00:00.000Z",
+                        }
+                    ],
+                },
+            }
+        ),
     ]
     return "".join(line + "\n" for line in lines)
 

@@ -33,6 +33,10 @@ from pipeline.errors import ScamshareError
 
 logger = logging.getLogger(__name__)
 
+#: Results memoised per module (the function is pure): repeated reports of one value are the common case.
+#: About 1.5 KB per entry, so 8,192 entries cost about 12 MB per kind at most.
+CACHE_SIZE = 8192
+
 KIND = "domain"
 
 # Defanging as seen in threat-intel feeds and scam reports: example[.]com, example(dot)com, example{.}com.
@@ -41,6 +45,9 @@ _DEFANG_DOT = re.compile(r"\s*(?:\[\s*(?:\.|dot)\s*\]|\(\s*(?:\.|dot)\s*\)|\{\s*
 _UNICODE_DOTS = re.compile("[\u3002\uff0e\uff61]")
 _ASCII_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
 _ASCII_HOST_CHARS = re.compile(r"[A-Za-z0-9._-]+")
+_IP_CHARS = re.compile(r"\[?[0-9A-Fa-f:.%]+\]?")
+_SPACE = re.compile(r"\s")
+_NOT_A_HOST = re.compile(r"://|[/?#@*:]|\[@\]|\(at\)", re.I)
 
 
 class HostError(ScamshareError, ValueError):
@@ -101,7 +108,7 @@ def _label_to_ascii(label: str) -> str:
     return out
 
 
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=32768)
 def to_ascii(host: str) -> str:
     """Lower-case ASCII (IDNA 2008 A-label) form of a host name; raises :class:`HostError`.
 
@@ -134,7 +141,7 @@ def _checked_labels(labels: list[str]) -> list[str]:
     return [_label_to_ascii(x) for x in labels]
 
 
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=32768)
 def split_domain(ascii_host: str) -> DomainSplit:
     """Split an ASCII host (from :func:`to_ascii`) with the Public Suffix List; raises :class:`HostError`.
 
@@ -142,13 +149,16 @@ def split_domain(ascii_host: str) -> DomainSplit:
     'evil.github.io'
     """
     extract = _extractor()
-    icann = extract.extract_str(ascii_host, include_psl_private_domains=False)
+    private = extract.extract_str(ascii_host)
+    # A second, ICANN-only lookup is needed only when the private section matched (github.io, ...).
+    icann = (
+        extract.extract_str(ascii_host, include_psl_private_domains=False) if private.is_private else private
+    )
     registry_domain = icann.top_domain_under_public_suffix
     if not registry_domain:
         if not icann.suffix:
             raise HostError(f"{ascii_host!r} does not end in a known public suffix (top-level domain)")
         raise HostError(f"{ascii_host!r} is a public suffix, not a domain name")
-    private = extract.extract_str(ascii_host)
     registrable = private.top_domain_under_public_suffix or registry_domain
     suffix = private.suffix if private.top_domain_under_public_suffix else icann.suffix
     # Underscores pass in subdomain labels only (see module docstring).
@@ -159,6 +169,8 @@ def split_domain(ascii_host: str) -> DomainSplit:
 
 def is_ip_literal(host: str) -> bool:
     """True for a dotted IPv4 address or an IPv6 address (with or without brackets)."""
+    if not _IP_CHARS.fullmatch(host):
+        return False  # cheap pre-check: ipaddress raising on every domain name is slow
     try:
         ipaddress.ip_address(host.strip("[]"))
     except ValueError:
@@ -190,29 +202,37 @@ def host_facts(ascii_host: str) -> dict[str, str]:
     }
 
 
-@functools.lru_cache(maxsize=65536)
+def _not_a_host(text: str) -> str | None:
+    """Why ``text`` is a URL, e-mail address, wildcard or host:port rather than a domain name."""
+    lowered = text.lower()
+    if "://" in text or lowered.startswith(("hxxp", "http:", "https:", "ftp:")):
+        return "this is a URL, not a domain name: submit it as type url"
+    if "/" in text or "?" in text or "#" in text:
+        return "has a path or query; a domain name is a host only: submit it as type url"
+    if "@" in text or "[@]" in lowered or "(at)" in lowered:
+        return "this is an e-mail address, not a domain name: submit it as type email"
+    if "*" in text:
+        return "wildcards are not domain names: submit the concrete host"
+    if ":" in text and not is_ip_literal(refang(text)):
+        return "has a port; a domain name is a host only: submit it as type url"
+    return None
+
+
+@functools.lru_cache(maxsize=CACHE_SIZE)
 def canonicalize(value: str, country: str | None) -> Canonical | Invalid:
     """Canonical ``domain-name``: lower-case ASCII, no trailing dot, with a public suffix.
 
     ``country`` is ignored: domain names are global.
     """
     text = value.strip()
-    lowered = text.lower()
-    if "://" in text or lowered.startswith(("hxxp", "http:", "https:", "ftp:")):
-        return Invalid(KIND, value, "this is a URL, not a domain name: submit it as type url")
-    if "/" in text or "?" in text or "#" in text:
-        return Invalid(
-            KIND, value, "has a path or query; a domain name is a host only: submit it as type url"
-        )
-    if "@" in text or "[@]" in lowered or "(at)" in lowered:
-        return Invalid(KIND, value, "this is an e-mail address, not a domain name: submit it as type email")
-    if "*" in text:
-        return Invalid(KIND, value, "wildcards are not domain names: submit the concrete host")
-    if is_ip_literal(refang(text)):
+    if _NOT_A_HOST.search(text) or text[:4].lower() == "hxxp":
+        reason = _not_a_host(text)
+        if reason:
+            return Invalid(KIND, value, reason)
+    refanged = refang(text)
+    if is_ip_literal(refanged):
         return Invalid(KIND, value, "this is an IP address, not a domain name")
-    if ":" in text:
-        return Invalid(KIND, value, "has a port; a domain name is a host only: submit it as type url")
-    if any(c.isspace() for c in refang(text)):
+    if _SPACE.search(refanged):
         return Invalid(KIND, value, "a domain name cannot contain spaces")
     try:
         host = to_ascii(text)

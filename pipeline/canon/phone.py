@@ -1,10 +1,11 @@
 """Phone numbers to E.164 with Google's libphonenumber metadata (the ``phonenumbers`` package).
 
 Accepted: ``+66 81 234 5678``, ``+66.81.234.5678``, ``+44 (0)20 7946 0958``, ``tel:+1-415-555-2671``,
-vanity letters (``1-800-FLOWERS`` with hint US), and national forms with a country hint (``0812345678`` +
-TH, ``(415) 555-2671`` + US). International-prefix forms use the hint's prefix (``011 66 ...`` + US); a
-leading ``00`` (the ITU-recommended prefix) is also read as ``+`` with or without a hint, because
-``0066 81 234 5678`` is how most people outside North America write it. When both readings are valid
+vanity letters (``1-800-FLOWERS`` with hint US), WhatsApp links (``https://wa.me/66812345678``), and
+national forms with a country hint (``0812345678`` + TH, ``(415) 555-2671`` + US). International-prefix
+forms use the hint's prefix (``011 66 ...`` + US); a leading ``00`` (the ITU-recommended prefix) is also
+read as ``+`` with or without a hint, because ``0066 81 234 5678`` is how most people outside North
+America write it. When both readings are valid
 numbers, the hint country's own reading wins (in Thailand ``006`` is itself an international prefix).
 
 Extensions (``x123``, ``;ext=12``) are dropped: E.164 has none and the scam is the line, not the desk.
@@ -42,6 +43,10 @@ from pipeline.canon import Canonical, Invalid, simple
 
 logger = logging.getLogger(__name__)
 
+#: Results memoised per module (the function is pure): repeated reports of one value are the common case.
+#: About 1.5 KB per entry, so 8,192 entries cost about 12 MB per kind at most.
+CACHE_SIZE = 8192
+
 KIND = "phone"
 
 _LINE_TYPES = {
@@ -64,6 +69,13 @@ _NOT_POSSIBLE = {
     Possible.INVALID_COUNTRY_CODE: "an unknown country calling code",
     Possible.IS_POSSIBLE_LOCAL_ONLY: "a local number only: add the area code",
 }
+_CARRIER_TYPES = frozenset(
+    (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE, PhoneNumberType.PAGER)
+)
+# WhatsApp click-to-chat links carry the number in international form without '+'.
+_WHATSAPP = re.compile(
+    r"(?:https?://)?(?:wa\.me/|(?:api|web)\.whatsapp\.com/send/?\?phone=)\+?(\d{6,15})\b", re.I
+)
 _SEPARATORS = re.compile(r"[\s().\-/]+")
 _HAS_DIGIT = re.compile(r"\d")
 _NON_GEOGRAPHIC = "001"
@@ -104,26 +116,39 @@ def _explain(number: PhoneNumber) -> str:
     return f"not a valid number for {where}: no number range is allocated for it"
 
 
-def facts_for(number: PhoneNumber) -> dict[str, str]:
-    """Derived facts (country, calling code, line type, carrier, region) of a valid number."""
+def facts_for(number: PhoneNumber, line_type: int | None = None) -> dict[str, str]:
+    """Derived facts (country, calling code, line type, carrier, region) of a valid number.
+
+    ``line_type`` is ``phonenumbers.number_type(number)`` when the caller has it already: classifying a
+    number is the most expensive step, and the library's carrier and geocoder helpers each repeat it.
+    """
+    ntype = phonenumbers.number_type(number) if line_type is None else line_type
     facts = {"calling_code": str(number.country_code)}
     region = phonenumbers.region_code_for_number(number)
     if region and region not in (_NON_GEOGRAPHIC, "ZZ"):
         facts["country"] = region
-    facts["line_type"] = _LINE_TYPES.get(phonenumbers.number_type(number), "unknown")
-    operator = carrier.name_for_number(number, "en")
-    if operator:
-        facts["carrier"] = operator
-    place = geocoder.description_for_number(number, "en")
+    facts["line_type"] = _LINE_TYPES.get(ntype, "unknown")
+    # What carrier.name_for_number and geocoder.description_for_number do, minus re-classifying.
+    if ntype in _CARRIER_TYPES:
+        operator = carrier.name_for_valid_number(number, "en")
+        if operator:
+            facts["carrier"] = operator
+    if phonenumbers.is_number_type_geographical(ntype, number.country_code or 0):
+        place = geocoder.description_for_valid_number(number, "en")
+    else:
+        place = geocoder.country_name_for_number(number, "en")
     if place:
         facts["region"] = place
     return facts
 
 
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=CACHE_SIZE)
 def canonicalize(value: str, country: str | None) -> Canonical | Invalid:
     """Canonical ``phone-number``: E.164 (``+66812345678``); ``country`` is the hint for national forms."""
     text = value.strip()
+    whatsapp = _WHATSAPP.match(text)
+    if whatsapp:
+        text = "+" + whatsapp.group(1)
     if not _HAS_DIGIT.search(text):
         return Invalid(KIND, value, "not a phone number: it has no digits")
     if country is not None and country not in phonenumbers.SUPPORTED_REGIONS and not text.startswith("+"):
@@ -137,9 +162,11 @@ def canonicalize(value: str, country: str | None) -> Canonical | Invalid:
         candidates.append(_parse("+" + compact[2:], None))
     parsed = [c for c in candidates if isinstance(c, PhoneNumber)]
     for number in parsed:
-        if phonenumbers.is_valid_number(number):
+        # number_type is UNKNOWN exactly when is_valid_number is False; it is computed once and reused.
+        line_type = phonenumbers.number_type(number)
+        if line_type != PhoneNumberType.UNKNOWN:
             e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
-            return simple(KIND, e164, facts_for(number))
+            return simple(KIND, e164, facts_for(number, line_type))
     if parsed:
         # For '00...' the '+' reading is what the person most likely meant: explain that one.
         return Invalid(KIND, value, _explain(parsed[-1] if compact.startswith("00") else parsed[0]))

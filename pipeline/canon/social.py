@@ -45,6 +45,10 @@ from pipeline.canon import Canonical, Invalid
 
 logger = logging.getLogger(__name__)
 
+#: Results memoised per module (the function is pure): repeated reports of one value are the common case.
+#: About 1.5 KB per entry, so 8,192 entries cost about 12 MB per kind at most.
+CACHE_SIZE = 8192
+
 KIND = "social"
 
 _ALIASES = {
@@ -182,7 +186,7 @@ def _account(platform: str, handle: str, value: str) -> Canonical | Invalid:
     return Canonical(KIND, login, props, dict(props), pattern_props, {"platform": platform})
 
 
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=CACHE_SIZE)
 def canonicalize(value: str, country: str | None) -> Canonical | Invalid:
     """Canonical ``user-account`` (see the module docstring). ``country`` is ignored."""
     text = value.strip()

@@ -26,9 +26,9 @@ def config_cmd(obj: CliContext) -> None:
 
 
 def _register() -> None:
-    from pipeline.cli import demo, dev, normalize, worker  # noqa: PLC0415
+    from pipeline.cli import demo, dev, normalize, publish, worker  # noqa: PLC0415
 
-    for command in (dev.dev, dev.topics, normalize.normalize, worker.worker, demo.demo):
+    for command in (dev.dev, dev.topics, normalize.normalize, publish.publish, worker.worker, demo.demo):
         cli.add_command(command)
 
 

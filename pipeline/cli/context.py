@@ -88,12 +88,17 @@ def connection_options(fn: F) -> F:
         help="librdkafka option passed through as-is (repeatable), e.g. -X security.protocol=SASL_SSL.",
     )(fn)
     fn = click.option(
-        "--redis-url", default=None, metavar="URL", help="Redis URL [env SCAMSHARE_REDIS_URL; default: dev stack]"
+        "--redis-url",
+        default=None,
+        metavar="URL",
+        help="Redis URL [env SCAMSHARE_REDIS_URL; default: dev stack]",
     )(fn)
-    fn = click.option(
-        "--bootstrap", default=None, metavar="HOST:PORT", help="Kafka bootstrap servers [env SCAMSHARE_BOOTSTRAP]"
+    return click.option(
+        "--bootstrap",
+        default=None,
+        metavar="HOST:PORT",
+        help="Kafka bootstrap servers [env SCAMSHARE_BOOTSTRAP]",
     )(fn)
-    return fn
 
 
 def connected_settings(

@@ -58,7 +58,9 @@ def demo_settings(obj: CliContext, settings: Settings, say: bool) -> Iterator[Se
 @click.command("demo")
 @connection_options
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
-@click.option("--timeout", type=float, default=90.0, show_default=True, help="Give up after this many seconds.")
+@click.option(
+    "--timeout", type=float, default=90.0, show_default=True, help="Give up after this many seconds."
+)
 @click.pass_obj
 @handle_errors
 def demo(
@@ -83,7 +85,11 @@ def demo(
     say = not as_json
     with demo_settings(obj, base, say) as settings:
         summary = asyncio.run(
-            run_demo(settings, timeout_s=timeout, progress=(lambda m: obj.err.print(f"  {m}")) if say else print_nothing)
+            run_demo(
+                settings,
+                timeout_s=timeout,
+                progress=(lambda m: obj.err.print(f"  {m}")) if say else print_nothing,
+            )
         )
     if as_json:
         print_json(summary.to_json())
@@ -129,5 +135,7 @@ def render(obj: CliContext, summary: object) -> None:
             end = sum(p.end for p in parts)
             total = sum(p.lag for p in parts)
             style = "green" if total == 0 else "yellow"
-            lag.add_row(g.group, topic, str(len(parts)), str(committed), str(end), f"[{style}]{total}[/{style}]")
+            lag.add_row(
+                g.group, topic, str(len(parts)), str(committed), str(end), f"[{style}]{total}[/{style}]"
+            )
     c.print(lag)

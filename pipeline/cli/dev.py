@@ -106,7 +106,7 @@ def topics() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print {topic: created|exists} as JSON.")
 @click.pass_obj
 @handle_errors
-def create_cmd(  # noqa: PLR0917  (click passes options by keyword)
+def create_cmd(
     obj: CliContext,
     bootstrap: str | None,
     redis_url: str | None,
@@ -143,7 +143,7 @@ def create_cmd(  # noqa: PLR0917  (click passes options by keyword)
 @click.option("--json", "as_json", is_flag=True, help="Print {topic: partitions} as JSON.")
 @click.pass_obj
 @handle_errors
-def list_cmd(  # noqa: PLR0917  (click passes options by keyword)
+def list_cmd(
     obj: CliContext,
     bootstrap: str | None,
     redis_url: str | None,

@@ -117,7 +117,9 @@ def _progress(enabled: bool, obj: CliContext, total: int, label: str) -> Iterato
 
 
 @click.command("publish")
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, allow_dash=True))
+@click.argument(
+    "files", nargs=-1, required=True, metavar="FILE...", type=click.Path(dir_okay=False, allow_dash=True)
+)
 @click.option(
     "--producer", "producer_id", required=True, metavar="ID", help="Your producer id (e.g. telco-au)."
 )

@@ -65,12 +65,16 @@ class DeliverStep:
         for msg in batch:
             try:
                 record = orjson.loads(msg.value)
-                if record.get("spec") != INDICATOR_SPEC:
-                    raise ValueError(f"spec is {record.get('spec')!r}")
-                parsed.append((msg, view_of(record), record))
+                problem = None if record.get("spec") == INDICATOR_SPEC else f"spec is {record.get('spec')!r}"
+                if problem is None:
+                    parsed.append((msg, view_of(record), record))
             except (orjson.JSONDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
-                rejected = Rejected("bad_record", f"not a scam.indicators record: {exc}")
-                self.emitter.send(self.topics.dlq, msg.key, msg.value, dlq_headers(msg, rejected, "fanout", now))
+                problem = str(exc)
+            if problem is not None:
+                rejected = Rejected("bad_record", f"not a scam.indicators record: {problem}")
+                self.emitter.send(
+                    self.topics.dlq, msg.key, msg.value, dlq_headers(msg, rejected, "fanout", now)
+                )
         ids = list(dict.fromkeys(view.indicator_id for _, view, _ in parsed))
         loaded = await self.store.load_states(ids)
         delivered = {ind: d for ind, (_, d) in zip(ids, loaded, strict=True)}

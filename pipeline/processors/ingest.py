@@ -110,7 +110,9 @@ class IngestStep:
             )  # fmt: skip
             if isinstance(outcome, Rejected):
                 rejects.append((msg, outcome))
-                self.emitter.send(self.topics.dlq, msg.key, msg.value, dlq_headers(msg, outcome, "validate", now))
+                self.emitter.send(
+                    self.topics.dlq, msg.key, msg.value, dlq_headers(msg, outcome, "validate", now)
+                )
             else:
                 reports.extend(outcome)
 
@@ -118,7 +120,9 @@ class IngestStep:
         for state, submitted_ms in published:
             record = build_record(state, canonical_of(state), self.model, now_ms)
             headers = [(HEADER_SUBMITTED_MS, str(submitted_ms).encode())]
-            self.emitter.send(self.topics.indicators, state.indicator_id.encode(), orjson.dumps(record), headers)
+            self.emitter.send(
+                self.topics.indicators, state.indicator_id.encode(), orjson.dumps(record), headers
+            )
         result.published = len(published)
         await self.emitter.flush()
         # Counted after the DLQ acknowledged them; a replay re-sends but does not count again.
@@ -128,7 +132,9 @@ class IngestStep:
             logger.info("rejected source=%s code=%s reason=%s", msg.source, rejected.code, rejected.reason)
         return result
 
-    async def _merge(self, reports: list[Report], now_ms: int, result: BatchResult) -> list[tuple[IndicatorState, int]]:
+    async def _merge(
+        self, reports: list[Report], now_ms: int, result: BatchResult
+    ) -> list[tuple[IndicatorState, int]]:
         """Merge reports into Redis; returns the states to publish with the earliest submit time of each."""
         by_indicator: dict[str, list[Report]] = {}
         for report in reports:
@@ -142,7 +148,9 @@ class IngestStep:
         else:
             if pending:
                 # Lost the compare-and-set race 20 times: something else hammers these keys.
-                raise RuntimeError(f"could not commit {len(pending)} indicator(s) after {self.max_cas_retries} tries")
+                raise RuntimeError(
+                    f"could not commit {len(pending)} indicator(s) after {self.max_cas_retries} tries"
+                )
         return list(to_publish.values())
 
     async def _merge_once(
@@ -162,7 +170,9 @@ class IngestStep:
         for ind, (state, _delivered) in zip(ids, states, strict=True):
             fresh: list[Report] = []
             for r in groups[ind]:
-                if seen_by_sub[r.submission_id] is None and all(r.submission_id != f.submission_id for f in fresh):
+                if seen_by_sub[r.submission_id] is None and all(
+                    r.submission_id != f.submission_id for f in fresh
+                ):
                     fresh.append(r)
                 elif seen_by_sub[r.submission_id] and state is not None:
                     # Replay of a submission that published: make sure its version reached the topic.

@@ -113,7 +113,9 @@ def merge(state: IndicatorState | None, report: Report, model: ScoreModel, now_m
     return _finish(base, merged, created, model, now_ms)
 
 
-def apply_sighting(state: IndicatorState, kind: str, count: int, model: ScoreModel, now_ms: int) -> MergeOutcome:
+def apply_sighting(
+    state: IndicatorState, kind: str, count: int, model: ScoreModel, now_ms: int
+) -> MergeOutcome:
     """Fold a subscriber's sighting (true positive, false positive, blocked) into the state."""
     if state.revoked:
         return MergeOutcome(state)

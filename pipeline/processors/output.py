@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from pipeline.canon import Canonical, Invalid, canonicalize
+from pipeline.canon import Canonical, canonicalize
 from pipeline.envelope import INDICATOR_SPEC, stix_timestamp
 from pipeline.processors.fanout import IndicatorView
 from pipeline.processors.merge import SIGHTING_KINDS, IndicatorState
@@ -32,9 +32,10 @@ def _dt(ms: int) -> datetime:
 def canonical_of(state: IndicatorState) -> Canonical:
     """Rebuild the Canonical of a stored state (canonicalisation is idempotent)."""
     c = canonicalize(state.kind, state.value, country=state.country or None)
-    if isinstance(c, Invalid):  # only if a canonicaliser changed incompatibly between versions
-        raise ValueError(f"stored {state.kind} {state.value!r} no longer canonicalises: {c.reason}")
-    return c
+    if isinstance(c, Canonical):
+        return c
+    # Only if a canonicaliser changed incompatibly between releases.
+    raise ValueError(f"stored {state.kind} {state.value!r} no longer canonicalises: {c.reason}")
 
 
 def enrichment_of(c: Canonical) -> dict[str, Any]:
@@ -43,7 +44,11 @@ def enrichment_of(c: Canonical) -> dict[str, Any]:
 
 
 def build_record(
-    state: IndicatorState, c: Canonical, model: ScoreModel, now_ms: int, enrichment: Mapping[str, Any] | None = None
+    state: IndicatorState,
+    c: Canonical,
+    model: ScoreModel,
+    now_ms: int,
+    enrichment: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The scam.indicators record for the state's current version."""
     half_life = model.half_life_days.get(state.kind, 90) * DAY_MS

@@ -62,7 +62,7 @@ class ScoreModel:
         evidence = min(1.0, max(0.0, evidence))
         half_life = self.half_life_days.get(state.kind, 90) * DAY_MS
         age = max(0, now_ms - state.last_ms)
-        decayed = evidence * 0.5 ** (age / half_life)
+        decayed: float = evidence * 0.5 ** (age / half_life)
         return round(100 * decayed)
 
 

@@ -62,7 +62,9 @@ class Rejected:
     producer: str | None = None
 
 
-def validate_submission(raw: bytes, limits: Limits, *, header_producer: str | None = None) -> list[Report] | Rejected:
+def validate_submission(
+    raw: bytes, limits: Limits, *, header_producer: str | None = None
+) -> list[Report] | Rejected:
     """Parse and check one submission message; never raises.
 
     >>> validate_submission(b"{", Limits()).code
@@ -85,7 +87,9 @@ def validate_submission(raw: bytes, limits: Limits, *, header_producer: str | No
     producer, submission_id, submitted_ms, objects = envelope
     if len(objects) > limits.max_objects:
         return Rejected(
-            "too_many_objects", f"bundle holds {len(objects)} objects; the limit is {limits.max_objects}", producer
+            "too_many_objects",
+            f"bundle holds {len(objects)} objects; the limit is {limits.max_objects}",
+            producer,
         )
     indicators = [o for o in objects if isinstance(o, dict) and o.get("type") == "indicator"]
     if not indicators:
@@ -127,17 +131,25 @@ def _check_envelope(
         return Rejected("bad_envelope", "'producer' must be 1-64 chars of a-z 0-9 . _ - (lower case)")
     if header_producer is not None and header_producer != producer:
         return Rejected(
-            "producer_mismatch", f"header producer {header_producer!r} differs from envelope {producer!r}", producer
+            "producer_mismatch",
+            f"header producer {header_producer!r} differs from envelope {producer!r}",
+            producer,
         )
     submission_id = doc.get("submission_id")
     if not isinstance(submission_id, str) or not _SUBMISSION_ID_RE.match(submission_id):
-        return Rejected("bad_envelope", "'submission_id' must be 1-128 chars of A-Z a-z 0-9 . _ : -", producer)
+        return Rejected(
+            "bad_envelope", "'submission_id' must be 1-128 chars of A-Z a-z 0-9 . _ : -", producer
+        )
     try:
         submitted_ms = epoch_ms(parse_timestamp(str(doc.get("submitted_at", ""))))
     except ValueError:
         return Rejected("bad_envelope", "'submitted_at' must be an RFC 3339 timestamp", producer)
     bundle = doc.get("bundle")
-    if not isinstance(bundle, dict) or bundle.get("type") != "bundle" or not isinstance(bundle.get("objects"), list):
+    if (
+        not isinstance(bundle, dict)
+        or bundle.get("type") != "bundle"
+        or not isinstance(bundle.get("objects"), list)
+    ):
         return Rejected("bad_envelope", "'bundle' must be a STIX bundle with an 'objects' list", producer)
     return producer, submission_id, submitted_ms, bundle["objects"]
 

@@ -20,7 +20,9 @@ import uuid
 from collections.abc import Mapping
 
 STIX_NAMESPACE = uuid.UUID("00abedb4-aa42-466c-9c01-fed23315a9b7")
-SCAMSHARE_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:scamshare:stix")  # 151330f3-8945-5641-b171-e8964f4f52f9
+SCAMSHARE_NAMESPACE = uuid.uuid5(
+    uuid.NAMESPACE_URL, "urn:scamshare:stix"
+)  # 151330f3-8945-5641-b171-e8964f4f52f9
 
 
 def canonical_json(obj: Mapping[str, object]) -> str:

@@ -39,7 +39,9 @@ class TLP(IntEnum):
             "id": self.marking_id,
             "created": "2022-10-01T00:00:00.000Z",
             "name": f"TLP:{self.label.upper()}",
-            "extensions": {TLP2_EXTENSION_ID: {"extension_type": "property-extension", "tlp_2_0": self.label}},
+            "extensions": {
+                TLP2_EXTENSION_ID: {"extension_type": "property-extension", "tlp_2_0": self.label}
+            },
         }
 
 

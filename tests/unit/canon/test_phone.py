@@ -31,6 +31,8 @@ ACCEPTED = [
     ("020 7946 0958", "GB", "+442079460958"),
     ("+800 1234 5678", None, "+80012345678"),
     ("+66812345678", "de", "+66812345678"),  # the hint is irrelevant for international forms
+    ("https://wa.me/66812345678", None, "+66812345678"),
+    ("https://api.whatsapp.com/send?phone=66812345678&text=hi", None, "+66812345678"),
 ]
 
 

@@ -53,7 +53,9 @@ def test_arbitrary_text_never_raises_and_accepted_values_are_fixed_points(
 # --- structured strategies that reach the accepting paths -----------------------------------------------
 LABEL = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789", min_size=1, max_size=12)
 UNICODE_LABEL = st.sampled_from(["bücher", "пример", "例え", "ελλάδα", "faß", "café", "ñandú"])
-SUFFIX = st.sampled_from(["com", "co.uk", "co.th", "de", "github.io", "xn--p1ai", "рф", "com.br", "vn", "onion"])
+SUFFIX = st.sampled_from(
+    ["com", "co.uk", "co.th", "de", "github.io", "xn--p1ai", "рф", "com.br", "vn", "onion"]
+)
 
 
 @st.composite
@@ -78,7 +80,9 @@ def urls(draw: st.DrawFn) -> str:
 
 @st.composite
 def emails(draw: st.DrawFn) -> str:
-    local = draw(st.from_regex(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]{1,10}(\.[A-Za-z0-9_+-]{1,5}){0,2}", fullmatch=True))
+    local = draw(
+        st.from_regex(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]{1,10}(\.[A-Za-z0-9_+-]{1,5}){0,2}", fullmatch=True)
+    )
     sep = draw(st.sampled_from(["@", "[@]", "(at)", " [at] "]))
     return f"{local}{sep}{draw(domains())}"
 
@@ -152,7 +156,9 @@ def socials(draw: st.DrawFn) -> str:
 @st.composite
 def phones(draw: st.DrawFn) -> tuple[str, str | None]:
     region = draw(st.sampled_from(sorted(phonenumbers.SUPPORTED_REGIONS)))
-    kind = draw(st.sampled_from([PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE, PhoneNumberType.TOLL_FREE]))
+    kind = draw(
+        st.sampled_from([PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE, PhoneNumberType.TOLL_FREE])
+    )
     number = phonenumbers.example_number_for_type(region, kind)
     assume(number is not None)
     assert number is not None
@@ -339,7 +345,9 @@ def test_url_ids_match_stix2(value: str) -> None:
         assert result.sco_id == stix2.URL(value=result.value).id
 
 
-@pytest.mark.parametrize("value", ["Bob@example.com", "用户@例子.中国", '"john doe"@example.com', "o'neil@example.ie"])
+@pytest.mark.parametrize(
+    "value", ["Bob@example.com", "用户@例子.中国", '"john doe"@example.com', "o'neil@example.ie"]
+)
 def test_email_ids_match_stix2(value: str) -> None:
     result = ok("email", value)
     assert result.sco_id == stix2.EmailAddress(value=result.value).id

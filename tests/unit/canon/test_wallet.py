@@ -17,6 +17,8 @@ def b58check(version: int, payload: bytes = bytes(range(20))) -> str:
 
 
 LTC_P2SH = b58check(0x32)
+SOL_WRAPPED = "So11111111111111111111111111111111111111112"  # the wrapped-SOL mint
+SOL_USDC = "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v"  # the USDC mint
 TRON = b58check(0x41, bytes(20))
 
 ACCEPTED = [
@@ -84,8 +86,8 @@ ACCEPTED = [
         "LTC",
         "p2wpkh",
     ),
-    ("So11111111111111111111111111111111111111112", "So11111111111111111111111111111111111111112", "solana", "SOL", "account"),
-    ("EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v", "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v", "solana", "SOL", "account"),
+    (SOL_WRAPPED, SOL_WRAPPED, "solana", "SOL", "account"),
+    (SOL_USDC, SOL_USDC, "solana", "SOL", "account"),
     ("rHb9CJAWyB4rj91VRWn96DkukG4bwdtyTh", "rHb9CJAWyB4rj91VRWn96DkukG4bwdtyTh", "xrp", "XRP", "account"),
 ]  # fmt: skip
 

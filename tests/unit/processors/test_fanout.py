@@ -13,10 +13,11 @@ def sub(id_: str, **kw) -> Subscription:  # type: ignore[no-untyped-def]
 
 
 def view(**kw) -> IndicatorView:  # type: ignore[no-untyped-def]
-    base = dict(
-        indicator_id="indicator--1", version=1, kind="phone", country="TH", score=60,
-        scam_types=frozenset({"investment"}), tlp=TLP.GREEN, reporters=frozenset({"bank-a"}), revoked=False,
-    )  # fmt: skip
+    base = {
+        "indicator_id": "indicator--1", "version": 1, "kind": "phone", "country": "TH", "score": 60,
+        "scam_types": frozenset({"investment"}), "tlp": TLP.GREEN, "reporters": frozenset({"bank-a"}),
+        "revoked": False,
+    }  # fmt: skip
     return IndicatorView(**{**base, **kw})
 
 
