@@ -5,8 +5,8 @@ vanity letters (``1-800-FLOWERS`` with hint US), WhatsApp links (``https://wa.me
 national forms with a country hint (``0812345678`` + TH, ``(415) 555-2671`` + US). International-prefix
 forms use the hint's prefix (``011 66 ...`` + US); a leading ``00`` (the ITU-recommended prefix) is also
 read as ``+`` with or without a hint, because ``0066 81 234 5678`` is how most people outside North
-America write it. When both readings are valid
-numbers, the hint country's own reading wins (in Thailand ``006`` is itself an international prefix).
+America write it. When both readings are valid numbers, the hint country's own reading wins (in Thailand
+``006`` is itself an international prefix).
 
 Extensions (``x123``, ``;ext=12``) are dropped: E.164 has none and the scam is the line, not the desk.
 

@@ -9,7 +9,9 @@ so the order only decides which reason a malformed value gets):
    asset ETH). Mixed case must pass the EIP-55 checksum (Keccak-256); the canonical form is lower case.
 3. Bech32 / bech32m (BIP 173 / 350) with prefix ``bc1`` (Bitcoin) or ``ltc1`` (Litecoin): witness v0 with a
    20-byte (p2wpkh) or 32-byte (p2wsh) program, v1 32-byte (p2tr), v2-16 (``witness_vN``). Mixed case is
-   rejected (BIP 173); the canonical form is lower case. Testnet prefixes are rejected.
+   rejected (BIP 173) unless every character is Base58, in which case it is a Base58 address that happens
+   to start that way (a TRON ``TB1...``, a Solana ``bc1...``). Canonical form lower case; testnet
+   prefixes (``tb1``, ``bcrt1``, ``tltc1``) are rejected.
 4. ``r`` + 24-34 characters of the XRP alphabet with a valid XRP Base58Check checksum: XRP Ledger account.
 5. Bitcoin-alphabet Base58, by decoded length:
    - 25 bytes: Base58Check; version byte 0x00 BTC p2pkh (``1``), 0x05 BTC p2sh (``3``; Litecoin's legacy
@@ -244,9 +246,11 @@ def _detect(address: str) -> tuple[str, str, str] | str:
     if address[:2] in ("0x", "0X"):
         return "an 0x address must have exactly 40 hex digits"
     lowered = address.lower()
-    if lowered.startswith(_TESTNET_HRPS):
+    # Bech32 is single-case; Base58 addresses (TRON 'TB1...', Solana 'bc1...') are mixed case.
+    single_case = address in (lowered, address.upper())
+    if single_case and lowered.startswith(_TESTNET_HRPS):
         return "testnet addresses are not accepted"
-    if lowered.startswith(("bc1", "ltc1")):
+    if lowered.startswith(("bc1", "ltc1")) and (single_case or not set(address) <= _BTC_ALPHABET):
         found = _segwit(address)
         return found if isinstance(found, str) else (lowered, *found)
     if address.startswith("r") and _xrp(address):

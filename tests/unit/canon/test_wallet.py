@@ -19,6 +19,7 @@ def b58check(version: int, payload: bytes = bytes(range(20))) -> str:
 LTC_P2SH = b58check(0x32)
 SOL_WRAPPED = "So11111111111111111111111111111111111111112"  # the wrapped-SOL mint
 SOL_USDC = "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v"  # the USDC mint
+SOL_BC1 = "bc1" + "Z" * 40  # decodes to 32 bytes: a Solana key that starts like a bech32 address
 TRON = b58check(0x41, bytes(20))
 
 ACCEPTED = [
@@ -89,6 +90,9 @@ ACCEPTED = [
     (SOL_WRAPPED, SOL_WRAPPED, "solana", "SOL", "account"),
     (SOL_USDC, SOL_USDC, "solana", "SOL", "account"),
     ("rHb9CJAWyB4rj91VRWn96DkukG4bwdtyTh", "rHb9CJAWyB4rj91VRWn96DkukG4bwdtyTh", "xrp", "XRP", "account"),
+    # Base58 addresses that begin like bech32 prefixes ('tb1', 'bc1') but are mixed case.
+    ("TB1W6nqCHBAUb47fhQZ5fQY2VPvy2LGm8C", "TB1W6nqCHBAUb47fhQZ5fQY2VPvy2LGm8C", "tron", "TRX", "account"),
+    (SOL_BC1, SOL_BC1, "solana", "SOL", "account"),
 ]  # fmt: skip
 
 

@@ -1,0 +1,5 @@
+"""``python -m pipeline`` is ``scamshare``."""
+
+from pipeline.cli import main
+
+main()

@@ -1,0 +1,76 @@
+"""`scamshare demo` end to end: the summary keys, the numbers' relations, and nothing left running."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from pipeline.cli import cli
+from tests.conftest import StackAddresses
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
+
+
+def check_summary(summary: dict[str, object]) -> None:
+    assert set(summary) >= {"received", "rejected", "unique_indicators", "delivered", "latency_ms"}
+    received, rejected, unique = summary["received"], summary["rejected"], summary["unique_indicators"]
+    assert isinstance(received, int) and isinstance(rejected, int) and isinstance(unique, int)
+    assert received >= 200
+    assert rejected == 3  # the bundled malformed.jsonl holds three broken messages
+    assert 0 < unique < received  # duplicates in other formats merged
+    delivered = summary["delivered"]
+    assert isinstance(delivered, dict)
+    assert set(delivered) == {"telco-th", "bank-sg", "platform-socialnet", "police-au"}
+    assert all(n > 0 for n in delivered.values())
+    latency = summary["latency_ms"]
+    assert isinstance(latency, dict)
+    assert 0 < latency["p50"] <= latency["p99"]
+    for group in summary["lag"]:  # type: ignore[attr-defined]
+        assert group["lag"] == 0, group
+
+
+def servers() -> set[int]:
+    """Pids of every running tansu broker and redis-server on this machine."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            exe = os.readlink(entry / "exe")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z" and ("tansu" in Path(exe).name or Path(exe).name == "redis-server"):
+            found.add(int(entry.name))
+    return found
+
+
+def test_demo_on_a_given_stack_runs_in_its_own_namespace(stack: StackAddresses, tmp_path: Path) -> None:
+    args = ["demo", "--json", "--bootstrap", stack.bootstrap, "--redis-url", stack.redis_url]
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    check_summary(summary)
+    assert str(summary["namespace"]).startswith("scam.demo-")
+
+
+def test_demo_without_addresses_starts_and_stops_its_own_stack(tmp_path: Path) -> None:
+    before = servers()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SCAMSHARE_")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipeline", "demo", "--json"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        timeout=200,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    check_summary(json.loads(proc.stdout))
+    assert servers() - before == set()  # its broker and Redis are gone

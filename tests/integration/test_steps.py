@@ -1,0 +1,167 @@
+"""The ingest and fan-out steps against a real Redis, outputs captured by the in-memory ListEmitter.
+
+Kafka is not involved here (the faust worker tests cover it); these pin down the step semantics:
+merging across formats and producers, DLQ contents, replay after a crash, TLP routing, revocation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import orjson
+import pytest
+import redis
+
+from pipeline.config import Settings
+from pipeline.emit import ListEmitter
+from pipeline.envelope import HEADER_REASON, HEADER_SOURCE, HEADER_STAGE, HEADER_SUBMITTED_MS
+from pipeline.processors.deliver import HEADER_VERSION, DeliverStep
+from pipeline.processors.fanout import Subscription
+from pipeline.processors.ingest import IngestStep, InMessage
+from pipeline.processors.score import ScoreModel
+from pipeline.stix.tlp import TLP
+from pipeline.store import RedisStore
+from tests.unit.processors.factories import indicator_obj, phone_submission, submission
+
+pytestmark = [pytest.mark.integration]
+
+NOW = datetime(2026, 11, 22, 10, 0, 5, tzinfo=UTC)
+
+
+@pytest.fixture
+async def store(settings: Settings, redis_client: redis.Redis) -> AsyncIterator[RedisStore]:
+    url = settings.redis_url_value()
+    assert url is not None
+    s = RedisStore.from_url(url, prefix=settings.redis_key_prefix)
+    yield s
+    await s.close()
+
+
+def msgs(settings: Settings, *values: bytes, start: int = 0) -> list[InMessage]:
+    topic = settings.topics.submissions
+    return [
+        InMessage(topic, 0, start + i, None, v, {HEADER_SUBMITTED_MS: b"1795347605000"})
+        for i, v in enumerate(values)
+    ]
+
+
+def ingest(settings: Settings, store: RedisStore, emitter: ListEmitter) -> IngestStep:
+    return IngestStep(store, emitter, settings.topics, ScoreModel(), now=lambda: NOW)
+
+
+async def test_two_formats_from_two_producers_become_one_indicator_with_two_reporters(
+    settings: Settings, store: RedisStore
+) -> None:
+    out = ListEmitter()
+    step = ingest(settings, store, out)
+    await step.process(msgs(settings, phone_submission("081-234-5678", country="TH", submission_id="a")))
+    await step.process(
+        msgs(settings, phone_submission("+66 81 234 5678", producer="bank-b", submission_id="b"), start=1)
+    )
+    records = [orjson.loads(m[2]) for m in out.on(settings.topics.indicators)]
+    assert [(r["version"], r["reporters"]) for r in records] == [(1, ["telco-a"]), (2, ["bank-b", "telco-a"])]
+    assert {r["indicator_id"] for r in records} == {records[0]["indicator_id"]}
+    assert records[1]["value"] == "+66812345678"
+    ext = next(o for o in records[1]["bundle"]["objects"] if o["type"] == "indicator")["extensions"]
+    assert next(iter(ext.values()))["reporter_count"] == 2
+    stats = await store.stats()
+    assert (stats["accepted"], stats["indicators"], stats["versions"]) == (2, 1, 2)
+
+
+async def test_rejects_go_to_the_dlq_with_original_bytes_and_a_reason(
+    settings: Settings, store: RedisStore
+) -> None:
+    out = ListEmitter()
+    raw = b'{"spec": "scamshare.submission/1", "truncated'
+    await ingest(settings, store, out).process(msgs(settings, raw, start=41))
+    [(topic, _key, value, headers)] = out.messages
+    assert (topic, value) == (settings.topics.dlq, raw)
+    h = dict(headers)
+    assert h[HEADER_REASON].startswith(b"not_json: ")
+    assert h[HEADER_STAGE] == b"validate"
+    assert h[HEADER_SOURCE] == f"{settings.topics.submissions}:0:41".encode()
+    assert await store.stats() == {"rejected": 1, "rejected:not_json": 1}
+
+
+async def test_replaying_a_batch_counts_nothing_twice_and_re_emits_the_current_version(
+    settings: Settings, store: RedisStore
+) -> None:
+    batch = msgs(
+        settings,
+        phone_submission("0812345678", country="TH", submission_id="a"),
+        phone_submission("0812345678", country="TH", producer="bank-b", submission_id="b"),
+        submission(indicator_obj("domain-name", {"value": "Evil-Example.COM."}), submission_id="c"),
+        b"not json",
+    )
+    first, again = ListEmitter(), ListEmitter()
+    await ingest(settings, store, first).process(batch)
+    before = await store.stats()
+    result = await ingest(settings, store, again).process(batch)  # the crash-and-restart case
+    assert await store.stats() == before
+    assert (result.accepted, result.rejected, result.replayed) == (0, 0, 3)
+    assert before["accepted"] == 3 and before["rejected"] == 1 and before["indicators"] == 2
+    # Same versions re-emitted (fan-out ignores versions a subscriber already has), DLQ re-sent.
+    assert sorted(m[2] for m in again.on(settings.topics.dlq)) == [b"not json"]
+
+    def versions(emitter: ListEmitter) -> list[tuple[str, int]]:
+        records = [orjson.loads(m[2]) for m in emitter.on(settings.topics.indicators)]
+        return sorted((r["indicator_id"], r["version"]) for r in records)
+
+    assert versions(again) == versions(first)
+
+
+async def test_fan_out_honours_tlp_and_never_delivers_a_version_twice(
+    settings: Settings, store: RedisStore
+) -> None:
+    subs = [
+        Subscription(id="telco", name="T", sector="telecom", organisation="telco", tlp="green"),
+        Subscription(id="bank", name="B", sector="bank", organisation="bank", tlp="amber"),
+        Subscription(
+            id="police", name="P", sector="law-enforcement", organisation="police", tlp="amber+strict"
+        ),
+    ]
+    for s in subs:
+        await store.put_subscription(s)
+    levels = {"green.example.com": TLP.GREEN, "amber.example.com": TLP.AMBER, "red.example.com": TLP.RED,
+              "strict.example.com": TLP.AMBER_STRICT}  # fmt: skip
+    produced = ListEmitter()
+    await ingest(settings, store, produced).process(
+        msgs(
+            settings,
+            *[
+                submission(
+                    indicator_obj("domain-name", {"value": d}, tlp=t), submission_id=d, producer="police"
+                )
+                for d, t in levels.items()
+            ],
+        )
+    )
+    records = [
+        InMessage(settings.topics.indicators, 0, i, m[1], m[2], dict(m[3]))
+        for i, m in enumerate(produced.on(settings.topics.indicators))
+    ]
+    feeds: list[str] = []
+
+    async def ensure(names: list[str]) -> None:
+        feeds.extend(names)
+
+    delivered = ListEmitter()
+    step = DeliverStep(store, delivered, settings.topics, ensure, now=lambda: NOW)
+    assert await step.process(records) == 6  # green to 3, amber to 2, amber+strict to 1, red to none
+    by_sub: dict[str, set[str]] = {}
+    for m in delivered.messages:
+        ind = next(o for o in orjson.loads(m[2])["objects"] if o["type"] == "domain-name")
+        by_sub.setdefault(m[0].rsplit(".", 1)[1], set()).add(ind["value"])
+    assert by_sub == {
+        "telco": {"green.example.com"},
+        "bank": {"green.example.com", "amber.example.com"},
+        "police": {"green.example.com", "amber.example.com", "strict.example.com"},  # police reported it
+    }
+    assert all(dict(m[3])[HEADER_VERSION] == b"1" for m in delivered.messages)
+    assert sorted(feeds) == sorted(s.topic(settings.topic_prefix) for s in subs)
+    again = ListEmitter()
+    assert await DeliverStep(store, again, settings.topics, ensure, now=lambda: NOW).process(records) == 0
+    assert again.messages == []  # replayed records: nothing re-delivered, nothing re-counted
+    stats = await store.stats()
+    assert (stats["delivered:telco"], stats["delivered:bank"], stats["delivered:police"]) == (1, 2, 3)
