@@ -85,3 +85,22 @@ def test_helpers_for_url_and_email() -> None:
 
 def test_country_hint_is_ignored() -> None:
     assert ok("domain", "example.com", "TH") == ok("domain", "example.com")
+
+
+def test_public_suffix_list_loads_without_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket  # noqa: PLC0415
+
+    from pipeline.canon import domain  # noqa: PLC0415
+
+    def no_network(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("the Public Suffix List must come from the bundled snapshot")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    domain._extractor.cache_clear()
+    domain.split_domain.cache_clear()
+    try:
+        assert domain.split_domain("www.example.co.th").registrable == "example.co.th"
+    finally:
+        domain._extractor.cache_clear()
+        domain.split_domain.cache_clear()
