@@ -15,9 +15,11 @@ namespace :data:`SCAMSHARE_NAMESPACE` = UUIDv5(URL namespace, ``urn:scamshare:st
 
 from __future__ import annotations
 
-import json
+import hashlib
 import uuid
 from collections.abc import Mapping
+
+import orjson
 
 STIX_NAMESPACE = uuid.UUID("00abedb4-aa42-466c-9c01-fed23315a9b7")
 SCAMSHARE_NAMESPACE = uuid.uuid5(
@@ -28,26 +30,35 @@ SCAMSHARE_NAMESPACE = uuid.uuid5(
 def canonical_json(obj: Mapping[str, object]) -> str:
     """RFC 8785 canonical JSON for objects whose leaves are strings, lists of strings or nested objects.
 
-    For string values JCS equals sorted keys, no whitespace and minimal escaping: what ``json.dumps``
-    produces with ``ensure_ascii=False``. Numbers are not accepted here (JCS number formatting differs).
+    For string values JCS equals sorted keys, no whitespace and minimal escaping (non-ASCII kept as UTF-8):
+    what ``orjson`` produces with sorted keys. Numbers are not accepted here (JCS number formatting differs).
     """
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def uuid5(namespace: uuid.UUID, name: str) -> str:
+    """RFC 4122 UUIDv5 as a string; the same as ``str(uuid.uuid5(namespace, name))``, about 5x faster."""
+    raw = bytearray(hashlib.sha1(namespace.bytes + name.encode(), usedforsecurity=False).digest()[:16])
+    raw[6] = (raw[6] & 0x0F) | 0x50
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def sco_id(sco_type: str, id_props: Mapping[str, object]) -> str:
     """Deterministic id of a STIX Cyber-observable from its ID-contributing properties."""
-    return f"{sco_type}--{uuid.uuid5(STIX_NAMESPACE, canonical_json(id_props))}"
+    return f"{sco_type}--{uuid5(STIX_NAMESPACE, canonical_json(id_props))}"
 
 
 def indicator_id(pattern: str) -> str:
     """Deterministic Indicator id over the canonical pattern."""
-    return f"indicator--{uuid.uuid5(SCAMSHARE_NAMESPACE, canonical_json({'pattern': pattern}))}"
+    return f"indicator--{uuid5(SCAMSHARE_NAMESPACE, canonical_json({'pattern': pattern}))}"
 
 
 def relationship_id(source_ref: str, relationship_type: str, target_ref: str) -> str:
     """Deterministic Relationship id, so re-emitting an indicator does not mint new relationships."""
     key = {"source_ref": source_ref, "relationship_type": relationship_type, "target_ref": target_ref}
-    return f"relationship--{uuid.uuid5(SCAMSHARE_NAMESPACE, canonical_json(key))}"
+    return f"relationship--{uuid5(SCAMSHARE_NAMESPACE, canonical_json(key))}"
 
 
 def escape_pattern_value(value: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import stix2
@@ -10,6 +11,7 @@ from hypothesis import strategies as st
 
 from pipeline.canon import Canonical, simple
 from pipeline.stix.ids import (
+    SCAMSHARE_NAMESPACE,
     STIX_NAMESPACE,
     canonical_json,
     escape_pattern_value,
@@ -17,6 +19,7 @@ from pipeline.stix.ids import (
     pattern_for,
     relationship_id,
     sco_id,
+    uuid5,
 )
 from pipeline.stix.pattern import is_valid_stix_pattern, parse_simple_pattern
 
@@ -107,3 +110,11 @@ def test_pattern_for_sorts_properties() -> None:
     pattern = pattern_for("bank-account", {"country": "AU", "account_number": "123"})
     assert pattern == "[bank-account:account_number = '123' AND bank-account:country = 'AU']"
     assert is_valid_stix_pattern(pattern)
+
+
+@settings(max_examples=500)
+@given(st.dictionaries(st.sampled_from(["value", "iban", "account_type", "x"]), st.text(), min_size=1))
+def test_fast_uuid5_and_canonical_json_match_the_standard_library(props: dict[str, str]) -> None:
+    reference = json.dumps(props, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert canonical_json(props) == reference
+    assert uuid5(SCAMSHARE_NAMESPACE, reference) == str(uuid.uuid5(SCAMSHARE_NAMESPACE, reference))
