@@ -21,9 +21,12 @@ from typing import Final
 
 SUBMISSION_SPEC: Final = "scamshare.submission/1"
 INDICATOR_SPEC: Final = "scamshare.indicator/1"
+SIGHTING_SPEC: Final = "scamshare.sighting/1"
 
 #: Property extension on Indicators: scam types, country hint, and (on output) counts, score, enrichment.
 INDICATOR_EXTENSION_ID: Final = "extension-definition--fd33f239-c904-58d7-bddd-8d22a4d10af0"
+#: Property extension on Sightings a subscriber reports: ``kind`` = true-positive | false-positive | blocked.
+SIGHTING_EXTENSION_ID: Final = "extension-definition--28754c2a-3368-5481-a5e4-86a0451f487b"
 #: new-sco extension definitions for the scam identifiers STIX lacks.
 NEW_SCO_EXTENSION_IDS: Final = {
     "phone-number": "extension-definition--d30194a7-a8c3-5fe0-b2da-c956ee71d7e2",

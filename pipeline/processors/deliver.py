@@ -19,6 +19,7 @@ import orjson
 from pipeline.config import Topics
 from pipeline.emit import Emitter
 from pipeline.envelope import HEADER_SUBMITTED_MS, INDICATOR_SPEC
+from pipeline.latency import observe
 from pipeline.processors.fanout import IndicatorView, Subscription, route
 from pipeline.processors.ingest import Clock, InMessage, dlq_headers, utc_now
 from pipeline.processors.output import view_of
@@ -42,6 +43,8 @@ class DeliverStep:
     ensure_feeds: Callable[[list[str]], Awaitable[None]]
     now: Clock = utc_now
     refresh_every_s: float = 1.0
+    #: deliver only to these subscriber ids (backfill); None = every subscription
+    only: frozenset[str] | None = None
     _subs: list[Subscription] = field(default_factory=list)
     _subs_rev: int = -1
     _subs_loaded_at: float = float("-inf")
@@ -61,6 +64,8 @@ class DeliverStep:
     async def process(self, batch: Sequence[InMessage]) -> int:
         now = self.now()
         subs = await self.subscriptions(now)
+        if self.only is not None:
+            subs = [s for s in subs if s.id in self.only]
         parsed: list[tuple[InMessage, IndicatorView, dict[str, Any]]] = []
         for msg in batch:
             try:
@@ -79,6 +84,7 @@ class DeliverStep:
         loaded = await self.store.load_states(ids)
         delivered = {ind: d for ind, (_, d) in zip(ids, loaded, strict=True)}
         deliveries: list[Delivery] = []
+        sent_ms: list[int] = []
         for msg, view, record in parsed:
             already = delivered[view.indicator_id]
             bundle = None
@@ -91,11 +97,22 @@ class DeliverStep:
                 ]
                 if HEADER_SUBMITTED_MS in msg.headers:
                     headers.append((HEADER_SUBMITTED_MS, msg.headers[HEADER_SUBMITTED_MS]))
+                    sent_ms.extend(_int(msg.headers[HEADER_SUBMITTED_MS]))
                 self.emitter.send(sub.topic(self.topics.prefix), view.indicator_id.encode(), bundle, headers)
                 already[sub.id] = view.version
                 deliveries.append(Delivery(view.indicator_id, sub.id, view.version, view.revoked))
         await self.emitter.flush()
         marked = await self.store.mark_delivered(deliveries)
         # Progress only (a replayed batch counts again): lets the demo and tests see fan-out caught up.
-        await self.store.incr({"fanout_records": len(batch)})
+        done_ms = int(self.now().timestamp() * 1000)
+        await self.store.incr(
+            {"fanout_records": len(batch), **observe("e2e", [done_ms - s for s in sent_ms])}
+        )
         return sum(marked)
+
+
+def _int(raw: bytes) -> list[int]:
+    try:
+        return [int(raw)]
+    except ValueError:
+        return []

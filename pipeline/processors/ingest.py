@@ -29,6 +29,7 @@ from pipeline.envelope import (
     HEADER_SUBMITTED_MS,
     stix_timestamp,
 )
+from pipeline.latency import observe
 from pipeline.processors.merge import IndicatorState, merge_many
 from pipeline.processors.output import build_record, canonical_of
 from pipeline.processors.score import ScoreModel
@@ -125,6 +126,10 @@ class IngestStep:
             )
         result.published = len(published)
         await self.emitter.flush()
+        done_ms = int(self.now().timestamp() * 1000)
+        latency = observe("ingest", [done_ms - r.submitted_ms for r in reports])
+        if latency:
+            await self.store.incr(latency)
         # Counted after the DLQ acknowledged them; a replay re-sends but does not count again.
         for msg, rejected in rejects:
             if await self.store.count_once(msg.source, {"rejected": 1, f"rejected:{rejected.code}": 1}):
