@@ -25,7 +25,9 @@ from confluent_kafka import Producer
 from pipeline.config import Settings
 from pipeline.emit import KafkaEmitter, header_map
 from pipeline.faust_transport import APP_ATTRIBUTE
+from pipeline.processors.allowlist import load_allowlist
 from pipeline.processors.deliver import DeliverStep
+from pipeline.processors.enrich import default_enrichers, load_config
 from pipeline.processors.ingest import IngestStep, InMessage
 from pipeline.processors.score import ScoreModel
 from pipeline.processors.validate import Limits
@@ -118,6 +120,19 @@ class Runtime:
         producer = build_producer(self.settings)
         self._producers.append(producer)
         return KafkaEmitter(producer)
+
+    def ingest_step(self) -> IngestStep:
+        s = self.settings
+        return IngestStep(
+            self.store(),
+            self.emitter(),
+            s.topics,
+            self.model,
+            self.limits(),
+            allowlist=load_allowlist(s.allowlist_file),
+            enrichers=default_enrichers(load_config(s.brands_file, s.hosts_file)),
+            enrichment_ttl_s=s.enrichment_ttl_s,
+        )
 
     def limits(self) -> Limits:
         s = self.settings
@@ -212,7 +227,7 @@ def create_app(settings: Settings, *, model: ScoreModel | None = None) -> faust.
 
     @app.agent(submissions, name="ingest")
     async def ingest(stream: faust.StreamT[Any]) -> None:
-        step = IngestStep(runtime.store(), runtime.emitter(), topics, runtime.model, runtime.limits())
+        step = runtime.ingest_step()
         async for msgs in batches(stream):
             result = await retrying("ingest", lambda msgs=msgs: step.process(msgs))  # type: ignore[misc]
             logger.debug("ingest batch=%d %s", len(msgs), result)

@@ -111,6 +111,19 @@ class Settings(BaseSettings):
     )
     default_trust: float = Field(default=0.55, ge=0, le=1, description="Trust of producers not listed.")
 
+    # --- Enrichment and allowlists -------------------------------------------------------------------
+    allowlist_file: Path | None = Field(
+        default=None, description="YAML allowlist (held, never fanned out); unset = the bundled sample list."
+    )
+    brands_file: Path | None = Field(
+        default=None, description="YAML protected brands for look-alike detection; unset = bundled list."
+    )
+    hosts_file: Path | None = Field(
+        default=None,
+        description="YAML shortener / link-in-bio / free-mail / disposable hosts; unset = bundled.",
+    )
+    enrichment_ttl_s: int = Field(default=24 * 3600, ge=60, description="How long enrichment stays cached.")
+
     # --- Local state -------------------------------------------------------------------------------
     state_dir: Path = Field(default=Path(".scamshare"), description="Where `scamshare dev` keeps its state.")
 

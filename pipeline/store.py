@@ -6,6 +6,7 @@ Layout (``p`` = settings.redis_key_prefix, default ``ss:``):
                          ``d:<subscriber>`` field per past recipient holding the last version it received
 - ``p s:<submission>``  string with TTL — "this submission was merged" (1 = it published a version, 0 = not)
 - ``p x:<topic>:<partition>:<offset>`` string with TTL — "this reject was counted"
+- ``p e:<sco id>``      JSON with TTL — enrichment cache
 - ``p stats``           hash — pipeline counters (accepted, rejected, rejected:<code>, duplicates, ...)
 - ``p subs``            hash — subscriber id → subscription JSON; ``p subs:rev`` bumps on every change
 
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import orjson
 import redis.asyncio as aioredis
@@ -104,6 +105,12 @@ class Store(Protocol):
 
     async def stats(self) -> dict[str, int]: ...
 
+    async def cached(self, keys: Sequence[str]) -> list[dict[str, Any] | None]:
+        """JSON values cached under ``keys`` (enrichment), None where missing."""
+        ...
+
+    async def cache(self, items: Mapping[str, dict[str, Any]], ttl_s: int) -> None: ...
+
     async def subscriptions(self) -> tuple[int, list[Subscription]]: ...
 
 
@@ -111,7 +118,8 @@ class Store(Protocol):
 _FIELDS = {
     "k": "kind", "val": "value", "f": "first_ms", "l": "last_ms", "n": "reports", "p": "reporters",
     "c": "confidence", "t": "scam_types", "tlp": "tlp", "x": "revoked", "rt": "retracted",
-    "sg": "sightings", "s": "score", "v": "version", "r": "rev", "cc": "country",
+    "sg": "sightings", "s": "score", "v": "version", "r": "rev", "cc": "country", "al": "allowlisted",
+    "fp": "fp_by",
 }  # fmt: skip
 
 
@@ -134,6 +142,8 @@ def state_to_fields(state: IndicatorState) -> list[str]:
         "v", str(state.version),
         "r", str(state.rev),
         "cc", state.country,
+        "al", "1" if state.allowlisted else "0",
+        "fp", ",".join(sorted(state.fp_by)),
     ]  # fmt: skip
 
 
@@ -167,6 +177,8 @@ def state_from_fields(
         version=int(data.get("v", "0")),
         rev=int(data["r"]),
         country=data.get("cc", ""),
+        allowlisted=data.get("al") == "1",
+        fp_by=_split(data.get("fp", "")),
     )
     return state, delivered
 
@@ -273,6 +285,21 @@ class RedisStore:
     async def stats(self) -> dict[str, int]:
         raw = await self._r.hgetall(self.stats_key)
         return {(k.decode() if isinstance(k, bytes) else k): int(v) for k, v in raw.items()}
+
+    # -- cache ----------------------------------------------------------------------------------------
+    async def cached(self, keys: Sequence[str]) -> list[dict[str, Any] | None]:
+        if not keys:
+            return []
+        values = await self._r.mget([f"{self._p}e:{k}" for k in keys])
+        return [orjson.loads(v) if v is not None else None for v in values]
+
+    async def cache(self, items: Mapping[str, dict[str, Any]], ttl_s: int) -> None:
+        if not items:
+            return
+        async with self._r.pipeline(transaction=False) as pipe:
+            for key, value in items.items():
+                pipe.set(f"{self._p}e:{key}", orjson.dumps(value), ex=ttl_s)
+            await pipe.execute()
 
     # -- subscriptions ------------------------------------------------------------------------------
     async def subscriptions(self) -> tuple[int, list[Subscription]]:

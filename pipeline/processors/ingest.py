@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 
+from pipeline.canon import Canonical
 from pipeline.config import Topics
 from pipeline.emit import Emitter, Headers
 from pipeline.envelope import (
@@ -30,7 +32,9 @@ from pipeline.envelope import (
     stix_timestamp,
 )
 from pipeline.latency import observe
-from pipeline.processors.merge import IndicatorState, merge_many
+from pipeline.processors.allowlist import Allowlist
+from pipeline.processors.enrich import Enricher, enrich
+from pipeline.processors.merge import IndicatorState, hold, merge_many
 from pipeline.processors.output import build_record, canonical_of
 from pipeline.processors.score import ScoreModel
 from pipeline.processors.validate import Limits, Rejected, Report, validate_submission
@@ -65,6 +69,7 @@ class InMessage:
 @dataclass
 class BatchResult:
     accepted: int = 0
+    allowlisted: int = 0
     rejected: int = 0
     duplicates: int = 0
     replayed: int = 0
@@ -96,6 +101,9 @@ class IngestStep:
     limits: Limits = field(default_factory=Limits)
     now: Clock = utc_now
     max_cas_retries: int = 20
+    allowlist: Allowlist = field(default_factory=Allowlist)
+    enrichers: Sequence[Enricher] = ()
+    enrichment_ttl_s: int = 24 * 3600
 
     async def process(self, batch: Sequence[InMessage]) -> BatchResult:
         result = BatchResult()
@@ -118,8 +126,10 @@ class IngestStep:
                 reports.extend(outcome)
 
         published = await self._merge(reports, now_ms, result)
-        for state, submitted_ms in published:
-            record = build_record(state, canonical_of(state), self.model, now_ms)
+        canonicals = [canonical_of(state) for state, _ in published]
+        enrichment = await self._enrichment(canonicals)
+        for (state, submitted_ms), c in zip(published, canonicals, strict=True):
+            record = build_record(state, c, self.model, now_ms, enrichment[c.sco_id])
             headers = [(HEADER_SUBMITTED_MS, str(submitted_ms).encode())]
             self.emitter.send(
                 self.topics.indicators, state.indicator_id.encode(), orjson.dumps(record), headers
@@ -136,6 +146,19 @@ class IngestStep:
                 result.rejected += 1
             logger.info("rejected source=%s code=%s reason=%s", msg.source, rejected.code, rejected.reason)
         return result
+
+    async def _enrichment(self, canonicals: list[Canonical]) -> dict[str, dict[str, Any]]:
+        """Enrichment per SCO id: from the Redis cache, computed (and cached) where missing."""
+        keys = list(dict.fromkeys(c.sco_id for c in canonicals))
+        found = dict(zip(keys, await self.store.cached(keys), strict=True))
+        fresh = {}
+        for c in canonicals:
+            if found.get(c.sco_id) is None:
+                found[c.sco_id] = fresh[c.sco_id] = (
+                    enrich(c, self.enrichers) if self.enrichers else dict(c.facts)
+                )
+        await self.store.cache(fresh, self.enrichment_ttl_s)
+        return {k: v for k, v in found.items() if v is not None}
 
     async def _merge(
         self, reports: list[Report], now_ms: int, result: BatchResult
@@ -188,9 +211,21 @@ class IngestStep:
             if not fresh:
                 continue
             merged, reasons, flags = merge_many(state, fresh, self.model, now_ms)
-            duplicates = flags.count(False)
-            counters = {"accepted": len(fresh), "duplicates": duplicates}
-            if state is None:
+            why_held = self.allowlist.match(fresh[0].canonical)
+            if why_held is not None:
+                # Who reported an allowlisted value is kept (even once revoked): it may be a poisoning attempt.
+                reporters = merged.reporters | {r.producer for r in fresh if not r.revoked}
+                base = merged if state is None else replace(merged, version=state.version)
+                held = hold(replace(base, reporters=reporters))
+                merged, reasons = held.state, held.material
+                counters = {"allowlisted": len(fresh)}
+                logger.info(
+                    "allowlisted indicator=%s reporters=%s reason=%s",
+                    ind, ",".join(sorted({r.producer for r in fresh})), why_held,
+                )  # fmt: skip
+            else:
+                counters = {"accepted": len(fresh), "duplicates": flags.count(False)}
+            if state is None and why_held is None:
                 counters["indicators"] = 1
             if reasons:
                 counters["versions"] = 1
@@ -212,7 +247,8 @@ class IngestStep:
             if not ok:
                 retry[ind] = groups[ind]
                 continue
-            result.accepted += len(commit.submission_ids)
+            result.accepted += commit.counters.get("accepted", 0)
+            result.allowlisted += commit.counters.get("allowlisted", 0)
             result.duplicates += commit.counters.get("duplicates", 0)
             if publish:
                 to_publish[ind] = (merged, submitted_ms)

@@ -19,6 +19,7 @@ from pipeline.processors.validate import Report
 from pipeline.stix.tlp import TLP
 
 SIGHTING_KINDS: Final = ("true_positive", "false_positive", "blocked")
+FP_REVOKE_SUBSCRIBERS: Final = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,13 +43,17 @@ class IndicatorState:
     version: int = 0
     rev: int = 0
     country: str = ""
+    #: held by the allowlist: merged and counted, never published (a published one is revoked once)
+    allowlisted: bool = False
+    #: subscribers that reported a false positive (two or more distinct ones revoke the indicator)
+    fp_by: frozenset[str] = frozenset()
 
     def comparable(self) -> tuple[object, ...]:
         """The state without its order-dependent counters (version, rev, score): for commutativity checks."""
         return (
             self.indicator_id, self.kind, self.value, self.first_ms, self.last_ms, self.reports,
             self.reporters, self.confidence, self.scam_types, self.tlp, self.revoked, self.retracted,
-            self.sightings, self.country,
+            self.sightings, self.country, self.allowlisted, self.fp_by,
         )  # fmt: skip
 
 
@@ -114,16 +119,33 @@ def merge(state: IndicatorState | None, report: Report, model: ScoreModel, now_m
 
 
 def apply_sighting(
-    state: IndicatorState, kind: str, count: int, model: ScoreModel, now_ms: int
+    state: IndicatorState, kind: str, count: int, model: ScoreModel, now_ms: int, *, subscriber: str = ""
 ) -> MergeOutcome:
-    """Fold a subscriber's sighting (true positive, false positive, blocked) into the state."""
+    """Fold a subscriber's sighting (true positive, false positive, blocked) into the state.
+
+    False positives from ``FP_REVOKE_SUBSCRIBERS`` distinct subscribers revoke the indicator.
+    """
     if state.revoked:
-        return MergeOutcome(state)
+        return MergeOutcome(replace(state, rev=state.rev + 1))
     index = SIGHTING_KINDS.index(kind)
     sightings = list(state.sightings)
     sightings[index] += count
-    merged = replace(state, sightings=(sightings[0], sightings[1], sightings[2]))
+    fp_by = state.fp_by | {subscriber} if kind == "false_positive" and subscriber else state.fp_by
+    merged = replace(
+        state,
+        sightings=(sightings[0], sightings[1], sightings[2]),
+        fp_by=fp_by,
+        revoked=len(fp_by) >= FP_REVOKE_SUBSCRIBERS,
+    )
     return _finish(state, merged, False, model, now_ms)
+
+
+def hold(state: IndicatorState) -> MergeOutcome:
+    """An allowlisted indicator: flagged; if it had been published, its revocation is published once."""
+    held = replace(state, allowlisted=True)
+    if state.version > 0 and not state.revoked and not state.allowlisted:
+        return MergeOutcome(replace(held, revoked=True, score=0, version=state.version + 1), ("allowlisted",))
+    return MergeOutcome(held)
 
 
 def _finish(

@@ -74,6 +74,7 @@ def build_record(
         first_reported=_dt(state.first_ms),
         last_reported=_dt(state.last_ms),
         enrichment=dict(enrichment) if enrichment is not None else enrichment_of(c),
+        allowlisted=state.allowlisted,
     )
     return {
         "spec": INDICATOR_SPEC,
@@ -87,6 +88,7 @@ def build_record(
         "scam_types": sorted(state.scam_types),
         "reporters": sorted(state.reporters),
         "revoked": state.revoked,
+        "allowlisted": state.allowlisted,
         "published_at": stix_timestamp(now),
         "bundle": bundle,
     }

@@ -16,13 +16,15 @@ import redis
 from pipeline.config import Settings
 from pipeline.emit import ListEmitter
 from pipeline.envelope import HEADER_REASON, HEADER_SOURCE, HEADER_STAGE, HEADER_SUBMITTED_MS
+from pipeline.processors.allowlist import Allowlist
 from pipeline.processors.deliver import HEADER_VERSION, DeliverStep
+from pipeline.processors.enrich import default_enrichers, load_config
 from pipeline.processors.fanout import Subscription
 from pipeline.processors.ingest import IngestStep, InMessage
 from pipeline.processors.score import ScoreModel
 from pipeline.stix.tlp import TLP
 from pipeline.store import RedisStore
-from tests.unit.processors.factories import indicator_obj, phone_submission, submission
+from tests.unit.processors.factories import canonical, indicator_obj, phone_submission, submission
 
 pytestmark = [pytest.mark.integration]
 
@@ -170,3 +172,51 @@ async def test_fan_out_honours_tlp_and_never_delivers_a_version_twice(
     assert again.messages == []  # replayed records: nothing re-delivered, nothing re-counted
     stats = await store.stats()
     assert (stats["delivered:telco"], stats["delivered:bank"], stats["delivered:police"]) == (1, 2, 3)
+
+
+async def test_allowlisted_reports_are_held_counted_and_a_published_one_is_revoked(
+    settings: Settings, store: RedisStore
+) -> None:
+    hotline = canonical("phone", "+66 2 888 8888")
+    out = ListEmitter()
+    step = ingest(settings, store, out)
+    await step.process(msgs(settings, phone_submission("02 888 8888", country="TH", submission_id="before")))
+    assert [orjson.loads(m[2])["version"] for m in out.on(settings.topics.indicators)] == [1]
+    # The operator adds the bank's real hotline to the allowlist: the next report withdraws it once.
+    step.allowlist = Allowlist(exact={hotline.indicator_id: "bank hotline"})
+    await step.process(
+        msgs(settings, phone_submission("+6628888888", producer="bank-b", submission_id="after"), start=1)
+    )
+    await step.process(
+        msgs(settings, phone_submission("028888888", country="TH", producer="p3", submission_id="x"), start=2)
+    )
+    records = [orjson.loads(m[2]) for m in out.on(settings.topics.indicators)]
+    assert [(r["version"], r["revoked"], r["allowlisted"]) for r in records] == [
+        (1, False, False),
+        (2, True, True),
+    ]
+    stats = exact(await store.stats())
+    assert (stats["accepted"], stats["allowlisted"], stats["indicators"]) == (1, 2, 1)
+    [(state, _)] = await store.load_states([hotline.indicator_id])
+    assert state is not None and state.allowlisted and state.reporters == {"telco-a", "bank-b", "p3"}
+
+
+async def test_enrichment_is_computed_once_and_cached_in_redis(
+    settings: Settings, store: RedisStore, redis_client: redis.Redis
+) -> None:
+    out = ListEmitter()
+    step = ingest(settings, store, out)
+    step.enrichers = default_enrichers(load_config(), plugins=False)
+    domain = canonical("domain", "kbank-verify23.com")
+    await step.process(
+        msgs(settings, submission(indicator_obj("domain-name", {"value": "KBANK-verify23.com."})))
+    )
+    [record] = [orjson.loads(m[2]) for m in out.on(settings.topics.indicators)]
+    indicator = next(o for o in record["bundle"]["objects"] if o["type"] == "indicator")
+    enrichment = next(iter(indicator["extensions"].values()))["enrichment"]
+    assert (enrichment["lookalike_of"], enrichment["lookalike"]) == ("kbank", "contains")
+    cached = redis_client.get(f"{settings.redis_key_prefix}e:{domain.sco_id}")
+    assert cached is not None and orjson.loads(cached) == enrichment
+    assert (
+        0 < (redis_client.ttl(f"{settings.redis_key_prefix}e:{domain.sco_id}") or 0) <= step.enrichment_ttl_s
+    )
