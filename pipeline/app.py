@@ -29,6 +29,7 @@ from pipeline.processors.allowlist import load_allowlist
 from pipeline.processors.deliver import DeliverStep
 from pipeline.processors.enrich import default_enrichers, load_config
 from pipeline.processors.ingest import IngestStep, InMessage
+from pipeline.processors.online import build_online
 from pipeline.processors.score import ScoreModel
 from pipeline.processors.validate import Limits
 from pipeline.store import RedisStore
@@ -131,6 +132,7 @@ class Runtime:
             self.limits(),
             allowlist=load_allowlist(s.allowlist_file),
             enrichers=default_enrichers(load_config(s.brands_file, s.hosts_file)),
+            online=build_online(list(s.online_enrichers), s.online_timeout_s, s.rdap_url),
             enrichment_ttl_s=s.enrichment_ttl_s,
         )
 

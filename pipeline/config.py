@@ -123,6 +123,11 @@ class Settings(BaseSettings):
         description="YAML shortener / link-in-bio / free-mail / disposable hosts; unset = bundled.",
     )
     enrichment_ttl_s: int = Field(default=24 * 3600, ge=60, description="How long enrichment stays cached.")
+    online_enrichers: list[Literal["dns", "rdap"]] = Field(
+        default_factory=list, description="Online enrichers to run (off by default): dns, rdap."
+    )
+    online_timeout_s: float = Field(default=2.0, gt=0, le=60, description="Timeout of one online lookup.")
+    rdap_url: str = Field(default="https://rdap.org/", description="RDAP service for the rdap enricher.")
 
     # --- Local state -------------------------------------------------------------------------------
     state_dir: Path = Field(default=Path(".scamshare"), description="Where `scamshare dev` keeps its state.")

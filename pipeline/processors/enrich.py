@@ -34,8 +34,11 @@ ENTRY_POINT_GROUP = "scamshare.enrichers"
 
 
 class Enricher(Protocol):
-    name: str
-    kinds: frozenset[str]
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def kinds(self) -> frozenset[str]: ...
 
     def __call__(self, c: Canonical) -> Mapping[str, Any]: ...
 

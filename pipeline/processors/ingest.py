@@ -35,6 +35,7 @@ from pipeline.latency import observe
 from pipeline.processors.allowlist import Allowlist
 from pipeline.processors.enrich import Enricher, enrich
 from pipeline.processors.merge import IndicatorState, hold, merge_many
+from pipeline.processors.online import Guarded
 from pipeline.processors.output import build_record, canonical_of
 from pipeline.processors.score import ScoreModel
 from pipeline.processors.validate import Limits, Rejected, Report, validate_submission
@@ -103,6 +104,7 @@ class IngestStep:
     max_cas_retries: int = 20
     allowlist: Allowlist = field(default_factory=Allowlist)
     enrichers: Sequence[Enricher] = ()
+    online: Sequence[Guarded] = ()
     enrichment_ttl_s: int = 24 * 3600
 
     async def process(self, batch: Sequence[InMessage]) -> BatchResult:
@@ -157,6 +159,8 @@ class IngestStep:
                 found[c.sco_id] = fresh[c.sco_id] = (
                     enrich(c, self.enrichers) if self.enrichers else dict(c.facts)
                 )
+                for guarded in self.online:  # timeouts and circuit breakers inside; never raises
+                    fresh[c.sco_id].update(await guarded(c))
         await self.store.cache(fresh, self.enrichment_ttl_s)
         return {k: v for k, v in found.items() if v is not None}
 
@@ -213,7 +217,7 @@ class IngestStep:
             merged, reasons, flags = merge_many(state, fresh, self.model, now_ms)
             why_held = self.allowlist.match(fresh[0].canonical)
             if why_held is not None:
-                # Who reported an allowlisted value is kept (even once revoked): it may be a poisoning attempt.
+                # Who reported an allowlisted value is kept, even once revoked: it may be a poisoning attempt.
                 reporters = merged.reporters | {r.producer for r in fresh if not r.revoked}
                 base = merged if state is None else replace(merged, version=state.version)
                 held = hold(replace(base, reporters=reporters))
