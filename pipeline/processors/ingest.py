@@ -15,11 +15,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
 
-import orjson
-
-from pipeline.canon import Canonical
 from pipeline.config import Topics
 from pipeline.emit import Emitter, Headers
 from pipeline.envelope import (
@@ -28,17 +24,16 @@ from pipeline.envelope import (
     HEADER_REJECTED_AT,
     HEADER_SOURCE,
     HEADER_STAGE,
-    HEADER_SUBMITTED_MS,
     stix_timestamp,
 )
 from pipeline.latency import observe
 from pipeline.processors.allowlist import Allowlist
-from pipeline.processors.enrich import Enricher, enrich
+from pipeline.processors.enrich import Enricher
 from pipeline.processors.merge import IndicatorState, hold, merge_many
 from pipeline.processors.online import Guarded
-from pipeline.processors.output import build_record, canonical_of
 from pipeline.processors.score import ScoreModel
 from pipeline.processors.validate import Limits, Rejected, Report, validate_submission
+from pipeline.processors.versions import VersionPublisher
 from pipeline.store import Commit, Store
 
 logger = logging.getLogger(__name__)
@@ -107,6 +102,18 @@ class IngestStep:
     online: Sequence[Guarded] = ()
     enrichment_ttl_s: int = 24 * 3600
 
+    @property
+    def versions(self) -> VersionPublisher:
+        return VersionPublisher(
+            self.store,
+            self.emitter,
+            self.topics,
+            self.model,
+            self.enrichers,
+            self.online,
+            self.enrichment_ttl_s,
+        )
+
     async def process(self, batch: Sequence[InMessage]) -> BatchResult:
         result = BatchResult()
         now = self.now()
@@ -128,14 +135,7 @@ class IngestStep:
                 reports.extend(outcome)
 
         published = await self._merge(reports, now_ms, result)
-        canonicals = [canonical_of(state) for state, _ in published]
-        enrichment = await self._enrichment(canonicals)
-        for (state, submitted_ms), c in zip(published, canonicals, strict=True):
-            record = build_record(state, c, self.model, now_ms, enrichment[c.sco_id])
-            headers = [(HEADER_SUBMITTED_MS, str(submitted_ms).encode())]
-            self.emitter.send(
-                self.topics.indicators, state.indicator_id.encode(), orjson.dumps(record), headers
-            )
+        await self.versions.send(published, now_ms)
         result.published = len(published)
         await self.emitter.flush()
         done_ms = int(self.now().timestamp() * 1000)
@@ -149,24 +149,9 @@ class IngestStep:
             logger.info("rejected source=%s code=%s reason=%s", msg.source, rejected.code, rejected.reason)
         return result
 
-    async def _enrichment(self, canonicals: list[Canonical]) -> dict[str, dict[str, Any]]:
-        """Enrichment per SCO id: from the Redis cache, computed (and cached) where missing."""
-        keys = list(dict.fromkeys(c.sco_id for c in canonicals))
-        found = dict(zip(keys, await self.store.cached(keys), strict=True))
-        fresh = {}
-        for c in canonicals:
-            if found.get(c.sco_id) is None:
-                found[c.sco_id] = fresh[c.sco_id] = (
-                    enrich(c, self.enrichers) if self.enrichers else dict(c.facts)
-                )
-                for guarded in self.online:  # timeouts and circuit breakers inside; never raises
-                    fresh[c.sco_id].update(await guarded(c))
-        await self.store.cache(fresh, self.enrichment_ttl_s)
-        return {k: v for k, v in found.items() if v is not None}
-
     async def _merge(
         self, reports: list[Report], now_ms: int, result: BatchResult
-    ) -> list[tuple[IndicatorState, int]]:
+    ) -> list[tuple[IndicatorState, int | None]]:
         """Merge reports into Redis; returns the states to publish with the earliest submit time of each."""
         by_indicator: dict[str, list[Report]] = {}
         for report in reports:

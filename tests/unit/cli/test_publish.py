@@ -16,6 +16,7 @@ from pipeline.cli.context import CliContext
 from pipeline.cli.publish import collect, publish
 from pipeline.config import Settings
 from pipeline.producers.readers import load_source
+from pipeline.stix.extensions import extension_definitions
 from pipeline.stix.tlp import TLP
 
 DATA = Path(__file__).parents[1] / "producers" / "data"
@@ -93,7 +94,7 @@ def test_emit_stix_writes_one_valid_deduplicated_bundle(tmp_path: Path) -> None:
     markings = [o["id"] for o in bundle["objects"] if o["type"] == "marking-definition"]
     assert len(markings) == len(set(markings))
     assert {TLP.RED.marking_id, TLP.AMBER.marking_id, TLP.GREEN.marking_id} <= set(markings)
-    assert types["extension-definition"] == 4
+    assert types["extension-definition"] == len(extension_definitions())
 
 
 def test_emit_stix_to_stdout_sends_the_summary_to_stderr(tmp_path: Path) -> None:

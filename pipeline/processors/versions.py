@@ -1,0 +1,60 @@
+"""Publishing versions of indicators to ``scam.indicators``, with their enrichment (cached in Redis).
+
+Shared by the steps that can change an indicator: ingest (reports), sightings, and the decay sweep.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from pipeline.canon import Canonical
+from pipeline.config import Topics
+from pipeline.emit import Emitter
+from pipeline.envelope import HEADER_SUBMITTED_MS
+from pipeline.processors.enrich import Enricher, enrich
+from pipeline.processors.merge import IndicatorState
+from pipeline.processors.online import Guarded
+from pipeline.processors.output import build_record, canonical_of
+from pipeline.processors.score import ScoreModel
+from pipeline.store import Store
+
+
+@dataclass
+class VersionPublisher:
+    store: Store
+    emitter: Emitter
+    topics: Topics
+    model: ScoreModel
+    enrichers: Sequence[Enricher] = ()
+    online: Sequence[Guarded] = ()
+    enrichment_ttl_s: int = 24 * 3600
+
+    async def send(self, published: Sequence[tuple[IndicatorState, int | None]], now_ms: int) -> None:
+        """Queue each state's current version; the caller flushes. The int is the producer send time."""
+        canonicals = [canonical_of(state) for state, _ in published]
+        enrichment = await self.enrichment(canonicals)
+        for (state, submitted_ms), c in zip(published, canonicals, strict=True):
+            record = build_record(state, c, self.model, now_ms, enrichment[c.sco_id])
+            headers = [] if submitted_ms is None else [(HEADER_SUBMITTED_MS, str(submitted_ms).encode())]
+            self.emitter.send(
+                self.topics.indicators, state.indicator_id.encode(), orjson.dumps(record), headers
+            )
+
+    async def enrichment(self, canonicals: list[Canonical]) -> dict[str, dict[str, Any]]:
+        """Enrichment per SCO id: from the Redis cache, computed (and cached) where missing."""
+        keys = list(dict.fromkeys(c.sco_id for c in canonicals))
+        found = dict(zip(keys, await self.store.cached(keys), strict=True))
+        fresh: dict[str, dict[str, Any]] = {}
+        for c in canonicals:
+            if found.get(c.sco_id) is None:
+                found[c.sco_id] = fresh[c.sco_id] = (
+                    enrich(c, self.enrichers) if self.enrichers else dict(c.facts)
+                )
+                for guarded in self.online:  # timeouts and circuit breakers inside; never raises
+                    fresh[c.sco_id].update(await guarded(c))
+        await self.store.cache(fresh, self.enrichment_ttl_s)
+        return {k: v for k, v in found.items() if v is not None}
