@@ -1,10 +1,14 @@
 """The faust app: thin agents that hand batches to the processing steps.
 
-``create_app(settings)`` builds a fresh app (no module-level app, no network I/O at construction). Two
-agents, both in the consumer group ``settings.app_id``:
+``create_app(settings)`` builds a fresh app (no module-level app, no network I/O at construction). Three
+agents, all in the consumer group ``settings.app_id``:
 
 - ``ingest``  on ``scam.submissions``: validate, canonicalise, merge, score → ``scam.indicators`` (+ DLQ)
+- ``sightings`` on ``scam.sightings``: true/false positives → score, revocation → ``scam.indicators``
 - ``fanout``  on ``scam.indicators``: route each version → ``scam.feed.<subscriber>``
+
+and a leader-only timer, ``decay``, that re-scores a slice of the stored indicators every
+``decay_interval_s`` and publishes what decay changed (a lower band, or a revocation).
 
 Each takes batches with ``take_events`` and returns to the loop (which acks, and so lets faust commit) only
 after the step finished: outputs acknowledged by the broker, state committed in Redis. A failing batch is
@@ -24,13 +28,16 @@ from confluent_kafka import Producer
 
 from pipeline.config import Settings
 from pipeline.emit import KafkaEmitter, header_map
+from pipeline.errors import DeliveryError
 from pipeline.faust_transport import APP_ATTRIBUTE
 from pipeline.processors.allowlist import load_allowlist
+from pipeline.processors.decay import DecaySweep
 from pipeline.processors.deliver import DeliverStep
 from pipeline.processors.enrich import default_enrichers, load_config
 from pipeline.processors.ingest import IngestStep, InMessage
 from pipeline.processors.online import build_online
 from pipeline.processors.score import ScoreModel
+from pipeline.processors.sighting_step import SightingStep
 from pipeline.processors.validate import Limits
 from pipeline.store import RedisStore
 
@@ -220,6 +227,7 @@ def create_app(settings: Settings, *, model: ScoreModel | None = None) -> faust.
     topics = settings.topics
     submissions = app.topic(topics.submissions, key_serializer="raw", value_serializer="raw")
     indicators = app.topic(topics.indicators, key_serializer="raw", value_serializer="raw")
+    sightings = app.topic(topics.sightings, key_serializer="raw", value_serializer="raw")
     batch, within = settings.worker_batch_size, settings.worker_batch_within_s
 
     async def batches(stream: faust.StreamT[Any]) -> AsyncIterator[Sequence[InMessage]]:
@@ -233,6 +241,27 @@ def create_app(settings: Settings, *, model: ScoreModel | None = None) -> faust.
         async for msgs in batches(stream):
             result = await retrying("ingest", lambda msgs=msgs: step.process(msgs))  # type: ignore[misc]
             logger.debug("ingest batch=%d %s", len(msgs), result)
+
+    @app.agent(sightings, name="sightings")
+    async def sightings_agent(stream: faust.StreamT[Any]) -> None:
+        step = SightingStep(runtime.ingest_step().versions)
+        async for msgs in batches(stream):
+            result = await retrying("sightings", lambda msgs=msgs: step.process(msgs))  # type: ignore[misc]
+            logger.debug("sightings batch=%d %s", len(msgs), result)
+
+    sweep: list[DecaySweep] = []
+
+    @app.timer(interval=settings.decay_interval_s, on_leader=True)  # type: ignore[untyped-decorator]
+    async def decay() -> None:
+        # One worker (the leader) walks the indicators a slice per tick; a failed tick is retried next tick.
+        if not sweep:
+            sweep.append(DecaySweep(runtime.ingest_step().versions, batch=settings.decay_batch))
+        try:
+            result = await sweep[0].tick()
+        except (OSError, RuntimeError, DeliveryError) as exc:
+            logger.warning("decay tick failed, next tick retries: %r", exc)
+            return
+        logger.debug("decay tick %s", result)
 
     @app.agent(indicators, name="fanout")
     async def fanout(stream: faust.StreamT[Any]) -> None:

@@ -97,6 +97,14 @@ class Settings(BaseSettings):
     worker_batch_size: int = Field(default=1000, ge=1, le=100_000)
     worker_batch_within_s: float = Field(default=0.05, gt=0, le=10)
     worker_web_port: int | None = Field(default=None, description="faust web port; unset = web server off.")
+    decay_interval_s: float = Field(
+        default=60.0,
+        ge=0.1,
+        description="How often the leader worker examines the next slice for score decay.",
+    )
+    decay_batch: int = Field(
+        default=1000, ge=1, le=100_000, description="Indicators examined per decay tick."
+    )
     dedup_window_s: int = Field(
         default=7 * 24 * 3600, ge=60, description="How long a submission id is remembered for idempotency."
     )

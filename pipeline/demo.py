@@ -23,6 +23,7 @@ from confluent_kafka import KafkaError, Producer, TopicPartition
 
 from pipeline.app import create_app, wait_until_assigned
 from pipeline.config import Settings
+from pipeline.consumer import subscriber_group
 from pipeline.envelope import HEADER_SUBMITTED_MS
 from pipeline.kafka import build_admin, build_consumer, build_producer
 from pipeline.lag import GroupLag, group_lag
@@ -52,6 +53,7 @@ class DemoSummary:
     published: int = 0
     received: int = 0
     accepted: int = 0
+    allowlisted: int = 0
     rejected: int = 0
     rejected_at_source: int = 0
     duplicates: int = 0
@@ -70,6 +72,7 @@ class DemoSummary:
         return {
             "received": self.received,
             "accepted": self.accepted,
+            "allowlisted": self.allowlisted,
             "rejected": self.rejected,
             "rejected_by_reason": self.rejected_by_reason,
             "rejected_at_source": self.rejected_at_source,
@@ -105,11 +108,6 @@ class DemoSummary:
 def load_subscriptions(path: Path) -> list[Subscription]:
     doc = yaml.safe_load(path.read_text())
     return [Subscription.model_validate(item) for item in doc["subscribers"]]
-
-
-def subscriber_group(settings: Settings, sub_id: str) -> str:
-    """Consumer group a subscriber's reader uses by default (lag is reported per group)."""
-    return f"{settings.app_id}.sub.{sub_id}"
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -198,7 +196,7 @@ async def wait_until_processed(
     loop = asyncio.get_running_loop()
     while True:
         stats = await store.stats()
-        done = stats.get("accepted", 0) + stats.get("rejected", 0)
+        done = stats.get("accepted", 0) + stats.get("rejected", 0) + stats.get("allowlisted", 0)
         fanned = stats.get("fanout_records", 0)
         note = f"processed {done}/{expected}, fanned out {fanned}/{stats.get('versions', 0)} versions"
         if note != last_note:
@@ -256,7 +254,8 @@ async def run_demo(
         await app.scamshare_runtime.close()  # type: ignore[attr-defined]
     summary.accepted = stats.get("accepted", 0)
     summary.rejected = stats.get("rejected", 0)
-    summary.received = summary.accepted + summary.rejected
+    summary.allowlisted = stats.get("allowlisted", 0)
+    summary.received = summary.accepted + summary.rejected + summary.allowlisted
     summary.duplicates = stats.get("duplicates", 0)
     summary.unique_indicators = stats.get("indicators", 0)
     summary.versions = stats.get("versions", 0)

@@ -7,6 +7,7 @@ Layout (``p`` = settings.redis_key_prefix, default ``ss:``):
 - ``p s:<submission>``  string with TTL — "this submission was merged" (1 = it published a version, 0 = not)
 - ``p x:<topic>:<partition>:<offset>`` string with TTL — "this reject was counted"
 - ``p e:<sco id>``      JSON with TTL — enrichment cache
+- ``p m:<name>``        small markers (the decay sweep's cursor)
 - ``p stats``           hash — pipeline counters (accepted, rejected, rejected:<code>, duplicates, ...)
 - ``p subs``            hash — subscriber id → subscription JSON; ``p subs:rev`` bumps on every change
 
@@ -109,6 +110,14 @@ class Store(Protocol):
         """JSON values cached under ``keys`` (enrichment), None where missing."""
         ...
 
+    async def scan_states(self, cursor: int, count: int) -> tuple[int, list[IndicatorState]]:
+        """One step of a full walk over the stored indicators (cursor 0 starts and ends a walk)."""
+        ...
+
+    async def get_marker(self, name: str) -> str | None: ...
+
+    async def set_marker(self, name: str, value: str) -> None: ...
+
     async def cache(self, items: Mapping[str, dict[str, Any]], ttl_s: int) -> None: ...
 
     async def subscriptions(self) -> tuple[int, list[Subscription]]: ...
@@ -145,6 +154,10 @@ def state_to_fields(state: IndicatorState) -> list[str]:
         "al", "1" if state.allowlisted else "0",
         "fp", ",".join(sorted(state.fp_by)),
     ]  # fmt: skip
+
+
+def _glob_escape(text: str) -> str:
+    return "".join(f"\\{c}" if c in "*?[]\\" else c for c in text)
 
 
 def _split(text: str) -> frozenset[str]:
@@ -285,6 +298,20 @@ class RedisStore:
     async def stats(self) -> dict[str, int]:
         raw = await self._r.hgetall(self.stats_key)
         return {(k.decode() if isinstance(k, bytes) else k): int(v) for k, v in raw.items()}
+
+    async def scan_states(self, cursor: int, count: int) -> tuple[int, list[IndicatorState]]:
+        pattern = _glob_escape(self._p) + "i:*"
+        next_cursor, keys = await self._r.scan(cursor=cursor, match=pattern, count=count)
+        ids = [f"indicator--{(k.decode() if isinstance(k, bytes) else k).rsplit(':', 1)[1]}" for k in keys]
+        loaded = await self.load_states(ids)
+        return int(next_cursor), [state for state, _ in loaded if state is not None]
+
+    async def get_marker(self, name: str) -> str | None:
+        value = await self._r.get(f"{self._p}m:{name}")
+        return value.decode() if isinstance(value, bytes) else value
+
+    async def set_marker(self, name: str, value: str) -> None:
+        await self._r.set(f"{self._p}m:{name}", value)
 
     # -- cache ----------------------------------------------------------------------------------------
     async def cached(self, keys: Sequence[str]) -> list[dict[str, Any] | None]:

@@ -149,6 +149,10 @@ def bank_jsonl() -> str:
                 "description": f"{chain} deposit address of a fake trading app",
             }
         )
+    # A report of the bank's own call centre (a spoofed caller id mistaken for the scammer): the allowlist
+    # must hold it back, or every telecom would block a real bank hotline.
+    lines.append({"type": "phone", "value": "+66 2 888 8888", "scam_types": ["impersonation-bank"],
+                  "confidence": 90, "tlp": "green", "description": "caller id shown to the victim"})  # fmt: skip
     for h in handles:
         lines.append(
             {
@@ -178,6 +182,7 @@ def misp_event() -> str:
     for d in domains[5:30]:
         defanged = d.replace(".", "[.]", 1) if rng.random() < 0.5 else d.upper() + "."
         attrs.append({"type": "domain", "category": "Network activity", "to_ids": True, "value": defanged})
+    attrs.append({"type": "domain", "category": "Network activity", "to_ids": True, "value": "PayPal.com"})
     for d in domains[30:38]:
         attrs.append(
             {

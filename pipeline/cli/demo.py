@@ -115,6 +115,7 @@ def render(obj: CliContext, summary: object) -> None:
     reasons = ", ".join(f"{k} {v}" for k, v in sorted(summary.rejected_by_reason.items()))
     table.add_row("rejected to the DLQ", f"{summary.rejected}" + (f" ({reasons})" if reasons else ""))
     table.add_row("accepted", str(summary.accepted))
+    table.add_row("held by the allowlist", str(summary.allowlisted))
     table.add_row("duplicates (no new version)", str(summary.duplicates))
     table.add_row("unique indicators", str(summary.unique_indicators))
     table.add_row("versions published", str(summary.versions))

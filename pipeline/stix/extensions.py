@@ -1,7 +1,8 @@
 """scamshare's STIX extension definitions and the identity that authors them.
 
 Three new SCO types (``phone-number``, ``cryptocurrency-wallet``, ``bank-account``, ``extension_type:
-new-sco``) and one property extension on Indicators (:data:`~pipeline.envelope.INDICATOR_EXTENSION_ID`).
+new-sco``), one property extension on Indicators (:data:`~pipeline.envelope.INDICATOR_EXTENSION_ID`) and one
+on the Sightings subscribers report (:data:`~pipeline.envelope.SIGHTING_EXTENSION_ID`).
 The objects are defined here, in code, so the installed package needs no data files; ``schemas/`` at the
 repository root holds the same documents as JSON, regenerated with::
 
@@ -18,7 +19,12 @@ import sys
 from pathlib import Path
 from typing import Any, Final
 
-from pipeline.envelope import INDICATOR_EXTENSION_ID, NEW_SCO_EXTENSION_IDS, SCAMSHARE_IDENTITY_ID
+from pipeline.envelope import (
+    INDICATOR_EXTENSION_ID,
+    NEW_SCO_EXTENSION_IDS,
+    SCAMSHARE_IDENTITY_ID,
+    SIGHTING_EXTENSION_ID,
+)
 from pipeline.stix.schemas import SCHEMA_FILES, all_schemas, schema_url
 from pipeline.stix.tlp import TLP
 
@@ -88,7 +94,8 @@ def _definition(
 
 
 def extension_definitions() -> list[dict[str, Any]]:
-    """The four extension-definition objects: three new SCO types, then the Indicator property extension."""
+    """The extension-definition objects: three new SCO types, then the Indicator and Sighting property
+    extensions."""
     defs = [
         _definition(
             NEW_SCO_EXTENSION_IDS[sco_type],
@@ -109,6 +116,18 @@ def extension_definitions() -> list[dict[str, Any]]:
                 "last_reported, allowlisted and enrichment to the version it publishes."
             ),
             schema=schema_url("indicator-extension"),
+            extension_type="property-extension",
+        )
+    )
+    defs.append(
+        _definition(
+            SIGHTING_EXTENSION_ID,
+            name="scamshare sighting",
+            description=(
+                "Property extension on Sightings a subscriber reports about an indicator it received: kind "
+                "is true-positive, false-positive or blocked."
+            ),
+            schema=schema_url("sighting-extension"),
             extension_type="property-extension",
         )
     )

@@ -19,7 +19,12 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from pipeline.envelope import INDICATOR_EXTENSION_ID, NEW_SCO_EXTENSION_IDS, SUBMISSION_SPEC
+from pipeline.envelope import (
+    INDICATOR_EXTENSION_ID,
+    NEW_SCO_EXTENSION_IDS,
+    SIGHTING_EXTENSION_ID,
+    SUBMISSION_SPEC,
+)
 
 SCHEMA_BASE_URL: Final = "https://scamshare.example/schemas/"
 JSON_SCHEMA_DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
@@ -42,8 +47,12 @@ SCHEMA_FILES: Final = {
     "cryptocurrency-wallet": "cryptocurrency-wallet.json",
     "bank-account": "bank-account.json",
     "indicator-extension": f"{INDICATOR_EXTENSION_ID}.json",
+    "sighting-extension": f"{SIGHTING_EXTENSION_ID}.json",
     "submission": "submission-envelope.json",
 }
+
+#: What a subscriber says about an indicator it received, as the sighting extension writes it (hyphens).
+SIGHTING_KIND_VALUES: Final = ("true-positive", "false-positive", "blocked")
 
 
 def schema_url(key: str) -> str:
@@ -270,6 +279,43 @@ def indicator_extension_schema() -> dict[str, Any]:
     }
 
 
+def sighting_extension_schema() -> dict[str, Any]:
+    """Schema of a Sighting carrying the scamshare property extension (``kind`` of the feedback)."""
+    return {
+        "$schema": JSON_SCHEMA_DIALECT,
+        "$id": schema_url("sighting-extension"),
+        "title": "scamshare sighting extension",
+        "description": (
+            "Property extension on Sightings a subscriber reports about an indicator it received: kind is "
+            "true-positive (it was a scam), false-positive (it was not) or blocked (the subscriber blocked "
+            "it). The Sighting's sighting_of_ref is the indicator, count how many times, "
+            "where_sighted_refs and created_by_ref the subscriber's identity."
+        ),
+        "type": "object",
+        "properties": {
+            "type": {"const": "sighting"},
+            "sighting_of_ref": {"type": "string", "pattern": f"^indicator--{_UUID}$"},
+            "count": {"type": "integer", "minimum": 1, "maximum": 999_999_999},
+            "extensions": {
+                "type": "object",
+                "properties": {
+                    SIGHTING_EXTENSION_ID: {
+                        "type": "object",
+                        "properties": {
+                            "extension_type": {"const": "property-extension"},
+                            "kind": {"enum": list(SIGHTING_KIND_VALUES)},
+                        },
+                        "required": ["extension_type", "kind"],
+                        "additionalProperties": False,
+                    }
+                },
+                "required": [SIGHTING_EXTENSION_ID],
+            },
+        },
+        "required": ["type", "sighting_of_ref", "extensions"],
+    }
+
+
 def submission_schema() -> dict[str, Any]:
     """Schema of the submission envelope on ``scam.submissions`` (see :mod:`pipeline.envelope`)."""
     return {
@@ -320,5 +366,6 @@ def all_schemas() -> dict[str, dict[str, Any]]:
         "cryptocurrency-wallet": cryptocurrency_wallet_schema(),
         "bank-account": bank_account_schema(),
         "indicator-extension": indicator_extension_schema(),
+        "sighting-extension": sighting_extension_schema(),
         "submission": submission_schema(),
     }

@@ -17,11 +17,14 @@ from pipeline.config import Settings
 from pipeline.emit import ListEmitter
 from pipeline.envelope import HEADER_REASON, HEADER_SOURCE, HEADER_STAGE, HEADER_SUBMITTED_MS
 from pipeline.processors.allowlist import Allowlist
+from pipeline.processors.decay import DecaySweep
 from pipeline.processors.deliver import HEADER_VERSION, DeliverStep
 from pipeline.processors.enrich import default_enrichers, load_config
 from pipeline.processors.fanout import Subscription
 from pipeline.processors.ingest import IngestStep, InMessage
 from pipeline.processors.score import ScoreModel
+from pipeline.processors.sighting_step import SightingStep
+from pipeline.sightings import build_sighting
 from pipeline.stix.tlp import TLP
 from pipeline.store import RedisStore
 from tests.unit.processors.factories import canonical, indicator_obj, phone_submission, submission
@@ -220,3 +223,89 @@ async def test_enrichment_is_computed_once_and_cached_in_redis(
     assert (
         0 < (redis_client.ttl(f"{settings.redis_key_prefix}e:{domain.sco_id}") or 0) <= step.enrichment_ttl_s
     )
+
+
+async def test_false_positives_from_two_subscribers_revoke_and_sightings_count_once(
+    settings: Settings, store: RedisStore
+) -> None:
+    produced = ListEmitter()
+    await ingest(settings, store, produced).process(
+        msgs(settings, phone_submission("0812345678", country="TH", submission_id="r1"))
+    )
+    phone = canonical("phone", "+66812345678")
+
+    def sighting(subscriber: str, kind: str, sid: str, offset: int) -> InMessage:
+        envelope = build_sighting(
+            subscriber=subscriber, indicator_id=phone.indicator_id, kind=kind, now=NOW, sighting_id=sid
+        )
+        return InMessage(
+            settings.topics.sightings, 0, offset, phone.indicator_id.encode(), orjson.dumps(envelope)
+        )
+
+    step = SightingStep(ingest(settings, store, produced).versions, now=lambda: NOW)
+    first = [
+        sighting("telco", "false-positive", "00000000-0000-4000-8000-000000000001", 0),
+        sighting("telco", "false-positive", "00000000-0000-4000-8000-000000000002", 1),
+    ]
+    result = await step.process(first)
+    assert (result.applied, result.published) == (2, 0)  # one subscriber alone does not revoke
+    await step.process(first)  # replay: nothing counted again
+    result = await step.process(
+        [sighting("bank", "false-positive", "00000000-0000-4000-8000-000000000003", 2)]
+    )
+    assert result.published == 1
+    records = [orjson.loads(m[2]) for m in produced.on(settings.topics.indicators)]
+    assert [(r["version"], r["revoked"]) for r in records] == [(1, False), (2, True)]
+    ext = next(o for o in records[-1]["bundle"]["objects"] if o["type"] == "indicator")["extensions"]
+    assert next(iter(ext.values()))["sightings"] == {"true_positive": 0, "false_positive": 3, "blocked": 0}
+    assert b"telco" not in orjson.dumps(records[-1]["bundle"])  # producers see counts, not who reported
+    stats = exact(await store.stats())
+    assert (stats["sightings"], stats["sightings:false_positive"], stats["revocations"]) == (3, 3, 1)
+    nowhere = "indicator--00000000-0000-5000-8000-000000000000"
+    sid = "00000000-0000-4000-8000-000000000009"
+    envelope = build_sighting(
+        subscriber="bank", indicator_id=nowhere, kind="blocked", now=NOW, sighting_id=sid
+    )
+    unknown = InMessage(settings.topics.sightings, 0, 9, b"k", orjson.dumps(envelope))
+    dead = ListEmitter()
+    assert (await SightingStep(ingest(settings, store, dead).versions).process([unknown])).rejected == 1
+    assert [m[0] for m in dead.messages] == [settings.topics.dlq]
+
+
+async def test_decay_sweep_publishes_band_changes_and_revokes_what_decayed_away(
+    settings: Settings, store: RedisStore
+) -> None:
+    produced = ListEmitter()
+    step = ingest(settings, store, produced)
+    reports = [
+        phone_submission("0812345678", country="TH", producer=p, submission_id=f"d{i}")
+        for i, p in enumerate("abc")
+    ]
+    await step.process(msgs(settings, *reports))
+    await step.process(
+        msgs(
+            settings,
+            submission(indicator_obj("domain-name", {"value": "kbank-x.com"}), submission_id="dom"),
+            start=3,
+        )
+    )
+    [phone, domain] = [orjson.loads(m[2]) for m in produced.on(settings.topics.indicators)]
+    # three reporters of default trust at confidence 70: 67 (medium band); one reporter: 31 (low band)
+    assert (phone["score"], domain["score"]) == (67, 31)
+    # Sixty days later the phone (half-life 30 d) has decayed a band; half a year later it is gone.
+    later = datetime(2027, 1, 21, tzinfo=UTC)
+    sweep = DecaySweep(step.versions, batch=1, now=lambda: later)
+    result = await sweep.walk()
+    assert (result.examined, result.walk_done, result.rescored, result.revoked) == (2, True, 1, 0)
+    much_later = DecaySweep(step.versions, batch=1, now=lambda: datetime(2027, 11, 1, tzinfo=UTC))
+    assert (await much_later.walk()).revoked == 2
+    records = [orjson.loads(m[2]) for m in produced.on(settings.topics.indicators)]
+    assert [(r["kind"], r["version"], r["score"], r["revoked"]) for r in records[2:3]] == [
+        ("phone", 2, 17, False),  # 67 after two 30-day half-lives: a band lower
+    ]
+    assert {(r["kind"], r["version"], r["score"], r["revoked"]) for r in records[3:]} == {
+        ("phone", 3, 0, True),  # decayed below 10: revoked (in whatever order the walk meets them)
+        ("domain", 2, 0, True),
+    }
+    assert (await much_later.walk()).rescored == 0  # revoked is final: nothing more to do
+    assert exact(await store.stats())["decayed"] == 3

@@ -16,6 +16,7 @@ from pipeline.envelope import (
     INDICATOR_EXTENSION_ID,
     NEW_SCO_EXTENSION_IDS,
     SCAMSHARE_IDENTITY_ID,
+    SIGHTING_EXTENSION_ID,
     make_submission,
 )
 from pipeline.stix.build import report_bundle
@@ -123,7 +124,7 @@ def test_submission_schema_rejects(change: dict[str, Any]) -> None:
 
 def test_extension_definitions() -> None:
     defs = {d["id"]: d for d in extension_definitions()}
-    assert set(defs) == {INDICATOR_EXTENSION_ID, *NEW_SCO_EXTENSION_IDS.values()}
+    assert set(defs) == {INDICATOR_EXTENSION_ID, SIGHTING_EXTENSION_ID, *NEW_SCO_EXTENSION_IDS.values()}
     for sco_type, ext_id in NEW_SCO_EXTENSION_IDS.items():
         d = defs[ext_id]
         assert d["extension_types"] == ["new-sco"]
@@ -131,6 +132,8 @@ def test_extension_definitions() -> None:
         assert "ID contributing properties" in d["description"]
     assert defs[INDICATOR_EXTENSION_ID]["extension_types"] == ["property-extension"]
     assert defs[INDICATOR_EXTENSION_ID]["schema"] == SCHEMA_BASE_URL + f"{INDICATOR_EXTENSION_ID}.json"
+    assert defs[SIGHTING_EXTENSION_ID]["extension_types"] == ["property-extension"]
+    assert defs[SIGHTING_EXTENSION_ID]["schema"] == SCHEMA_BASE_URL + f"{SIGHTING_EXTENSION_ID}.json"
     for d in defs.values():
         assert d["type"] == "extension-definition"
         assert d["created_by_ref"] == SCAMSHARE_IDENTITY_ID
@@ -161,7 +164,7 @@ OPTIONS = ValidationOptions(version="2.1", schema_dir=str(SCHEMAS_DIR))
 
 def test_readme_has_examples_of_every_type() -> None:
     types = {e.get("type", e.get("spec")) for e in EXAMPLES}
-    assert types >= {*NEW_SCO_EXTENSION_IDS, "indicator", "scamshare.submission/1"}
+    assert types >= {*NEW_SCO_EXTENSION_IDS, "indicator", "sighting", "scamshare.submission/1"}
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda e: e.get("id", e.get("spec")))
@@ -174,6 +177,8 @@ def test_readme_examples_are_valid(example: dict[str, Any]) -> None:
     if example["type"] == "indicator":
         assert example["id"] == indicator_id(example["pattern"])
         assert INDICATOR_EXTENSION_ID in example["extensions"]
+    elif example["type"] == "sighting":
+        assert SIGHTING_EXTENSION_ID in example["extensions"]
     else:
         alternatives = all_schemas()[example["type"]][ID_CONTRIBUTING_KEYWORD]
         props = next(p for p in alternatives if all(k in example for k in p))

@@ -1,0 +1,173 @@
+"""Shared by the fan-out, consume and examples tests: one worker subprocess per module, feed readers."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import KafkaError, TopicPartition
+
+from pipeline.canon import Canonical, canonicalize
+from pipeline.config import Settings
+from pipeline.kafka import build_admin, build_consumer
+from pipeline.lag import group_lag
+from pipeline.store import RedisStore
+
+
+def module_settings(bootstrap: str, redis_url: str, state_dir: Path, **overrides: Any) -> Settings:
+    """Settings with prefixes unique to one test module (the conftest's ``settings`` is per test)."""
+    tid = f"m{uuid.uuid4().hex[:8]}"
+    base: dict[str, Any] = {
+        "bootstrap": bootstrap, "redis_url": redis_url, "topic_prefix": f"{tid}.",
+        "redis_key_prefix": f"{tid}:", "app_id": tid, "partitions": 2, "state_dir": state_dir,
+    }  # fmt: skip
+    return Settings(**{**base, **overrides})
+
+
+@contextmanager
+def running_worker(
+    settings: Settings, extra_env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A real ``scamshare worker`` subprocess for ``settings``; stopped (SIGTERM, then SIGKILL) on exit."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SCAMSHARE_")}
+    env |= {
+        "SCAMSHARE_TOPIC_PREFIX": settings.topic_prefix,
+        "SCAMSHARE_REDIS_KEY_PREFIX": settings.redis_key_prefix,
+        "SCAMSHARE_APP_ID": settings.app_id,
+        "SCAMSHARE_PARTITIONS": str(settings.partitions),
+        **(extra_env or {}),
+    }
+    redis_url = settings.redis_url_value()
+    assert settings.bootstrap and redis_url
+    argv = [
+        sys.executable,
+        "-m",
+        "pipeline",
+        "worker",
+        "--bootstrap",
+        settings.bootstrap,
+        "--redis-url",
+        redis_url,
+    ]
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
+
+
+async def wait_processed(
+    settings: Settings, store: RedisStore, expected: int, proc: subprocess.Popen[bytes], timeout_s: float = 90
+) -> dict[str, int]:
+    """Until ``expected`` submissions were accepted or rejected and both agents have no lag."""
+    admin = build_admin(settings)
+    topics = [settings.topics.submissions, settings.topics.indicators]
+    deadline = time.monotonic() + timeout_s
+    stats: dict[str, int] = {}
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, (proc.stdout.read() if proc.stdout else b"").decode()
+        stats = await store.stats()
+        done = stats.get("accepted", 0) + stats.get("rejected", 0) >= expected
+        if done and group_lag(settings, admin, settings.app_id, topics, "fetch").lag == 0:
+            return stats
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"not processed in time: {stats}")
+
+
+@dataclass(frozen=True)
+class FeedMessage:
+    key: str
+    version: int
+    revoked: bool
+    value: bytes
+
+
+def read_topic(settings: Settings, topic: str, timeout_s: float = 20.0) -> list[FeedMessage]:
+    """Every message of ``topic`` (no consumer group: assigned, read to each partition's end)."""
+    consumer = build_consumer(settings, f"{settings.app_id}.reader", **{"enable.partition.eof": True})
+    try:
+        consumer.assign([TopicPartition(topic, p, 0) for p in range(settings.partitions)])
+        out: list[FeedMessage] = []
+        eof: set[int] = set()
+        deadline = time.monotonic() + timeout_s
+        while len(eof) < settings.partitions and time.monotonic() < deadline:
+            msg = consumer.poll(0.2)
+            if msg is None:
+                continue
+            err = msg.error()
+            if err is not None:
+                if err.code() == KafkaError._PARTITION_EOF:
+                    eof.add(int(msg.partition() or 0))
+                continue
+            headers = dict(msg.headers() or [])
+            out.append(
+                FeedMessage(
+                    key=(msg.key() or b"").decode(),
+                    version=int(headers["scamshare-version"]),
+                    revoked=headers["scamshare-revoked"] == b"1",
+                    value=msg.value() or b"",
+                )
+            )
+        assert len(eof) == settings.partitions, f"{topic}: end not reached"
+        return out
+    finally:
+        consumer.close()
+
+
+def canon(kind: str, value: str, country: str | None = None) -> Canonical:
+    c = canonicalize(kind, value, country=country)
+    assert isinstance(c, Canonical), c
+    return c
+
+
+def feed_bundle(c: Canonical, *, version: int = 1, revoked: bool = False, score: int = 60) -> dict[str, Any]:
+    """A feed message's bundle as the fan-out sends it (built directly, no worker)."""
+    from datetime import UTC, datetime, timedelta  # noqa: PLC0415
+
+    from pipeline.stix.build import indicator_bundle  # noqa: PLC0415
+    from pipeline.stix.tlp import TLP  # noqa: PLC0415
+
+    t0 = datetime(2026, 11, 22, 10, tzinfo=UTC)
+    return indicator_bundle(
+        c, version=version, created=t0, modified=t0 + timedelta(minutes=version), valid_from=t0,
+        valid_until=None if revoked else t0 + timedelta(days=60), revoked=revoked, confidence=80,
+        tlp=TLP.GREEN, scam_types=["investment"], score=0 if revoked else score, reporter_count=2,
+        report_count=3, sightings={"true_positive": 0, "false_positive": 0, "blocked": 0},
+        first_reported=t0, last_reported=t0, enrichment={},
+    )  # fmt: skip
+
+
+def produce_feed(settings: Settings, topic: str, items: list[tuple[Canonical, int, bool]]) -> None:
+    """Create ``topic`` and write (canonical, version, revoked) feed messages to it, acknowledged."""
+    import orjson  # noqa: PLC0415
+
+    from pipeline.kafka import DeliveryTracker, build_producer, wait_delivered  # noqa: PLC0415
+    from pipeline.topics import ensure_topics, feed_topic_spec  # noqa: PLC0415
+
+    ensure_topics(build_admin(settings), [feed_topic_spec(settings, topic)])
+    tracker = DeliveryTracker()
+    producer = build_producer(settings, on_delivery=tracker)
+    for c, version, revoked in items:
+        headers = [
+            ("scamshare-version", str(version).encode()),
+            ("scamshare-revoked", b"1" if revoked else b"0"),
+        ]
+        bundle = feed_bundle(c, version=version, revoked=revoked)
+        producer.produce(topic, value=orjson.dumps(bundle), key=c.indicator_id.encode(), headers=headers)
+    wait_delivered(producer, 30, tracker=tracker)
