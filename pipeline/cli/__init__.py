@@ -26,9 +26,32 @@ def config_cmd(obj: CliContext) -> None:
 
 
 def _register() -> None:
-    from pipeline.cli import demo, dev, normalize, publish, worker  # noqa: PLC0415
+    from pipeline.cli import (  # noqa: PLC0415  (keeps the import of this module cheap)
+        consume,
+        demo,
+        dev,
+        exporter,
+        lag,
+        normalize,
+        publish,
+        sighting,
+        subscribers,
+        worker,
+    )
 
-    for command in (dev.dev, dev.topics, normalize.normalize, publish.publish, worker.worker, demo.demo):
+    for command in (
+        dev.dev,
+        dev.topics,
+        normalize.normalize,
+        publish.publish,
+        worker.worker,
+        subscribers.subscribers,
+        consume.consume,
+        sighting.sighting,
+        lag.lag,
+        exporter.exporter,
+        demo.demo,
+    ):
         cli.add_command(command)
 
 

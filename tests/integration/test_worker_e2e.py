@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import orjson
 import pytest
@@ -30,6 +31,7 @@ from pipeline.processors.merge import merge
 from pipeline.processors.output import build_record
 from pipeline.processors.score import ScoreModel
 from pipeline.producers.publisher import Publisher
+from pipeline.sightings import report_sighting
 from pipeline.store import RedisStore
 from pipeline.topics import ensure_topics, pipeline_topics
 from tests.unit.processors.factories import T0, report
@@ -164,6 +166,23 @@ async def test_reports_are_validated_merged_scored_and_fanned_out(
     feeds = {sub.id: read_feed(settings, sub)[0] for sub in SUBS}
     assert feeds == {"telco": 2, "bank": 3, "platform": 1}
     assert {s: stats.get(f"delivered:{s}", 0) for s in feeds} == feeds
+
+    # Both subscribers that got the number report it as a false positive: it is revoked, and the revoked
+    # version reaches both feeds.
+    now = datetime.now(UTC)
+    for subscriber in ("telco", "bank"):
+        report_sighting(
+            settings, subscriber=subscriber, indicator_id=phone_id, kind="false-positive", now=now
+        )
+    deadline = time.monotonic() + 60
+    while (await store.stats()).get("revocations", 0) < 1 and time.monotonic() < deadline:
+        await asyncio.sleep(0.3)
+    stats = await wait_processed(settings, store, 5, worker)
+    assert (stats["sightings"], stats["sightings:false_positive"], stats["revocations"]) == (2, 2, 1)
+    [(state, delivered)] = await store.load_states([phone_id])
+    assert state is not None and state.revoked and state.version == 3
+    assert delivered == {"telco": 3, "bank": 3}
+    assert {sub.id: read_feed(settings, sub)[0] for sub in SUBS} == {"telco": 3, "bank": 4, "platform": 1}
 
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(30) is not None
