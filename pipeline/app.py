@@ -194,6 +194,8 @@ def create_app(settings: Settings, *, model: ScoreModel | None = None) -> faust.
     """Build the faust app for these settings."""
     if not settings.bootstrap:
         raise ValueError("settings.bootstrap is required to build the worker app")
+    datadir = settings.state_dir / "faust"
+    datadir.mkdir(parents=True, exist_ok=True)  # faust fails to start when it is missing
     app = faust.App(
         settings.app_id,
         broker=faust_broker_url(settings.bootstrap),
@@ -204,6 +206,8 @@ def create_app(settings: Settings, *, model: ScoreModel | None = None) -> faust.
             settings.sasl_password.get_secret_value() if settings.sasl_password else None,
         ),
         store="memory://",
+        # faust keeps table/state files here; without it every app writes <app_id>-data/ into the cwd.
+        datadir=str(datadir),
         key_serializer="raw",
         value_serializer="raw",
         topic_partitions=settings.partitions,

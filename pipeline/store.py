@@ -92,6 +92,12 @@ class Store(Protocol):
         """Per submission: None = never merged; otherwise whether merging it published a version."""
         ...
 
+    async def load_delivered(
+        self, indicator_ids: Sequence[str], subscriber_ids: Sequence[str]
+    ) -> list[dict[str, int]]:
+        """Per indicator, the last version each of these subscribers received (absent = never)."""
+        ...
+
     async def commit(self, commits: Sequence[Commit]) -> list[bool]:
         """Apply each compare-and-set; False where the state changed since it was read."""
         ...
@@ -240,6 +246,20 @@ class RedisStore:
                 pipe.hgetall(self.state_key(ind))
             raws = await pipe.execute()
         return [state_from_fields(ind, raw) for ind, raw in zip(indicator_ids, raws, strict=True)]
+
+    async def load_delivered(
+        self, indicator_ids: Sequence[str], subscriber_ids: Sequence[str]
+    ) -> list[dict[str, int]]:
+        if not subscriber_ids or not indicator_ids:
+            return [{} for _ in indicator_ids]
+        fields = [f"d:{s}" for s in subscriber_ids]
+        async with self._r.pipeline(transaction=False) as pipe:
+            for ind in indicator_ids:
+                pipe.hmget(self.state_key(ind), fields)
+            rows = await pipe.execute()
+        return [
+            {sub: int(v) for sub, v in zip(subscriber_ids, row, strict=True) if v is not None} for row in rows
+        ]
 
     async def seen_submissions(self, submission_ids: Sequence[str]) -> list[bool | None]:
         if not submission_ids:

@@ -27,6 +27,7 @@ def config_cmd(obj: CliContext) -> None:
 
 def _register() -> None:
     from pipeline.cli import (  # noqa: PLC0415  (keeps the import of this module cheap)
+        bench,
         consume,
         demo,
         dev,
@@ -50,6 +51,7 @@ def _register() -> None:
         sighting.sighting,
         lag.lag,
         exporter.exporter,
+        bench.bench,
         demo.demo,
     ):
         cli.add_command(command)

@@ -81,8 +81,9 @@ class DeliverStep:
                     self.topics.dlq, msg.key, msg.value, dlq_headers(msg, rejected, "fanout", now)
                 )
         ids = list(dict.fromkeys(view.indicator_id for _, view, _ in parsed))
-        loaded = await self.store.load_states(ids)
-        delivered = {ind: d for ind, (_, d) in zip(ids, loaded, strict=True)}
+        # Only the subscribers' delivery marks are needed, not the whole state.
+        loaded = await self.store.load_delivered(ids, [s.id for s in subs])
+        delivered = dict(zip(ids, loaded, strict=True))
         deliveries: list[Delivery] = []
         sent_ms: list[int] = []
         for msg, view, record in parsed:

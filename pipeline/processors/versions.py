@@ -45,16 +45,24 @@ class VersionPublisher:
             )
 
     async def enrichment(self, canonicals: list[Canonical]) -> dict[str, dict[str, Any]]:
-        """Enrichment per SCO id: from the Redis cache, computed (and cached) where missing."""
-        keys = list(dict.fromkeys(c.sco_id for c in canonicals))
-        found = dict(zip(keys, await self.store.cached(keys), strict=True))
+        """Enrichment per SCO id.
+
+        Offline enrichment is deterministic and costs tens of microseconds: it is computed here (the
+        canonicalisers' own caches make repeats cheap). A Redis round trip costs more than that, so only
+        online results (slow, fallible lookups) are cached in Redis, for ``enrichment_ttl_s``.
+        """
+        out = {c.sco_id: (enrich(c, self.enrichers) if self.enrichers else dict(c.facts)) for c in canonicals}
+        if not self.online:
+            return out
+        keys = list(out)
+        cached = dict(zip(keys, await self.store.cached(keys), strict=True))
         fresh: dict[str, dict[str, Any]] = {}
         for c in canonicals:
-            if found.get(c.sco_id) is None:
-                found[c.sco_id] = fresh[c.sco_id] = (
-                    enrich(c, self.enrichers) if self.enrichers else dict(c.facts)
-                )
+            hit = cached.get(c.sco_id) or fresh.get(c.sco_id)
+            if hit is None:
+                hit = fresh[c.sco_id] = {}
                 for guarded in self.online:  # timeouts and circuit breakers inside; never raises
-                    fresh[c.sco_id].update(await guarded(c))
+                    hit.update(await guarded(c))
+            out[c.sco_id].update(hit)
         await self.store.cache(fresh, self.enrichment_ttl_s)
-        return {k: v for k, v in found.items() if v is not None}
+        return out

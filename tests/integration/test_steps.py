@@ -6,13 +6,15 @@ merging across formats and producers, DLQ contents, replay after a crash, TLP ro
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 import pytest
 import redis
 
+from pipeline.canon import Canonical
 from pipeline.config import Settings
 from pipeline.emit import ListEmitter
 from pipeline.envelope import HEADER_REASON, HEADER_SOURCE, HEADER_STAGE, HEADER_SUBMITTED_MS
@@ -22,6 +24,7 @@ from pipeline.processors.deliver import HEADER_VERSION, DeliverStep
 from pipeline.processors.enrich import default_enrichers, load_config
 from pipeline.processors.fanout import Subscription
 from pipeline.processors.ingest import IngestStep, InMessage
+from pipeline.processors.online import Guarded
 from pipeline.processors.score import ScoreModel
 from pipeline.processors.sighting_step import SightingStep
 from pipeline.sightings import build_sighting
@@ -204,13 +207,28 @@ async def test_allowlisted_reports_are_held_counted_and_a_published_one_is_revok
     assert state is not None and state.allowlisted and state.reporters == {"telco-a", "bank-b", "p3"}
 
 
-async def test_enrichment_is_computed_once_and_cached_in_redis(
+class CountingLookup:
+    """An online enricher that answers at once and counts its calls."""
+
+    name = "counting"
+    kinds = frozenset({"domain"})
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def lookup(self, c: Canonical) -> Mapping[str, Any]:
+        self.calls += 1
+        return {"registered": "2026-11-01"}
+
+
+async def test_offline_enrichment_is_on_the_record_and_online_lookups_are_cached_in_redis(
     settings: Settings, store: RedisStore, redis_client: redis.Redis
 ) -> None:
     out = ListEmitter()
     step = ingest(settings, store, out)
     step.enrichers = default_enrichers(load_config(), plugins=False)
     domain = canonical("domain", "kbank-verify23.com")
+    cache_key = f"{settings.redis_key_prefix}e:{domain.sco_id}"
     await step.process(
         msgs(settings, submission(indicator_obj("domain-name", {"value": "KBANK-verify23.com."})))
     )
@@ -218,11 +236,19 @@ async def test_enrichment_is_computed_once_and_cached_in_redis(
     indicator = next(o for o in record["bundle"]["objects"] if o["type"] == "indicator")
     enrichment = next(iter(indicator["extensions"].values()))["enrichment"]
     assert (enrichment["lookalike_of"], enrichment["lookalike"]) == ("kbank", "contains")
-    cached = redis_client.get(f"{settings.redis_key_prefix}e:{domain.sco_id}")
-    assert cached is not None and orjson.loads(cached) == enrichment
-    assert (
-        0 < (redis_client.ttl(f"{settings.redis_key_prefix}e:{domain.sco_id}") or 0) <= step.enrichment_ttl_s
-    )
+    assert redis_client.get(cache_key) is None  # offline results are recomputed, cheaper than a round trip
+
+    lookup = CountingLookup()
+    step.online = [Guarded(lookup, timeout_s=1)]
+    for i, producer in enumerate(["p2", "p3"]):  # two new reporters: two new versions
+        batch = submission(indicator_obj("domain-name", {"value": "kbank-verify23.com"}), producer=producer)
+        await step.process(msgs(settings, batch, start=1 + i))
+    assert lookup.calls == 1  # the second version was served from Redis
+    assert orjson.loads(redis_client.get(cache_key) or b"{}") == {"registered": "2026-11-01"}
+    assert 0 < (redis_client.ttl(cache_key) or 0) <= step.enrichment_ttl_s
+    last = orjson.loads(out.on(settings.topics.indicators)[-1][2])
+    ext = next(o for o in last["bundle"]["objects"] if o["type"] == "indicator")["extensions"]
+    assert next(iter(ext.values()))["enrichment"]["registered"] == "2026-11-01"
 
 
 async def test_false_positives_from_two_subscribers_revoke_and_sightings_count_once(

@@ -77,3 +77,12 @@ async def test_subscriptions_are_stored_and_each_change_bumps_the_revision(store
     assert await store.remove_subscription("telco") is True
     assert await store.subscriptions() == (2, [])
     assert await store.remove_subscription("telco") is False
+
+
+async def test_load_delivered_reads_only_the_named_subscribers_marks(store: RedisStore) -> None:
+    await store.commit([Commit(STATE, None, ["s1"], True)])
+    ind = STATE.indicator_id
+    await store.mark_delivered([Delivery(ind, "telco", 1, False), Delivery(ind, "bank", 1, False)])
+    unknown = "indicator--00000000-0000-5000-8000-000000000000"
+    assert await store.load_delivered([ind, unknown], ["telco", "police"]) == [{"telco": 1}, {}]
+    assert await store.load_delivered([ind], []) == [{}]

@@ -8,8 +8,8 @@ from click.testing import CliRunner
 from pipeline.cli import cli
 
 COMMANDS = [
-    ["config"], ["consume"], ["demo"], ["dev", "up"], ["dev", "down"], ["dev", "status"],
-    ["exporter"], ["lag"],
+    ["bench", "pipeline"], ["config"], ["consume"], ["demo"], ["dev", "up"], ["dev", "down"],
+    ["dev", "status"], ["exporter"], ["lag"],
     ["normalize"], ["publish"], ["sighting", "report"], ["subscribers", "add"], ["subscribers", "update"],
     ["subscribers", "remove"], ["subscribers", "list"], ["subscribers", "load"], ["subscribers", "backfill"],
     ["topics", "create"], ["topics", "list"], ["worker"],

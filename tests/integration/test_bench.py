@@ -1,0 +1,58 @@
+"""`scamshare bench pipeline` through the click runner, on the session's broker and Redis, with a small N.
+
+Checks the JSON keys and that the counts add up; speed is never asserted (it goes in bench/).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from pipeline.bench import BENCH_SUBSCRIBERS
+from pipeline.cli.bench import bench
+from pipeline.cli.context import CliContext
+from pipeline.config import Settings
+from tests.conftest import StackAddresses
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+
+
+def test_bench_pipeline_prints_one_json_object_whose_counts_add_up(
+    stack: StackAddresses, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # faust writes its data dir into the working directory
+    args = ["pipeline", "--reports", "300", "--json", "--bootstrap", stack.bootstrap]
+    result = CliRunner().invoke(
+        bench,
+        [*args, "--redis-url", stack.redis_url],
+        obj=CliContext(settings=Settings(state_dir=tmp_path / ".scamshare")),
+    )
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+
+    for key in ("pipeline_per_s", "passthrough_per_s", "ratio"):
+        assert isinstance(out[key], int | float) and out[key] > 0, key
+    assert out["ratio"] == pytest.approx(out["pipeline_per_s"] / out["passthrough_per_s"], abs=1e-3)
+    assert 0 <= out["latency_ms"]["p50"] <= out["latency_ms"]["p99"] <= out["latency_ms"]["max"]
+    assert out["stack"] == "external"
+
+    counts = out["counts"]
+    assert counts["published"] == out["reports"] == 300
+    assert counts["accepted"] + counts["rejected"] + counts["allowlisted"] == 300
+    assert counts["rejected"] == 0  # the synthetic reports are all valid
+    assert 0 < counts["indicators"] <= counts["versions"] <= counts["accepted"]
+    assert counts["indicators"] < 300  # ~30% of the reports repeat an earlier scam
+    subs = {s.id for s in BENCH_SUBSCRIBERS}
+    assert set(counts["delivered"]) == subs
+    for sub in subs:  # fan-out ran once per version: every delivery is one feed message
+        assert counts["delivered"][sub] == counts["feed_messages"][sub] == counts["feed_versions"][sub] > 0
+    assert out["latency_ms"]["samples"] == sum(counts["feed_messages"].values())
+
+    redis_figures = out["redis"]
+    assert redis_figures["keys"]["i"]["keys"] == counts["indicators"]
+    assert redis_figures["bytes_per_indicator"] > 0
+    assert redis_figures["used_memory_delta_per_indicator"] > 0
+    assert not list(tmp_path.glob("*-data"))  # the worker's faust data dir was removed
