@@ -49,12 +49,15 @@ def servers(under: Path) -> set[int]:
         if not entry.name.isdigit():
             continue
         try:
-            exe = os.readlink(entry / "exe")
+            # argv[0], not /proc/<pid>/exe: Debian's redis-server is a symlink to redis-check-rdb, and
+            # redis rewrites its command line to "redis-server 127.0.0.1:PORT".
+            argv0 = (entry / "cmdline").read_bytes().split(b"\0")[0].split(b" ")[0].decode()
             cwd = Path(os.readlink(entry / "cwd"))
             state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
+        except (OSError, UnicodeDecodeError):
             continue
-        is_server = "tansu" in Path(exe).name or Path(exe).name == "redis-server"
+        name = Path(argv0).name
+        is_server = "tansu" in name or name == "redis-server"
         if state != "Z" and is_server and cwd.is_relative_to(under):
             found.add(int(entry.name))
     return found
