@@ -8,6 +8,7 @@ Integration tests (``@pytest.mark.integration``) talk to a real Kafka-protocol b
   Redis key prefix and app id unique to the test, 2 partitions and a private state dir, so tests never
   see each other's data.
 * ``redis_client`` (function): a client on the stack's Redis that deletes the test's keys afterwards.
+* ``store`` (function): the pipeline's RedisStore on the test's key prefix.
 
 The environment is scrubbed of ``SCAMSHARE_*`` variables for every test (``SCAMSHARE_TEST_*`` excepted)
 so a developer's shell cannot change what a test sees. At the end of the session any process the tests
@@ -20,7 +21,7 @@ import os
 import signal
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ import redis
 
 from pipeline.config import Settings
 from pipeline.devstack import EmbeddedStack
+from pipeline.store import RedisStore
 
 TEST_ENV_PREFIX = "SCAMSHARE_TEST_"
 
@@ -107,6 +109,16 @@ def redis_client(settings: Settings) -> Iterator[redis.Redis]:
         for start in range(0, len(keys), 500):
             client.delete(*keys[start : start + 500])
         client.close()
+
+
+@pytest.fixture
+async def store(settings: Settings, redis_client: redis.Redis) -> AsyncIterator[RedisStore]:
+    """The pipeline's Redis store on the test's key prefix (keys removed by ``redis_client``)."""
+    url = settings.redis_url_value()
+    assert url is not None
+    s = RedisStore.from_url(url, prefix=settings.redis_key_prefix)
+    yield s
+    await s.close()
 
 
 def _glob_escape(text: str) -> str:

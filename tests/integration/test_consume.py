@@ -18,7 +18,7 @@ from pipeline.kafka import build_admin
 from pipeline.sightings import ParsedSighting, parse_sighting
 from pipeline.topics import ensure_topics, pipeline_topics
 
-from .fanout_helpers import canon, produce_feed
+from .helpers import canon, produce_feed
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 

@@ -15,11 +15,9 @@ after a crash (at-least-once delivery), counters may not.
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -40,12 +38,14 @@ from pipeline.processors.deliver import HEADER_VERSION
 from pipeline.producers.publisher import Publisher, Submission
 from pipeline.store import RedisStore
 from pipeline.topics import ensure_topics, feed_topic_spec, pipeline_topics
+from tests.integration.helpers import start_worker, stop_worker
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(150)]
 
 REPORTS = 3000
 MALFORMED = 60
 BATCH = 100  # small batches: many uncommitted-but-processed batches at each kill
+BATCH_ENV = {"SCAMSHARE_WORKER_BATCH_SIZE": str(BATCH)}
 
 
 def malformed_messages(valid: list[Submission], rng: random.Random) -> list[bytes]:
@@ -69,37 +69,13 @@ def malformed_messages(valid: list[Submission], rng: random.Random) -> list[byte
     return out
 
 
-def start_worker(settings: Settings, cwd: Path, log: Path) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SCAMSHARE_")}
-    env |= {
-        "SCAMSHARE_TOPIC_PREFIX": settings.topic_prefix,
-        "SCAMSHARE_REDIS_KEY_PREFIX": settings.redis_key_prefix,
-        "SCAMSHARE_APP_ID": settings.app_id,
-        "SCAMSHARE_PARTITIONS": str(settings.partitions),
-        "SCAMSHARE_WORKER_BATCH_SIZE": str(BATCH),
-    }
-    redis_url = settings.redis_url_value()
-    assert settings.bootstrap and redis_url
-    argv = [sys.executable, "-m", "pipeline", "worker", "--bootstrap", settings.bootstrap]
-    with log.open("ab") as out:  # the child keeps its own descriptor
-        return subprocess.Popen(
-            [*argv, "--redis-url", redis_url], env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT
-        )
-
-
 @pytest.fixture
 def workers(settings: Settings, tmp_path: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
     """Every worker process the test starts; whatever still runs at the end is stopped."""
     procs: list[subprocess.Popen[bytes]] = []
     yield procs
     for proc in procs:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
+        stop_worker(proc, 20)
 
 
 def received(stats: dict[str, int]) -> int:
@@ -178,13 +154,13 @@ async def test_two_sigkills_mid_stream_lose_nothing_and_count_nothing_twice(
     total = len(order)
 
     log = tmp_path / "worker.log"
-    workers.append(start_worker(settings, tmp_path, log))
+    workers.append(start_worker(settings, log, cwd=tmp_path, extra_env=BATCH_ENV))
     kills = []
     for fraction in (1 / 3, 2 / 3):
         kills.append(await wait_received(store, int(total * fraction), workers[-1], log))
         workers[-1].send_signal(signal.SIGKILL)
         workers[-1].wait(10)
-        workers.append(start_worker(settings, tmp_path, log))
+        workers.append(start_worker(settings, log, cwd=tmp_path, extra_env=BATCH_ENV))
     assert kills[0] < total and kills[1] < total, f"the worker finished before a kill: {kills}"
 
     stats = await wait_settled(settings, store, total)

@@ -12,7 +12,7 @@ import pytest
 
 from pipeline.config import Settings
 
-from .fanout_helpers import canon, produce_feed
+from .helpers import canon, produce_feed
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 

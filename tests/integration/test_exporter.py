@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
 import subprocess
 import sys
@@ -24,6 +22,7 @@ from pipeline.metrics import Exporter, redis_stats_reader
 from pipeline.store import RedisStore
 from pipeline.timelag import LagHistory, LagSampler
 from pipeline.topics import ensure_topics, pipeline_topics
+from tests.integration.helpers import running_worker, stop_worker, worker_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -103,26 +102,6 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def child_env(settings: Settings) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SCAMSHARE_")}
-    return env | {
-        "SCAMSHARE_TOPIC_PREFIX": settings.topic_prefix,
-        "SCAMSHARE_REDIS_KEY_PREFIX": settings.redis_key_prefix,
-        "SCAMSHARE_APP_ID": settings.app_id,
-        "SCAMSHARE_PARTITIONS": str(settings.partitions),
-    }
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-
-
 def test_cli_exporter_serves_metrics_until_sigterm(
     settings: Settings, topics: None, redis_client: redis.Redis
 ) -> None:
@@ -137,12 +116,15 @@ def test_cli_exporter_serves_metrics_until_sigterm(
     )
     argv = [sys.executable, "-c", launcher, "--port", str(port), "--interval", "0.5", "--end-offsets",
             "fetch", "--bootstrap", settings.bootstrap, "--redis-url", redis_url]  # fmt: skip
-    proc = subprocess.Popen(argv, env=child_env(settings), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    log = settings.state_dir / "exporter.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as out:
+        proc = subprocess.Popen(argv, env=worker_env(settings), stdout=out, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 30
         samples: dict[str, list[tuple[dict[str, str], float]]] = {}
         while time.monotonic() < deadline and "scamshare_consumer_group_status" not in samples:
-            assert proc.poll() is None, (proc.stdout.read() if proc.stdout else b"").decode()
+            assert proc.poll() is None, log.read_text(errors="replace")
             try:
                 samples = scrape(f"http://127.0.0.1:{port}/metrics")
             except OSError:
@@ -153,29 +135,14 @@ def test_cli_exporter_serves_metrics_until_sigterm(
         groups = {lab["group"] for lab, _v in samples["scamshare_consumer_group_status"]}
         assert settings.app_id in groups  # the processors' group is expected even before it commits
     finally:
-        stop(proc)
-    assert proc.returncode == 0, (proc.stdout.read() if proc.stdout else b"").decode()
+        stop_worker(proc)
+    assert proc.returncode == 0, log.read_text(errors="replace")
 
 
 @pytest.fixture
 def worker(settings: Settings, topics: None) -> Iterator[subprocess.Popen[bytes]]:
-    redis_url = settings.redis_url_value()
-    assert settings.bootstrap and redis_url
-    argv = [
-        sys.executable,
-        "-m",
-        "pipeline",
-        "worker",
-        "--bootstrap",
-        settings.bootstrap,
-        "--redis-url",
-        redis_url,
-    ]
-    proc = subprocess.Popen(argv, env=child_env(settings), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
+    with running_worker(settings) as proc:
         yield proc
-    finally:
-        stop(proc)
 
 
 def test_canary_makes_round_trips_through_a_real_worker(

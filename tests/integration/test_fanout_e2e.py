@@ -25,7 +25,7 @@ from pipeline.store import RedisStore
 from pipeline.topics import ensure_topics, pipeline_topics
 from tests.conftest import StackAddresses
 
-from .fanout_helpers import canon, module_settings, read_topic, running_worker, wait_processed
+from .helpers import canon, module_settings, read_topic, running_worker, wait_processed
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 

@@ -16,9 +16,7 @@ import asyncio
 import itertools
 import os
 import random
-import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -38,6 +36,7 @@ from pipeline.processors.validate import Limits, Rejected, validate_submission
 from pipeline.producers.publisher import Publisher, Submission
 from pipeline.store import RedisStore
 from pipeline.topics import ensure_topics, pipeline_topics
+from tests.integration.helpers import start_worker, stop_worker
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -194,37 +193,15 @@ def bad_messages(valid: list[Submission], rng: random.Random, n: int) -> list[tu
     return out
 
 
-def start_worker(settings: Settings, cwd: Path, log: Path) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SCAMSHARE_")}
-    env |= {
-        "SCAMSHARE_TOPIC_PREFIX": settings.topic_prefix,
-        "SCAMSHARE_REDIS_KEY_PREFIX": settings.redis_key_prefix,
-        "SCAMSHARE_APP_ID": settings.app_id,
-        "SCAMSHARE_PARTITIONS": str(settings.partitions),
-        "SCAMSHARE_MAX_MESSAGE_BYTES": str(MAX_BYTES),
-    }
-    redis_url = settings.redis_url_value()
-    assert settings.bootstrap and redis_url
-    argv = [sys.executable, "-m", "pipeline", "worker", "--bootstrap", settings.bootstrap]
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [*argv, "--redis-url", redis_url], env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT
-        )
-
-
 @pytest.fixture
 def worker(settings: Settings, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
     ensure_topics(build_admin(settings), pipeline_topics(settings))
     log = tmp_path / "worker.log"
-    proc = start_worker(settings, tmp_path, log)
+    proc = start_worker(
+        settings, log, cwd=tmp_path, extra_env={"SCAMSHARE_MAX_MESSAGE_BYTES": str(MAX_BYTES)}
+    )
     yield proc, log
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+    stop_worker(proc, 20)
 
 
 async def wait_counts(

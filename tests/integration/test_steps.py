@@ -6,7 +6,7 @@ merging across formats and producers, DLQ contents, replay after a crash, TLP ro
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,15 +35,6 @@ from tests.unit.processors.factories import canonical, indicator_obj, phone_subm
 pytestmark = [pytest.mark.integration]
 
 NOW = datetime(2026, 11, 22, 10, 0, 5, tzinfo=UTC)
-
-
-@pytest.fixture
-async def store(settings: Settings, redis_client: redis.Redis) -> AsyncIterator[RedisStore]:
-    url = settings.redis_url_value()
-    assert url is not None
-    s = RedisStore.from_url(url, prefix=settings.redis_key_prefix)
-    yield s
-    await s.close()
 
 
 def msgs(settings: Settings, *values: bytes, start: int = 0) -> list[InMessage]:

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import replace
 
 import pytest
-import redis
 
-from pipeline.config import Settings
 from pipeline.processors.fanout import Subscription
 from pipeline.processors.merge import merge
 from pipeline.processors.score import ScoreModel
@@ -16,15 +13,6 @@ from pipeline.store import Commit, Delivery, RedisStore
 from tests.unit.processors.factories import T0, report
 
 pytestmark = [pytest.mark.integration]
-
-
-@pytest.fixture
-async def store(settings: Settings, redis_client: redis.Redis) -> AsyncIterator[RedisStore]:
-    url = settings.redis_url_value()
-    assert url is not None
-    s = RedisStore.from_url(url, prefix=settings.redis_key_prefix)
-    yield s
-    await s.close()
 
 
 STATE = merge(None, report(), ScoreModel(), T0).state

@@ -8,24 +8,19 @@ international format. Exact counts are asserted on Redis counters, the DLQ and e
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import orjson
 import pytest
-from confluent_kafka import KafkaError, TopicPartition
 
-from pipeline.canon import Canonical, canonicalize
 from pipeline.config import Settings
 from pipeline.demo import read_feed
 from pipeline.envelope import HEADER_REASON
-from pipeline.kafka import build_admin, build_consumer, build_producer
-from pipeline.lag import group_lag
+from pipeline.kafka import build_admin, build_producer
 from pipeline.processors.fanout import Subscription
 from pipeline.processors.merge import merge
 from pipeline.processors.output import build_record
@@ -34,6 +29,7 @@ from pipeline.producers.publisher import Publisher
 from pipeline.sightings import report_sighting
 from pipeline.store import RedisStore
 from pipeline.topics import ensure_topics, pipeline_topics
+from tests.integration.helpers import canon, read_records, running_worker, wait_processed
 from tests.unit.processors.factories import T0, report
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
@@ -48,82 +44,10 @@ SUBS = [
 BTC = "1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2"
 
 
-def canon(kind: str, value: str, country: str | None = None) -> Canonical:
-    c = canonicalize(kind, value, country=country)
-    assert isinstance(c, Canonical), c
-    return c
-
-
 @pytest.fixture
 def worker(settings: Settings) -> Iterator[subprocess.Popen[bytes]]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SCAMSHARE_")}
-    env |= {
-        "SCAMSHARE_TOPIC_PREFIX": settings.topic_prefix,
-        "SCAMSHARE_REDIS_KEY_PREFIX": settings.redis_key_prefix,
-        "SCAMSHARE_APP_ID": settings.app_id,
-        "SCAMSHARE_PARTITIONS": str(settings.partitions),
-    }
-    redis_url = settings.redis_url_value()
-    assert settings.bootstrap and redis_url
-    argv = [
-        sys.executable,
-        "-m",
-        "pipeline",
-        "worker",
-        "--bootstrap",
-        settings.bootstrap,
-        "--redis-url",
-        redis_url,
-    ]
-    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
+    with running_worker(settings) as proc:
         yield proc
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
-
-
-async def wait_processed(
-    settings: Settings, store: RedisStore, expected: int, proc: subprocess.Popen[bytes]
-) -> dict[str, int]:
-    admin = build_admin(settings)
-    topics = [settings.topics.submissions, settings.topics.indicators]
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, (proc.stdout.read() if proc.stdout else b"").decode()
-        stats = await store.stats()
-        done = stats.get("accepted", 0) + stats.get("rejected", 0) >= expected
-        if done and group_lag(settings, admin, settings.app_id, topics, "fetch").lag == 0:
-            return stats
-        await asyncio.sleep(0.3)
-    raise AssertionError(f"not processed in time: {stats}")
-
-
-def read_dlq(settings: Settings) -> list[tuple[bytes, dict[str, bytes]]]:
-    consumer = build_consumer(settings, f"{settings.app_id}.dlq-reader", **{"enable.partition.eof": True})
-    topic = settings.topics.dlq
-    try:
-        consumer.assign([TopicPartition(topic, p, 0) for p in range(settings.partitions)])
-        out, eof = [], set()
-        deadline = time.monotonic() + 20
-        while len(eof) < settings.partitions and time.monotonic() < deadline:
-            msg = consumer.poll(0.2)
-            if msg is None:
-                continue
-            err = msg.error()
-            if err is not None:
-                if err.code() == KafkaError._PARTITION_EOF:
-                    eof.add(msg.partition())
-                continue
-            out.append((msg.value() or b"", dict(msg.headers() or [])))
-        return out
-    finally:
-        consumer.close()
 
 
 async def test_reports_are_validated_merged_scored_and_fanned_out(
@@ -159,9 +83,9 @@ async def test_reports_are_validated_merged_scored_and_fanned_out(
     assert (state.reports, state.version) == (2, 2)
     assert delivered == {"telco": 2, "bank": 2}
 
-    dlq = read_dlq(settings)
-    assert [value for value, _ in dlq] == [raw]  # the original bytes, once
-    assert dlq[0][1][HEADER_REASON].startswith(b"not_json")
+    dlq = read_records(settings, settings.topics.dlq)
+    assert [r.value for r in dlq] == [raw]  # the original bytes, once
+    assert dlq[0].headers[HEADER_REASON].startswith(b"not_json")
 
     feeds = {sub.id: read_feed(settings, sub)[0] for sub in SUBS}
     assert feeds == {"telco": 2, "bank": 3, "platform": 1}

@@ -1,4 +1,4 @@
-"""Shared by the fan-out, consume and examples tests: one worker subprocess per module, feed readers."""
+"""Shared by the integration tests that drive a real worker: start/stop it, wait for it, read topics."""
 
 from __future__ import annotations
 
@@ -34,19 +34,27 @@ def module_settings(bootstrap: str, redis_url: str, state_dir: Path, **overrides
     return Settings(**{**base, **overrides})
 
 
-@contextmanager
-def running_worker(
-    settings: Settings, extra_env: dict[str, str] | None = None
-) -> Iterator[subprocess.Popen[bytes]]:
-    """A real ``scamshare worker`` subprocess for ``settings``; stopped (SIGTERM, then SIGKILL) on exit."""
+def worker_env(settings: Settings, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a worker subprocess for ``settings`` (none of the caller's SCAMSHARE_* leak in)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCAMSHARE_")}
-    env |= {
+    return env | {
         "SCAMSHARE_TOPIC_PREFIX": settings.topic_prefix,
         "SCAMSHARE_REDIS_KEY_PREFIX": settings.redis_key_prefix,
         "SCAMSHARE_APP_ID": settings.app_id,
         "SCAMSHARE_PARTITIONS": str(settings.partitions),
-        **(extra_env or {}),
+        "SCAMSHARE_STATE_DIR": str(settings.state_dir),
+        **(extra or {}),
     }
+
+
+def start_worker(
+    settings: Settings, log: Path, *, cwd: Path | None = None, extra_env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """Start a real ``scamshare worker`` for ``settings``, its output appended to ``log``.
+
+    Output goes to a file, never to a pipe nobody reads: a worker that logs retries would fill the pipe and
+    block.
+    """
     redis_url = settings.redis_url_value()
     assert settings.bootstrap and redis_url
     argv = [
@@ -59,17 +67,42 @@ def running_worker(
         "--redis-url",
         redis_url,
     ]
-    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as out:  # the child keeps its own descriptor
+        return subprocess.Popen(
+            argv, env=worker_env(settings, extra_env), cwd=cwd, stdout=out, stderr=subprocess.STDOUT
+        )
+
+
+def stop_worker(proc: subprocess.Popen[bytes], timeout_s: float = 30) -> None:
+    """SIGTERM, then SIGKILL if it does not exit in time."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+def worker_log(proc: subprocess.Popen[bytes]) -> str:
+    """The tail of a worker's log (for assertion messages)."""
+    path = getattr(proc, "scamshare_log", None)
+    return path.read_text(errors="replace")[-3000:] if isinstance(path, Path) and path.exists() else ""
+
+
+@contextmanager
+def running_worker(
+    settings: Settings, extra_env: dict[str, str] | None = None, *, log: Path | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A worker subprocess for ``settings``; stopped (SIGTERM, then SIGKILL) on exit."""
+    path = log or settings.state_dir / "worker.log"
+    proc = start_worker(settings, path, extra_env=extra_env)
+    proc.scamshare_log = path  # type: ignore[attr-defined]
     try:
         yield proc
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
+        stop_worker(proc)
 
 
 async def wait_processed(
@@ -81,7 +114,7 @@ async def wait_processed(
     deadline = time.monotonic() + timeout_s
     stats: dict[str, int] = {}
     while time.monotonic() < deadline:
-        assert proc.poll() is None, (proc.stdout.read() if proc.stdout else b"").decode()
+        assert proc.poll() is None, worker_log(proc)
         stats = await store.stats()
         done = stats.get("accepted", 0) + stats.get("rejected", 0) >= expected
         if done and group_lag(settings, admin, settings.app_id, topics, "fetch").lag == 0:
@@ -91,19 +124,20 @@ async def wait_processed(
 
 
 @dataclass(frozen=True)
-class FeedMessage:
-    key: str
-    version: int
-    revoked: bool
+class Record:
+    key: bytes | None
     value: bytes
+    headers: dict[str, bytes]
+    partition: int
+    offset: int
 
 
-def read_topic(settings: Settings, topic: str, timeout_s: float = 20.0) -> list[FeedMessage]:
+def read_records(settings: Settings, topic: str, timeout_s: float = 20.0) -> list[Record]:
     """Every message of ``topic`` (no consumer group: assigned, read to each partition's end)."""
     consumer = build_consumer(settings, f"{settings.app_id}.reader", **{"enable.partition.eof": True})
     try:
         consumer.assign([TopicPartition(topic, p, 0) for p in range(settings.partitions)])
-        out: list[FeedMessage] = []
+        out: list[Record] = []
         eof: set[int] = set()
         deadline = time.monotonic() + timeout_s
         while len(eof) < settings.partitions and time.monotonic() < deadline:
@@ -115,19 +149,37 @@ def read_topic(settings: Settings, topic: str, timeout_s: float = 20.0) -> list[
                 if err.code() == KafkaError._PARTITION_EOF:
                     eof.add(int(msg.partition() or 0))
                 continue
-            headers = dict(msg.headers() or [])
+            headers = {k: v for k, v in (msg.headers() or []) if isinstance(v, bytes)}
             out.append(
-                FeedMessage(
-                    key=(msg.key() or b"").decode(),
-                    version=int(headers["scamshare-version"]),
-                    revoked=headers["scamshare-revoked"] == b"1",
-                    value=msg.value() or b"",
+                Record(
+                    msg.key(), msg.value() or b"", headers, int(msg.partition() or 0), int(msg.offset() or 0)
                 )
             )
         assert len(eof) == settings.partitions, f"{topic}: end not reached"
         return out
     finally:
         consumer.close()
+
+
+@dataclass(frozen=True)
+class FeedMessage:
+    key: str
+    version: int
+    revoked: bool
+    value: bytes
+
+
+def read_topic(settings: Settings, topic: str, timeout_s: float = 20.0) -> list[FeedMessage]:
+    """Every message of a feed topic, with its version and revocation flag."""
+    return [
+        FeedMessage(
+            key=(r.key or b"").decode(),
+            version=int(r.headers["scamshare-version"]),
+            revoked=r.headers["scamshare-revoked"] == b"1",
+            value=r.value,
+        )
+        for r in read_records(settings, topic, timeout_s)
+    ]
 
 
 def canon(kind: str, value: str, country: str | None = None) -> Canonical:
