@@ -41,7 +41,9 @@ logger = logging.getLogger(__name__)
 FORMATS: Final = ("csv", "jsonl", "stix", "misp")
 STDIN_NAME: Final = "<stdin>"
 CSV_REQUIRED: Final = ("type", "value")
-CSV_OPTIONAL: Final = ("country", "scam_type", "confidence", "tlp", "first_seen", "description", "bic")
+CSV_OPTIONAL: Final = (
+    "country", "scam_type", "confidence", "tlp", "first_seen", "description", "bic", "revoked",
+)  # fmt: skip
 #: Header spellings read as one of the columns above.
 _CSV_HEADER_ALIASES: Final = {"kind": "type", "scam_types": "scam_type"}
 _EXTENSIONS: Final = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json"}

@@ -102,6 +102,9 @@ class ReportInput:
     description: str | None = None
     chain: str | None = None
     bic: str | None = None
+    #: the producer withdraws its earlier report of this value (STIX ``revoked``); when every reporter has
+    #: withdrawn, the pipeline revokes the indicator and tells every past recipient
+    revoked: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,6 +240,20 @@ def parse_bic(value: object) -> str | None:
     return code
 
 
+def parse_revoked(value: object) -> bool:
+    """``revoked``: true/false, yes/no, 1/0 (empty = false)."""
+    if value is None or value is False or value == "":
+        return False
+    if value is True:
+        return True
+    text = str(value).strip().lower()
+    if text in {"true", "yes", "1", "y"}:
+        return True
+    if text in {"false", "no", "0", "n"}:
+        return False
+    raise FieldError(f"'revoked' must be true or false, got {value!r}")
+
+
 def parse_description(value: object) -> str | None:
     """Free text, stripped; ``None`` for empty. Raises FieldError when not a string or too long."""
     if value is None:
@@ -255,8 +272,9 @@ def report_from_fields(
     """Validate the fields of one input record into a :class:`ReportInput`, or say why not.
 
     Field names are those of the CSV header: ``type`` (or ``kind``), ``value``, ``country``,
-    ``scam_type`` / ``scam_types``, ``confidence``, ``tlp``, ``first_seen``, ``description``, and ``bic``
-    for bank accounts. ``tlp`` is the level to use when the record names none (e.g. a MISP event's tag).
+    ``scam_type`` / ``scam_types``, ``confidence``, ``tlp``, ``first_seen``, ``description``, ``bic``
+    for bank accounts, and ``revoked`` (true: withdraw an earlier report of this value). ``tlp`` is the
+    level to use when the record names none (e.g. a MISP event's tag).
     """
     raw_kind = fields.get("type", fields.get("kind"))
     if raw_kind is None or (isinstance(raw_kind, str) and not raw_kind.strip()):
@@ -287,6 +305,7 @@ def report_from_fields(
             description=parse_description(fields.get("description")),
             chain=CHAIN_BY_ALIAS.get(raw_kind.strip().lower()),
             bic=parse_bic(fields.get("bic")) if kind == "bank-account" else None,
+            revoked=parse_revoked(fields.get("revoked")),
         )
     except FieldError as exc:
         return Rejected(source, str(exc))
@@ -340,6 +359,7 @@ def bundle_options(report: ReportInput, *, default_tlp: TLP = TLP.GREEN) -> dict
         "valid_from": report.first_seen,
         "country_hint": report.country,
         "raw_value": report.value,
+        "revoked": report.revoked,
     }
 
 

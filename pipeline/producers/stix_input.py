@@ -3,8 +3,8 @@
 * Each Indicator with a simple pattern (``[phone-number:value = '+44...']``, comparisons joined by AND, see
   :func:`pipeline.stix.pattern.parse_simple_pattern`) is one report. Confidence, ``valid_from`` (first
   seen), description and the scamshare property extension (scam types, country hint) travel with it;
-  without the extension, ``labels`` that read as scam types are used. A revoked Indicator is skipped:
-  re-publishing it would be a new report, and revocation is its own action.
+  without the extension, ``labels`` that read as scam types are used. A revoked Indicator
+  (``revoked: true``) is published as a withdrawal of the producer's earlier report of that value.
 * A bare observable of a scam kind (phone-number, domain-name, url, email-addr, cryptocurrency-wallet,
   bank-account, user-account) is a report too, unless an Indicator in the same file already covers it (a
   relationship to it, or a pattern naming the same value). Observables of other types are ignored.
@@ -24,7 +24,7 @@ from pipeline.canon import KIND_BY_SCO_TYPE
 from pipeline.envelope import INDICATOR_EXTENSION_ID
 from pipeline.errors import InputError
 from pipeline.processors.validate import observable_input
-from pipeline.producers.records import ReadItem, Rejected, Skipped, parse_scam_types, report_from_fields
+from pipeline.producers.records import ReadItem, Rejected, parse_scam_types, report_from_fields
 from pipeline.stix.pattern import parse_simple_pattern
 from pipeline.stix.tlp import TLP, TLP2_EXTENSION_ID, parse_tlp
 
@@ -159,8 +159,6 @@ def _from_indicator(
         return Rejected(source, "indicator has no 'pattern' string")
     if isinstance(comparisons, str):
         return Rejected(source, f"pattern {_short(obj['pattern'])}: {comparisons}")
-    if obj.get("revoked") is True:
-        return Skipped(source, f"indicator {obj.get('id', '')} is revoked; revocations are not re-published")
     target = observable_input(comparisons)
     if not isinstance(target, tuple):
         return Rejected(source, target.reason)
@@ -181,6 +179,7 @@ def _from_indicator(
         "country": ext.get("country_hint"),
         "bic": props.get("bic"),
         "scam_types": ext["scam_types"] if "scam_types" in ext else _label_scam_types(obj.get("labels")),
+        "revoked": obj.get("revoked", False),
     }
     return report_from_fields(fields, source=source, location=location, tlp=tlp)
 

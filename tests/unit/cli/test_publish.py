@@ -60,13 +60,14 @@ def test_json_summary(tmp_path: Path) -> None:
     summary = json.loads(result.stdout)
     assert summary["dry_run"] is True
     assert summary["published"] == 0
-    assert [f["reports"] for f in summary["files"]] == [7, 2, 3, 7, 7]
-    assert summary["reports"] == 26
+    # bundle.json's revoked Indicator is a withdrawal report (it used to be skipped)
+    assert [f["reports"] for f in summary["files"]] == [7, 2, 3, 8, 7]
+    assert summary["reports"] == 27
     assert len(summary["rejected"]) == 13
     assert {"source": f"{DATA / 'reports.jsonl'}:4", "reason": "expected a JSON object, got list"} in summary[
         "rejected"
     ]
-    assert len(summary["skipped"]) == 3
+    assert len(summary["skipped"]) == 2
 
 
 def test_emit_stix_writes_one_valid_deduplicated_bundle(tmp_path: Path) -> None:
@@ -83,7 +84,7 @@ def test_emit_stix_writes_one_valid_deduplicated_bundle(tmp_path: Path) -> None:
     # The samples report some values twice (+61412345678, paypa1-secure.com, ...): one indicator each.
     batch = collect([load_source(p) for p in ALL_SAMPLES], None, "telco-au")
     expected = {accepted.canonical.indicator_id for accepted, _ in batch.accepted}
-    assert len(expected) < len(batch.accepted) == 26
+    assert len(expected) < len(batch.accepted) == 27
     indicators = [o for o in bundle["objects"] if o["type"] == "indicator"]
     assert {o["id"] for o in indicators} == expected
     assert types["indicator"] == types["relationship"] == len(expected)

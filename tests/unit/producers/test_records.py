@@ -268,3 +268,22 @@ def test_split_rejected_keeps_order() -> None:
     bad = Rejected("f:3", "nope")
     reports, rejected, skipped = split_rejected([bad, good])
     assert (reports, rejected, skipped) == ([good], [bad], [])
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [(None, False), ("", False), ("true", True), ("YES", True), ("0", False), (True, True)],
+)
+def test_revoked_field(raw: object, expected: bool) -> None:
+    report = report_from_fields({"type": "domain", "value": "x.example.com", "revoked": raw}, source="f:1")
+    assert isinstance(report, ReportInput)
+    assert report.revoked is expected
+    assert bundle_options(report)["revoked"] is expected
+
+
+def test_bad_revoked_value_names_the_field() -> None:
+    rejected = report_from_fields(
+        {"type": "domain", "value": "x.example.com", "revoked": "maybe"}, source="f:2"
+    )
+    assert isinstance(rejected, Rejected)
+    assert "'revoked' must be true or false" in rejected.reason

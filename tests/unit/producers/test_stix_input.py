@@ -12,7 +12,7 @@ import pytest
 from pipeline.canon import Canonical, canonicalize
 from pipeline.envelope import INDICATOR_EXTENSION_ID
 from pipeline.errors import InputError
-from pipeline.producers.records import Accepted, ReadItem, Rejected, ReportInput, Skipped, to_canonical_report
+from pipeline.producers.records import Accepted, ReadItem, Rejected, ReportInput, to_canonical_report
 from pipeline.producers.stix_input import read_stix
 from pipeline.stix.build import report_bundle
 from pipeline.stix.tlp import TLP
@@ -71,8 +71,9 @@ def test_sample_bundle() -> None:
     assert isinstance(wallet, ReportInput)
     assert (wallet.kind, wallet.chain) == ("wallet", "ethereum")
 
-    assert isinstance(by_source["objects[9]"], Skipped)
-    assert "revoked" in by_source["objects[9]"].reason
+    withdrawn = by_source["objects[9]"]  # a revoked Indicator: the producer withdraws its report
+    assert isinstance(withdrawn, ReportInput)
+    assert (withdrawn.kind, withdrawn.value, withdrawn.revoked) == ("domain", "old-scam.example.com", True)
     for loc, reason in [
         ("objects[8]", "observable type 'ipv4-addr' is not one scamshare exchanges"),
         ("objects[13]", "unsupported pattern: OR"),
