@@ -29,7 +29,7 @@ import pytest
 import redis
 from confluent_kafka import KafkaError, TopicPartition
 
-from pipeline.bench import BENCH_SUBSCRIBERS, build_messages, read_topic, synthetic_reports
+from pipeline.bench import BENCH_SUBSCRIBERS, read_topic
 from pipeline.config import Settings
 from pipeline.envelope import HEADER_REASON, HEADER_SOURCE
 from pipeline.kafka import build_admin, build_consumer, build_producer
@@ -37,6 +37,7 @@ from pipeline.lag import group_lag
 from pipeline.processors.deliver import HEADER_VERSION
 from pipeline.producers.publisher import Publisher, Submission
 from pipeline.store import RedisStore
+from pipeline.synthetic import build_messages, synthetic_reports
 from pipeline.topics import ensure_topics, feed_topic_spec, pipeline_topics
 from tests.integration.helpers import start_worker, stop_worker
 

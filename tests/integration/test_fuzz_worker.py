@@ -28,13 +28,13 @@ import orjson
 import pytest
 from confluent_kafka import KafkaError, TopicPartition
 
-from pipeline.bench import build_messages, synthetic_reports
 from pipeline.config import Settings
 from pipeline.envelope import HEADER_REASON, HEADER_SOURCE
 from pipeline.kafka import build_admin, build_consumer, build_producer
 from pipeline.processors.validate import Limits, Rejected, validate_submission
 from pipeline.producers.publisher import Publisher, Submission
 from pipeline.store import RedisStore
+from pipeline.synthetic import build_messages, synthetic_reports
 from pipeline.topics import ensure_topics, pipeline_topics
 from tests.integration.helpers import start_worker, stop_worker
 
