@@ -15,11 +15,9 @@ import asyncio
 import cProfile
 import json
 import logging
-import shutil
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from confluent_kafka import KafkaError, Producer, TopicPartition
@@ -225,8 +223,6 @@ async def run_worker_through(
     """Start the worker in this process, send the burst, wait until done; returns (seconds, counters)."""
     producer = build_producer(settings)
     producer.list_topics(settings.topics.submissions, timeout=10)  # connect before the clock starts
-    datadir = Path(f"{settings.app_id}-data")  # faust's default data dir (relative to the cwd)
-    had_datadir = datadir.exists()
     app = create_app(settings)
     loop = asyncio.get_running_loop()
     topics = settings.topics
@@ -243,8 +239,6 @@ async def run_worker_through(
     finally:
         await app.stop()
         await app.scamshare_runtime.close()  # type: ignore[attr-defined]
-        if not had_datadir:
-            shutil.rmtree(datadir, ignore_errors=True)
     return elapsed, stats
 
 
