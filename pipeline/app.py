@@ -11,8 +11,10 @@ and a leader-only timer, ``decay``, that re-scores a slice of the stored indicat
 ``decay_interval_s`` and publishes what decay changed (a lower band, or a revocation).
 
 Each takes batches with ``take_events`` and returns to the loop (which acks, and so lets faust commit) only
-after the step finished: outputs acknowledged by the broker, state committed in Redis. A failing batch is
-retried with back-off — the steps are idempotent — so a broker or Redis outage shows up as lag, not loss.
+after the step finished: outputs acknowledged by the broker, state committed in Redis. A batch that fails for
+an infrastructure reason is retried with back-off — the steps are idempotent — so a broker or Redis outage
+shows up as lag, not loss; a message our own code fails on is isolated and dead-lettered
+(:mod:`pipeline.processors.poison`) so it cannot stall the stream.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from pipeline.processors.deliver import DeliverStep
 from pipeline.processors.enrich import default_enrichers, load_config
 from pipeline.processors.ingest import IngestStep, InMessage
 from pipeline.processors.online import build_online
+from pipeline.processors.poison import process_isolating
 from pipeline.processors.score import ScoreModel
 from pipeline.processors.sighting_step import SightingStep
 from pipeline.processors.validate import Limits
@@ -242,15 +245,29 @@ def create_app(settings: Settings, *, model: ScoreModel | None = None) -> faust.
     @app.agent(submissions, name="ingest")
     async def ingest(stream: faust.StreamT[Any]) -> None:
         step = runtime.ingest_step()
+        poison = {"rejected": 1, "rejected:processing_error": 1}
         async for msgs in batches(stream):
-            result = await retrying("ingest", lambda msgs=msgs: step.process(msgs))  # type: ignore[misc]
+            result = await retrying(
+                "ingest",
+                lambda msgs=msgs: process_isolating(  # type: ignore[misc]
+                    step.process, msgs, stage="ingest", emitter=step.emitter, store=step.store,
+                    dlq_topic=topics.dlq, counters=poison,
+                ),
+            )  # fmt: skip
             logger.debug("ingest batch=%d %s", len(msgs), result)
 
     @app.agent(sightings, name="sightings")
     async def sightings_agent(stream: faust.StreamT[Any]) -> None:
         step = SightingStep(runtime.ingest_step().versions)
+        v = step.versions
         async for msgs in batches(stream):
-            result = await retrying("sightings", lambda msgs=msgs: step.process(msgs))  # type: ignore[misc]
+            result = await retrying(
+                "sightings",
+                lambda msgs=msgs: process_isolating(  # type: ignore[misc]
+                    step.process, msgs, stage="sightings", emitter=v.emitter, store=v.store,
+                    dlq_topic=topics.dlq, counters={"sightings_errors": 1},
+                ),
+            )  # fmt: skip
             logger.debug("sightings batch=%d %s", len(msgs), result)
 
     sweep: list[DecaySweep] = []
@@ -271,8 +288,14 @@ def create_app(settings: Settings, *, model: ScoreModel | None = None) -> faust.
     async def fanout(stream: faust.StreamT[Any]) -> None:
         step = DeliverStep(runtime.store(), runtime.emitter(), topics, runtime.ensure_feeds)
         async for msgs in batches(stream):
-            delivered = await retrying("fanout", lambda msgs=msgs: step.process(msgs))  # type: ignore[misc]
-            logger.debug("fanout batch=%d delivered=%d", len(msgs), delivered)
+            delivered = await retrying(
+                "fanout",
+                lambda msgs=msgs: process_isolating(  # type: ignore[misc]
+                    step.process, msgs, stage="fanout", emitter=step.emitter, store=step.store,
+                    dlq_topic=topics.dlq, counters={"fanout_errors": 1},
+                ),
+            )  # fmt: skip
+            logger.debug("fanout batch=%d delivered=%s", len(msgs), delivered)
 
     app.scamshare_runtime = runtime  # type: ignore[attr-defined]
     return app
