@@ -204,7 +204,8 @@ class IngestStep:
             if why_held is not None:
                 # Who reported an allowlisted value is kept, even once revoked: it may be a poisoning attempt.
                 reporters = merged.reporters | {r.producer for r in fresh if not r.revoked}
-                base = merged if state is None else replace(merged, version=state.version)
+                # Versions only count what subscribers saw: a value held from its first report has none.
+                base = replace(merged, version=0 if state is None else state.version)
                 held = hold(replace(base, reporters=reporters))
                 merged, reasons = held.state, held.material
                 counters = {"allowlisted": len(fresh)}

@@ -76,8 +76,8 @@ def validate_submission(
         doc = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         return Rejected("not_json", f"not valid UTF-8 JSON: {exc}")
-    depth = json_depth(doc)
-    if depth > limits.max_depth:
+    if deeper_than(doc, limits.max_depth):
+        depth = json_depth(doc)
         return Rejected("too_deep", f"JSON nesting depth {depth} exceeds the limit of {limits.max_depth}")
     if not isinstance(doc, dict):
         return Rejected("bad_envelope", "a submission must be a JSON object")
@@ -103,6 +103,27 @@ def validate_submission(
             return Rejected(report.code, f"{where}: {report.reason}", producer)
         reports.append(report)
     return reports
+
+
+def deeper_than(node: Any, limit: int) -> bool:
+    """Whether ``node`` nests more than ``limit`` levels; stops as soon as it knows (the hot-path check).
+
+    Recursion is bounded by ``limit`` (orjson already refuses documents nested over 1024 levels).
+    """
+    kind = type(node)
+    if kind is dict:
+        children = node.values()
+    elif kind is list:
+        children = node
+    else:
+        return False
+    if limit <= 0:
+        return True
+    for child in children:
+        child_kind = type(child)
+        if (child_kind is dict or child_kind is list) and deeper_than(child, limit - 1):
+            return True
+    return False
 
 
 def json_depth(doc: Any) -> int:

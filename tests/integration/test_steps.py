@@ -198,6 +198,25 @@ async def test_allowlisted_reports_are_held_counted_and_a_published_one_is_revok
     assert state is not None and state.allowlisted and state.reporters == {"telco-a", "bank-b", "p3"}
 
 
+async def test_a_value_allowlisted_from_its_first_report_is_never_published(
+    settings: Settings, store: RedisStore
+) -> None:
+    out = ListEmitter()
+    step = ingest(settings, store, out)
+    step.allowlist = Allowlist(domains={"paypal.com": "big platform"})
+    first = submission(indicator_obj("domain-name", {"value": "PayPal.com"}), submission_id="p1")
+    second = submission(
+        indicator_obj("domain-name", {"value": "paypal.com."}), submission_id="p2", producer="x"
+    )
+    await step.process(msgs(settings, first))
+    await step.process(msgs(settings, second, start=1))
+    assert out.on(settings.topics.indicators) == []  # nothing to publish, nothing to revoke
+    stats = exact(await store.stats())
+    assert stats == {"allowlisted": 2}
+    [(state, _)] = await store.load_states([canonical("domain", "paypal.com").indicator_id])
+    assert state is not None and state.allowlisted and (state.version, state.revoked) == (0, False)
+
+
 class CountingLookup:
     """An online enricher that answers at once and counts its calls."""
 

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.processors.validate import Limits, Rejected, json_depth, validate_submission
+from pipeline.processors.validate import Limits, Rejected, deeper_than, json_depth, validate_submission
 from pipeline.stix.tlp import TLP
 
 from .factories import indicator_obj, phone_submission, submission
@@ -108,6 +108,18 @@ def test_one_bad_indicator_rejects_the_whole_submission_and_names_it() -> None:
 def test_header_producer_must_match_envelope() -> None:
     rejected = validate_submission(phone_submission("+66812345678"), LIMITS, header_producer="someone-else")
     assert isinstance(rejected, Rejected) and rejected.code == "producer_mismatch"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.recursive(
+        st.none() | st.integers(),
+        lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=3), c, max_size=3),
+    ),
+    st.integers(0, 8),
+)
+def test_deeper_than_agrees_with_json_depth(doc: object, limit: int) -> None:
+    assert deeper_than(doc, limit) == (json_depth(doc) > limit)
 
 
 def test_json_depth() -> None:
