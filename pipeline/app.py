@@ -29,24 +29,28 @@ import faust
 from confluent_kafka import Producer
 
 from pipeline.config import Settings
-from pipeline.emit import KafkaEmitter, header_map
-from pipeline.errors import DeliveryError
+from pipeline.emit import Emitter, KafkaEmitter, header_map
 from pipeline.faust_transport import APP_ATTRIBUTE
 from pipeline.processors.allowlist import load_allowlist
 from pipeline.processors.decay import DecaySweep
 from pipeline.processors.deliver import DeliverStep
-from pipeline.processors.enrich import default_enrichers, load_config
+from pipeline.processors.enrich import Enricher, default_enrichers, load_config
 from pipeline.processors.ingest import IngestStep, InMessage
-from pipeline.processors.online import build_online
-from pipeline.processors.poison import process_isolating
+from pipeline.processors.online import Guarded, build_online
+from pipeline.processors.poison import INFRASTRUCTURE_ERRORS, process_isolating
 from pipeline.processors.score import ScoreModel
 from pipeline.processors.sighting_step import SightingStep
 from pipeline.processors.validate import Limits
-from pipeline.store import RedisStore
+from pipeline.processors.versions import VersionPublisher
+from pipeline.store import RedisStore, Store
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+
+#: A decay tick that fails for these is simply tried again on the next tick.
+DECAY_RETRIED: tuple[type[BaseException], ...] = (*INFRASTRUCTURE_ERRORS, RuntimeError)
 
 
 def faust_broker_url(bootstrap: str, scheme: str = "kafka") -> str:
@@ -141,10 +145,26 @@ class Runtime:
             self.model,
             self.limits(),
             allowlist=load_allowlist(s.allowlist_file),
-            enrichers=default_enrichers(load_config(s.brands_file, s.hosts_file)),
-            online=build_online(list(s.online_enrichers), s.online_timeout_s, s.rdap_url),
+            enrichers=self._enrichers(),
+            online=self._online(),
             enrichment_ttl_s=s.enrichment_ttl_s,
         )
+
+    def versions(self) -> VersionPublisher:
+        """A publisher of indicator versions with its own producer (sightings agent, decay sweep)."""
+        s = self.settings
+        return VersionPublisher(
+            self.store(), self.emitter(), s.topics, self.model, self._enrichers(), self._online(),
+            s.enrichment_ttl_s,
+        )  # fmt: skip
+
+    def _enrichers(self) -> list[Enricher]:
+        s = self.settings
+        return default_enrichers(load_config(s.brands_file, s.hosts_file))
+
+    def _online(self) -> list[Guarded]:
+        s = self.settings
+        return build_online(list(s.online_enrichers), s.online_timeout_s, s.rdap_url)
 
     def limits(self) -> Limits:
         s = self.settings
@@ -242,33 +262,52 @@ def create_app(settings: Settings, *, model: ScoreModel | None = None) -> faust.
         async for events in cast(Any, stream).take_events(batch, within=within):
             yield [to_message(e) for e in events]
 
+    async def run(
+        name: str,
+        stream: faust.StreamT[Any],
+        *,
+        process: Callable[[Sequence[InMessage]], Awaitable[object]],
+        store: Store,
+        emitter: Emitter,
+        poison_counters: dict[str, int],
+    ) -> None:
+        """The loop every agent runs: batch, process (isolating poison), retry infrastructure failures."""
+        async for msgs in batches(stream):
+            result = await retrying(
+                name,
+                lambda msgs=msgs: process_isolating(  # type: ignore[misc]
+                    process, msgs, stage=name, emitter=emitter, store=store, dlq_topic=topics.dlq,
+                    counters=poison_counters,
+                ),
+            )  # fmt: skip
+            logger.debug("%s batch=%d %s", name, len(msgs), result)
+
     @app.agent(submissions, name="ingest")
     async def ingest(stream: faust.StreamT[Any]) -> None:
         step = runtime.ingest_step()
+        # Counted as rejected, so received = accepted + rejected + allowlisted still holds.
         poison = {"rejected": 1, "rejected:processing_error": 1}
-        async for msgs in batches(stream):
-            result = await retrying(
-                "ingest",
-                lambda msgs=msgs: process_isolating(  # type: ignore[misc]
-                    step.process, msgs, stage="ingest", emitter=step.emitter, store=step.store,
-                    dlq_topic=topics.dlq, counters=poison,
-                ),
-            )  # fmt: skip
-            logger.debug("ingest batch=%d %s", len(msgs), result)
+        await run(
+            "ingest",
+            stream,
+            process=step.process,
+            store=step.store,
+            emitter=step.emitter,
+            poison_counters=poison,
+        )
 
     @app.agent(sightings, name="sightings")
     async def sightings_agent(stream: faust.StreamT[Any]) -> None:
-        step = SightingStep(runtime.ingest_step().versions)
-        v = step.versions
-        async for msgs in batches(stream):
-            result = await retrying(
-                "sightings",
-                lambda msgs=msgs: process_isolating(  # type: ignore[misc]
-                    step.process, msgs, stage="sightings", emitter=v.emitter, store=v.store,
-                    dlq_topic=topics.dlq, counters={"sightings_errors": 1},
-                ),
-            )  # fmt: skip
-            logger.debug("sightings batch=%d %s", len(msgs), result)
+        v = runtime.versions()
+        step = SightingStep(v)
+        await run(
+            "sightings",
+            stream,
+            process=step.process,
+            store=v.store,
+            emitter=v.emitter,
+            poison_counters={"sightings_errors": 1},
+        )
 
     sweep: list[DecaySweep] = []
 
@@ -276,10 +315,10 @@ def create_app(settings: Settings, *, model: ScoreModel | None = None) -> faust.
     async def decay() -> None:
         # One worker (the leader) walks the indicators a slice per tick; a failed tick is retried next tick.
         if not sweep:
-            sweep.append(DecaySweep(runtime.ingest_step().versions, batch=settings.decay_batch))
+            sweep.append(DecaySweep(runtime.versions(), batch=settings.decay_batch))
         try:
             result = await sweep[0].tick()
-        except (OSError, RuntimeError, DeliveryError) as exc:
+        except DECAY_RETRIED as exc:
             logger.warning("decay tick failed, next tick retries: %r", exc)
             return
         logger.debug("decay tick %s", result)
@@ -287,15 +326,14 @@ def create_app(settings: Settings, *, model: ScoreModel | None = None) -> faust.
     @app.agent(indicators, name="fanout")
     async def fanout(stream: faust.StreamT[Any]) -> None:
         step = DeliverStep(runtime.store(), runtime.emitter(), topics, runtime.ensure_feeds)
-        async for msgs in batches(stream):
-            delivered = await retrying(
-                "fanout",
-                lambda msgs=msgs: process_isolating(  # type: ignore[misc]
-                    step.process, msgs, stage="fanout", emitter=step.emitter, store=step.store,
-                    dlq_topic=topics.dlq, counters={"fanout_errors": 1},
-                ),
-            )  # fmt: skip
-            logger.debug("fanout batch=%d delivered=%s", len(msgs), delivered)
+        await run(
+            "fanout",
+            stream,
+            process=step.process,
+            store=step.store,
+            emitter=step.emitter,
+            poison_counters={"fanout_errors": 1},
+        )
 
     app.scamshare_runtime = runtime  # type: ignore[attr-defined]
     return app

@@ -30,7 +30,7 @@ from pipeline.kafka import build_admin, build_consumer, build_producer
 from pipeline.processors.fanout import Subscription
 from pipeline.producers.publisher import Submission
 from pipeline.stix.tlp import TLP
-from pipeline.store import RedisStore
+from pipeline.store import RedisStore, glob_escape
 from pipeline.synthetic import build_messages, restamp, synthetic_reports
 from pipeline.topics import TopicSpec, ensure_topics, feed_topic_spec, pipeline_topics
 
@@ -299,8 +299,3 @@ async def run_pipeline_bench(
             "keys": memory,
         },
     }
-
-
-def glob_escape(text: str) -> str:
-    """``text`` as a literal in a Redis SCAN/KEYS pattern."""
-    return "".join(f"\\{c}" if c in "*?[]\\" else c for c in text)

@@ -182,7 +182,8 @@ def state_to_fields(state: IndicatorState) -> list[str]:
     return fields
 
 
-def _glob_escape(text: str) -> str:
+def glob_escape(text: str) -> str:
+    """Escape Redis glob characters, so a key prefix can be SCANned as ``glob_escape(prefix) + '*'``."""
     return "".join(f"\\{c}" if c in "*?[]\\" else c for c in text)
 
 
@@ -337,7 +338,7 @@ class RedisStore:
         return {(k.decode() if isinstance(k, bytes) else k): int(v) for k, v in raw.items()}
 
     async def scan_states(self, cursor: int, count: int) -> tuple[int, list[IndicatorState]]:
-        pattern = _glob_escape(self._p) + "i:*"
+        pattern = glob_escape(self._p) + "i:*"
         next_cursor, keys = await self._r.scan(cursor=cursor, match=pattern, count=count)
         ids = [f"indicator--{(k.decode() if isinstance(k, bytes) else k).rsplit(':', 1)[1]}" for k in keys]
         loaded = await self.load_states(ids)

@@ -31,7 +31,7 @@ import redis
 
 from pipeline.config import Settings
 from pipeline.devstack import EmbeddedStack
-from pipeline.store import RedisStore
+from pipeline.store import RedisStore, glob_escape
 
 TEST_ENV_PREFIX = "SCAMSHARE_TEST_"
 
@@ -105,7 +105,7 @@ def redis_client(settings: Settings) -> Iterator[redis.Redis]:
     try:
         yield client
     finally:
-        keys = list(client.scan_iter(match=_glob_escape(settings.redis_key_prefix) + "*", count=1000))
+        keys = list(client.scan_iter(match=glob_escape(settings.redis_key_prefix) + "*", count=1000))
         for start in range(0, len(keys), 500):
             client.delete(*keys[start : start + 500])
         client.close()
@@ -119,10 +119,6 @@ async def store(settings: Settings, redis_client: redis.Redis) -> AsyncIterator[
     s = RedisStore.from_url(url, prefix=settings.redis_key_prefix)
     yield s
     await s.close()
-
-
-def _glob_escape(text: str) -> str:
-    return "".join(f"\\{c}" if c in "*?[]\\" else c for c in text)
 
 
 # --- no process may outlive the session -------------------------------------------------------------

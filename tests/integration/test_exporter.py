@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from pipeline.canary import CANARY_ID, Canary
 from pipeline.config import Settings
+from pipeline.devproc import free_port
 from pipeline.kafka import build_admin, build_consumer, build_producer
 from pipeline.metrics import Exporter, redis_stats_reader
 from pipeline.store import RedisStore
@@ -94,12 +94,6 @@ def test_exporter_serves_lag_status_and_counters(
     assert [(lab, v) for lab, v in samples["scamshare_rejected_total"]] == [({"reason": "not_json"}, 2.0)]
     assert samples["scamshare_lag_sample_errors_total"][0][1] == 0
     assert "scamshare_processing_latency_seconds_bucket" in samples
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_cli_exporter_serves_metrics_until_sigterm(
