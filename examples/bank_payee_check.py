@@ -25,7 +25,7 @@ import click
 from pipeline.canon import Canonical, canonicalize
 from pipeline.cli.context import CliContext
 from pipeline.config import Settings
-from pipeline.consumer import FeedConsumer, FeedItem
+from pipeline.subscribers.consumer import FeedConsumer, FeedItem
 
 EXIT_SCAM = 3
 

@@ -19,7 +19,7 @@ import click
 
 from pipeline.cli.context import CliContext
 from pipeline.config import Settings
-from pipeline.consumer import FeedConsumer, FeedItem
+from pipeline.subscribers.consumer import FeedConsumer, FeedItem
 
 
 def read_blocklist(path: Path) -> set[str]:

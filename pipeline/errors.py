@@ -55,3 +55,7 @@ class InputError(ScamshareError):
         self.problem = problem
         where = f"{path}:{line}" if line is not None else path
         super().__init__(f"{where}: {problem}")
+
+
+class ContentionError(ScamshareError):
+    """A compare-and-set kept losing to concurrent writers. Transient: the batch is retried with back-off."""

@@ -29,8 +29,7 @@ import base58
 from schwifty import IBAN
 
 from pipeline.canon.wallet import eip55
-from pipeline.envelope import INDICATOR_EXTENSION_ID, producer_identity_id
-from pipeline.stix.ids import pattern_for
+from pipeline.stix.ids import INDICATOR_EXTENSION_ID, pattern_for, producer_identity_id
 from pipeline.stix.tlp import TLP
 
 OUT = Path(__file__).resolve().parent.parent / "pipeline" / "data" / "samples"

@@ -30,8 +30,8 @@ import pytest
 import redis
 
 from pipeline.config import Settings
-from pipeline.devstack import EmbeddedStack
-from pipeline.store import RedisStore, glob_escape
+from pipeline.dev.stack import EmbeddedStack
+from pipeline.state.redis_store import RedisStore, glob_escape
 
 TEST_ENV_PREFIX = "SCAMSHARE_TEST_"
 

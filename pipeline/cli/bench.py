@@ -41,7 +41,7 @@ def bench_settings(obj: CliContext, settings: Settings, say: bool) -> Iterator[t
         return
     if settings.bootstrap or settings.redis_url:
         raise click.UsageError("give both --bootstrap and --redis-url, or neither (embedded stack)")
-    from pipeline import devstack  # noqa: PLC0415
+    from pipeline.dev import stack as devstack  # noqa: PLC0415
 
     with (
         tempfile.TemporaryDirectory(prefix="scamshare-bench-") as tmp,
@@ -86,7 +86,7 @@ def pipeline_cmd(
     Starts an embedded broker and Redis unless --bootstrap and --redis-url are given (then it works in its
     own namespace there). Reports what it measures; never fails on speed.
     """
-    from pipeline.bench import run_pipeline_bench  # noqa: PLC0415  (imports faust)
+    from pipeline.dev.bench import run_pipeline_bench  # noqa: PLC0415  (imports faust)
 
     overrides: dict[str, Any] = {"bootstrap": bootstrap, "redis_url": redis_url}
     if kafka_option:

@@ -6,7 +6,7 @@ import click
 from rich.text import Text
 
 from pipeline.cli.context import CliContext, connected_settings, connection_options, handle_errors, print_json
-from pipeline.consumer import FeedConsumer, FeedItem
+from pipeline.subscribers.consumer import FeedConsumer, FeedItem
 
 
 def _line(item: FeedItem) -> Text:

@@ -34,7 +34,7 @@ class CliContext:
 
     def resolve(self, settings: Settings, *, kafka: bool = True, redis: bool = True) -> Settings:
         """Fill in addresses from a running `scamshare dev up` when none are configured."""
-        from pipeline import devstack  # noqa: PLC0415  (keeps `scamshare --help` fast)
+        from pipeline.dev import stack as devstack  # noqa: PLC0415  (keeps `scamshare --help` fast)
 
         missing_kafka = kafka and not settings.bootstrap
         missing_redis = redis and settings.redis_url is None
@@ -148,3 +148,15 @@ def configure_logging(verbosity: int) -> None:
     # faust and aiokafka are chatty at INFO; keep them at WARNING unless -vv.
     for name in ("faust", "mode", "aiokafka", "kafka"):
         logging.getLogger(name).setLevel(logging.WARNING if verbosity < 2 else logging.DEBUG)
+
+
+def settings_for_lag(
+    obj: CliContext, bootstrap: str | None, redis_url: str | None, kafka_option: dict[str, str]
+) -> Settings:
+    """Kafka is required; Redis is used when configured or running (time lag history, subscriptions)."""
+    try:
+        return connected_settings(obj, bootstrap, redis_url, kafka_option)
+    except NotConfiguredError as exc:
+        if exc.what != "Redis server":
+            raise
+        return connected_settings(obj, bootstrap, redis_url, kafka_option, redis=False)

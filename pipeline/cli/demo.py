@@ -22,7 +22,7 @@ def demo_settings(obj: CliContext, settings: Settings, say: bool) -> Iterator[Se
     own Redis key prefix and consumer groups) so it neither sees nor disturbs what is already there, and
     it leaves that stack running.
     """
-    from pipeline import devstack  # noqa: PLC0415
+    from pipeline.dev import stack as devstack  # noqa: PLC0415
 
     if not (settings.bootstrap and settings.redis_url):
         state = devstack.read_state(settings.dev_file)
@@ -76,7 +76,7 @@ def demo(
     Starts an embedded broker and Redis unless --bootstrap/--redis-url (or a running `scamshare dev up`)
     provide them, and stops whatever it started before exiting.
     """
-    from pipeline.demo import run_demo  # noqa: PLC0415
+    from pipeline.dev.demo import run_demo  # noqa: PLC0415
 
     overrides: dict[str, object] = {"bootstrap": bootstrap, "redis_url": redis_url}
     if kafka_option:
@@ -102,7 +102,7 @@ def print_nothing(_message: str) -> None:
 
 
 def render(obj: CliContext, summary: object) -> None:
-    from pipeline.demo import DemoSummary  # noqa: PLC0415
+    from pipeline.dev.demo import DemoSummary  # noqa: PLC0415
 
     assert isinstance(summary, DemoSummary)
     c = obj.console

@@ -7,10 +7,10 @@ import sys
 import click
 from rich.table import Table
 
-from pipeline import devstack
 from pipeline.cli.context import CliContext, connected_settings, connection_options, handle_errors, print_json
-from pipeline.kafka import build_admin
-from pipeline.topics import ensure_topics, list_topics, pipeline_topics
+from pipeline.dev import stack as devstack
+from pipeline.kafka.clients import build_admin
+from pipeline.kafka.topics import ensure_topics, list_topics, pipeline_topics
 
 
 @click.group("dev")

@@ -8,8 +8,8 @@ from typing import cast
 
 import click
 
-from pipeline.cli.context import CliContext, connection_options, handle_errors
-from pipeline.cli.lag import open_sampler, settings_for_lag
+from pipeline.cli.context import CliContext, connection_options, handle_errors, settings_for_lag
+from pipeline.ops.sampling import open_sampler
 
 
 @click.command("exporter")
@@ -59,10 +59,10 @@ def exporter(
     counters and latency histograms from Redis, and with --canary the end-to-end canary's round trip."""
     import redis  # noqa: PLC0415
 
-    from pipeline.canary import Canary  # noqa: PLC0415
-    from pipeline.lag import EndSource  # noqa: PLC0415
-    from pipeline.metrics import Exporter, redis_stats_reader  # noqa: PLC0415
-    from pipeline.store import RedisStore  # noqa: PLC0415
+    from pipeline.ops.canary import Canary  # noqa: PLC0415
+    from pipeline.ops.lag import EndSource  # noqa: PLC0415
+    from pipeline.ops.metrics import Exporter, redis_stats_reader  # noqa: PLC0415
+    from pipeline.state.redis_store import RedisStore  # noqa: PLC0415
 
     settings = settings_for_lag(obj, bootstrap, redis_url, kafka_option)
     url = settings.redis_url_value()

@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
-import contextlib
 import time
-from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, cast
 
 import click
 
-from pipeline.cli.context import CliContext, connected_settings, connection_options, handle_errors, print_json
-from pipeline.config import Settings
-from pipeline.errors import NotConfiguredError
+from pipeline.cli.context import (
+    CliContext,
+    connection_options,
+    handle_errors,
+    print_json,
+    settings_for_lag,
+)
+from pipeline.ops.sampling import open_sampler
 
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from pipeline.lag import EndSource
-    from pipeline.timelag import LagSampler, LagSnapshot
+    from pipeline.ops.lag import EndSource
+    from pipeline.ops.timelag import LagSampler, LagSnapshot
 
 STATUS_STYLE = {
     "OK": "green",
@@ -33,66 +36,6 @@ SOURCE_NOTE = {
     "(tansu) under-reports it when producers batch, hiding lag: use --end-offsets fetch there.",
     "fetch": "end offsets: high watermark from a fetch (exact on the embedded broker too).",
 }
-
-
-def settings_for_lag(
-    obj: CliContext, bootstrap: str | None, redis_url: str | None, kafka_option: dict[str, str]
-) -> Settings:
-    """Kafka is required; Redis is used when configured or running (time lag history, subscriptions)."""
-    try:
-        return connected_settings(obj, bootstrap, redis_url, kafka_option)
-    except NotConfiguredError as exc:
-        if exc.what != "Redis server":
-            raise
-        return connected_settings(obj, bootstrap, redis_url, kafka_option, redis=False)
-
-
-@contextlib.contextmanager
-def open_sampler(
-    settings: Settings, source: EndSource, window_s: float, slo_s: float | None
-) -> Iterator[LagSampler]:
-    """A sampler with its history in Redis when there is one (shared with the exporter), else in memory."""
-    from pipeline.kafka import build_admin  # noqa: PLC0415
-    from pipeline.lagstatus import StatusRules  # noqa: PLC0415
-    from pipeline.timelag import History, LagHistory, LagSampler, MemoryHistory  # noqa: PLC0415
-
-    url = settings.redis_url_value()
-    redis_history = LagHistory.from_url(url, prefix=settings.redis_key_prefix) if url else None
-    history: History = redis_history if redis_history is not None else MemoryHistory()
-    rules = StatusRules(window_s=window_s, min_span_s=min(60.0, window_s / 2), err_lag_seconds=slo_s)
-    try:
-        yield LagSampler(
-            settings,
-            build_admin(settings),
-            history,
-            source=source,
-            rules=rules,
-            subscribers=lambda: subscriber_topics(settings),
-        )
-    finally:
-        if redis_history is not None:
-            redis_history.close()
-
-
-def subscriber_topics(settings: Settings) -> Mapping[str, str]:
-    """Subscriber id → feed topic, from the subscriptions in Redis (empty without Redis)."""
-    import orjson  # noqa: PLC0415
-    import redis  # noqa: PLC0415
-
-    from pipeline.processors.fanout import Subscription  # noqa: PLC0415
-    from pipeline.store import RedisStore  # noqa: PLC0415
-
-    url = settings.redis_url_value()
-    if not url:
-        return {}
-    key = RedisStore.from_url(url, prefix=settings.redis_key_prefix).subs_key  # no I/O: only the key name
-    client = redis.Redis.from_url(url)
-    try:
-        raw = client.hgetall(key)
-    finally:
-        client.close()
-    subs = [Subscription.model_validate(orjson.loads(v)) for v in raw.values()]
-    return {s.id: s.topic(settings.topic_prefix) for s in subs}
 
 
 def render(snapshot: LagSnapshot) -> Table:

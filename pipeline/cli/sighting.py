@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 import click
 
 from pipeline.cli.context import CliContext, connected_settings, connection_options, handle_errors, print_json
-from pipeline.sightings import SIGHTING_KIND_VALUES, report_sighting
+from pipeline.stix.schemas import SIGHTING_KIND_VALUES
+from pipeline.subscribers.sightings import report_sighting
 
 
 @click.group("sighting")

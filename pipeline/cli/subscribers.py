@@ -17,9 +17,9 @@ from rich.text import Text
 
 from pipeline.cli.context import CliContext, connected_settings, connection_options, handle_errors, print_json
 from pipeline.config import Settings
-from pipeline.processors.fanout import Subscription
-from pipeline.store import RedisStore
-from pipeline.subscriptions import SubscriptionError, apply_update, load_file, parse_subscription
+from pipeline.state.redis_store import RedisStore
+from pipeline.state.subscription import Subscription
+from pipeline.subscribers.subscriptions import SubscriptionError, apply_update, load_file, parse_subscription
 
 T = TypeVar("T")
 
@@ -41,8 +41,8 @@ def _run(settings: Settings, fn: Callable[[RedisStore], Awaitable[T]]) -> T:
 
 
 def _ensure_feeds(settings: Settings, subs: list[Subscription]) -> dict[str, str]:
-    from pipeline.kafka import build_admin  # noqa: PLC0415
-    from pipeline.topics import ensure_topics, feed_topic_spec  # noqa: PLC0415
+    from pipeline.kafka.clients import build_admin  # noqa: PLC0415
+    from pipeline.kafka.topics import ensure_topics, feed_topic_spec  # noqa: PLC0415
 
     specs = [feed_topic_spec(settings, s.topic(settings.topic_prefix)) for s in subs]
     return ensure_topics(build_admin(settings), specs)
@@ -231,7 +231,7 @@ def backfill_cmd(
     kafka_option: dict[str, str],
 ) -> None:  # fmt: skip
     """Replay the current matching indicators into ID's feed; what it already has is not sent again."""
-    from pipeline.backfill import backfill  # noqa: PLC0415
+    from pipeline.subscribers.backfill import backfill  # noqa: PLC0415
 
     settings = connected_settings(obj, bootstrap, redis_url, kafka_option)
     delivered = backfill(settings, sub_id)

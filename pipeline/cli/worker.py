@@ -36,9 +36,9 @@ def worker(
     """
     import faust  # noqa: PLC0415  (slow import; keep `--help` fast)
 
-    from pipeline.app import create_app  # noqa: PLC0415
-    from pipeline.kafka import build_admin  # noqa: PLC0415
-    from pipeline.topics import ensure_topics, pipeline_topics  # noqa: PLC0415
+    from pipeline.kafka.clients import build_admin  # noqa: PLC0415
+    from pipeline.kafka.topics import ensure_topics, pipeline_topics  # noqa: PLC0415
+    from pipeline.worker.app import create_app  # noqa: PLC0415
 
     settings = connected_settings(obj, bootstrap, redis_url, kafka_option)
     settings = override(settings, app_id=app_id, worker_batch_size=batch_size)

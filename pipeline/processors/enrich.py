@@ -10,7 +10,7 @@ applies to. The defaults:
 - ``host_class`` url: ``shortener`` / ``link_in_bio``; email: ``freemail`` / ``disposable``
 
 More enrichers plug in through the ``scamshare.enrichers`` entry point group (a zero-argument factory
-returning an enricher). Online enrichers (RDAP, DNS): :mod:`pipeline.processors.online`, off by default.
+returning an enricher). Online enrichers (RDAP, DNS): :mod:`pipeline.worker.online`, off by default.
 """
 
 from __future__ import annotations

@@ -7,81 +7,11 @@ A revoked version goes to every past recipient, whatever its filter says now, an
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-
-from pipeline.canon import KINDS
-from pipeline.stix.tlp import TLP, parse_tlp
-
-Sector = Literal["telecom", "bank", "platform", "law-enforcement", "other"]
-_ID_RE = r"^[a-z0-9][a-z0-9_-]{0,62}$"
-_COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
-
-
-class Subscription(BaseModel):
-    """One subscriber's feed: who it is, what it wants, and what it is cleared to see."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    id: Annotated[str, Field(pattern=_ID_RE, description="lower-case id; the feed is scam.feed.<id>")]
-    name: str = Field(min_length=1, max_length=200)
-    sector: Sector
-    organisation: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")] = Field(
-        description="the organisation's producer id (AMBER+STRICT goes only to the reporting organisation)"
-    )
-    countries: frozenset[str] = Field(default=frozenset(), description="ISO alpha-2; empty = every country")
-    types: frozenset[str] = Field(default=frozenset(), description="indicator kinds; empty = every kind")
-    scam_types: frozenset[str] = Field(default=frozenset(), description="empty = every scam type")
-    min_score: int = Field(default=0, ge=0, le=100)
-    tlp: TLP = Field(default=TLP.GREEN, description="highest TLP the subscriber is cleared for")
-    feed_topic: str | None = None
-
-    @field_validator("countries", mode="before")
-    @classmethod
-    def _countries(cls, value: Any) -> Any:
-        items = [value] if isinstance(value, str) else list(value or [])
-        out = set()
-        for item in items:
-            code = str(item).strip().upper()
-            if not _COUNTRY_RE.match(code):
-                raise ValueError(f"{item!r} is not an ISO 3166 alpha-2 country code")
-            out.add(code)
-        return frozenset(out)
-
-    @field_validator("types", mode="before")
-    @classmethod
-    def _types(cls, value: Any) -> Any:
-        items = [value] if isinstance(value, str) else list(value or [])
-        unknown = [t for t in items if t not in KINDS]
-        if unknown:
-            raise ValueError(f"unknown indicator type(s) {unknown}; expected some of {list(KINDS)}")
-        return frozenset(items)
-
-    @field_validator("tlp", mode="before")
-    @classmethod
-    def _tlp(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            level = parse_tlp(value)
-            if level is None:
-                raise ValueError(f"{value!r} is not a TLP level (clear, green, amber, amber+strict)")
-            value = level
-        if value == TLP.RED:
-            raise ValueError("no subscriber can be cleared for TLP:RED: RED never leaves the pipeline")
-        return value
-
-    def topic(self, prefix: str) -> str:
-        return self.feed_topic or f"{prefix}feed.{self.id}"
-
-    def to_json(self) -> dict[str, Any]:
-        data = self.model_dump(mode="json")
-        data["tlp"] = TLP(self.tlp).label
-        for key in ("countries", "types", "scam_types"):
-            data[key] = sorted(data[key])
-        return data
+from pipeline.state.subscription import Subscription
+from pipeline.stix.tlp import TLP
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,12 +17,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pipeline.canon import Canonical, canonicalize
-from pipeline.envelope import INDICATOR_SPEC, stix_timestamp
 from pipeline.processors.fanout import IndicatorView
-from pipeline.processors.merge import SIGHTING_KINDS, IndicatorState
 from pipeline.processors.score import DAY_MS, ScoreModel
+from pipeline.state.indicator import IndicatorState
 from pipeline.stix.build import indicator_bundle
+from pipeline.stix.times import stix_timestamp
 from pipeline.stix.tlp import TLP, parse_tlp
+from pipeline.wire.envelope import INDICATOR_SPEC
+from pipeline.wire.sighting import SIGHTING_KINDS
 
 
 def _dt(ms: int) -> datetime:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
-    from pipeline.processors.merge import IndicatorState
+    from pipeline.state.indicator import IndicatorState
 
 DAY_MS: Final = 86_400_000
 

@@ -14,24 +14,18 @@ from typing import Any
 import orjson
 
 from pipeline.canon import KIND_BY_SCO_TYPE, Canonical, Invalid, canonicalize
-from pipeline.envelope import INDICATOR_EXTENSION_ID, SUBMISSION_SPEC, epoch_ms, parse_timestamp
+from pipeline.stix.ids import INDICATOR_EXTENSION_ID
 from pipeline.stix.pattern import parse_simple_pattern
+from pipeline.stix.times import epoch_ms, parse_timestamp
 from pipeline.stix.tlp import TLP, tlp_from_marking_refs
+from pipeline.wire.envelope import SUBMISSION_SPEC
+from pipeline.wire.limits import Limits
+from pipeline.wire.rejected import Rejected
 
 _PRODUCER_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _SUBMISSION_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _SCAM_TYPE_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,47}$")
 _MAX_SCAM_TYPES = 16
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """Input limits; every breach is rejected with a reason naming the limit."""
-
-    max_bytes: int = 1_000_000
-    max_objects: int = 1000
-    max_depth: int = 32
-    default_tlp: TLP = TLP.GREEN
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,15 +45,6 @@ class Report:
     @property
     def indicator_id(self) -> str:
         return self.canonical.indicator_id
-
-
-@dataclass(frozen=True, slots=True)
-class Rejected:
-    """Why a submission was rejected. ``code`` is a stable bucket for counting; ``reason`` is for people."""
-
-    code: str
-    reason: str
-    producer: str | None = None
 
 
 def validate_submission(

@@ -1,6 +1,6 @@
 """The producer SDK: publish reports to ``scam.submissions`` with confluent-kafka.
 
-One report (one Indicator) per message, wrapped in the submission envelope (:mod:`pipeline.envelope`),
+One report (one Indicator) per message, wrapped in the submission envelope (:mod:`pipeline.wire.envelope`),
 keyed by the report's deterministic indicator id so every report of one indicator lands on one partition::
 
     from pipeline.canon import canonicalize
@@ -11,7 +11,7 @@ keyed by the report's deterministic indicator id so every report of one indicato
                     scam_types=["investment"])
     # raises DeliveryError here if the broker did not acknowledge every message
 
-The producer is idempotent with ``acks=all`` (:func:`pipeline.kafka.build_producer`): a retry never
+The producer is idempotent with ``acks=all`` (:func:`pipeline.kafka.clients.build_producer`): a retry never
 duplicates a message. Across runs, the ``submission_id`` is the idempotency key the pipeline dedups on:
 pass the same one when re-sending the same report (the CLI derives it from the file content). Sends are
 asynchronous; delivery reports are counted in :attr:`Publisher.report` and passed to ``on_delivery``.
@@ -32,20 +32,14 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from pipeline.canon import Canonical
 from pipeline.config import Settings
-from pipeline.envelope import (
-    HEADER_CONTENT_TYPE,
-    HEADER_PRODUCER,
-    HEADER_SCHEMA,
-    HEADER_SUBMITTED_MS,
-    SUBMISSION_CONTENT_TYPE,
-    epoch_ms,
-    make_submission,
-)
 from pipeline.errors import ConfigError, DeliveryError
-from pipeline.kafka import build_producer
+from pipeline.kafka.clients import build_producer
 from pipeline.producers.records import PRODUCER_ID_RE, ReportInput, bundle_options
 from pipeline.stix.build import dumps, report_bundle
+from pipeline.stix.times import epoch_ms
 from pipeline.stix.tlp import TLP
+from pipeline.wire.envelope import SUBMISSION_CONTENT_TYPE, make_submission
+from pipeline.wire.headers import HEADER_CONTENT_TYPE, HEADER_PRODUCER, HEADER_SCHEMA, HEADER_SUBMITTED_MS
 
 logger = logging.getLogger(__name__)
 
@@ -160,7 +154,7 @@ class Publisher:
     """Publishes reports to the submissions topic; see the module docstring for an example.
 
     ``producer`` replaces the client built from ``settings`` (e.g. one shared by several publishers);
-    ``kafka_overrides`` are librdkafka options for :func:`pipeline.kafka.build_producer`
+    ``kafka_overrides`` are librdkafka options for :func:`pipeline.kafka.clients.build_producer`
     (``{"message.timeout.ms": 30000}``). Constructing a Publisher performs no network I/O.
     """
 

@@ -21,8 +21,8 @@ from datetime import UTC, date, datetime
 from typing import Any, Final, NamedTuple
 
 from pipeline.canon import KINDS, Canonical, Invalid, canonicalize
-from pipeline.envelope import parse_timestamp
 from pipeline.errors import ScamshareError
+from pipeline.stix.times import parse_timestamp
 from pipeline.stix.tlp import TLP, parse_tlp
 
 #: Kind names accepted in input files besides :data:`pipeline.canon.KINDS` (matched after lower-casing

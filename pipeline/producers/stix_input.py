@@ -21,10 +21,10 @@ from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
 from pipeline.canon import KIND_BY_SCO_TYPE
-from pipeline.envelope import INDICATOR_EXTENSION_ID
 from pipeline.errors import InputError
 from pipeline.processors.validate import observable_input
 from pipeline.producers.records import ReadItem, Rejected, parse_scam_types, report_from_fields
+from pipeline.stix.ids import INDICATOR_EXTENSION_ID
 from pipeline.stix.pattern import parse_simple_pattern
 from pipeline.stix.tlp import TLP, TLP2_EXTENSION_ID, parse_tlp
 

@@ -22,18 +22,17 @@ import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import orjson
 
-from pipeline.canon import Canonical
-from pipeline.envelope import (
+from pipeline.stix.ids import (
     INDICATOR_EXTENSION_ID,
     NEW_SCO_EXTENSION_IDS,
     SCAMSHARE_IDENTITY_ID,
     producer_identity_id,
+    relationship_id,
 )
-from pipeline.stix.ids import relationship_id
 from pipeline.stix.tlp import TLP
 
 INDICATOR_TYPES: Final = ("malicious-activity",)
@@ -41,7 +40,7 @@ _ONE_MS: Final = timedelta(milliseconds=1)
 
 
 def _timestamp(moment: datetime) -> str:
-    """The text :func:`pipeline.envelope.stix_timestamp` writes (a test holds them equal), about twice as
+    """The text :func:`pipeline.stix.times.stix_timestamp` writes (a test holds them equal), about twice as
     fast: a bundle carries up to seven timestamps and this runs for every message."""
     if moment.tzinfo is not UTC:
         moment = moment.astimezone(UTC)
@@ -58,7 +57,29 @@ def new_bundle_id() -> str:
     return f"bundle--{uuid.uuid4()}"
 
 
-def sco_object(c: Canonical, *, tlp: TLP | None = None) -> dict[str, Any]:
+class Observable(Protocol):
+    """What the builders need of an observable: plain values (:class:`pipeline.canon.Canonical` is one)."""
+
+    @property
+    def value(self) -> str: ...
+
+    @property
+    def props(self) -> Mapping[str, str]: ...
+
+    @property
+    def sco_type(self) -> str: ...
+
+    @property
+    def sco_id(self) -> str: ...
+
+    @property
+    def pattern(self) -> str: ...
+
+    @property
+    def indicator_id(self) -> str: ...
+
+
+def sco_object(c: Observable, *, tlp: TLP | None = None) -> dict[str, Any]:
     """The STIX Cyber-observable of a canonical value, with its new-sco extension where the type needs one.
 
     ``tlp`` adds ``object_marking_refs``; the bundle builders pass the Indicator's level.
@@ -85,7 +106,7 @@ def _based_on_id(indicator_ref: str, sco_ref: str) -> str:
 
 
 def producer_identity(producer: str, now: datetime) -> dict[str, Any]:
-    """The identity object of a producer (organisation), id :func:`pipeline.envelope.producer_identity_id`."""
+    """The identity object of a producer (organisation), id :func:`pipeline.stix.ids.producer_identity_id`."""
     ts = _timestamp(now)
     return {
         "type": "identity",
@@ -115,12 +136,12 @@ def _relationship(
     }
 
 
-def _name(c: Canonical) -> str:
+def _name(c: Observable) -> str:
     return f"{c.sco_type} {c.value}"
 
 
 def report_bundle(
-    c: Canonical,
+    c: Observable,
     *,
     producer: str,
     now: datetime,
@@ -188,7 +209,7 @@ def _report_description(producer: str, scam_types: Sequence[str]) -> str:
 
 
 def indicator_bundle(
-    c: Canonical,
+    c: Observable,
     *,
     version: int,
     created: datetime,

@@ -1,31 +1,28 @@
 """scamshare's STIX extension definitions and the identity that authors them.
 
 Three new SCO types (``phone-number``, ``cryptocurrency-wallet``, ``bank-account``, ``extension_type:
-new-sco``), one property extension on Indicators (:data:`~pipeline.envelope.INDICATOR_EXTENSION_ID`) and one
-on the Sightings subscribers report (:data:`~pipeline.envelope.SIGHTING_EXTENSION_ID`).
+new-sco``), one property extension on Indicators (:data:`~pipeline.stix.ids.INDICATOR_EXTENSION_ID`) and one
+on the Sightings subscribers report (:data:`~pipeline.stix.ids.SIGHTING_EXTENSION_ID`).
 The objects are defined here, in code, so the installed package needs no data files; ``schemas/`` at the
 repository root holds the same documents as JSON, regenerated with::
 
-    python -m pipeline.stix.extensions schemas/
+    python -m pipeline.wire.schemas schemas/
 
 and checked against this module by ``tests/unit/stix/test_extensions.py``.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import sys
-from pathlib import Path
 from typing import Any, Final
 
-from pipeline.envelope import (
+from pipeline.stix.ids import (
     INDICATOR_EXTENSION_ID,
     NEW_SCO_EXTENSION_IDS,
     SCAMSHARE_IDENTITY_ID,
     SIGHTING_EXTENSION_ID,
 )
-from pipeline.stix.schemas import SCHEMA_FILES, all_schemas, schema_url
+from pipeline.stix.schemas import schema_url
 from pipeline.stix.tlp import TLP
 
 logger = logging.getLogger(__name__)
@@ -141,33 +138,3 @@ def definitions_bundle() -> dict[str, Any]:
         "id": _DEFINITIONS_BUNDLE_ID,
         "objects": [identity_object(), *extension_definitions(), TLP.CLEAR.marking_definition()],
     }
-
-
-def schema_documents() -> dict[str, dict[str, Any]]:
-    """Every document ``schemas/`` holds, keyed by file name."""
-    docs = {SCHEMA_FILES[key]: schema for key, schema in all_schemas().items()}
-    docs[DEFINITIONS_FILE] = definitions_bundle()
-    return docs
-
-
-def render(document: dict[str, Any]) -> str:
-    """How a document is written to ``schemas/``: two-space indent, key order kept, trailing newline."""
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
-
-
-def write_schema_files(directory: Path) -> list[Path]:
-    """Write :func:`schema_documents` into ``directory``; returns the paths written."""
-    directory.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, document in schema_documents().items():
-        path = directory / name
-        path.write_text(render(document), encoding="utf-8")
-        written.append(path)
-    logger.info("wrote schema files directory=%s count=%d", directory, len(written))
-    return written
-
-
-if __name__ == "__main__":  # pragma: no cover - developer convenience
-    target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("schemas")
-    for written_path in write_schema_files(target):
-        print(written_path)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Mapping
+from typing import Final
 
 import orjson
 
@@ -70,3 +71,22 @@ def pattern_for(sco_type: str, props: Mapping[str, str]) -> str:
     """Build ``[type:prop = 'v' AND type:prop2 = 'w']`` with properties in sorted order."""
     parts = [f"{sco_type}:{k} = '{escape_pattern_value(v)}'" for k, v in sorted(props.items())]
     return "[" + " AND ".join(parts) + "]"
+
+
+#: Property extension on Indicators: scam types, country hint, and (on output) counts, score, enrichment.
+INDICATOR_EXTENSION_ID: Final = "extension-definition--fd33f239-c904-58d7-bddd-8d22a4d10af0"
+#: Property extension on Sightings a subscriber reports: ``kind`` = true-positive | false-positive | blocked.
+SIGHTING_EXTENSION_ID: Final = "extension-definition--28754c2a-3368-5481-a5e4-86a0451f487b"
+#: new-sco extension definitions for the scam identifiers STIX lacks.
+NEW_SCO_EXTENSION_IDS: Final = {
+    "phone-number": "extension-definition--d30194a7-a8c3-5fe0-b2da-c956ee71d7e2",
+    "cryptocurrency-wallet": "extension-definition--52547324-1c9b-539b-9c9b-8eee55e46123",
+    "bank-account": "extension-definition--233895fc-df61-542c-9816-7d5023a6536e",
+}
+#: The identity that authors (created_by_ref) the extension definitions and the pipeline's Indicators.
+SCAMSHARE_IDENTITY_ID: Final = "identity--6ae204d4-d50b-51ae-a445-d7baaa9da957"
+
+
+def producer_identity_id(producer: str) -> str:
+    """Deterministic STIX identity id of a producer (organisation), used as ``created_by_ref``."""
+    return f"identity--{uuid.uuid5(SCAMSHARE_NAMESPACE, 'scamshare/producer:' + producer)}"

@@ -1,7 +1,7 @@
-"""JSON Schemas (draft 2020-12) of scamshare's STIX extensions and of the submission envelope.
+"""JSON Schemas (draft 2020-12) of scamshare's STIX extensions (the envelope's: pipeline.wire.schemas).
 
 These dicts are the source of truth; ``schemas/`` at the repository root holds the same documents as files
-(written by :func:`pipeline.stix.extensions.write_schema_files`, checked by a test). File names follow what
+(written by :func:`pipeline.wire.schemas.write_schema_files`, checked by a test). File names follow what
 the OASIS validator looks up in a ``--schemas`` directory: ``<sco-type>.json`` for a new SCO type and
 ``<extension-definition id>.json`` for a property extension. Each schema describes the WHOLE object, because
 that is what the validator checks an extension schema against.
@@ -19,18 +19,13 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from pipeline.envelope import (
-    INDICATOR_EXTENSION_ID,
-    NEW_SCO_EXTENSION_IDS,
-    SIGHTING_EXTENSION_ID,
-    SUBMISSION_SPEC,
-)
+from pipeline.stix.ids import INDICATOR_EXTENSION_ID, NEW_SCO_EXTENSION_IDS, SIGHTING_EXTENSION_ID
 
 SCHEMA_BASE_URL: Final = "https://scamshare.example/schemas/"
 JSON_SCHEMA_DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
 ID_CONTRIBUTING_KEYWORD: Final = "x-stix-id-contributing-properties"
 
-_UUID = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[1-5][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}"
+UUID_PATTERN = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[1-5][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}"
 #: The STIX timestamp format (RFC 3339, UTC, ``Z``), as the OASIS schemas write it.
 TIMESTAMP_PATTERN: Final = (
     "^[0-9]{4}-(0[1-9]|1[012])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):([0-5][0-9]):([0-5][0-9]|60)"
@@ -61,7 +56,7 @@ def schema_url(key: str) -> str:
 
 
 def _id_pattern(sco_type: str) -> str:
-    return f"^{sco_type}--{_UUID}$"
+    return f"^{sco_type}--{UUID_PATTERN}$"
 
 
 def _sco_schema(
@@ -88,7 +83,7 @@ def _sco_schema(
             **properties,
             "object_marking_refs": {
                 "type": "array",
-                "items": {"type": "string", "pattern": f"^marking-definition--{_UUID}$"},
+                "items": {"type": "string", "pattern": f"^marking-definition--{UUID_PATTERN}$"},
                 "minItems": 1,
             },
             "granular_markings": {"type": "array", "minItems": 1},
@@ -294,7 +289,7 @@ def sighting_extension_schema() -> dict[str, Any]:
         "type": "object",
         "properties": {
             "type": {"const": "sighting"},
-            "sighting_of_ref": {"type": "string", "pattern": f"^indicator--{_UUID}$"},
+            "sighting_of_ref": {"type": "string", "pattern": f"^indicator--{UUID_PATTERN}$"},
             "count": {"type": "integer", "minimum": 1, "maximum": 999_999_999},
             "extensions": {
                 "type": "object",
@@ -313,59 +308,4 @@ def sighting_extension_schema() -> dict[str, Any]:
             },
         },
         "required": ["type", "sighting_of_ref", "extensions"],
-    }
-
-
-def submission_schema() -> dict[str, Any]:
-    """Schema of the submission envelope on ``scam.submissions`` (see :mod:`pipeline.envelope`)."""
-    return {
-        "$schema": JSON_SCHEMA_DIALECT,
-        "$id": schema_url("submission"),
-        "title": "scamshare submission envelope",
-        "description": (
-            "One message on scam.submissions: a STIX 2.1 bundle wrapped with the producer, an idempotency "
-            "key (submission_id) and the producer's send time."
-        ),
-        "type": "object",
-        "properties": {
-            "spec": {"const": SUBMISSION_SPEC},
-            "submission_id": {
-                "type": "string",
-                "pattern": "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
-                "description": "A UUID chosen by the producer; a resend carries the same one.",
-            },
-            "producer": {"type": "string", "minLength": 1, "maxLength": 128},
-            "submitted_at": {"type": "string", "pattern": TIMESTAMP_PATTERN},
-            "bundle": {
-                "type": "object",
-                "properties": {
-                    "type": {"const": "bundle"},
-                    "id": {"type": "string", "pattern": f"^bundle--{_UUID}$"},
-                    "objects": {
-                        "type": "array",
-                        "minItems": 1,
-                        "items": {
-                            "type": "object",
-                            "properties": {"type": {"type": "string"}, "id": {"type": "string"}},
-                            "required": ["type", "id"],
-                        },
-                    },
-                },
-                "required": ["type", "id", "objects"],
-            },
-        },
-        "required": ["spec", "submission_id", "producer", "submitted_at", "bundle"],
-        "additionalProperties": False,
-    }
-
-
-def all_schemas() -> dict[str, dict[str, Any]]:
-    """Every schema, keyed like :data:`SCHEMA_FILES`."""
-    return {
-        "phone-number": phone_number_schema(),
-        "cryptocurrency-wallet": cryptocurrency_wallet_schema(),
-        "bank-account": bank_account_schema(),
-        "indicator-extension": indicator_extension_schema(),
-        "sighting-extension": sighting_extension_schema(),
-        "submission": submission_schema(),
     }

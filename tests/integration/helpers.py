@@ -19,9 +19,9 @@ from confluent_kafka import KafkaError, TopicPartition
 
 from pipeline.canon import Canonical, canonicalize
 from pipeline.config import Settings
-from pipeline.kafka import build_admin, build_consumer
-from pipeline.lag import group_lag
-from pipeline.store import RedisStore
+from pipeline.kafka.clients import build_admin, build_consumer
+from pipeline.ops.lag import group_lag
+from pipeline.state.redis_store import RedisStore
 
 
 def module_settings(bootstrap: str, redis_url: str, state_dir: Path, **overrides: Any) -> Settings:
@@ -209,8 +209,8 @@ def produce_feed(settings: Settings, topic: str, items: list[tuple[Canonical, in
     """Create ``topic`` and write (canonical, version, revoked) feed messages to it, acknowledged."""
     import orjson  # noqa: PLC0415
 
-    from pipeline.kafka import DeliveryTracker, build_producer, wait_delivered  # noqa: PLC0415
-    from pipeline.topics import ensure_topics, feed_topic_spec  # noqa: PLC0415
+    from pipeline.kafka.clients import DeliveryTracker, build_producer, wait_delivered  # noqa: PLC0415
+    from pipeline.kafka.topics import ensure_topics, feed_topic_spec  # noqa: PLC0415
 
     ensure_topics(build_admin(settings), [feed_topic_spec(settings, topic)])
     tracker = DeliveryTracker()

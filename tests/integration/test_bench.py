@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from pipeline.bench import BENCH_SUBSCRIBERS
 from pipeline.cli.bench import bench
 from pipeline.cli.context import CliContext
 from pipeline.config import Settings
+from pipeline.dev.bench import BENCH_SUBSCRIBERS
 from tests.conftest import StackAddresses
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]

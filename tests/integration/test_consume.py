@@ -13,10 +13,10 @@ from pipeline.cli.consume import consume
 from pipeline.cli.context import CliContext
 from pipeline.cli.sighting import sighting
 from pipeline.config import Settings
-from pipeline.consumer import FeedConsumer, FeedItem
-from pipeline.kafka import build_admin
-from pipeline.sightings import ParsedSighting, parse_sighting
-from pipeline.topics import ensure_topics, pipeline_topics
+from pipeline.kafka.clients import build_admin
+from pipeline.kafka.topics import ensure_topics, pipeline_topics
+from pipeline.subscribers.consumer import FeedConsumer, FeedItem
+from pipeline.wire.sighting import ParsedSighting, parse_sighting
 
 from .helpers import canon, produce_feed
 
@@ -152,7 +152,7 @@ def test_sighting_report_cli(settings: Settings) -> None:
 def read_topic_raw(settings: Settings) -> list[tuple[bytes, bytes]]:
     from confluent_kafka import KafkaError, TopicPartition  # noqa: PLC0415
 
-    from pipeline.kafka import build_consumer  # noqa: PLC0415
+    from pipeline.kafka.clients import build_consumer  # noqa: PLC0415
 
     consumer = build_consumer(settings, f"{settings.app_id}.raw", **{"enable.partition.eof": True})
     try:

@@ -29,16 +29,16 @@ import pytest
 import redis
 from confluent_kafka import KafkaError, TopicPartition
 
-from pipeline.bench import BENCH_SUBSCRIBERS, read_topic
 from pipeline.config import Settings
-from pipeline.envelope import HEADER_REASON, HEADER_SOURCE
-from pipeline.kafka import build_admin, build_consumer, build_producer
-from pipeline.lag import group_lag
-from pipeline.processors.deliver import HEADER_VERSION
+from pipeline.dev.bench import BENCH_SUBSCRIBERS, read_topic
+from pipeline.dev.synthetic import build_messages, synthetic_reports
+from pipeline.kafka.clients import build_admin, build_consumer, build_producer
+from pipeline.kafka.topics import ensure_topics, feed_topic_spec, pipeline_topics
+from pipeline.ops.lag import group_lag
 from pipeline.producers.publisher import Publisher, Submission
-from pipeline.store import RedisStore
-from pipeline.synthetic import build_messages, synthetic_reports
-from pipeline.topics import ensure_topics, feed_topic_spec, pipeline_topics
+from pipeline.state.redis_store import RedisStore
+from pipeline.subscribers.deliver import HEADER_VERSION
+from pipeline.wire.headers import HEADER_REASON, HEADER_SOURCE
 from tests.integration.helpers import start_worker, stop_worker
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(150)]

@@ -17,12 +17,18 @@ import redis
 from click.testing import CliRunner
 from confluent_kafka import TopicPartition
 
-from pipeline import devstack
 from pipeline.cli import cli
 from pipeline.config import Settings
+from pipeline.dev import stack as devstack
 from pipeline.errors import BinaryNotFoundError, DeliveryError
-from pipeline.kafka import DeliveryTracker, build_admin, build_consumer, build_producer, wait_delivered
-from pipeline.topics import TopicSpec, ensure_topics
+from pipeline.kafka.clients import (
+    DeliveryTracker,
+    build_admin,
+    build_consumer,
+    build_producer,
+    wait_delivered,
+)
+from pipeline.kafka.topics import TopicSpec, ensure_topics
 from tests.conftest import StackAddresses
 
 # --- the session stack and the client factories -----------------------------------------------------
@@ -101,7 +107,7 @@ def test_embedded_stack_dies_with_its_owner(tmp_path: Path) -> None:
         pytest.skip("PR_SET_PDEATHSIG is Linux-only")
     pid_file = tmp_path / "pids"
     script = (
-        "import sys, time\nfrom pathlib import Path\nfrom pipeline.devstack import EmbeddedStack\n"
+        "import sys, time\nfrom pathlib import Path\nfrom pipeline.dev.stack import EmbeddedStack\n"
         f"s = EmbeddedStack(Path({str(tmp_path)!r})).start()\n"
         f"Path({str(pid_file)!r}).write_text(' '.join(map(str, s.pids())))\n"
         "time.sleep(60)\n"

@@ -14,14 +14,14 @@ from confluent_kafka import TopicPartition
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from pipeline.canary import CANARY_ID, Canary
 from pipeline.config import Settings
-from pipeline.devproc import free_port
-from pipeline.kafka import build_admin, build_consumer, build_producer
-from pipeline.metrics import Exporter, redis_stats_reader
-from pipeline.store import RedisStore
-from pipeline.timelag import LagHistory, LagSampler
-from pipeline.topics import ensure_topics, pipeline_topics
+from pipeline.dev.proc import free_port
+from pipeline.kafka.clients import build_admin, build_consumer, build_producer
+from pipeline.kafka.topics import ensure_topics, pipeline_topics
+from pipeline.ops.canary import CANARY_ID, Canary
+from pipeline.ops.metrics import Exporter, redis_stats_reader
+from pipeline.ops.timelag import LagHistory, LagSampler
+from pipeline.state.redis_store import RedisStore
 from tests.integration.helpers import running_worker, stop_worker, worker_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]

@@ -15,14 +15,14 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from pipeline.backfill import backfill_async
 from pipeline.config import Settings
-from pipeline.kafka import build_admin, build_producer
-from pipeline.processors.fanout import Subscription
+from pipeline.kafka.clients import build_admin, build_producer
+from pipeline.kafka.topics import ensure_topics, pipeline_topics
 from pipeline.producers.publisher import Publisher
+from pipeline.state.redis_store import RedisStore
+from pipeline.state.subscription import Subscription
 from pipeline.stix.tlp import TLP
-from pipeline.store import RedisStore
-from pipeline.topics import ensure_topics, pipeline_topics
+from pipeline.subscribers.backfill import backfill_async
 from tests.conftest import StackAddresses
 
 from .helpers import canon, module_settings, read_topic, running_worker, wait_processed

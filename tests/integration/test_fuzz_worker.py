@@ -29,13 +29,15 @@ import pytest
 from confluent_kafka import KafkaError, TopicPartition
 
 from pipeline.config import Settings
-from pipeline.envelope import HEADER_REASON, HEADER_SOURCE
-from pipeline.kafka import build_admin, build_consumer, build_producer
-from pipeline.processors.validate import Limits, Rejected, validate_submission
+from pipeline.dev.synthetic import build_messages, synthetic_reports
+from pipeline.kafka.clients import build_admin, build_consumer, build_producer
+from pipeline.kafka.topics import ensure_topics, pipeline_topics
+from pipeline.processors.validate import validate_submission
 from pipeline.producers.publisher import Publisher, Submission
-from pipeline.store import RedisStore
-from pipeline.synthetic import build_messages, synthetic_reports
-from pipeline.topics import ensure_topics, pipeline_topics
+from pipeline.state.redis_store import RedisStore
+from pipeline.wire.headers import HEADER_REASON, HEADER_SOURCE
+from pipeline.wire.limits import Limits
+from pipeline.wire.rejected import Rejected
 from tests.integration.helpers import start_worker, stop_worker
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]

@@ -20,13 +20,13 @@ from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from pipeline.cli.context import CliContext
 from pipeline.cli.lag import lag as lag_command
 from pipeline.config import Settings
-from pipeline.kafka import build_admin, build_consumer, build_producer
-from pipeline.lag import COMPACTED, NEVER_COMMITTED, NO_COMMIT, TOPIC_MISSING, collect_lags
-from pipeline.lagstatus import Status, StatusRules
-from pipeline.processors.fanout import Subscription
-from pipeline.store import RedisStore
-from pipeline.timelag import LagHistory, LagSampler
-from pipeline.topics import ensure_topics, feed_topic_spec, pipeline_topics
+from pipeline.kafka.clients import build_admin, build_consumer, build_producer
+from pipeline.kafka.topics import ensure_topics, feed_topic_spec, pipeline_topics
+from pipeline.ops.lag import COMPACTED, NEVER_COMMITTED, NO_COMMIT, TOPIC_MISSING, collect_lags
+from pipeline.ops.lagstatus import Status, StatusRules
+from pipeline.ops.timelag import LagHistory, LagSampler
+from pipeline.state.redis_store import RedisStore
+from pipeline.state.subscription import Subscription
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 

@@ -8,11 +8,11 @@ import pytest
 import redis
 
 from pipeline.config import Settings
-from pipeline.emit import ListEmitter
-from pipeline.envelope import HEADER_REASON, HEADER_STAGE
-from pipeline.processors.ingest import InMessage
-from pipeline.processors.poison import process_isolating
-from pipeline.store import RedisStore
+from pipeline.kafka.emit import ListEmitter
+from pipeline.state.redis_store import RedisStore
+from pipeline.wire.headers import HEADER_REASON, HEADER_STAGE
+from pipeline.wire.message import InMessage
+from pipeline.worker.poison import process_isolating
 
 pytestmark = [pytest.mark.integration]
 

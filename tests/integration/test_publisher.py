@@ -16,23 +16,19 @@ from pipeline.canon import Canonical, canonicalize
 from pipeline.cli.context import CliContext
 from pipeline.cli.publish import publish
 from pipeline.config import Settings
-from pipeline.devstack import free_port
-from pipeline.envelope import (
-    HEADER_CONTENT_TYPE,
-    HEADER_PRODUCER,
-    HEADER_SCHEMA,
-    HEADER_SUBMITTED_MS,
-    SUBMISSION_CONTENT_TYPE,
-    epoch_ms,
-)
+from pipeline.dev.proc import free_port
 from pipeline.errors import DeliveryError
-from pipeline.kafka import build_admin, build_consumer
-from pipeline.processors.validate import Limits, validate_submission
+from pipeline.kafka.clients import build_admin, build_consumer
+from pipeline.kafka.topics import ensure_topics, pipeline_topics
+from pipeline.processors.validate import validate_submission
 from pipeline.producers import Delivery, Publisher, file_submission_id, report_from_fields
 from pipeline.producers.readers import load_source
 from pipeline.producers.records import ReportInput
+from pipeline.stix.times import epoch_ms
 from pipeline.stix.tlp import TLP
-from pipeline.topics import ensure_topics, pipeline_topics
+from pipeline.wire.envelope import SUBMISSION_CONTENT_TYPE
+from pipeline.wire.headers import HEADER_CONTENT_TYPE, HEADER_PRODUCER, HEADER_SCHEMA, HEADER_SUBMITTED_MS
+from pipeline.wire.limits import Limits
 
 DATA = Path(__file__).parents[1] / "unit" / "producers" / "data"
 START = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)

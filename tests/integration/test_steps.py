@@ -16,20 +16,21 @@ import redis
 
 from pipeline.canon import Canonical
 from pipeline.config import Settings
-from pipeline.emit import ListEmitter
-from pipeline.envelope import HEADER_REASON, HEADER_SOURCE, HEADER_STAGE, HEADER_SUBMITTED_MS
+from pipeline.kafka.emit import ListEmitter
 from pipeline.processors.allowlist import Allowlist
-from pipeline.processors.decay import DecaySweep
-from pipeline.processors.deliver import HEADER_VERSION, DeliverStep
 from pipeline.processors.enrich import default_enrichers, load_config
-from pipeline.processors.fanout import Subscription
-from pipeline.processors.ingest import IngestStep, InMessage
-from pipeline.processors.online import Guarded
 from pipeline.processors.score import ScoreModel
-from pipeline.processors.sighting_step import SightingStep
-from pipeline.sightings import build_sighting
+from pipeline.state.redis_store import RedisStore
+from pipeline.state.subscription import Subscription
 from pipeline.stix.tlp import TLP
-from pipeline.store import RedisStore
+from pipeline.subscribers.deliver import HEADER_VERSION, DeliverStep
+from pipeline.wire.headers import HEADER_REASON, HEADER_SOURCE, HEADER_STAGE, HEADER_SUBMITTED_MS
+from pipeline.wire.message import InMessage
+from pipeline.wire.sighting import build_sighting
+from pipeline.worker.decay import DecaySweep
+from pipeline.worker.ingest import IngestStep
+from pipeline.worker.online import Guarded
+from pipeline.worker.sightings import SightingStep
 from tests.unit.processors.factories import canonical, indicator_obj, phone_submission, submission
 
 pytestmark = [pytest.mark.integration]

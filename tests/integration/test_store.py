@@ -6,10 +6,11 @@ from dataclasses import replace
 
 import pytest
 
-from pipeline.processors.fanout import Subscription
 from pipeline.processors.merge import merge
 from pipeline.processors.score import ScoreModel
-from pipeline.store import Commit, Delivery, RedisStore
+from pipeline.state.redis_store import RedisStore
+from pipeline.state.store import Commit, Delivery
+from pipeline.state.subscription import Subscription
 from tests.unit.processors.factories import T0, report
 
 pytestmark = [pytest.mark.integration]

@@ -9,10 +9,10 @@ from click.testing import CliRunner
 
 from pipeline.cli import cli
 from pipeline.config import Settings
-from pipeline.devstack import free_port
+from pipeline.dev.proc import free_port
 from pipeline.errors import KafkaError
-from pipeline.kafka import build_admin
-from pipeline.topics import (
+from pipeline.kafka.clients import build_admin
+from pipeline.kafka.topics import (
     TopicSpec,
     ensure_topics,
     feed_topic_spec,

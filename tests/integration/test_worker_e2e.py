@@ -18,17 +18,17 @@ import orjson
 import pytest
 
 from pipeline.config import Settings
-from pipeline.demo import read_feed
-from pipeline.envelope import HEADER_REASON
-from pipeline.kafka import build_admin, build_producer
-from pipeline.processors.fanout import Subscription
+from pipeline.dev.demo import read_feed
+from pipeline.kafka.clients import build_admin, build_producer
+from pipeline.kafka.topics import ensure_topics, pipeline_topics
 from pipeline.processors.merge import merge
 from pipeline.processors.output import build_record
 from pipeline.processors.score import ScoreModel
 from pipeline.producers.publisher import Publisher
-from pipeline.sightings import report_sighting
-from pipeline.store import RedisStore
-from pipeline.topics import ensure_topics, pipeline_topics
+from pipeline.state.redis_store import RedisStore
+from pipeline.state.subscription import Subscription
+from pipeline.subscribers.sightings import report_sighting
+from pipeline.wire.headers import HEADER_REASON
 from tests.integration.helpers import canon, read_records, running_worker, wait_processed
 from tests.unit.processors.factories import T0, report
 

@@ -1,6 +1,6 @@
 """Settings from the environment, secret redaction, the librdkafka mapping and -X pass-through.
 
-The client-factory configurations (pipeline.kafka) are checked here too: they are the librdkafka
+The client-factory configurations (pipeline.kafka.clients) are checked here too: they are the librdkafka
 mapping as each client sees it. Nothing here opens a connection.
 """
 
@@ -17,9 +17,9 @@ from pydantic import ValidationError
 from pipeline.cli import cli
 from pipeline.cli.context import CliContext, connected_settings, parse_kafka_option
 from pipeline.config import Settings, redact_options, redact_url
-from pipeline.devstack import free_port
+from pipeline.dev.proc import free_port
 from pipeline.errors import DeliveryError, NotConfiguredError
-from pipeline.kafka import (
+from pipeline.kafka.clients import (
     DeliveryTracker,
     admin_config,
     build_admin,

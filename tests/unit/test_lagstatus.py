@@ -7,15 +7,8 @@ from itertools import pairwise
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.lag import offset_lag, partition_labels
-from pipeline.lagstatus import (
-    CommitSample,
-    Status,
-    StatusRules,
-    offset_since,
-    partition_status,
-    worst,
-)
+from pipeline.ops.lag import offset_lag, partition_labels
+from pipeline.ops.lagstatus import CommitSample, Status, StatusRules, offset_since, partition_status, worst
 
 RULES = StatusRules(window_s=60, min_samples=3, min_span_s=20, err_lag_seconds=120)
 

@@ -5,7 +5,7 @@ import itertools
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.latency import bucket_label, histogram, observe
+from pipeline.state.latency import bucket_label, histogram, observe
 
 
 def test_buckets_are_upper_bounds() -> None:

@@ -10,12 +10,12 @@ import yaml
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from pipeline.canary import Canary
 from pipeline.config import Settings
-from pipeline.lag import GroupLag, PartitionLag
-from pipeline.latency import observe
-from pipeline.metrics import PipelineCollector, lag_metrics, stats_metrics
-from pipeline.timelag import LagSnapshot, MemoryHistory, evaluate
+from pipeline.ops.canary import Canary
+from pipeline.ops.lag import GroupLag, PartitionLag
+from pipeline.ops.metrics import PipelineCollector, lag_metrics, stats_metrics
+from pipeline.ops.timelag import LagSnapshot, MemoryHistory, evaluate
+from pipeline.state.latency import observe
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 

@@ -12,11 +12,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 from stix2validator import ValidationOptions, validate_instance
 
-from pipeline.envelope import SIGHTING_EXTENSION_ID, SIGHTING_SPEC, epoch_ms, producer_identity_id
-from pipeline.processors.merge import SIGHTING_KINDS
-from pipeline.processors.validate import Rejected
-from pipeline.sightings import ParsedSighting, SightingError, build_sighting, parse_sighting
 from pipeline.stix.extensions import extension_definitions
+from pipeline.stix.ids import SIGHTING_EXTENSION_ID, producer_identity_id
+from pipeline.stix.times import epoch_ms
+from pipeline.wire.envelope import SIGHTING_SPEC
+from pipeline.wire.rejected import Rejected
+from pipeline.wire.sighting import (
+    SIGHTING_KINDS,
+    ParsedSighting,
+    SightingError,
+    build_sighting,
+    parse_sighting,
+)
 
 NOW = datetime(2026, 11, 22, 10, 0, 0, tzinfo=UTC)
 IND = "indicator--2f1e4c8a-0b4e-5b8e-9f57-5f3c2a3d1e00"

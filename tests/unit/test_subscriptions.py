@@ -7,9 +7,15 @@ from pathlib import Path
 import pytest
 
 from pipeline.errors import InputError
-from pipeline.processors.fanout import Subscription
+from pipeline.state.subscription import Subscription
 from pipeline.stix.tlp import TLP
-from pipeline.subscriptions import SubscriptionError, apply_update, load_file, parse_subscription, parse_yaml
+from pipeline.subscribers.subscriptions import (
+    SubscriptionError,
+    apply_update,
+    load_file,
+    parse_subscription,
+    parse_yaml,
+)
 
 SAMPLES = Path(__file__).resolve().parents[2] / "pipeline" / "data" / "samples" / "subscribers.yaml"
 

@@ -6,16 +6,9 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from pipeline.lag import GroupLag, PartitionLag
-from pipeline.lagstatus import Status, StatusRules
-from pipeline.timelag import (
-    EndPoint,
-    MemoryHistory,
-    evaluate,
-    lag_seconds,
-    monotone_tail,
-    offset_time,
-)
+from pipeline.ops.lag import GroupLag, PartitionLag
+from pipeline.ops.lagstatus import Status, StatusRules
+from pipeline.ops.timelag import EndPoint, MemoryHistory, evaluate, lag_seconds, monotone_tail, offset_time
 
 
 def test_interpolates_between_points() -> None:

@@ -13,8 +13,8 @@ from click.testing import CliRunner, Result
 from pipeline.cli.context import CliContext
 from pipeline.cli.subscribers import subscribers
 from pipeline.config import Settings
-from pipeline.kafka import build_admin
-from pipeline.topics import list_topics
+from pipeline.kafka.clients import build_admin
+from pipeline.kafka.topics import list_topics
 
 SAMPLES = Path(__file__).resolve().parents[3] / "pipeline" / "data" / "samples" / "subscribers.yaml"
 NEW = ["--name", "Bank", "--sector", "bank", "--org", "bank-sg"]

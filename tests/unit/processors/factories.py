@@ -7,10 +7,10 @@ from typing import Any
 import orjson
 
 from pipeline.canon import Canonical, canonicalize
-from pipeline.envelope import INDICATOR_EXTENSION_ID, SUBMISSION_SPEC
 from pipeline.processors.validate import Report
-from pipeline.stix.ids import pattern_for
+from pipeline.stix.ids import INDICATOR_EXTENSION_ID, pattern_for
 from pipeline.stix.tlp import TLP
+from pipeline.wire.envelope import SUBMISSION_SPEC
 
 T0 = 1_780_000_000_000  # 2026-05-28T20:26:40Z in ms
 

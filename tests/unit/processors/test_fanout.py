@@ -3,7 +3,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from pipeline.processors.fanout import IndicatorView, Subscription, route
+from pipeline.processors.fanout import IndicatorView, route
+from pipeline.state.subscription import Subscription
 from pipeline.stix.tlp import TLP
 
 

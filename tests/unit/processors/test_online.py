@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from pipeline.canon import Canonical
-from pipeline.processors.online import CircuitBreaker, Guarded, RdapEnricher, build_online
+from pipeline.worker.online import CircuitBreaker, Guarded, RdapEnricher, build_online
 
 from .factories import canonical
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.processors.merge import IndicatorState, apply_sighting, hold, merge
+from pipeline.processors.merge import apply_sighting, hold, merge
 from pipeline.processors.score import ScoreModel
+from pipeline.state.indicator import IndicatorState
+from pipeline.state.redis_store import state_from_fields, state_to_fields
 from pipeline.stix.tlp import TLP
-from pipeline.store import state_from_fields, state_to_fields
 
 from .factories import T0, report
 

@@ -5,8 +5,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.processors.validate import Limits, Rejected, deeper_than, json_depth, validate_submission
+from pipeline.processors.validate import deeper_than, json_depth, validate_submission
 from pipeline.stix.tlp import TLP
+from pipeline.wire.limits import Limits
+from pipeline.wire.rejected import Rejected
 
 from .factories import indicator_obj, phone_submission, submission
 

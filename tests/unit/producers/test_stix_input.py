@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 
 from pipeline.canon import Canonical, canonicalize
-from pipeline.envelope import INDICATOR_EXTENSION_ID
 from pipeline.errors import InputError
 from pipeline.producers.records import Accepted, ReadItem, Rejected, ReportInput, to_canonical_report
 from pipeline.producers.stix_input import read_stix
 from pipeline.stix.build import report_bundle
+from pipeline.stix.ids import INDICATOR_EXTENSION_ID
 from pipeline.stix.tlp import TLP
 
 DATA = Path(__file__).parent / "data"

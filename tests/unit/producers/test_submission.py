@@ -10,19 +10,14 @@ import pytest
 import stix2validator
 
 from pipeline.canon import Canonical, canonicalize
-from pipeline.envelope import (
-    HEADER_CONTENT_TYPE,
-    HEADER_PRODUCER,
-    HEADER_SCHEMA,
-    HEADER_SUBMITTED_MS,
-    SUBMISSION_CONTENT_TYPE,
-    SUBMISSION_SPEC,
-)
 from pipeline.errors import ConfigError
-from pipeline.processors.validate import Limits, validate_submission
+from pipeline.processors.validate import validate_submission
 from pipeline.producers.publisher import build_submission, check_producer_id
 from pipeline.producers.records import ReportInput, report_from_fields
 from pipeline.stix.tlp import TLP
+from pipeline.wire.envelope import SUBMISSION_CONTENT_TYPE, SUBMISSION_SPEC
+from pipeline.wire.headers import HEADER_CONTENT_TYPE, HEADER_PRODUCER, HEADER_SCHEMA, HEADER_SUBMITTED_MS
+from pipeline.wire.limits import Limits
 
 NOW = datetime(2026, 11, 22, 10, 0, 0, 123000, tzinfo=UTC)
 

@@ -13,13 +13,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.canon import Canonical
-from pipeline.envelope import (
-    INDICATOR_EXTENSION_ID,
-    NEW_SCO_EXTENSION_IDS,
-    SCAMSHARE_IDENTITY_ID,
-    producer_identity_id,
-    stix_timestamp,
-)
 from pipeline.stix.build import (
     _timestamp,
     dumps,
@@ -28,7 +21,14 @@ from pipeline.stix.build import (
     report_bundle,
     sco_object,
 )
-from pipeline.stix.ids import relationship_id
+from pipeline.stix.ids import (
+    INDICATOR_EXTENSION_ID,
+    NEW_SCO_EXTENSION_IDS,
+    SCAMSHARE_IDENTITY_ID,
+    producer_identity_id,
+    relationship_id,
+)
+from pipeline.stix.times import stix_timestamp
 from pipeline.stix.tlp import TLP
 
 from .samples import CANONICALS, NOW

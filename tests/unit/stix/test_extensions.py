@@ -12,25 +12,24 @@ import pytest
 from jsonschema import Draft202012Validator
 from stix2validator import ValidationOptions, validate_instance
 
-from pipeline.envelope import (
-    INDICATOR_EXTENSION_ID,
-    NEW_SCO_EXTENSION_IDS,
-    SCAMSHARE_IDENTITY_ID,
-    SIGHTING_EXTENSION_ID,
-    make_submission,
-)
 from pipeline.stix.build import report_bundle
 from pipeline.stix.extensions import (
     DEFINITIONS_FILE,
     definitions_bundle,
     extension_definitions,
     identity_object,
-    render,
-    schema_documents,
-    write_schema_files,
 )
-from pipeline.stix.ids import indicator_id, sco_id
-from pipeline.stix.schemas import ID_CONTRIBUTING_KEYWORD, SCHEMA_BASE_URL, SCHEMA_FILES, all_schemas
+from pipeline.stix.ids import (
+    INDICATOR_EXTENSION_ID,
+    NEW_SCO_EXTENSION_IDS,
+    SCAMSHARE_IDENTITY_ID,
+    SIGHTING_EXTENSION_ID,
+    indicator_id,
+    sco_id,
+)
+from pipeline.stix.schemas import ID_CONTRIBUTING_KEYWORD, SCHEMA_BASE_URL, SCHEMA_FILES
+from pipeline.wire.envelope import make_submission
+from pipeline.wire.schemas import all_schemas, render, schema_documents, write_schema_files
 
 from .samples import CANONICALS, NOW
 
@@ -43,9 +42,9 @@ SCHEMAS_DIR = Path(__file__).resolve().parents[3] / "schemas"
 @pytest.mark.parametrize("name", sorted(schema_documents()))
 def test_schema_file_equals_code(name: str) -> None:
     path = SCHEMAS_DIR / name
-    assert path.exists(), f"missing {path}: run `python -m pipeline.stix.extensions schemas/`"
+    assert path.exists(), f"missing {path}: run `python -m pipeline.wire.schemas schemas/`"
     assert json.loads(path.read_text(encoding="utf-8")) == schema_documents()[name], (
-        f"{path} is stale: run `python -m pipeline.stix.extensions schemas/`"
+        f"{path} is stale: run `python -m pipeline.wire.schemas schemas/`"
     )
 
 

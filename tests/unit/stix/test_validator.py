@@ -29,9 +29,9 @@ import pytest
 from stix2validator import ValidationOptions, validate_instance
 
 from pipeline.canon import SCO_TYPES, Canonical, simple
-from pipeline.envelope import INDICATOR_EXTENSION_ID, NEW_SCO_EXTENSION_IDS
 from pipeline.stix.build import indicator_bundle, report_bundle, sco_object
 from pipeline.stix.extensions import definitions_bundle
+from pipeline.stix.ids import INDICATOR_EXTENSION_ID, NEW_SCO_EXTENSION_IDS
 from pipeline.stix.tlp import TLP
 
 from .samples import CANONICALS, NOW

@@ -1,0 +1,1 @@
+"""The developer's stack: embedded broker + Redis, the demo, benchmarks and synthetic data."""

@@ -1,0 +1,301 @@
+"""The pipeline benchmark (the synthetic report mix it publishes is :mod:`pipeline.dev.synthetic`).
+
+``run_pipeline_bench(settings, n)`` publishes ``n`` synthetic reports (many producers, about 30% repeats of
+an earlier scam written in another format, every indicator kind) as one burst to a worker running in this
+process (like the demo), waits until every report is merged and every version fanned out to three
+subscribers, then measures a plain confluent-kafka consume → ``json.loads`` → ``json.dumps`` → produce loop
+over the same ``n`` messages on the same broker. Both rates are measured in one run, so their ratio is the
+number to compare (ENVIRONMENT.md). Latency is producer send → feed message (broker timestamp of the feed
+message minus the ``scamshare-submitted-ms`` header), so under a burst it is mostly queueing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import cProfile
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from confluent_kafka import KafkaError, Producer, TopicPartition
+
+from pipeline.config import Settings
+from pipeline.dev.demo import percentile
+from pipeline.dev.synthetic import build_messages, restamp, synthetic_reports
+from pipeline.kafka.clients import build_admin, build_consumer, build_producer
+from pipeline.kafka.topics import TopicSpec, ensure_topics, feed_topic_spec, pipeline_topics
+from pipeline.producers.publisher import Submission
+from pipeline.state.redis_store import RedisStore, glob_escape
+from pipeline.state.subscription import Subscription
+from pipeline.stix.tlp import TLP
+from pipeline.wire.headers import HEADER_SUBMITTED_MS
+from pipeline.worker.app import create_app, wait_until_assigned
+
+logger = logging.getLogger(__name__)
+
+#: The three subscribers the benchmark fans out to (and the crash test reads).
+BENCH_SUBSCRIBERS = (
+    Subscription(id="telco", name="Telco", sector="telecom", organisation="telco-th",
+                 types=frozenset({"phone", "url", "social"})),
+    Subscription(id="bank", name="Bank", sector="bank", organisation="bank-sg", tlp=TLP.AMBER,
+                 types=frozenset({"phone", "bank-account", "wallet", "email"})),
+    Subscription(id="platform", name="Platform", sector="platform", organisation="platform-socialnet",
+                 types=frozenset({"domain", "url", "email", "social"})),
+)  # fmt: skip
+
+
+def send_burst(
+    producer: Producer, topic: str, messages: Sequence[Submission], built: datetime, chunk: int = 500
+) -> float:
+    """Send every message (restamped chunk by chunk to the moment it is sent), flush; returns the
+    wall-clock time of the first send."""
+    first = time.time()
+    for start in range(0, len(messages), chunk):
+        now = datetime.now(UTC)
+        sent_ms = str(int(now.timestamp() * 1000)).encode()
+        for m in messages[start : start + chunk]:
+            headers: list[tuple[str, str | bytes | None]] = [
+                (k, sent_ms if k == HEADER_SUBMITTED_MS else v) for k, v in m.headers
+            ]
+            while True:
+                try:
+                    producer.produce(topic, restamp(m.value, built, now), m.key.encode(), headers=headers)
+                    break
+                except BufferError:
+                    producer.poll(0.05)
+        producer.poll(0)
+    if producer.flush(60):
+        raise RuntimeError("benchmark messages not acknowledged within 60 s")
+    return first
+
+
+def read_topic(
+    settings: Settings, topic: str, timeout_s: float = 30.0
+) -> list[tuple[bytes | None, dict[str, bytes], int]]:
+    """Every message of ``topic``: (key, headers, broker timestamp ms), read by assignment (no group)."""
+    consumer = build_consumer(settings, f"{settings.app_id}.bench-reader", **{"enable.partition.eof": True})
+    out: list[tuple[bytes | None, dict[str, bytes], int]] = []
+    try:
+        partitions = sorted(consumer.list_topics(topic, timeout=10).topics[topic].partitions)
+        consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
+        at_eof: set[int] = set()
+        deadline = time.monotonic() + timeout_s
+        while len(at_eof) < len(partitions) and time.monotonic() < deadline:
+            for msg in consumer.consume(1000, 0.2):
+                err = msg.error()
+                if err is not None:
+                    if err.code() == KafkaError._PARTITION_EOF:
+                        at_eof.add(int(msg.partition() or 0))
+                    continue
+                headers = {str(h[0]): h[1] for h in msg.headers() or [] if isinstance(h[1], bytes)}
+                key = msg.key()
+                out.append((key if isinstance(key, bytes) else None, headers, msg.timestamp()[1]))
+    finally:
+        consumer.close()
+    return out
+
+
+def passthrough(settings: Settings, source: str, target: str, n: int, timeout_s: float = 120.0) -> float:
+    """The practical ceiling: consume ``n`` messages of ``source``, json decode + encode, produce to
+    ``target``, flush. Returns messages per second from the first message received to the last ack."""
+    consumer = build_consumer(settings, f"{settings.app_id}.passthrough")
+    producer = build_producer(settings)
+    producer.list_topics(target, timeout=10)  # connect before the clock starts
+    try:
+        partitions = sorted(consumer.list_topics(source, timeout=10).topics[source].partitions)
+        consumer.assign([TopicPartition(source, p, 0) for p in partitions])
+        done, started = 0, 0.0
+        deadline = time.monotonic() + timeout_s
+        while done < n and time.monotonic() < deadline:
+            for msg in consumer.consume(1000, 0.2):
+                if msg.error() is not None:
+                    continue
+                if not started:
+                    started = time.perf_counter()
+                value = json.dumps(json.loads(msg.value() or b"null")).encode()
+                while True:
+                    try:
+                        producer.produce(target, value, msg.key(), headers=msg.headers())
+                        break
+                    except BufferError:
+                        producer.poll(0.05)
+                done += 1
+            producer.poll(0)
+        producer.flush(60)
+        elapsed = time.perf_counter() - started
+    finally:
+        consumer.close()
+    if done < n:
+        raise RuntimeError(f"passthrough read {done}/{n} messages in {timeout_s:.0f}s")
+    return n / elapsed
+
+
+async def wait_done(store: RedisStore, n: int, timeout_s: float, poll_s: float = 0.02) -> dict[str, int]:
+    """Poll the counters until ``n`` messages are accepted, rejected or allowlisted and fan-out has read
+    every version; returns the counters at that moment."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        stats = await store.stats()
+        received = stats.get("accepted", 0) + stats.get("rejected", 0) + stats.get("allowlisted", 0)
+        if received >= n and stats.get("fanout_records", 0) >= stats.get("versions", 0):
+            return stats
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"benchmark not processed after {timeout_s:.0f}s: {stats}")
+        await asyncio.sleep(poll_s)
+
+
+async def redis_memory(store: RedisStore, prefix: str, sample: int = 1000) -> dict[str, dict[str, float]]:
+    """Keys under ``prefix`` grouped by kind (the segment after the prefix: ``i`` indicator states, ``s``
+    submission marks, ...), each with its key count and average MEMORY USAGE over a sample."""
+    r = store.client
+    by_kind: dict[str, list[bytes]] = {}
+    async for key in r.scan_iter(match=glob_escape(prefix) + "*", count=1000):
+        by_kind.setdefault(key[len(prefix) :].split(b":", 1)[0].decode(), []).append(key)
+    out: dict[str, dict[str, float]] = {}
+    for kind, keys in sorted(by_kind.items()):
+        async with r.pipeline(transaction=False) as pipe:
+            for key in keys[:sample]:
+                pipe.memory_usage(key, samples=0)
+            sizes = [size for size in await pipe.execute() if size is not None]
+        out[kind] = {"keys": len(keys), "avg_bytes": round(sum(sizes) / len(sizes), 1) if sizes else 0.0}
+    return out
+
+
+async def delete_namespace(store: RedisStore, prefix: str) -> None:
+    """Delete every key under ``prefix`` (the benchmark's own namespace)."""
+    keys = [key async for key in store.client.scan_iter(match=glob_escape(prefix) + "*", count=1000)]
+    for start in range(0, len(keys), 1000):
+        await store.client.delete(*keys[start : start + 1000])
+
+
+async def used_memory(store: RedisStore) -> int:
+    return int((await store.client.info("memory"))["used_memory"])
+
+
+async def prepare(settings: Settings, store: RedisStore) -> str:
+    """Topics (pipeline, feeds, the passthrough output) and the subscriptions; returns the passthrough
+    output topic."""
+    passthrough_topic = f"{settings.topic_prefix}bench.passthrough"
+    specs = pipeline_topics(settings) + [
+        feed_topic_spec(settings, s.topic(settings.topic_prefix)) for s in BENCH_SUBSCRIBERS
+    ]
+    specs.append(TopicSpec(passthrough_topic, settings.partitions, settings.replication_factor))
+    ensure_topics(build_admin(settings), specs)
+    for sub in BENCH_SUBSCRIBERS:
+        await store.put_subscription(sub)
+    return passthrough_topic
+
+
+def feed_figures(settings: Settings, stats: dict[str, int]) -> dict[str, Any]:
+    """Per subscriber: delivered counter, feed messages, distinct versions; and the feed latencies."""
+    out: dict[str, Any] = {"delivered": {}, "feed_messages": {}, "feed_versions": {}}
+    latencies: list[float] = []
+    for sub in BENCH_SUBSCRIBERS:
+        feed = read_topic(settings, sub.topic(settings.topic_prefix))
+        out["delivered"][sub.id] = stats.get(f"delivered:{sub.id}", 0)
+        out["feed_messages"][sub.id] = len(feed)
+        out["feed_versions"][sub.id] = len({(k, h.get("scamshare-version")) for k, h, _ in feed})
+        latencies += [
+            max(0.0, ts - int(h[HEADER_SUBMITTED_MS])) for _, h, ts in feed if HEADER_SUBMITTED_MS in h
+        ]
+    out["latency_ms"] = {
+        "p50": round(percentile(latencies, 50), 1),
+        "p99": round(percentile(latencies, 99), 1),
+        "max": round(max(latencies, default=0.0), 1),
+        "samples": len(latencies),
+        "mode": "burst: all reports sent at once, so this is mostly queueing behind the burst",
+    }
+    return out
+
+
+async def run_worker_through(
+    settings: Settings,
+    store: RedisStore,
+    messages: Sequence[Submission],
+    built: datetime,
+    *,
+    profile: cProfile.Profile | None,
+    timeout_s: float,
+) -> tuple[float, dict[str, int]]:
+    """Start the worker in this process, send the burst, wait until done; returns (seconds, counters)."""
+    producer = build_producer(settings)
+    producer.list_topics(settings.topics.submissions, timeout=10)  # connect before the clock starts
+    app = create_app(settings)
+    loop = asyncio.get_running_loop()
+    topics = settings.topics
+    try:
+        await app.start()
+        await wait_until_assigned(app, [topics.submissions, topics.indicators], settings.partitions, 60)
+        if profile is not None:
+            profile.enable()
+        first = await loop.run_in_executor(None, send_burst, producer, topics.submissions, messages, built)
+        stats = await wait_done(store, len(messages), timeout_s)
+        elapsed = time.time() - first
+        if profile is not None:
+            profile.disable()
+    finally:
+        await app.stop()
+        await app.scamshare_runtime.close()  # type: ignore[attr-defined]
+    return elapsed, stats
+
+
+async def run_pipeline_bench(
+    settings: Settings,
+    n: int,
+    *,
+    seed: int = 2026,
+    profile: cProfile.Profile | None = None,
+    timeout_s: float = 300.0,
+    progress: Callable[[str], None] = lambda _m: None,
+) -> dict[str, Any]:
+    """Run the benchmark (module docstring) against the broker and Redis of ``settings``; returns the
+    figures as one JSON-able dict. ``profile`` is enabled while the worker processes the burst."""
+    url = settings.redis_url_value()
+    assert url is not None, "settings.redis_url is required"
+    store = RedisStore.from_url(url, prefix=settings.redis_key_prefix)
+    passthrough_topic = await prepare(settings, store)
+    built = datetime.now(UTC)
+    messages = build_messages(synthetic_reports(n, seed=seed), built)
+    progress(f"built {n} messages ({len({m.key for m in messages})} distinct indicators)")
+    memory_before = await used_memory(store)
+    pipeline_s, stats = await run_worker_through(
+        settings, store, messages, built, profile=profile, timeout_s=timeout_s
+    )
+    progress(f"pipeline: {n} reports in {pipeline_s:.2f}s; reading feeds")
+    memory = await redis_memory(store, settings.redis_key_prefix)
+    memory_delta = await used_memory(store) - memory_before
+    await delete_namespace(store, settings.redis_key_prefix)
+    await store.close()
+    loop = asyncio.get_running_loop()
+    feeds = await loop.run_in_executor(None, feed_figures, settings, stats)
+    progress("measuring the confluent-kafka passthrough loop on the same messages")
+    passthrough_per_s = await loop.run_in_executor(
+        None, passthrough, settings, settings.topics.submissions, passthrough_topic, n
+    )
+    indicators = stats.get("indicators", 0)
+    pipeline_per_s = n / pipeline_s
+    return {
+        "reports": n,
+        "worker": "in-process (faust app started in the benchmark process, like the demo)",
+        "subscribers": len(BENCH_SUBSCRIBERS),
+        "pipeline_per_s": round(pipeline_per_s, 1),
+        "passthrough_per_s": round(passthrough_per_s, 1),
+        "ratio": round(pipeline_per_s / passthrough_per_s, 3),
+        "pipeline_s": round(pipeline_s, 3),
+        "latency_ms": feeds.pop("latency_ms"),
+        "counts": {
+            "published": n,
+            **{k: stats.get(k, 0) for k in ("accepted", "rejected", "allowlisted", "duplicates")},
+            "indicators": indicators,
+            "versions": stats.get("versions", 0),
+            **feeds,
+        },
+        "redis": {
+            "bytes_per_indicator": memory.get("i", {}).get("avg_bytes", 0.0),
+            "used_memory_delta_per_indicator": round(memory_delta / indicators, 1) if indicators else None,
+            "keys": memory,
+        },
+    }

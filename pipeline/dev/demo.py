@@ -1,0 +1,288 @@
+"""The main job, end to end: publish the bundled sample set, run the processors, read every feed, report.
+
+``run_demo(settings)`` expects a broker and Redis at ``settings`` (the CLI starts the embedded stack when
+none is configured). It creates the topics, loads the sample subscribers, starts the faust worker in this
+process, publishes four producers' reports (CSV, JSON Lines, MISP, STIX) plus a buggy producer's malformed
+messages, waits until every report is accepted or rejected and every version fanned out, reads each
+subscriber's feed (end-to-end latency = feed message time − producer send time), and returns a summary.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from confluent_kafka import KafkaError, Producer, TopicPartition
+
+from pipeline.config import Settings
+from pipeline.kafka.clients import build_admin, build_consumer, build_producer
+from pipeline.kafka.topics import ensure_topics, feed_topic_spec, pipeline_topics
+from pipeline.ops.lag import GroupLag, group_lag
+from pipeline.producers.publisher import Publisher
+from pipeline.producers.readers import load_source, read_source
+from pipeline.producers.records import Accepted, file_submission_id, split_rejected, to_canonical_report
+from pipeline.state.redis_store import RedisStore
+from pipeline.state.subscription import Subscription
+from pipeline.subscribers.consumer import subscriber_group
+from pipeline.wire.headers import HEADER_SUBMITTED_MS
+from pipeline.worker.app import create_app, wait_until_assigned
+
+logger = logging.getLogger(__name__)
+
+SAMPLES = Path(__file__).parents[1] / "data" / "samples"
+#: (file, producer id, what kind of organisation)
+SAMPLE_FILES: tuple[tuple[str, str, str], ...] = (
+    ("telco-th.csv", "telco-th", "telecom"),
+    ("bank-sg.jsonl", "bank-sg", "bank"),
+    ("platform-socialnet.misp.json", "platform-socialnet", "platform"),
+    ("police-au.stix.json", "police-au", "police"),
+)
+MALFORMED_FILE = "malformed.jsonl"
+SUBSCRIBERS_FILE = "subscribers.yaml"
+
+
+@dataclass
+class DemoSummary:
+    published: int = 0
+    received: int = 0
+    accepted: int = 0
+    allowlisted: int = 0
+    rejected: int = 0
+    rejected_at_source: int = 0
+    duplicates: int = 0
+    unique_indicators: int = 0
+    versions: int = 0
+    delivered: dict[str, int] = field(default_factory=dict)
+    feed_messages: dict[str, int] = field(default_factory=dict)
+    latency_ms: dict[str, float] = field(default_factory=dict)
+    rejected_by_reason: dict[str, int] = field(default_factory=dict)
+    producers: dict[str, int] = field(default_factory=dict)
+    lag: list[GroupLag] = field(default_factory=list)
+    namespace: str = ""
+    elapsed_s: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "received": self.received,
+            "accepted": self.accepted,
+            "allowlisted": self.allowlisted,
+            "rejected": self.rejected,
+            "rejected_by_reason": self.rejected_by_reason,
+            "rejected_at_source": self.rejected_at_source,
+            "duplicates": self.duplicates,
+            "unique_indicators": self.unique_indicators,
+            "versions": self.versions,
+            "delivered": self.delivered,
+            "latency_ms": self.latency_ms,
+            "producers": self.producers,
+            "published": self.published,
+            "lag": [
+                {
+                    "group": g.group,
+                    "lag": g.lag,
+                    "partitions": [
+                        {
+                            "topic": p.topic,
+                            "partition": p.partition,
+                            "committed": p.committed,
+                            "end": p.end,
+                            "lag": p.lag,
+                        }
+                        for p in g.partitions
+                    ],
+                }
+                for g in self.lag
+            ],
+            "namespace": self.namespace,
+            "elapsed_s": round(self.elapsed_s, 2),
+        }
+
+
+def load_subscriptions(path: Path) -> list[Subscription]:
+    doc = yaml.safe_load(path.read_text())
+    return [Subscription.model_validate(item) for item in doc["subscribers"]]
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100); 0.0 for no values."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+def publish_samples(settings: Settings, samples: Path, summary: DemoSummary, producer: Producer) -> int:
+    """Publish every sample file as its producer; returns how many messages reached the broker.
+
+    All publishers share one long-lived client, as a real producer would keep one open: a new idempotent
+    producer first waits for its producer id, which would show up as end-to-end latency.
+    """
+    sent = 0
+    for name, producer_id, _org in SAMPLE_FILES:
+        source = load_source(str(samples / name))
+        reports, rejected, _skipped = split_rejected(read_source(source))
+        summary.rejected_at_source += len(rejected)
+        count = 0
+        with Publisher(settings, producer_id=producer_id, producer=producer) as pub:
+            for report in reports:
+                outcome = to_canonical_report(report)
+                if not isinstance(outcome, Accepted):
+                    summary.rejected_at_source += 1
+                    continue
+                sid = file_submission_id(producer_id, source.sha256, report.location)
+                pub.publish(outcome.canonical, outcome.report, submission_id=sid)
+                count += 1
+        summary.producers[producer_id] = count
+        sent += count
+    # A buggy producer: raw lines, sent as they are, so the pipeline must reject them to the DLQ.
+    lines = [line for line in (samples / MALFORMED_FILE).read_bytes().splitlines() if line.strip()]
+    with Publisher(settings, producer_id="buggy-producer", producer=producer) as pub:
+        for line in lines:
+            pub.publish_raw(None, line, [(HEADER_SUBMITTED_MS, str(int(time.time() * 1000)).encode())])
+    summary.producers["buggy-producer"] = len(lines)
+    return sent + len(lines)
+
+
+def read_feed(settings: Settings, sub: Subscription, timeout_s: float = 20.0) -> tuple[int, list[float]]:
+    """Read a subscriber's whole feed as that subscriber would (own group, commit after reading)."""
+    consumer = build_consumer(settings, subscriber_group(settings, sub.id), **{"enable.partition.eof": True})
+    topic = sub.topic(settings.topic_prefix)
+    latencies: list[float] = []
+    count = 0
+    try:
+        meta = consumer.list_topics(topic, timeout=10)
+        partitions = sorted(meta.topics[topic].partitions)
+        consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
+        at_eof: set[int] = set()
+        deadline = time.monotonic() + timeout_s
+        while len(at_eof) < len(partitions) and time.monotonic() < deadline:
+            msg = consumer.poll(0.2)
+            if msg is None:
+                continue
+            err = msg.error()
+            if err is not None:
+                if err.code() == KafkaError._PARTITION_EOF:
+                    at_eof.add(int(msg.partition() or 0))
+                continue
+            count += 1
+            headers = dict(msg.headers() or [])
+            sent_ms = headers.get(HEADER_SUBMITTED_MS)
+            ts_type, ts = msg.timestamp()
+            if sent_ms is not None and ts_type != 0:
+                latencies.append(max(0.0, ts - int(sent_ms)))
+        consumer.commit(asynchronous=False)
+    finally:
+        consumer.close()
+    return count, latencies
+
+
+async def wait_until_processed(
+    settings: Settings, store: RedisStore, expected: int, timeout_s: float, progress: Callable[[str], None]
+) -> dict[str, int]:
+    """Wait until every message is accepted or rejected (exact counters in Redis) and the processors'
+    committed offsets reached the end of both of their topics (so every version was fanned out)."""
+    deadline = time.monotonic() + timeout_s
+    last_note = ""
+    admin = build_admin(settings)
+    topics = [settings.topics.submissions, settings.topics.indicators]
+    loop = asyncio.get_running_loop()
+    while True:
+        stats = await store.stats()
+        done = stats.get("accepted", 0) + stats.get("rejected", 0) + stats.get("allowlisted", 0)
+        fanned = stats.get("fanout_records", 0)
+        note = f"processed {done}/{expected}, fanned out {fanned}/{stats.get('versions', 0)} versions"
+        if note != last_note:
+            progress(note)
+            last_note = note
+        if done >= expected and fanned >= stats.get("versions", 0):
+            lag = await loop.run_in_executor(
+                None, group_lag, settings, admin, settings.app_id, topics, "fetch"
+            )
+            if lag.lag == 0:
+                return await store.stats()
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"demo timed out after {timeout_s:.0f}s: {note}")
+        await asyncio.sleep(0.2)
+
+
+async def run_demo(
+    settings: Settings,
+    *,
+    samples: Path = SAMPLES,
+    timeout_s: float = 90.0,
+    progress: Callable[[str], None] = lambda _m: None,
+) -> DemoSummary:
+    """Run the whole path once against ``settings`` and return the summary (see the module docstring)."""
+    started = time.monotonic()
+    summary = DemoSummary(namespace=settings.topic_prefix)
+    subs = load_subscriptions(samples / SUBSCRIBERS_FILE)
+    admin = build_admin(settings)
+    specs = pipeline_topics(settings) + [
+        feed_topic_spec(settings, s.topic(settings.topic_prefix)) for s in subs
+    ]
+    ensure_topics(admin, specs)
+    progress(f"topics ready ({len(specs)})")
+    url = settings.redis_url_value()
+    assert url is not None
+    store = RedisStore.from_url(url, prefix=settings.redis_key_prefix)
+    for sub in subs:
+        await store.put_subscription(sub)
+    producer = build_producer(settings)  # connects and gets its producer id while the worker starts
+    app = create_app(settings)
+    try:
+        await app.start()
+        topics = settings.topics
+        await wait_until_assigned(
+            app, [topics.submissions, topics.indicators], settings.partitions, timeout_s
+        )
+        progress("worker started and owns its partitions")
+        loop = asyncio.get_running_loop()
+        expected = await loop.run_in_executor(None, publish_samples, settings, samples, summary, producer)
+        summary.published = expected
+        progress(f"published {expected} messages from {len(summary.producers)} producers")
+        stats = await wait_until_processed(settings, store, expected, timeout_s, progress)
+    finally:
+        await app.stop()
+        await app.scamshare_runtime.close()  # type: ignore[attr-defined]
+    summary.accepted = stats.get("accepted", 0)
+    summary.rejected = stats.get("rejected", 0)
+    summary.allowlisted = stats.get("allowlisted", 0)
+    summary.received = summary.accepted + summary.rejected + summary.allowlisted
+    summary.duplicates = stats.get("duplicates", 0)
+    summary.unique_indicators = stats.get("indicators", 0)
+    summary.versions = stats.get("versions", 0)
+    summary.rejected_by_reason = {
+        k.split(":", 1)[1]: v for k, v in stats.items() if k.startswith("rejected:")
+    }
+    summary.delivered = {s.id: stats.get(f"delivered:{s.id}", 0) for s in subs}
+    all_latencies: list[float] = []
+    for sub in subs:
+        count, latencies = await loop.run_in_executor(None, read_feed, settings, sub)
+        summary.feed_messages[sub.id] = count
+        all_latencies.extend(latencies)
+    summary.latency_ms = {
+        "p50": round(percentile(all_latencies, 50), 1),
+        "p99": round(percentile(all_latencies, 99), 1),
+        "max": round(max(all_latencies, default=0.0), 1),
+        "mean": round(statistics.fmean(all_latencies), 1) if all_latencies else 0.0,
+    }
+    summary.lag = [
+        group_lag(settings, admin, settings.app_id, [topics.submissions, topics.indicators], "fetch")
+    ]
+    summary.lag += [
+        group_lag(
+            settings, admin, subscriber_group(settings, s.id), [s.topic(settings.topic_prefix)], "fetch"
+        )
+        for s in subs
+    ]
+    await store.close()
+    summary.elapsed_s = time.monotonic() - started
+    return summary

@@ -1,0 +1,55 @@
+"""A lag sampler wired to its history: in Redis when there is one (shared by ``lag`` and the exporter)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping
+
+import orjson
+import redis
+
+from pipeline.config import Settings
+from pipeline.kafka.clients import build_admin
+from pipeline.ops.lag import EndSource
+from pipeline.ops.lagstatus import StatusRules
+from pipeline.ops.timelag import History, LagHistory, LagSampler, MemoryHistory
+from pipeline.state.redis_store import RedisStore
+from pipeline.state.subscription import Subscription
+
+
+@contextlib.contextmanager
+def open_sampler(
+    settings: Settings, source: EndSource, window_s: float, slo_s: float | None
+) -> Iterator[LagSampler]:
+    """A sampler with its history in Redis when there is one (shared with the exporter), else in memory."""
+    url = settings.redis_url_value()
+    redis_history = LagHistory.from_url(url, prefix=settings.redis_key_prefix) if url else None
+    history: History = redis_history if redis_history is not None else MemoryHistory()
+    rules = StatusRules(window_s=window_s, min_span_s=min(60.0, window_s / 2), err_lag_seconds=slo_s)
+    try:
+        yield LagSampler(
+            settings,
+            build_admin(settings),
+            history,
+            source=source,
+            rules=rules,
+            subscribers=lambda: subscriber_topics(settings),
+        )
+    finally:
+        if redis_history is not None:
+            redis_history.close()
+
+
+def subscriber_topics(settings: Settings) -> Mapping[str, str]:
+    """Subscriber id → feed topic, from the subscriptions in Redis (empty without Redis)."""
+    url = settings.redis_url_value()
+    if not url:
+        return {}
+    key = RedisStore.from_url(url, prefix=settings.redis_key_prefix).subs_key  # no I/O: only the key name
+    client = redis.Redis.from_url(url)
+    try:
+        raw = client.hgetall(key)
+    finally:
+        client.close()
+    subs = [Subscription.model_validate(orjson.loads(v)) for v in raw.values()]
+    return {s.id: s.topic(settings.topic_prefix) for s in subs}

@@ -1,0 +1,79 @@
+"""What the steps need from their state store: a small protocol, with Redis and in-memory implementations."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from pipeline.state.indicator import IndicatorState
+from pipeline.state.subscription import Subscription
+
+
+@dataclass(frozen=True, slots=True)
+class Commit:
+    """One compare-and-set write: the new state, the revision it was computed from, and what to count."""
+
+    state: IndicatorState
+    expected_rev: int | None  # None: the indicator must not exist yet
+    submission_ids: Sequence[str]
+    published: bool
+    counters: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    indicator_id: str
+    subscriber: str
+    version: int
+    revoked: bool
+
+
+class Store(Protocol):
+    """What the processors need from their state store."""
+
+    async def load_states(
+        self, indicator_ids: Sequence[str]
+    ) -> list[tuple[IndicatorState | None, dict[str, int]]]:
+        """Each indicator's state (None if unknown) and its delivered map (subscriber → version)."""
+        ...
+
+    async def seen_submissions(self, submission_ids: Sequence[str]) -> list[bool | None]:
+        """Per submission: None = never merged; otherwise whether merging it published a version."""
+        ...
+
+    async def load_delivered(
+        self, indicator_ids: Sequence[str], subscriber_ids: Sequence[str]
+    ) -> list[dict[str, int]]:
+        """Per indicator, the last version each of these subscribers received (absent = never)."""
+        ...
+
+    async def commit(self, commits: Sequence[Commit]) -> list[bool]:
+        """Apply each compare-and-set; False where the state changed since it was read."""
+        ...
+
+    async def count_once(self, marker: str, counters: Mapping[str, int]) -> bool: ...
+
+    async def mark_delivered(self, deliveries: Sequence[Delivery]) -> list[bool]: ...
+
+    async def incr(self, counters: Mapping[str, int]) -> None:
+        """Plain counters (progress, not exactly-once)."""
+        ...
+
+    async def stats(self) -> dict[str, int]: ...
+
+    async def cached(self, keys: Sequence[str]) -> list[dict[str, Any] | None]:
+        """JSON values cached under ``keys`` (enrichment), None where missing."""
+        ...
+
+    async def scan_states(self, cursor: int, count: int) -> tuple[int, list[IndicatorState]]:
+        """One step of a full walk over the stored indicators (cursor 0 starts and ends a walk)."""
+        ...
+
+    async def get_marker(self, name: str) -> str | None: ...
+
+    async def set_marker(self, name: str, value: str) -> None: ...
+
+    async def cache(self, items: Mapping[str, dict[str, Any]], ttl_s: int) -> None: ...
+
+    async def subscriptions(self) -> tuple[int, list[Subscription]]: ...

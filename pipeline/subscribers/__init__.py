@@ -1,0 +1,1 @@
+"""Subscribers: subscriptions, delivery to their channels, backfill, the consumer SDK and sightings."""

@@ -1,0 +1,50 @@
+"""The subscriber's SDK call that sends one sighting (true positive, false positive, blocked)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any, cast
+
+import orjson
+
+from pipeline.config import Settings
+from pipeline.kafka.clients import DeliveryTracker, build_producer, wait_delivered
+from pipeline.stix.ids import SIGHTING_EXTENSION_ID
+from pipeline.wire.sighting import build_sighting, sighting_headers
+
+logger = logging.getLogger(__name__)
+
+
+def report_sighting(
+    settings: Settings,
+    *,
+    subscriber: str,
+    indicator_id: str,
+    kind: str,
+    count: int = 1,
+    now: datetime,
+    timeout_s: float = 30.0,
+) -> dict[str, Any]:
+    """Publish one sighting to ``<prefix>sightings`` and wait for the broker's acknowledgement.
+
+    Returns the envelope sent. Raises SightingError on bad arguments, DeliveryError if not acknowledged.
+    """
+    envelope = build_sighting(
+        subscriber=subscriber, indicator_id=indicator_id, kind=kind, count=count, now=now
+    )
+    tracker = DeliveryTracker()
+    producer = build_producer(settings, on_delivery=tracker)
+    producer.produce(
+        settings.topics.sightings,
+        value=orjson.dumps(envelope),
+        key=indicator_id.encode(),
+        headers=cast(Any, sighting_headers(envelope, now)),
+    )
+    wait_delivered(producer, timeout_s, tracker=tracker)
+    logger.info(
+        "sighting sent subscriber=%s indicator=%s kind=%s id=%s",
+        subscriber, indicator_id, envelope["sighting"]["extensions"][SIGHTING_EXTENSION_ID]["kind"],
+        envelope["sighting_id"],
+    )  # fmt: skip
+    return envelope

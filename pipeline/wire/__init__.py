@@ -1,0 +1,1 @@
+"""What crosses the wire: submission envelope, headers, sightings, limits, ``Rejected``, the schemas."""

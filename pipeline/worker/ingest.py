@@ -1,0 +1,205 @@
+"""The ingest step: a batch of submission messages → DLQ rejects + merged state + new versions.
+
+No faust here: the agent hands over a batch of :class:`InMessage` and acks it only after :meth:`process`
+returns, i.e. after the outputs are acknowledged by the broker and the state is committed in Redis.
+
+Crash safety: state and "this submission was merged" are written atomically (compare-and-set on the
+indicator's revision). A submission replayed after a crash is recognised; if merging it had published a
+version, the current version is re-emitted (the emit may not have reached the broker before the crash), and
+fan-out skips versions a subscriber already has. Counters therefore move exactly once per report.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+from pipeline.config import Topics
+from pipeline.kafka.emit import Emitter
+from pipeline.processors.allowlist import Allowlist
+from pipeline.processors.enrich import Enricher
+from pipeline.processors.merge import hold, merge_many
+from pipeline.processors.score import ScoreModel
+from pipeline.processors.validate import Report, validate_submission
+from pipeline.state.indicator import IndicatorState
+from pipeline.state.latency import observe
+from pipeline.state.store import Commit, Store
+from pipeline.stix.times import Clock, utc_now
+from pipeline.wire.headers import (
+    HEADER_PRODUCER,
+    dlq_headers,
+)
+from pipeline.wire.limits import Limits
+from pipeline.wire.message import InMessage
+from pipeline.wire.rejected import Rejected
+from pipeline.worker.contention import until_committed
+from pipeline.worker.online import Guarded
+from pipeline.worker.versions import VersionPublisher
+
+logger = logging.getLogger(__name__)
+
+@dataclass
+class BatchResult:
+    accepted: int = 0
+    allowlisted: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    replayed: int = 0
+    published: int = 0
+
+
+@dataclass
+class IngestStep:
+    """Validate + canonicalise + merge + score + publish, one batch at a time."""
+
+    store: Store
+    emitter: Emitter
+    topics: Topics
+    model: ScoreModel
+    limits: Limits = field(default_factory=Limits)
+    now: Clock = utc_now
+    max_cas_retries: int = 20
+    allowlist: Allowlist = field(default_factory=Allowlist)
+    enrichers: Sequence[Enricher] = ()
+    online: Sequence[Guarded] = ()
+    enrichment_ttl_s: int = 24 * 3600
+
+    @property
+    def versions(self) -> VersionPublisher:
+        return VersionPublisher(
+            self.store,
+            self.emitter,
+            self.topics,
+            self.model,
+            self.enrichers,
+            self.online,
+            self.enrichment_ttl_s,
+        )
+
+    async def process(self, batch: Sequence[InMessage]) -> BatchResult:
+        result = BatchResult()
+        now = self.now()
+        now_ms = int(now.timestamp() * 1000)
+        rejects: list[tuple[InMessage, Rejected]] = []
+        reports: list[Report] = []
+        for msg in batch:
+            header_producer = msg.headers.get(HEADER_PRODUCER)
+            outcome = validate_submission(
+                msg.value, self.limits, header_producer=header_producer.decode("utf-8", "replace")
+                if header_producer is not None else None,
+            )  # fmt: skip
+            if isinstance(outcome, Rejected):
+                rejects.append((msg, outcome))
+                self.emitter.send(
+                    self.topics.dlq, msg.key, msg.value, dlq_headers(msg, outcome, "validate", now)
+                )
+            else:
+                reports.extend(outcome)
+
+        published = await self._merge(reports, now_ms, result)
+        await self.versions.send(published, now_ms)
+        result.published = len(published)
+        await self.emitter.flush()
+        done_ms = int(self.now().timestamp() * 1000)
+        latency = observe("ingest", [done_ms - r.submitted_ms for r in reports])
+        if latency:
+            await self.store.incr(latency)
+        # Counted after the DLQ acknowledged them; a replay re-sends but does not count again.
+        for msg, rejected in rejects:
+            if await self.store.count_once(msg.source, {"rejected": 1, f"rejected:{rejected.code}": 1}):
+                result.rejected += 1
+            logger.info("rejected source=%s code=%s reason=%s", msg.source, rejected.code, rejected.reason)
+        return result
+
+    async def _merge(
+        self, reports: list[Report], now_ms: int, result: BatchResult
+    ) -> list[tuple[IndicatorState, int | None]]:
+        """Merge reports into Redis; returns the states to publish with the earliest submit time of each."""
+        by_indicator: dict[str, list[Report]] = {}
+        for report in reports:
+            by_indicator.setdefault(report.indicator_id, []).append(report)
+        to_publish: dict[str, tuple[IndicatorState, int]] = {}
+        await until_committed(
+            by_indicator,
+            lambda pending: self._merge_once(pending, now_ms, result, to_publish),
+            max_tries=self.max_cas_retries,
+            what="reports",
+        )
+        return list(to_publish.values())
+
+    async def _merge_once(
+        self,
+        groups: dict[str, list[Report]],
+        now_ms: int,
+        result: BatchResult,
+        to_publish: dict[str, tuple[IndicatorState, int]],
+    ) -> dict[str, list[Report]]:
+        ids = list(groups)
+        all_reports = [r for i in ids for r in groups[i]]
+        seen = await self.store.seen_submissions([r.submission_id for r in all_reports])
+        seen_by_sub = {r.submission_id: s for r, s in zip(all_reports, seen, strict=True)}
+        states = await self.store.load_states(ids)
+        commits: list[Commit] = []
+        planned: list[tuple[str, IndicatorState, bool, int]] = []
+        for ind, (state, _delivered) in zip(ids, states, strict=True):
+            fresh: list[Report] = []
+            for r in groups[ind]:
+                if seen_by_sub[r.submission_id] is None and all(
+                    r.submission_id != f.submission_id for f in fresh
+                ):
+                    fresh.append(r)
+                elif seen_by_sub[r.submission_id] and state is not None:
+                    # Replay of a submission that published: make sure its version reached the topic.
+                    result.replayed += 1
+                    to_publish.setdefault(ind, (state, r.submitted_ms))
+                else:
+                    result.replayed += 1
+            if not fresh:
+                continue
+            merged, reasons, flags = merge_many(state, fresh, self.model, now_ms)
+            why_held = self.allowlist.match(fresh[0].canonical)
+            if why_held is not None:
+                # Who reported an allowlisted value is kept, even once revoked: it may be a poisoning attempt.
+                reporters = merged.reporters | {r.producer for r in fresh if not r.revoked}
+                # Versions only count what subscribers saw: a value held from its first report has none.
+                base = replace(merged, version=0 if state is None else state.version)
+                held = hold(replace(base, reporters=reporters))
+                merged, reasons = held.state, held.material
+                counters = {"allowlisted": len(fresh)}
+                logger.info(
+                    "allowlisted indicator=%s reporters=%s reason=%s",
+                    ind, ",".join(sorted({r.producer for r in fresh})), why_held,
+                )  # fmt: skip
+            else:
+                counters = {"accepted": len(fresh), "duplicates": flags.count(False)}
+            if state is None and why_held is None:
+                counters["indicators"] = 1
+            if reasons:
+                counters["versions"] = 1
+                if "revoked" in reasons:
+                    counters["revocations"] = 1
+            commits.append(
+                Commit(
+                    state=merged,
+                    expected_rev=state.rev if state is not None else None,
+                    submission_ids=[r.submission_id for r in fresh],
+                    published=bool(reasons),
+                    counters=counters,
+                )
+            )
+            planned.append((ind, merged, bool(reasons), min(r.submitted_ms for r in fresh)))
+        outcomes = await self.store.commit(commits)
+        retry: dict[str, list[Report]] = {}
+        for (ind, merged, publish, submitted_ms), ok, commit in zip(planned, outcomes, commits, strict=True):
+            if not ok:
+                retry[ind] = groups[ind]
+                continue
+            result.accepted += commit.counters.get("accepted", 0)
+            result.allowlisted += commit.counters.get("allowlisted", 0)
+            result.duplicates += commit.counters.get("duplicates", 0)
+            if publish:
+                to_publish[ind] = (merged, submitted_ms)
+        if retry:
+            logger.info("compare-and-set lost for %d indicator(s); retrying", len(retry))
+        return retry
