@@ -23,8 +23,8 @@ from typing import Any
 import click
 
 from pipeline.canon import Canonical, canonicalize
-from pipeline.cli.context import CliContext
 from pipeline.config import Settings
+from pipeline.dev.stack import with_dev_stack
 from pipeline.subscribers.consumer import FeedConsumer, FeedItem
 
 EXIT_SCAM = 3
@@ -69,8 +69,7 @@ def main() -> None:
 @click.option("--idle-timeout", type=float, default=5.0, show_default=True, help="Stop after S idle seconds.")
 def sync(subscriber: str, db_path: Path, bootstrap: str | None, idle_timeout: float) -> None:
     """Bring the local copy up to date with the feed."""
-    ctx = CliContext(Settings())
-    settings = ctx.resolve(ctx.with_overrides(bootstrap=bootstrap), kafka=True, redis=False)
+    settings = with_dev_stack(Settings().replace(bootstrap=bootstrap), redis=False)
     db = load_db(db_path)
     with FeedConsumer(settings, subscriber, commit_every=0) as feed:
         changed = 0

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import click
 
-from pipeline.cli.context import CliContext
 from pipeline.config import Settings
+from pipeline.dev.stack import with_dev_stack
 from pipeline.subscribers.consumer import FeedConsumer, FeedItem
 
 
@@ -63,8 +63,7 @@ def main(  # noqa: PLR0917  (click passes options by name)
     subscriber: str, blocklist: Path, min_score: int, follow: bool, idle_timeout: float, bootstrap: str | None
 ) -> None:
     """Keep BLOCKLIST (one E.164 number per line) in step with the scam numbers on the feed."""
-    ctx = CliContext(Settings())
-    settings = ctx.resolve(ctx.with_overrides(bootstrap=bootstrap), kafka=True, redis=False)
+    settings = with_dev_stack(Settings().replace(bootstrap=bootstrap), redis=False)
     numbers = read_blocklist(blocklist)
     added_removed = [0, 0]
 

@@ -172,6 +172,21 @@ class Settings(BaseSettings):
         conf.update(overrides)
         return conf
 
+    def replace(self, **overrides: Any) -> Settings:
+        """A re-validated copy with the given fields replaced; ``None`` means "not given" (keeps the value).
+
+        Raises pydantic's ValidationError when a value is invalid.
+        """
+        given = {k: v for k, v in overrides.items() if v is not None}
+        if not given:
+            return self
+        data = self.model_dump()
+        for secret in ("redis_url", "sasl_password", "ssl_key_password"):
+            value = getattr(self, secret)
+            data[secret] = value.get_secret_value() if value is not None else None
+        data.update(given)
+        return Settings.model_validate(data)
+
     def redacted(self) -> dict[str, Any]:
         """Settings as a JSON-able dict with every secret masked, for `scamshare config`."""
         data = self.model_dump(mode="json")

@@ -34,35 +34,15 @@ class CliContext:
 
     def resolve(self, settings: Settings, *, kafka: bool = True, redis: bool = True) -> Settings:
         """Fill in addresses from a running `scamshare dev up` when none are configured."""
-        from pipeline.dev import stack as devstack  # noqa: PLC0415  (keeps `scamshare --help` fast)
+        from pipeline.dev.stack import with_dev_stack  # noqa: PLC0415  (keeps `scamshare --help` fast)
 
-        missing_kafka = kafka and not settings.bootstrap
-        missing_redis = redis and settings.redis_url is None
-        if not (missing_kafka or missing_redis):
-            return settings
-        state = devstack.read_state(settings.dev_file)
-        if state is None or not state.alive():
-            raise NotConfiguredError("Kafka broker" if missing_kafka else "Redis server")
-        fill: dict[str, Any] = {}
-        if missing_kafka:
-            fill["bootstrap"] = state.bootstrap
-        if missing_redis:
-            fill["redis_url"] = state.redis_url
-        return override(settings, **fill)
+        return with_dev_stack(settings, kafka=kafka, redis=redis)
 
 
 def override(settings: Settings, **overrides: Any) -> Settings:
-    """A copy of ``settings`` with the given fields replaced (None means 'not given'), re-validated."""
-    given = {k: v for k, v in overrides.items() if v is not None}
-    if not given:
-        return settings
-    data = settings.model_dump()
-    for secret in ("redis_url", "sasl_password", "ssl_key_password"):
-        value = getattr(settings, secret)
-        data[secret] = value.get_secret_value() if value is not None else None
-    data.update(given)
+    """:meth:`Settings.replace` with an invalid value reported as a bad command-line parameter."""
     try:
-        return Settings.model_validate(data)
+        return settings.replace(**overrides)
     except ValidationError as exc:
         raise click.BadParameter(str(exc)) from exc
 

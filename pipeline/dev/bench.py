@@ -32,7 +32,7 @@ from pipeline.state.redis_store import RedisStore, glob_escape
 from pipeline.state.subscription import Subscription
 from pipeline.stix.tlp import TLP
 from pipeline.wire.headers import HEADER_SUBMITTED_MS
-from pipeline.worker.app import create_app, wait_until_assigned
+from pipeline.worker.app import build_worker, wait_until_assigned
 
 logger = logging.getLogger(__name__)
 
@@ -223,7 +223,8 @@ async def run_worker_through(
     """Start the worker in this process, send the burst, wait until done; returns (seconds, counters)."""
     producer = build_producer(settings)
     producer.list_topics(settings.topics.submissions, timeout=10)  # connect before the clock starts
-    app = create_app(settings)
+    worker = build_worker(settings)
+    app = worker.app
     loop = asyncio.get_running_loop()
     topics = settings.topics
     try:
@@ -238,7 +239,7 @@ async def run_worker_through(
             profile.disable()
     finally:
         await app.stop()
-        await app.scamshare_runtime.close()  # type: ignore[attr-defined]
+        await worker.close()
     return elapsed, stats
 
 

@@ -32,7 +32,7 @@ from pipeline.state.redis_store import RedisStore
 from pipeline.state.subscription import Subscription
 from pipeline.subscribers.consumer import subscriber_group
 from pipeline.wire.headers import HEADER_SUBMITTED_MS
-from pipeline.worker.app import create_app, wait_until_assigned
+from pipeline.worker.app import build_worker, wait_until_assigned
 
 logger = logging.getLogger(__name__)
 
@@ -236,7 +236,8 @@ async def run_demo(
     for sub in subs:
         await store.put_subscription(sub)
     producer = build_producer(settings)  # connects and gets its producer id while the worker starts
-    app = create_app(settings)
+    worker = build_worker(settings)
+    app = worker.app
     try:
         await app.start()
         topics = settings.topics
@@ -251,7 +252,7 @@ async def run_demo(
         stats = await wait_until_processed(settings, store, expected, timeout_s, progress)
     finally:
         await app.stop()
-        await app.scamshare_runtime.close()  # type: ignore[attr-defined]
+        await worker.close()
     summary.accepted = stats.get("accepted", 0)
     summary.rejected = stats.get("rejected", 0)
     summary.allowlisted = stats.get("allowlisted", 0)

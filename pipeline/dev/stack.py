@@ -36,6 +36,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+from pipeline.config import Settings
 from pipeline.dev.proc import (
     _GRACE_S,
     READY_TIMEOUT_S,
@@ -56,7 +57,7 @@ from pipeline.dev.proc import (
     resolve_broker_bin,
     resolve_redis_bin,
 )
-from pipeline.errors import DevStackError
+from pipeline.errors import DevStackError, NotConfiguredError
 
 __all__ = [
     "DevState",
@@ -265,6 +266,26 @@ def read_state(path: Path) -> DevState | None:
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         logger.warning("ignoring unreadable dev state file=%s error=%s", path, exc)
         return None
+
+
+def with_dev_stack(settings: Settings, *, kafka: bool = True, redis: bool = True) -> Settings:
+    """``settings`` with the broker and/or Redis of a running ``scamshare dev up`` filled in where unset.
+
+    Raises NotConfiguredError (saying what to run) when one is needed, unset, and no dev stack is running.
+
+    >>> settings = with_dev_stack(Settings(), redis=False)   # doctest: +SKIP
+    """
+    missing_kafka = kafka and not settings.bootstrap
+    missing_redis = redis and settings.redis_url is None
+    if not (missing_kafka or missing_redis):
+        return settings
+    state = read_state(settings.dev_file)
+    if state is None or not state.alive():
+        raise NotConfiguredError("Kafka broker" if missing_kafka else "Redis server")
+    return settings.replace(
+        bootstrap=state.bootstrap if missing_kafka else None,
+        redis_url=state.redis_url if missing_redis else None,
+    )
 
 
 def write_state(path: Path, state: DevState) -> None:

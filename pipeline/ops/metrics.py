@@ -15,10 +15,10 @@ Names follow the Prometheus conventions: ``scamshare_`` prefix, counters end in 
     scamshare_consumer_group_max_lag_seconds    (group)
     scamshare_consumer_group_status             (group, status) 1 for the group's status, 0 for the others
 
-Counters from Redis: ``scamshare_received_total``, ``_accepted_total``, ``_rejected_total{reason}``,
-``_duplicates_total``, ``_allowlisted_total``, ``_indicators_created_total``, ``_versions_total``,
-``_revocations_total``, ``_revocations_delivered_total``, ``_delivered_total{subscriber}``,
-``_fanout_records_total``; the histogram ``scamshare_processing_latency_seconds{stage="ingest"|"e2e"}``.
+Counters from Redis: ``scamshare_received_total`` (accepted + rejected) and one family per declaration in
+:data:`pipeline.state.counters.COUNTERS` (``_accepted_total``, ``_rejected_total{reason}``,
+``_delivered_total{subscriber}``, ``_sightings_total{kind}``, ...); the histogram
+``scamshare_processing_latency_seconds{stage="ingest"|"e2e"}``.
 They are progress counters kept by the processors, exact for accepted/rejected/delivered (counted once
 per submission or delivery).
 """
@@ -42,6 +42,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from pipeline.ops.lagstatus import SEVERITY, Status
+from pipeline.state.counters import COUNTERS, labelled
 from pipeline.state.latency import histogram
 
 if TYPE_CHECKING:
@@ -51,17 +52,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-#: Redis stats field → counter name (without ``_total``, which the exposition adds) and help.
-SIMPLE_COUNTERS: dict[str, tuple[str, str]] = {
-    "accepted": ("scamshare_accepted", "Reports accepted by ingest."),
-    "duplicates": ("scamshare_duplicates", "Accepted reports that changed nothing (no new version)."),
-    "allowlisted": ("scamshare_allowlisted", "Reports held back by an allowlist."),
-    "indicators": ("scamshare_indicators_created", "Indicators seen for the first time."),
-    "versions": ("scamshare_versions", "Indicator versions published to the indicators topic."),
-    "revocations": ("scamshare_revocations", "Revoked versions published."),
-    "revocations_delivered": ("scamshare_revocations_delivered", "Revocations delivered to past recipients."),
-    "fanout_records": ("scamshare_fanout_records", "Indicator versions processed by fan-out."),
-}
 STAGES = ("ingest", "e2e")
 
 
@@ -114,22 +104,16 @@ def stats_metrics(stats: Mapping[str, int]) -> list[Metric]:
     received = CounterMetricFamily("scamshare_received", "Messages read from the submissions topic.")
     received.add_metric([], stats.get("accepted", 0) + stats.get("rejected", 0))
     out.append(received)
-    for field, (name, help_text) in SIMPLE_COUNTERS.items():
-        family = CounterMetricFamily(name, help_text)
-        family.add_metric([], stats.get(field, 0))
+    for spec in COUNTERS:
+        name = f"scamshare_{spec.metric}"
+        if spec.label is None:
+            family = CounterMetricFamily(name, spec.help)
+            family.add_metric([], stats.get(spec.field, 0))
+        else:
+            family = CounterMetricFamily(name, spec.help, labels=[spec.label])
+            for value, count in labelled(stats, spec):
+                family.add_metric([value], count)
         out.append(family)
-    rejected = CounterMetricFamily(
-        "scamshare_rejected", "Messages sent to the DLQ, by reason.", labels=["reason"]
-    )
-    delivered = CounterMetricFamily(
-        "scamshare_delivered", "Versions delivered to a subscriber's feed.", labels=["subscriber"]
-    )
-    for key, value in sorted(stats.items()):
-        if key.startswith("rejected:"):
-            rejected.add_metric([key.split(":", 1)[1]], value)
-        elif key.startswith("delivered:"):
-            delivered.add_metric([key.split(":", 1)[1]], value)
-    out += [rejected, delivered]
     latency = HistogramMetricFamily(
         "scamshare_processing_latency_seconds",
         "Producer send to indicators topic (ingest) and to subscriber feed (e2e).",

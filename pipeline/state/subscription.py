@@ -11,6 +11,9 @@ from pipeline.canon import KINDS
 from pipeline.stix.tlp import TLP, parse_tlp
 
 Sector = Literal["telecom", "bank", "platform", "law-enforcement", "other"]
+#: Delivery channels a subscription can name (one module each in pipeline/subscribers/).
+ChannelName = Literal["kafka"]
+CHANNELS: tuple[ChannelName, ...] = ("kafka",)
 _ID_RE = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 _COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
 
@@ -32,6 +35,7 @@ class Subscription(BaseModel):
     min_score: int = Field(default=0, ge=0, le=100)
     tlp: TLP = Field(default=TLP.GREEN, description="highest TLP the subscriber is cleared for")
     feed_topic: str | None = None
+    channel: ChannelName = Field(default="kafka", description="where deliveries go: kafka = the feed topic")
 
     @field_validator("countries", mode="before")
     @classmethod

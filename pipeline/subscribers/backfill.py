@@ -28,6 +28,7 @@ from pipeline.kafka.clients import build_admin, build_consumer, build_producer
 from pipeline.kafka.emit import KafkaEmitter
 from pipeline.kafka.topics import ensure_topics, feed_topic_spec
 from pipeline.state.redis_store import RedisStore
+from pipeline.subscribers.channels import kafka_channels
 from pipeline.subscribers.deliver import DeliverStep
 from pipeline.subscribers.subscriptions import SubscriptionError
 from pipeline.wire.headers import header_map
@@ -70,7 +71,8 @@ async def backfill_async(
             await loop.run_in_executor(None, lambda: ensure_topics(admin, specs, 30.0))
 
         emitter = KafkaEmitter(build_producer(settings))
-        step = DeliverStep(store, emitter, settings.topics, ensure_feeds, only=frozenset({subscriber_id}))
+        channels = kafka_channels(emitter, settings.topics.prefix, ensure_feeds)
+        step = DeliverStep(store, emitter, settings.topics, channels, only=frozenset({subscriber_id}))
         # Assigned, not subscribed: no group join, nothing committed; the group id is only required.
         consumer = build_consumer(settings, f"{settings.app_id}.backfill", **{"enable.partition.eof": True})
         delivered = 0

@@ -37,12 +37,10 @@ from pipeline.config import Settings
 from pipeline.errors import KafkaError as ScamshareKafkaError
 from pipeline.kafka.clients import build_consumer
 from pipeline.stix.ids import INDICATOR_EXTENSION_ID
-from pipeline.wire.headers import HEADER_SUBMITTED_MS, header_map
+from pipeline.wire.headers import HEADER_REVOKED, HEADER_SUBMITTED_MS, HEADER_VERSION, header_map
 
 logger = logging.getLogger(__name__)
 
-HEADER_VERSION = "scamshare-version"
-HEADER_REVOKED = "scamshare-revoked"
 
 Handler = Callable[["FeedItem"], None]
 

@@ -1,15 +1,17 @@
-"""The fan-out step: a batch of ``scam.indicators`` records → each matching subscriber's feed topic.
+"""The fan-out step: a batch of ``scam.indicators`` records → each matching subscriber's channel.
 
-Feed messages are keyed by indicator id; the value is the STIX bundle (indicator, SCO, relationship,
-marking). Deliveries are marked in Redis only after the feed messages are acknowledged, so a crash can
-repeat a delivery (subscribers see the same id and ``modified`` twice, which STIX consumers treat as one
-version) but never lose one, and the per-subscriber delivered counters move exactly once.
+Routing (:func:`pipeline.processors.fanout.route`, pure) decides who gets a version; the step hands it to
+the channel the subscription names (:mod:`pipeline.subscribers.channels`: the Kafka feed topic first),
+keyed by indicator id with the STIX bundle (indicator, SCO, relationship, marking) as the value.
+Deliveries are marked in Redis only after every channel has flushed, so a crash can repeat a delivery
+(subscribers see the same id and ``modified`` twice, which STIX consumers treat as one version) but never
+lose one, and the per-subscriber delivered counters move exactly once.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -24,6 +26,7 @@ from pipeline.state.latency import observe
 from pipeline.state.store import Delivery, Store
 from pipeline.state.subscription import Subscription
 from pipeline.stix.times import Clock, utc_now
+from pipeline.subscribers.channels import Channel, Outgoing
 from pipeline.wire.envelope import INDICATOR_SPEC
 from pipeline.wire.headers import HEADER_SUBMITTED_MS, dlq_headers
 from pipeline.wire.message import InMessage
@@ -31,19 +34,16 @@ from pipeline.wire.rejected import Rejected
 
 logger = logging.getLogger(__name__)
 
-HEADER_VERSION = "scamshare-version"
-HEADER_SUBSCRIBER = "scamshare-subscriber"
-HEADER_REVOKED = "scamshare-revoked"
-
 
 @dataclass
 class DeliverStep:
-    """Route each published version to its subscribers' feeds."""
+    """Route each published version to its subscribers' channels. ``emitter`` carries the DLQ."""
 
     store: Store
     emitter: Emitter
     topics: Topics
-    ensure_feeds: Callable[[list[str]], Awaitable[None]]
+    #: channel name (``Subscription.channel``) → channel
+    channels: Mapping[str, Channel]
     now: Clock = utc_now
     refresh_every_s: float = 1.0
     #: deliver only to these subscriber ids (backfill); None = every subscription
@@ -58,7 +58,8 @@ class DeliverStep:
         if stamp - self._subs_loaded_at >= self.refresh_every_s:
             rev, subs = await self.store.subscriptions()
             if rev != self._subs_rev:
-                await self.ensure_feeds([s.topic(self.topics.prefix) for s in subs])
+                for name, channel in self.channels.items():
+                    await channel.prepare([s for s in subs if s.channel == name])
                 logger.info("subscriptions loaded rev=%d count=%d", rev, len(subs))
                 self._subs, self._subs_rev = subs, rev
             self._subs_loaded_at = stamp
@@ -92,20 +93,19 @@ class DeliverStep:
         for msg, view, record in parsed:
             already = delivered[view.indicator_id]
             bundle = None
+            submitted = msg.headers.get(HEADER_SUBMITTED_MS)
             for sub in route(view, subs, already):
                 bundle = bundle or orjson.dumps(record["bundle"])
-                headers = [
-                    (HEADER_VERSION, str(view.version).encode()),
-                    (HEADER_SUBSCRIBER, sub.id.encode()),
-                    (HEADER_REVOKED, b"1" if view.revoked else b"0"),
-                ]
-                if HEADER_SUBMITTED_MS in msg.headers:
-                    headers.append((HEADER_SUBMITTED_MS, msg.headers[HEADER_SUBMITTED_MS]))
-                    sent_ms.extend(_int(msg.headers[HEADER_SUBMITTED_MS]))
-                self.emitter.send(sub.topic(self.topics.prefix), view.indicator_id.encode(), bundle, headers)
+                self.channels[sub.channel].send(
+                    Outgoing(sub, view.indicator_id, view.version, view.revoked, bundle, submitted)
+                )
+                if submitted is not None:
+                    sent_ms.extend(_int(submitted))
                 already[sub.id] = view.version
                 deliveries.append(Delivery(view.indicator_id, sub.id, view.version, view.revoked))
         await self.emitter.flush()
+        for channel in self.channels.values():
+            await channel.flush()
         marked = await self.store.mark_delivered(deliveries)
         # Progress only (a replayed batch counts again): lets the demo and tests see fan-out caught up.
         done_ms = int(self.now().timestamp() * 1000)

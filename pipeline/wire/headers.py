@@ -19,6 +19,10 @@ HEADER_REASON: Final = "scamshare-reason"  # DLQ: why it was rejected
 HEADER_STAGE: Final = "scamshare-stage"  # DLQ: which stage rejected it
 HEADER_REJECTED_AT: Final = "scamshare-rejected-at"
 HEADER_SOURCE: Final = "scamshare-source"  # DLQ: topic/partition@offset of the original
+# Feed messages (and sightings: who sent it).
+HEADER_VERSION: Final = "scamshare-version"  # the indicator's version number
+HEADER_SUBSCRIBER: Final = "scamshare-subscriber"
+HEADER_REVOKED: Final = "scamshare-revoked"  # "1" on a revoked version
 
 
 def header_map(headers: Any) -> dict[str, bytes]:

@@ -32,7 +32,7 @@ from pipeline.stix.ids import SIGHTING_EXTENSION_ID, producer_identity_id
 from pipeline.stix.schemas import SIGHTING_KIND_VALUES
 from pipeline.stix.times import epoch_ms, parse_timestamp, stix_timestamp
 from pipeline.wire.envelope import SIGHTING_SPEC
-from pipeline.wire.headers import HEADER_CONTENT_TYPE, HEADER_SCHEMA, HEADER_SUBMITTED_MS
+from pipeline.wire.headers import HEADER_CONTENT_TYPE, HEADER_SCHEMA, HEADER_SUBMITTED_MS, HEADER_SUBSCRIBER
 from pipeline.wire.rejected import Rejected
 
 __all__ = [
@@ -50,7 +50,6 @@ SIGHTING_KINDS: Final = ("true_positive", "false_positive", "blocked")
 MAX_COUNT: Final = 999_999_999
 #: A sighting is small; anything far bigger is not one.
 MAX_SIGHTING_BYTES: Final = 64_000
-HEADER_SUBSCRIBER: Final = "scamshare-subscriber"
 SIGHTING_CONTENT_TYPE: Final = "application/vnd.scamshare.sighting+json;version=1"
 
 _SUBSCRIBER_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")

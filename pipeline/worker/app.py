@@ -22,30 +22,24 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 import faust
-from confluent_kafka import Producer
 
 from pipeline.config import Settings
-from pipeline.kafka.emit import Emitter, KafkaEmitter
+from pipeline.kafka.emit import Emitter
 from pipeline.kafka.faust_transport import APP_ATTRIBUTE
-from pipeline.processors.allowlist import load_allowlist
-from pipeline.processors.enrich import Enricher, default_enrichers, load_config
 from pipeline.processors.score import ScoreModel
-from pipeline.state.redis_store import RedisStore
 from pipeline.state.store import Store
+from pipeline.subscribers.channels import kafka_channels
 from pipeline.subscribers.deliver import DeliverStep
 from pipeline.wire.headers import header_map
-from pipeline.wire.limits import Limits
 from pipeline.wire.message import InMessage
 from pipeline.worker.decay import DecaySweep
-from pipeline.worker.ingest import IngestStep
-from pipeline.worker.online import Guarded, build_online
 from pipeline.worker.poison import INFRASTRUCTURE_ERRORS, process_isolating
+from pipeline.worker.runtime import Runtime
 from pipeline.worker.sightings import SightingStep
-from pipeline.worker.versions import VersionPublisher
 
 logger = logging.getLogger(__name__)
 
@@ -113,89 +107,6 @@ async def retrying(what: str, fn: Callable[[], Awaitable[T]], *, max_delay_s: fl
             delay = min(max_delay_s, delay * 2)
 
 
-@dataclass
-class Runtime:
-    """Clients the agents share, created on first use inside the worker (not at app construction)."""
-
-    settings: Settings
-    model: ScoreModel = field(default_factory=ScoreModel)
-    _store: RedisStore | None = None
-    _producers: list[Producer] = field(default_factory=list)
-
-    def store(self) -> RedisStore:
-        if self._store is None:
-            url = self.settings.redis_url_value()
-            if url is None:
-                raise RuntimeError("redis_url is not configured")
-            self._store = RedisStore.from_url(
-                url, prefix=self.settings.redis_key_prefix, dedup_ttl_s=self.settings.dedup_window_s
-            )
-        return self._store
-
-    def emitter(self) -> KafkaEmitter:
-        from pipeline.kafka.clients import build_producer  # noqa: PLC0415
-
-        producer = build_producer(self.settings)
-        self._producers.append(producer)
-        return KafkaEmitter(producer)
-
-    def ingest_step(self) -> IngestStep:
-        s = self.settings
-        return IngestStep(
-            self.store(),
-            self.emitter(),
-            s.topics,
-            self.model,
-            self.limits(),
-            allowlist=load_allowlist(s.allowlist_file),
-            enrichers=self._enrichers(),
-            online=self._online(),
-            enrichment_ttl_s=s.enrichment_ttl_s,
-        )
-
-    def versions(self) -> VersionPublisher:
-        """A publisher of indicator versions with its own producer (sightings agent, decay sweep)."""
-        s = self.settings
-        return VersionPublisher(
-            self.store(), self.emitter(), s.topics, self.model, self._enrichers(), self._online(),
-            s.enrichment_ttl_s,
-        )  # fmt: skip
-
-    def _enrichers(self) -> list[Enricher]:
-        s = self.settings
-        return default_enrichers(load_config(s.brands_file, s.hosts_file))
-
-    def _online(self) -> list[Guarded]:
-        s = self.settings
-        return build_online(list(s.online_enrichers), s.online_timeout_s, s.rdap_url)
-
-    def limits(self) -> Limits:
-        s = self.settings
-        return Limits(
-            max_bytes=s.max_message_bytes, max_objects=s.max_objects_per_bundle, max_depth=s.max_json_depth
-        )
-
-    async def ensure_feeds(self, names: list[str]) -> None:
-        from pipeline.kafka.clients import build_admin  # noqa: PLC0415
-        from pipeline.kafka.topics import ensure_topics, feed_topic_spec  # noqa: PLC0415
-
-        admin = build_admin(self.settings)
-        specs = [feed_topic_spec(self.settings, n) for n in names]
-        await asyncio.get_running_loop().run_in_executor(None, lambda: ensure_topics(admin, specs, 30.0))
-
-    async def close(self) -> None:
-        """Flush producers and close Redis; call after the app stopped (agents no longer running).
-
-        Skipping it loses nothing: unacknowledged input is re-read and re-processed idempotently.
-        """
-        producers, self._producers = self._producers, []
-        for producer in producers:
-            await asyncio.get_running_loop().run_in_executor(None, producer.flush, 10)
-        store, self._store = self._store, None
-        if store is not None:
-            await store.close()
-
-
 async def wait_until_assigned(
     app: faust.App, topics: Sequence[str], partitions: int, timeout_s: float
 ) -> None:
@@ -216,8 +127,25 @@ async def wait_until_assigned(
         await asyncio.sleep(0.05)
 
 
+@dataclass(frozen=True)
+class Worker:
+    """A faust app and the runtime its agents share; :meth:`close` after the app stopped."""
+
+    app: faust.App
+    runtime: Runtime
+
+    async def close(self) -> None:
+        """Flush producers and close Redis (skipping it loses nothing: unacked input is re-read)."""
+        await self.runtime.close()
+
+
 def create_app(settings: Settings, *, model: ScoreModel | None = None) -> faust.App:
-    """Build the faust app for these settings."""
+    """Build the faust app for these settings (the CLI's ``scamshare worker``)."""
+    return build_worker(settings, model=model).app
+
+
+def build_worker(settings: Settings, *, model: ScoreModel | None = None) -> Worker:
+    """Build the faust app and its runtime for these settings; no network I/O until the app starts."""
     if not settings.bootstrap:
         raise ValueError("settings.bootstrap is required to build the worker app")
     datadir = settings.state_dir / "faust"
@@ -328,7 +256,9 @@ def create_app(settings: Settings, *, model: ScoreModel | None = None) -> faust.
 
     @app.agent(indicators, name="fanout")
     async def fanout(stream: faust.StreamT[Any]) -> None:
-        step = DeliverStep(runtime.store(), runtime.emitter(), topics, runtime.ensure_feeds)
+        emitter = runtime.emitter()
+        channels = kafka_channels(emitter, topics.prefix, runtime.ensure_feeds)
+        step = DeliverStep(runtime.store(), emitter, topics, channels)
         await run(
             "fanout",
             stream,
@@ -338,5 +268,4 @@ def create_app(settings: Settings, *, model: ScoreModel | None = None) -> faust.
             poison_counters={"fanout_errors": 1},
         )
 
-    app.scamshare_runtime = runtime  # type: ignore[attr-defined]
-    return app
+    return Worker(app, runtime)

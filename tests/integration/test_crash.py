@@ -37,8 +37,7 @@ from pipeline.kafka.topics import ensure_topics, feed_topic_spec, pipeline_topic
 from pipeline.ops.lag import group_lag
 from pipeline.producers.publisher import Publisher, Submission
 from pipeline.state.redis_store import RedisStore
-from pipeline.subscribers.deliver import HEADER_VERSION
-from pipeline.wire.headers import HEADER_REASON, HEADER_SOURCE
+from pipeline.wire.headers import HEADER_REASON, HEADER_SOURCE, HEADER_VERSION
 from tests.integration.helpers import start_worker, stop_worker
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(150)]

@@ -34,6 +34,7 @@ from pipeline.kafka.clients import build_admin, build_consumer, build_producer
 from pipeline.kafka.topics import ensure_topics, pipeline_topics
 from pipeline.processors.validate import validate_submission
 from pipeline.producers.publisher import Publisher, Submission
+from pipeline.state.counters import undeclared
 from pipeline.state.redis_store import RedisStore
 from pipeline.wire.headers import HEADER_REASON, HEADER_SOURCE
 from pipeline.wire.limits import Limits
@@ -217,7 +218,9 @@ async def wait_counts(
         got = (stats.get("accepted", 0) + stats.get("allowlisted", 0), stats.get("rejected", 0))
         if got[0] >= accepted and got[1] >= rejected:
             await asyncio.sleep(0.5)  # anything extra (a double count) would show up now
-            return await store.stats()
+            final = await store.stats()
+            assert undeclared(final) == []  # every counter written is declared, hence exported
+            return final
         await asyncio.sleep(0.1)
     raise AssertionError(f"seed {SEED}: wanted {accepted} accepted, {rejected} rejected; have {stats}")
 

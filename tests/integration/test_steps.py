@@ -23,8 +23,15 @@ from pipeline.processors.score import ScoreModel
 from pipeline.state.redis_store import RedisStore
 from pipeline.state.subscription import Subscription
 from pipeline.stix.tlp import TLP
-from pipeline.subscribers.deliver import HEADER_VERSION, DeliverStep
-from pipeline.wire.headers import HEADER_REASON, HEADER_SOURCE, HEADER_STAGE, HEADER_SUBMITTED_MS
+from pipeline.subscribers.channels import kafka_channels
+from pipeline.subscribers.deliver import DeliverStep
+from pipeline.wire.headers import (
+    HEADER_REASON,
+    HEADER_SOURCE,
+    HEADER_STAGE,
+    HEADER_SUBMITTED_MS,
+    HEADER_VERSION,
+)
 from pipeline.wire.message import InMessage
 from pipeline.wire.sighting import build_sighting
 from pipeline.worker.decay import DecaySweep
@@ -152,7 +159,8 @@ async def test_fan_out_honours_tlp_and_never_delivers_a_version_twice(
         feeds.extend(names)
 
     delivered = ListEmitter()
-    step = DeliverStep(store, delivered, settings.topics, ensure, now=lambda: NOW)
+    channels = kafka_channels(delivered, settings.topic_prefix, ensure)
+    step = DeliverStep(store, delivered, settings.topics, channels, now=lambda: NOW)
     assert await step.process(records) == 6  # green to 3, amber to 2, amber+strict to 1, red to none
     by_sub: dict[str, set[str]] = {}
     for m in delivered.messages:
@@ -166,7 +174,9 @@ async def test_fan_out_honours_tlp_and_never_delivers_a_version_twice(
     assert all(dict(m[3])[HEADER_VERSION] == b"1" for m in delivered.messages)
     assert sorted(feeds) == sorted(s.topic(settings.topic_prefix) for s in subs)
     again = ListEmitter()
-    assert await DeliverStep(store, again, settings.topics, ensure, now=lambda: NOW).process(records) == 0
+    channels = kafka_channels(again, settings.topic_prefix, ensure)
+    replay = DeliverStep(store, again, settings.topics, channels, now=lambda: NOW)
+    assert await replay.process(records) == 0
     assert again.messages == []  # replayed records: nothing re-delivered, nothing re-counted
     stats = await store.stats()
     assert (stats["delivered:telco"], stats["delivered:bank"], stats["delivered:police"]) == (1, 2, 3)

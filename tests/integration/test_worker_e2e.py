@@ -25,6 +25,7 @@ from pipeline.processors.merge import merge
 from pipeline.processors.output import build_record
 from pipeline.processors.score import ScoreModel
 from pipeline.producers.publisher import Publisher
+from pipeline.state.counters import undeclared
 from pipeline.state.redis_store import RedisStore
 from pipeline.state.subscription import Subscription
 from pipeline.subscribers.sightings import report_sighting
@@ -103,6 +104,7 @@ async def test_reports_are_validated_merged_scored_and_fanned_out(
         await asyncio.sleep(0.3)
     stats = await wait_processed(settings, store, 5, worker)
     assert (stats["sightings"], stats["sightings:false_positive"], stats["revocations"]) == (2, 2, 1)
+    assert undeclared(stats) == []  # every counter a real worker wrote is declared, hence exported
     [(state, delivered)] = await store.load_states([phone_id])
     assert state is not None and state.revoked and state.version == 3
     assert delivered == {"telco": 3, "bank": 3}
