@@ -25,6 +25,7 @@ from pipeline.stix.tlp import TLP
 if TYPE_CHECKING:
     from pipeline.kafka.emit import ListEmitter
     from pipeline.producers.publisher import DeliveryReport, Publisher, Submission
+    from pipeline.state.memory_store import MemoryStore
     from pipeline.subscribers.consumer import FeedConsumer, FeedItem
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "FeedItem",
     "Invalid",
     "ListEmitter",
+    "MemoryStore",
     "Publisher",
     "ScamshareError",
     "Settings",
@@ -49,6 +51,7 @@ _LAZY = {
     "FeedConsumer": "pipeline.subscribers.consumer",
     "FeedItem": "pipeline.subscribers.consumer",
     "ListEmitter": "pipeline.kafka.emit",
+    "MemoryStore": "pipeline.state.memory_store",
     "Publisher": "pipeline.producers.publisher",
     "Submission": "pipeline.producers.publisher",
 }

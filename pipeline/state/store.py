@@ -52,9 +52,17 @@ class Store(Protocol):
         """Apply each compare-and-set; False where the state changed since it was read."""
         ...
 
-    async def count_once(self, marker: str, counters: Mapping[str, int]) -> bool: ...
+    async def count_once(self, marker: str, counters: Mapping[str, int]) -> bool:
+        """Increment ``counters`` unless ``marker`` was counted already (within the dedup window)."""
+        ...
 
-    async def mark_delivered(self, deliveries: Sequence[Delivery]) -> list[bool]: ...
+    async def mark_delivered(self, deliveries: Sequence[Delivery]) -> list[bool]:
+        """Record each delivery unless the subscriber already has that version or a later one.
+
+        Where it is recorded, ``delivered:<subscriber>`` (and for a revoked version ``revocations_delivered``)
+        moves by one; True there, False for a replay.
+        """
+        ...
 
     async def incr(self, counters: Mapping[str, int]) -> None:
         """Plain counters (progress, not exactly-once)."""
@@ -76,4 +84,14 @@ class Store(Protocol):
 
     async def cache(self, items: Mapping[str, dict[str, Any]], ttl_s: int) -> None: ...
 
-    async def subscriptions(self) -> tuple[int, list[Subscription]]: ...
+    async def subscriptions(self) -> tuple[int, list[Subscription]]:
+        """The subscription revision (bumped by every change) and the subscriptions, sorted by id."""
+        ...
+
+    async def put_subscription(self, sub: Subscription) -> None:
+        """Add or replace a subscription (by id); bumps the revision."""
+        ...
+
+    async def remove_subscription(self, sub_id: str) -> bool:
+        """Remove a subscription; False if there was none. Bumps the revision either way."""
+        ...

@@ -1,7 +1,8 @@
-"""Deterministic builders for submissions and reports used by the processor tests."""
+"""Deterministic builders for submissions, reports and consumed messages (processor and step tests)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -11,8 +12,13 @@ from pipeline.processors.validate import Report
 from pipeline.stix.ids import INDICATOR_EXTENSION_ID, pattern_for
 from pipeline.stix.tlp import TLP
 from pipeline.wire.envelope import SUBMISSION_SPEC
+from pipeline.wire.headers import HEADER_SUBMITTED_MS
+from pipeline.wire.message import InMessage
+from pipeline.wire.sighting import build_sighting
 
 T0 = 1_780_000_000_000  # 2026-05-28T20:26:40Z in ms
+#: the steps' clock in the step tests: five seconds after the submissions' ``submitted_at``
+NOW = datetime(2026, 11, 22, 10, 0, 5, tzinfo=UTC)
 
 
 def indicator_obj(
@@ -98,3 +104,39 @@ def report(
         observed_ms=at,
         submitted_ms=at,
     )
+
+
+class SteppedClock:
+    """A clock (``now: Callable[[], datetime]``) that moves only when told to."""
+
+    def __init__(self, at: datetime = NOW) -> None:
+        self.at = at
+
+    def __call__(self) -> datetime:
+        return self.at
+
+    def advance(self, seconds: float) -> None:
+        self.at += timedelta(seconds=seconds)
+
+
+def in_messages(topic: str, *values: bytes, start: int = 0) -> list[InMessage]:
+    """Consumed messages on partition 0 of ``topic`` from offset ``start``, with a producer send time."""
+    return [
+        InMessage(topic, 0, start + i, None, v, {HEADER_SUBMITTED_MS: b"1795347605000"})
+        for i, v in enumerate(values)
+    ]
+
+
+def sighting_message(
+    topic: str, subscriber: str, indicator_id: str, kind: str, sighting_id: str, offset: int
+) -> InMessage:
+    """One consumed sighting (``kind``: true-positive, false-positive, blocked) of ``indicator_id``."""
+    envelope = build_sighting(
+        subscriber=subscriber, indicator_id=indicator_id, kind=kind, now=NOW, sighting_id=sighting_id
+    )
+    return InMessage(topic, 0, offset, indicator_id.encode(), orjson.dumps(envelope))
+
+
+def exact(stats: dict[str, int]) -> dict[str, int]:
+    """The exactly-once counters (latency histograms are progress counters: a replay observes again)."""
+    return {k: v for k, v in stats.items() if not k.startswith("latency:")}

@@ -1,0 +1,190 @@
+"""State in memory: the :class:`~pipeline.state.store.Store` protocol without a server, for tests of steps.
+
+It keeps the semantics of :class:`~pipeline.state.redis_store.RedisStore` (one contract test suite runs
+against both): compare-and-set on the revision, submission marks and count-once markers that expire after
+the dedup window, delivery marks that never move backwards, an expiring JSON cache, markers, subscriptions
+with a revision, and a cursor walk over the stored states. Expiry is measured by the injected clock, so a
+test can step past a TTL instead of sleeping. Every method runs without awaiting anything, so each call is
+atomic on the event loop, as each Lua script is in Redis.
+
+>>> from pipeline import ListEmitter, MemoryStore
+>>> store, out = MemoryStore(), ListEmitter()
+>>> # await IngestStep(store, out, Topics("scam."), ScoreModel()).process(batch); out.on("scam.dlq")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from pipeline.state.indicator import IndicatorState
+from pipeline.state.store import Commit, Delivery, Store
+from pipeline.state.subscription import Subscription
+from pipeline.stix.times import Clock, utc_now
+
+_ID_PREFIX = "indicator--"
+
+
+def _key(indicator_id: str) -> str:
+    # As in Redis (``i:<uuid>``): "indicator--<uuid>" and "<uuid>" name the same indicator.
+    return indicator_id.removeprefix(_ID_PREFIX)
+
+
+def _named(state: IndicatorState, indicator_id: str) -> IndicatorState:
+    # Redis does not store the id (it is the key): a state reads back under the id it was asked for.
+    return state if state.indicator_id == indicator_id else replace(state, indicator_id=indicator_id)
+
+
+class MemoryStore:
+    """The in-memory implementation of :class:`~pipeline.state.store.Store`. Construction does no I/O.
+
+    ``now`` is the clock the dedup window (``dedup_ttl_s``) and the cache TTLs are measured on.
+    """
+
+    def __init__(self, *, now: Clock = utc_now, dedup_ttl_s: int = 7 * 86400) -> None:
+        self._now = now
+        self._ttl = timedelta(seconds=dedup_ttl_s)
+        # Insertion-ordered and never shrinking: a scan cursor (a position) stays valid while states are
+        # added, which is how a full walk visits every state exactly once.
+        self._states: dict[str, IndicatorState] = {}
+        self._delivered: dict[str, dict[str, int]] = {}
+        self._marks: dict[str, tuple[bool, datetime]] = {}
+        self._counted: dict[str, datetime] = {}
+        self._cache: dict[str, tuple[bytes, datetime]] = {}
+        self._markers: dict[str, str] = {}
+        self._stats: dict[str, int] = {}
+        self._subs: dict[str, Subscription] = {}
+        self._subs_rev = 0
+
+    async def close(self) -> None:
+        """Nothing to release (here for parity with RedisStore)."""
+
+    def _alive(self, expires: datetime) -> bool:
+        return self._now() < expires
+
+    def _count(self, counters: Mapping[str, int], *, skip_zero: bool = False) -> None:
+        for name, inc in counters.items():
+            if inc or not skip_zero:
+                self._stats[name] = self._stats.get(name, 0) + inc
+
+    # -- indicators ---------------------------------------------------------------------------------
+    async def load_states(
+        self, indicator_ids: Sequence[str]
+    ) -> list[tuple[IndicatorState | None, dict[str, int]]]:
+        out: list[tuple[IndicatorState | None, dict[str, int]]] = []
+        for ind in indicator_ids:
+            state = self._states.get(_key(ind))
+            out.append(
+                (None if state is None else _named(state, ind), dict(self._delivered.get(_key(ind), {})))
+            )
+        return out
+
+    async def load_delivered(
+        self, indicator_ids: Sequence[str], subscriber_ids: Sequence[str]
+    ) -> list[dict[str, int]]:
+        out = []
+        for ind in indicator_ids:
+            marks = self._delivered.get(_key(ind), {})
+            out.append({sub: marks[sub] for sub in subscriber_ids if sub in marks})
+        return out
+
+    async def seen_submissions(self, submission_ids: Sequence[str]) -> list[bool | None]:
+        out: list[bool | None] = []
+        for sid in submission_ids:
+            mark = self._marks.get(sid)
+            out.append(mark[0] if mark is not None and self._alive(mark[1]) else None)
+        return out
+
+    async def commit(self, commits: Sequence[Commit]) -> list[bool]:
+        out = []
+        for c in commits:
+            key = _key(c.state.indicator_id)
+            current = self._states.get(key)
+            if (None if current is None else current.rev) != c.expected_rev:
+                out.append(False)
+                continue
+            self._states[key] = c.state
+            expires = self._now() + self._ttl
+            for sid in c.submission_ids:
+                self._marks[sid] = (c.published, expires)
+            self._count(c.counters, skip_zero=True)
+            out.append(True)
+        return out
+
+    async def count_once(self, marker: str, counters: Mapping[str, int]) -> bool:
+        """Increment counters unless ``marker`` was counted already (e.g. a reject at one offset)."""
+        expires = self._counted.get(marker)
+        if expires is not None and self._alive(expires):
+            return False
+        self._counted[marker] = self._now() + self._ttl
+        self._count(counters)
+        return True
+
+    async def mark_delivered(self, deliveries: Sequence[Delivery]) -> list[bool]:
+        out = []
+        for d in deliveries:
+            marks = self._delivered.setdefault(_key(d.indicator_id), {})
+            if marks.get(d.subscriber, 0) >= d.version:
+                out.append(False)
+                continue
+            marks[d.subscriber] = d.version
+            self._count(
+                {f"delivered:{d.subscriber}": 1} | ({"revocations_delivered": 1} if d.revoked else {})
+            )
+            out.append(True)
+        return out
+
+    async def incr(self, counters: Mapping[str, int]) -> None:
+        self._count(counters)
+
+    async def stats(self) -> dict[str, int]:
+        return dict(self._stats)
+
+    async def scan_states(self, cursor: int, count: int) -> tuple[int, list[IndicatorState]]:
+        if count < 1:
+            raise ValueError(f"count must be at least 1, not {count}")
+        keys = list(self._states)[cursor : cursor + count]
+        next_cursor = cursor + count if cursor + count < len(self._states) else 0
+        return next_cursor, [_named(self._states[k], _ID_PREFIX + k) for k in keys]
+
+    async def get_marker(self, name: str) -> str | None:
+        return self._markers.get(name)
+
+    async def set_marker(self, name: str, value: str) -> None:
+        self._markers[name] = value
+
+    # -- cache ----------------------------------------------------------------------------------------
+    async def cached(self, keys: Sequence[str]) -> list[dict[str, Any] | None]:
+        out: list[dict[str, Any] | None] = []
+        for key in keys:
+            hit = self._cache.get(key)
+            # Stored as JSON, like Redis: a caller never shares (or mutates) what another one cached.
+            out.append(orjson.loads(hit[0]) if hit is not None and self._alive(hit[1]) else None)
+        return out
+
+    async def cache(self, items: Mapping[str, dict[str, Any]], ttl_s: int) -> None:
+        expires = self._now() + timedelta(seconds=ttl_s)
+        for key, value in items.items():
+            self._cache[key] = (orjson.dumps(value), expires)
+
+    # -- subscriptions ------------------------------------------------------------------------------
+    async def subscriptions(self) -> tuple[int, list[Subscription]]:
+        return self._subs_rev, [sub for _, sub in sorted(self._subs.items())]
+
+    async def put_subscription(self, sub: Subscription) -> None:
+        # Through JSON, like Redis: what is read back is what a reader of the stored form would see.
+        self._subs[sub.id] = Subscription.model_validate(orjson.loads(orjson.dumps(sub.to_json())))
+        self._subs_rev += 1
+
+    async def remove_subscription(self, sub_id: str) -> bool:
+        removed = self._subs.pop(sub_id, None) is not None
+        self._subs_rev += 1
+        return removed
+
+
+if TYPE_CHECKING:
+    _implements: type[Store] = MemoryStore  # mypy checks the whole protocol here

@@ -1,0 +1,109 @@
+"""Poison isolation on the in-memory store: one message our code fails on does not stall its batch."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import orjson
+import pytest
+
+from pipeline.canon import Canonical
+from pipeline.errors import ContentionError
+from pipeline.kafka.emit import ListEmitter
+from pipeline.processors.allowlist import Allowlist
+from pipeline.state.memory_store import MemoryStore
+from pipeline.wire.headers import HEADER_REASON, HEADER_SOURCE, HEADER_STAGE
+from pipeline.wire.message import InMessage
+from pipeline.worker.poison import process_isolating
+from tests.unit.processors.factories import NOW, exact, in_messages, phone_submission
+from tests.unit.worker.helpers import TOPICS, ingest
+
+COUNTERS = {"rejected": 1, "rejected:processing_error": 1}
+
+
+def batch(*values: bytes) -> list[InMessage]:
+    return [InMessage(TOPICS.submissions, 0, i, None, v) for i, v in enumerate(values)]
+
+
+class Step:
+    """Processes a batch unless it holds the poison; records what it processed."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+        self.processed: list[bytes] = []
+
+    async def process(self, msgs: Sequence[InMessage]) -> int:
+        if any(m.value == b"poison" for m in msgs):
+            raise self.error
+        self.processed.extend(m.value for m in msgs)
+        return len(msgs)
+
+
+async def isolate(step: Step, msgs: list[InMessage], store: MemoryStore, dlq: ListEmitter) -> list[int]:
+    return await process_isolating(
+        step.process, msgs, stage="ingest", emitter=dlq, store=store, dlq_topic=TOPICS.dlq,
+        counters=COUNTERS, now=lambda: NOW,
+    )  # fmt: skip
+
+
+async def test_the_failing_message_is_dead_lettered_once_and_the_rest_processed() -> None:
+    store, step, dlq = MemoryStore(now=lambda: NOW), Step(KeyError("bug")), ListEmitter()
+    msgs = batch(b"a", b"b", b"poison", b"c", b"d")
+    results = await isolate(step, msgs, store, dlq)
+    assert sorted(step.processed) == [b"a", b"b", b"c", b"d"]
+    assert sum(results) == 4
+    [(topic, _, value, headers)] = dlq.messages
+    assert (topic, value) == (TOPICS.dlq, b"poison")
+    assert dict(headers)[HEADER_STAGE] == b"ingest-error"
+    assert dict(headers)[HEADER_REASON].startswith(b"processing_error: KeyError")
+    assert dict(headers)[HEADER_SOURCE] == f"{TOPICS.submissions}:0:2".encode()
+    assert dlq.flushed >= 1  # dead-lettered only once acknowledged
+    await isolate(step, msgs, store, dlq)  # a replay
+    assert await store.stats() == {"rejected": 1, "rejected:processing_error": 1}
+
+
+@pytest.mark.parametrize(
+    "error", [ConnectionRefusedError("redis down"), ContentionError("lost 20 times"), TimeoutError()]
+)
+async def test_infrastructure_errors_are_left_to_the_retry(error: Exception) -> None:
+    store, step, dlq = MemoryStore(now=lambda: NOW), Step(error), ListEmitter()
+    with pytest.raises(type(error)):
+        await isolate(step, batch(b"a", b"poison"), store, dlq)
+    assert dlq.messages == []
+    assert step.processed == []
+    assert await store.stats() == {}
+
+
+@dataclass(frozen=True)
+class BrokenAllowlist(Allowlist):
+    """An allowlist with a bug on one value (a stand-in for any defect our code has on one message)."""
+
+    def match(self, c: Canonical) -> str | None:
+        if c.value == "+66899999999":
+            raise ValueError("bug in the allowlist")
+        return super().match(c)
+
+
+async def test_a_real_ingest_step_isolates_the_report_it_fails_on() -> None:
+    store, out = MemoryStore(now=lambda: NOW), ListEmitter()
+    step = ingest(store, out)
+    step.allowlist = BrokenAllowlist()
+    values = [
+        phone_submission("0811111111", country="TH", submission_id="ok-1"),
+        phone_submission("0899999999", country="TH", submission_id="poison"),
+        phone_submission("0822222222", country="TH", submission_id="ok-2"),
+    ]
+    msgs = in_messages(TOPICS.submissions, *values)
+    results = await process_isolating(
+        step.process, msgs, stage="ingest", emitter=out, store=store, dlq_topic=TOPICS.dlq,
+        counters=COUNTERS, now=lambda: NOW,
+    )  # fmt: skip
+    assert sum(r.accepted for r in results) == 2
+    [(_, _, value, headers)] = out.on(TOPICS.dlq)
+    assert value == values[1]
+    assert dict(headers)[HEADER_REASON] == b"processing_error: ValueError: bug in the allowlist"
+    published = sorted(orjson.loads(m[2])["value"] for m in out.on(TOPICS.indicators))
+    assert published == ["+66811111111", "+66822222222"]
+    stats = exact(await store.stats())
+    assert (stats["accepted"], stats["rejected"], stats["rejected:processing_error"]) == (2, 1, 1)
