@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-import orjson
+from collections.abc import Sequence
 
+import orjson
+import pytest
+
+from pipeline.errors import DeliveryError
 from pipeline.kafka.emit import ListEmitter
 from pipeline.state.memory_store import MemoryStore
 from pipeline.state.subscription import Subscription
 from pipeline.stix.tlp import TLP
-from pipeline.subscribers.channels import kafka_channels
+from pipeline.subscribers.channels import Outgoing, kafka_channels
 from pipeline.subscribers.deliver import DeliverStep
 from pipeline.wire.headers import (
     HEADER_REASON,
@@ -171,3 +175,49 @@ async def test_subscription_changes_apply_once_the_refresh_interval_has_passed()
     }
     # The channel prepared the feeds of each new list of subscriptions.
     assert feeds.ensured == [[TOPICS.feed("bank")], sorted([TOPICS.feed("bank"), TOPICS.feed("police")])]
+
+
+class RecordingChannel:
+    """Another kind of channel (TAXII, a webhook): records what it was given; its flush can fail."""
+
+    def __init__(self, *, fail: bool = False) -> None:
+        self.prepared: list[list[str]] = []
+        self.sent: list[Outgoing] = []
+        self.flushed = 0
+        self.fail = fail
+
+    async def prepare(self, subscriptions: Sequence[Subscription]) -> None:
+        self.prepared.append(sorted(s.id for s in subscriptions))
+
+    def send(self, item: Outgoing) -> None:
+        self.sent.append(item)
+
+    async def flush(self) -> None:
+        self.flushed += 1
+        if self.fail:
+            raise DeliveryError(["webhook: 503"])
+
+
+async def test_a_channel_gets_what_routing_chose_and_nothing_is_marked_before_it_flushed() -> None:
+    """The seam: routing is unchanged, the channel delivers; a failed flush marks and counts nothing."""
+    store = MemoryStore(now=lambda: NOW)
+    for sub in (TELCO, BANK):
+        await store.put_subscription(sub)
+    records = await publish(store, phone_submission("0812345678", country="TH", submission_id="p1"))
+    failing = RecordingChannel(fail=True)
+    step = DeliverStep(store, ListEmitter(), TOPICS, {"kafka": failing}, now=lambda: NOW)
+    with pytest.raises(DeliveryError):
+        await step.process(records)
+    assert sorted(item.subscription.id for item in failing.sent) == ["bank", "telco"]
+    assert failing.prepared == [["bank", "telco"]]
+    phone = canonical("phone", "+66812345678").indicator_id
+    assert await store.load_delivered([phone], ["telco", "bank"]) == [{}]  # the retry will deliver
+    assert "delivered:telco" not in await store.stats()
+
+    working = RecordingChannel()
+    step = DeliverStep(store, ListEmitter(), TOPICS, {"kafka": working}, now=lambda: NOW)
+    assert await step.process(records) == 2
+    item = working.sent[0]
+    assert (item.indicator_id, item.version, item.revoked) == (phone, 1, False)
+    assert orjson.loads(item.bundle)["type"] == "bundle"
+    assert await store.load_delivered([phone], ["telco", "bank"]) == [{"telco": 1, "bank": 1}]
