@@ -24,7 +24,7 @@ import click
 
 from pipeline.canon import Canonical, canonicalize
 from pipeline.config import Settings
-from pipeline.dev.stack import with_dev_stack
+from pipeline.dev.control import with_dev_stack
 from pipeline.subscribers.consumer import FeedConsumer, FeedItem
 
 EXIT_SCAM = 3

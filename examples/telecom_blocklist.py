@@ -18,7 +18,7 @@ from pathlib import Path
 import click
 
 from pipeline.config import Settings
-from pipeline.dev.stack import with_dev_stack
+from pipeline.dev.control import with_dev_stack
 from pipeline.subscribers.consumer import FeedConsumer, FeedItem
 
 

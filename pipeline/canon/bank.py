@@ -26,7 +26,8 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from typing import NamedTuple
+from collections.abc import Mapping
+from typing import Any, Final, NamedTuple
 
 import pycountry
 from schwifty import BIC, IBAN
@@ -38,7 +39,10 @@ from schwifty.exceptions import (
     SchwiftyException,
 )
 
-from pipeline.canon import Canonical, Invalid
+from pipeline.canon.core import Canonical, Invalid
+from pipeline.canon.registry import Kind, NewSco, StixInput
+from pipeline.stix.ids import extension_definition_id
+from pipeline.stix.schemas import COUNTRY_PATTERN, sco_schema
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +51,11 @@ logger = logging.getLogger(__name__)
 CACHE_SIZE = 8192
 
 KIND = "bank-account"
+SCO_TYPE: Final = "bank-account"
+EXTENSION_ID: Final = extension_definition_id(SCO_TYPE)
+ID_PROPERTIES: Final = (("iban",), ("account_number", "country"))
+IBAN_PATTERN: Final = "^[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}$"
+BIC_PATTERN: Final = "^[A-Z]{4}[A-Z]{2}[A-Z0-9]{2}([A-Z0-9]{3})?$"
 
 _BIC = r"[A-Za-z]{6}[A-Za-z0-9]{2}(?:[A-Za-z0-9]{3})?"
 _TRAILING_BIC = re.compile(rf"(?:\s*[/;,|]\s*|\s+)(?:(?:BIC|SWIFT)\s*:?\s*)?({_BIC})$", re.I)
@@ -176,4 +185,76 @@ def canonicalize(value: str, country: str | None) -> Canonical | Invalid:
     )
 
 
-__all__ = ["canonicalize"]
+def bank_account_schema() -> dict[str, Any]:
+    """``bank-account``: an account that receives scam payments (IBAN, or account number + country)."""
+    return sco_schema(
+        SCO_TYPE,
+        extension_id=EXTENSION_ID,
+        description=(
+            "A bank account that received scam payments: an IBAN, or a national account number with its "
+            "ISO 3166-1 alpha-2 country, optionally the BIC. ID contributing properties: iban when present, "
+            "otherwise account_number and country."
+        ),
+        id_contributing=[list(p) for p in ID_PROPERTIES],
+        properties={
+            "iban": {
+                "type": "string",
+                "pattern": IBAN_PATTERN,
+                "description": "The IBAN in electronic form: upper case, no spaces.",
+            },
+            "account_number": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 64,
+                "description": "The national account number, as the bank writes it without separators.",
+            },
+            "country": {
+                "type": "string",
+                "pattern": COUNTRY_PATTERN,
+                "description": "ISO 3166-1 alpha-2 code of the country that holds the account.",
+            },
+            "bic": {"type": "string", "pattern": BIC_PATTERN, "description": "The bank's BIC (8 or 11)."},
+        },
+        required=[],
+        extra={
+            "anyOf": [{"required": ["iban"]}, {"required": ["account_number", "country"]}],
+        },
+    )
+
+
+def _from_stix(props: Mapping[str, str]) -> str | None:
+    """The raw value of a bank-account pattern or observable: the IBAN, else ``country:account_number``."""
+    if "iban" in props:
+        return props["iban"]
+    if "account_number" in props and "country" in props:
+        return f"{props['country']}:{props['account_number']}"
+    return None
+
+
+DECLARATION: Final = Kind(
+    name=KIND,
+    sco_type=SCO_TYPE,
+    canonicalize=canonicalize,
+    id_properties=ID_PROPERTIES,
+    pattern_properties=ID_PROPERTIES,
+    half_life_days=180,
+    enrichers=("facts",),
+    stix_input=StixInput(
+        ("iban", "account_number", "country"),
+        _from_stix,
+        "bank-account needs iban, or account_number and country",
+    ),
+    example="DE89 3704 0044 0532 0130 00",
+    aliases=("iban", "bank"),
+    misp_types={"iban": "iban"},
+    new_sco=NewSco(
+        EXTENSION_ID,
+        "New SCO type bank-account: a bank account that received scam payments, as an IBAN (iban) or a "
+        "national account number (account_number) with its ISO 3166-1 alpha-2 country (country), and the "
+        "BIC (bic) when known. ID contributing properties: iban when present, otherwise account_number "
+        "and country.",
+        bank_account_schema,
+    ),
+)
+
+__all__ = ["DECLARATION", "bank_account_schema", "canonicalize"]

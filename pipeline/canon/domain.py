@@ -24,11 +24,13 @@ import ipaddress
 import logging
 import re
 from dataclasses import dataclass
+from typing import Final
 
 import idna
 import tldextract
 
-from pipeline.canon import Canonical, Invalid, simple
+from pipeline.canon.core import Canonical, Invalid, simple
+from pipeline.canon.registry import Kind, value_input
 from pipeline.errors import ScamshareError
 
 logger = logging.getLogger(__name__)
@@ -38,6 +40,7 @@ logger = logging.getLogger(__name__)
 CACHE_SIZE = 8192
 
 KIND = "domain"
+SCO_TYPE: Final = "domain-name"
 
 # Defanging as seen in threat-intel feeds and scam reports: example[.]com, example(dot)com, example{.}com.
 _DEFANG_DOT = re.compile(r"\s*(?:\[\s*(?:\.|dot)\s*\]|\(\s*(?:\.|dot)\s*\)|\{\s*(?:\.|dot)\s*\})\s*", re.I)
@@ -242,7 +245,22 @@ def canonicalize(value: str, country: str | None) -> Canonical | Invalid:
     return simple(KIND, host, facts)
 
 
+DECLARATION: Final = Kind(
+    name=KIND,
+    sco_type=SCO_TYPE,
+    canonicalize=canonicalize,
+    id_properties=(("value",),),
+    pattern_properties=(("value",),),
+    half_life_days=180,
+    enrichers=("facts", "lookalike"),
+    stix_input=value_input(SCO_TYPE),
+    example="Login-Verify.Example.COM.",
+    aliases=(SCO_TYPE, "hostname"),
+    misp_types={"domain": KIND, "hostname": KIND, "domain|ip": KIND, "hostname|port": KIND},
+)
+
 __all__ = [
+    "DECLARATION",
     "DomainSplit",
     "HostError",
     "canonicalize",

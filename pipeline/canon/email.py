@@ -18,9 +18,11 @@ from __future__ import annotations
 import functools
 import logging
 import re
+from typing import Final
 
-from pipeline.canon import Canonical, Invalid, simple
+from pipeline.canon.core import Canonical, Invalid, simple
 from pipeline.canon.domain import HostError, host_facts, is_ip_literal, refang, to_ascii
+from pipeline.canon.registry import Kind, value_input
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +31,7 @@ logger = logging.getLogger(__name__)
 CACHE_SIZE = 8192
 
 KIND = "email"
+SCO_TYPE: Final = "email-addr"
 
 _DEFANG_AT = re.compile(r"\s*(?:\[\s*(?:@|at)\s*\]|\(\s*(?:@|at)\s*\)|\{\s*(?:@|at)\s*\})\s*", re.I)
 # "john at example dot com", as people write addresses to dodge scrapers.
@@ -99,4 +102,18 @@ def canonicalize(value: str, country: str | None) -> Canonical | Invalid:
     return simple(KIND, address, {"domain": host, **facts})
 
 
-__all__ = ["canonicalize"]
+DECLARATION: Final = Kind(
+    name=KIND,
+    sco_type=SCO_TYPE,
+    canonicalize=canonicalize,
+    id_properties=(("value",),),
+    pattern_properties=(("value",),),
+    half_life_days=90,
+    enrichers=("facts", "lookalike", "host_class"),
+    stix_input=value_input(SCO_TYPE),
+    example="Support <Support@Secure-Login-Bank.com>",
+    aliases=(SCO_TYPE, "email-address", "e-mail"),
+    misp_types={"email-src": KIND, "email": KIND, "email-dst": KIND},
+)
+
+__all__ = ["DECLARATION", "canonicalize"]

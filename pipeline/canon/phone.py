@@ -27,6 +27,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
+from typing import Any, Final
 
 import phonenumbers
 from phonenumbers import (
@@ -39,7 +40,10 @@ from phonenumbers import (
 )
 from phonenumbers import ValidationResult as Possible
 
-from pipeline.canon import Canonical, Invalid, simple
+from pipeline.canon.core import Canonical, Invalid, simple
+from pipeline.canon.registry import Kind, NewSco, value_input
+from pipeline.stix.ids import extension_definition_id
+from pipeline.stix.schemas import sco_schema
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +52,10 @@ logger = logging.getLogger(__name__)
 CACHE_SIZE = 8192
 
 KIND = "phone"
+SCO_TYPE: Final = "phone-number"
+EXTENSION_ID: Final = extension_definition_id(SCO_TYPE)
+ID_PROPERTIES: Final = (("value",),)
+E164_PATTERN: Final = "^\\+[1-9][0-9]{1,14}$"
 
 _LINE_TYPES = {
     PhoneNumberType.FIXED_LINE: "fixed",
@@ -174,4 +182,45 @@ def canonicalize(value: str, country: str | None) -> Canonical | Invalid:
     return Invalid(KIND, value, _parse_error(first, country, text))
 
 
-__all__ = ["canonicalize", "facts_for"]
+def phone_number_schema() -> dict[str, Any]:
+    """``phone-number``: one telephone number in E.164 form."""
+    return sco_schema(
+        SCO_TYPE,
+        extension_id=EXTENSION_ID,
+        description=(
+            "A telephone number used in a scam (calls, SMS, messaging apps). `value` is the number in "
+            "E.164 form (+, country code, national number, no spaces). ID contributing properties: value."
+        ),
+        id_contributing=[list(p) for p in ID_PROPERTIES],
+        properties={
+            "value": {
+                "type": "string",
+                "pattern": E164_PATTERN,
+                "description": "The number in E.164 form, e.g. +14155552671.",
+            }
+        },
+        required=["value"],
+    )
+
+
+DECLARATION: Final = Kind(
+    name=KIND,
+    sco_type=SCO_TYPE,
+    canonicalize=canonicalize,
+    id_properties=ID_PROPERTIES,
+    pattern_properties=ID_PROPERTIES,
+    half_life_days=30,
+    enrichers=("facts",),
+    stix_input=value_input(SCO_TYPE),
+    example="+66 81 234 5678",
+    aliases=(SCO_TYPE, "tel", "telephone", "msisdn"),
+    misp_types={"phone-number": KIND, "prtn": KIND},
+    new_sco=NewSco(
+        EXTENSION_ID,
+        "New SCO type phone-number: a telephone number used in a scam, in E.164 form (property value). "
+        "ID contributing properties: value.",
+        phone_number_schema,
+    ),
+)
+
+__all__ = ["DECLARATION", "canonicalize", "facts_for", "phone_number_schema"]

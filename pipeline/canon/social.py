@@ -39,9 +39,12 @@ from __future__ import annotations
 import functools
 import logging
 import re
+from collections.abc import Mapping
+from typing import Final
 from urllib.parse import parse_qs, urlsplit
 
-from pipeline.canon import Canonical, Invalid
+from pipeline.canon.core import Canonical, Invalid
+from pipeline.canon.registry import Kind, StixInput
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +53,7 @@ logger = logging.getLogger(__name__)
 CACHE_SIZE = 8192
 
 KIND = "social"
+SCO_TYPE: Final = "user-account"
 
 _ALIASES = {
     "twitter": "x", "tw": "x", "x": "x", "fb": "facebook", "facebook": "facebook", "tg": "telegram",
@@ -203,4 +207,30 @@ def canonicalize(value: str, country: str | None) -> Canonical | Invalid:
     return Invalid(KIND, value, "expected platform:handle or a profile URL, e.g. telegram:@name")
 
 
-__all__ = ["canonicalize"]
+def _from_stix(props: Mapping[str, str]) -> str | None:
+    """The raw value of a user-account pattern or observable: ``account_type:account_login`` (or user_id)."""
+    login = props.get("account_login") or props.get("user_id")
+    if "account_type" not in props or not login:
+        return None
+    return f"{props['account_type']}:{login}"
+
+
+DECLARATION: Final = Kind(
+    name=KIND,
+    sco_type=SCO_TYPE,
+    canonicalize=canonicalize,
+    id_properties=(("account_type", "account_login", "user_id"),),
+    pattern_properties=(("account_type", "account_login"),),
+    half_life_days=60,
+    enrichers=("facts",),
+    stix_input=StixInput(
+        ("account_type", "account_login", "user_id"),
+        _from_stix,
+        "user-account needs account_type and account_login",
+    ),
+    example="https://t.me/ScamBot",
+    aliases=(SCO_TYPE, "social-account"),
+    misp_types={},
+)
+
+__all__ = ["DECLARATION", "canonicalize"]

@@ -27,9 +27,11 @@ import functools
 import ipaddress
 import logging
 import re
+from typing import Final
 
-from pipeline.canon import Canonical, Invalid, simple
+from pipeline.canon.core import Canonical, Invalid, simple
 from pipeline.canon.domain import HostError, host_facts, refang, to_ascii
+from pipeline.canon.registry import Kind, value_input
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +40,7 @@ logger = logging.getLogger(__name__)
 CACHE_SIZE = 8192
 
 KIND = "url"
+SCO_TYPE: Final = "url"
 
 _DEFAULT_PORTS = {"http": "80", "https": "443", "ftp": "21"}
 _FANGED_SCHEME = re.compile(r"^h(?:xx|xxx|\*\*|tt)p(s?)(?=\[?:|\[://\])", re.I)
@@ -234,4 +237,18 @@ def _canonicalize(text: str, value: str) -> Canonical:
     return simple(KIND, canonical, facts)
 
 
-__all__ = ["canonicalize"]
+DECLARATION: Final = Kind(
+    name=KIND,
+    sco_type=SCO_TYPE,
+    canonicalize=canonicalize,
+    id_properties=(("value",),),
+    pattern_properties=(("value",),),
+    half_life_days=14,
+    enrichers=("facts", "lookalike", "host_class"),
+    stix_input=value_input(SCO_TYPE),
+    example="hxxps://evil[.]com/login",
+    aliases=("uri",),
+    misp_types={"url": KIND},
+)
+
+__all__ = ["DECLARATION", "canonicalize"]

@@ -32,10 +32,14 @@ import functools
 import hashlib
 import logging
 import re
+from typing import Any, Final
 
 import base58
 
-from pipeline.canon import Canonical, Invalid, simple
+from pipeline.canon.core import Canonical, Invalid, simple
+from pipeline.canon.registry import Kind, NewSco, value_input
+from pipeline.stix.ids import extension_definition_id
+from pipeline.stix.schemas import sco_schema
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +48,9 @@ logger = logging.getLogger(__name__)
 CACHE_SIZE = 8192
 
 KIND = "wallet"
+SCO_TYPE: Final = "cryptocurrency-wallet"
+EXTENSION_ID: Final = extension_definition_id(SCO_TYPE)
+ID_PROPERTIES: Final = (("value",),)
 
 _ASSETS = {
     "bitcoin": "BTC",
@@ -283,4 +290,60 @@ def canonicalize(value: str, country: str | None) -> Canonical | Invalid:
     return simple(KIND, address, facts, chain=chain, asset=asset)
 
 
-__all__ = ["canonicalize", "eip55", "keccak256"]
+def cryptocurrency_wallet_schema() -> dict[str, Any]:
+    """``cryptocurrency-wallet``: an address that receives scam payments."""
+    return sco_schema(
+        SCO_TYPE,
+        extension_id=EXTENSION_ID,
+        description=(
+            "A cryptocurrency address that received scam payments. `value` is the address as the chain "
+            "writes it (case preserved where the encoding is case-sensitive; EVM addresses lower-cased), "
+            "`chain` the network and `asset` the token, when known. ID contributing properties: value."
+        ),
+        id_contributing=[list(p) for p in ID_PROPERTIES],
+        properties={
+            "value": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 256,
+                "pattern": "^[^\\s]+$",
+                "description": "The address, e.g. bc1q... or 0x....",
+            },
+            "chain": {
+                "type": "string",
+                "pattern": "^[a-z0-9][a-z0-9-]{0,63}$",
+                "description": "The network, lower case: bitcoin, ethereum, tron, solana, ...",
+            },
+            "asset": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 32,
+                "description": "The asset or token symbol, e.g. BTC, ETH, USDT.",
+            },
+        },
+        required=["value"],
+    )
+
+
+DECLARATION: Final = Kind(
+    name=KIND,
+    sco_type=SCO_TYPE,
+    canonicalize=canonicalize,
+    id_properties=ID_PROPERTIES,
+    pattern_properties=ID_PROPERTIES,
+    half_life_days=365,
+    enrichers=("facts",),
+    stix_input=value_input(SCO_TYPE),
+    example="1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2",
+    # btc/eth/xmr also name the chain: the producers check the address belongs to it.
+    aliases=(SCO_TYPE, "crypto-wallet", "btc", "bitcoin", "eth", "ethereum", "xmr", "monero"),
+    misp_types={"btc": "btc", "xmr": "xmr"},
+    new_sco=NewSco(
+        EXTENSION_ID,
+        "New SCO type cryptocurrency-wallet: an address that received scam payments (value), with its "
+        "network (chain) and asset when known. ID contributing properties: value.",
+        cryptocurrency_wallet_schema,
+    ),
+)
+
+__all__ = ["DECLARATION", "canonicalize", "cryptocurrency_wallet_schema", "eip55", "keccak256"]

@@ -34,7 +34,7 @@ class CliContext:
 
     def resolve(self, settings: Settings, *, kafka: bool = True, redis: bool = True) -> Settings:
         """Fill in addresses from a running `scamshare dev up` when none are configured."""
-        from pipeline.dev.stack import with_dev_stack  # noqa: PLC0415  (keeps `scamshare --help` fast)
+        from pipeline.dev.control import with_dev_stack  # noqa: PLC0415  (keeps `scamshare --help` fast)
 
         return with_dev_stack(settings, kafka=kafka, redis=redis)
 

@@ -22,7 +22,7 @@ def demo_settings(obj: CliContext, settings: Settings, say: bool) -> Iterator[Se
     own Redis key prefix and consumer groups) so it neither sees nor disturbs what is already there, and
     it leaves that stack running.
     """
-    from pipeline.dev import stack as devstack  # noqa: PLC0415
+    from pipeline.dev import control as devstack  # noqa: PLC0415
 
     if not (settings.bootstrap and settings.redis_url):
         state = devstack.read_state(settings.dev_file)

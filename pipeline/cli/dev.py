@@ -8,7 +8,7 @@ import click
 from rich.table import Table
 
 from pipeline.cli.context import CliContext, connected_settings, connection_options, handle_errors, print_json
-from pipeline.dev import stack as devstack
+from pipeline.dev import control as devstack
 from pipeline.kafka.clients import build_admin
 from pipeline.kafka.topics import ensure_topics, list_topics, pipeline_topics
 
@@ -29,24 +29,44 @@ def dev() -> None:
     metavar="PATH",
     help="Kafka-protocol broker binary [env SCAMSHARE_BROKER_BIN; default: tansu from scamshare[embedded]].",
 )
+@click.option(
+    "--broker",
+    "engine",
+    type=click.Choice(["tansu", "kafka"]),
+    default="tansu",
+    show_default=True,
+    help="tansu: embedded, in memory, no Java. kafka: Apache Kafka (KRaft) from Maven Central (Java, mvn).",
+)
+@click.option(
+    "--brokers",
+    type=click.IntRange(1, 5),
+    default=1,
+    show_default=True,
+    help="Apache Kafka nodes (3: a 3-voter quorum; topics get replication 3, min.insync.replicas 2).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the state as JSON.")
 @click.pass_obj
 @handle_errors
-def up_cmd(obj: CliContext, broker_bin: str | None, as_json: bool) -> None:
+def up_cmd(obj: CliContext, broker_bin: str | None, engine: str, brokers: int, as_json: bool) -> None:
     """Start the broker and Redis in the background (idempotent: prints the running stack)."""
     state_dir = obj.settings.state_dir
     before = devstack.read_state(obj.settings.dev_file)
-    state = devstack.up(state_dir, broker_bin)
+    kind: devstack.Engine = "kafka" if engine == "kafka" else "tansu"
+    state = devstack.up(state_dir, broker_bin, broker=kind, brokers=brokers)
     already = before is not None and before == state
     if as_json:
-        print_json({"already_running": already, **state.to_dict()})
+        # "broker" (the first node) as before Apache Kafka joined the dev stack; "brokers" lists every node.
+        print_json({"already_running": already, **state.to_dict(), "broker": state.to_dict()["brokers"][0]})
         return
     obj.console.print("[bold]dev stack already running[/]" if already else "[bold green]dev stack started[/]")
     obj.console.print(_state_table(state))
     obj.console.print(f"Commands run here find it through {obj.settings.dev_file}; elsewhere set:")
     obj.console.print(f"  export SCAMSHARE_BOOTSTRAP={state.bootstrap}", soft_wrap=True)
     obj.console.print(f"  export SCAMSHARE_REDIS_URL={state.redis_url}", soft_wrap=True)
-    obj.console.print("Stop it with `scamshare dev down` (topics live in memory: they go with it).")
+    if state.replication_factor > 1:
+        obj.console.print(f"  export SCAMSHARE_REPLICATION_FACTOR={state.replication_factor}", soft_wrap=True)
+    gone = "topics live in memory: they go with it" if state.engine == "tansu" else "its data folder goes too"
+    obj.console.print(f"Stop it with `scamshare dev down` ({gone}).")
 
 
 @dev.command("down")
@@ -77,17 +97,22 @@ def status_cmd(obj: CliContext, as_json: bool) -> None:
         word = "[green]running[/]" if report.running else "[red]not running[/]"
         obj.console.print(f"dev stack {word}")
         obj.console.print(
-            _state_table(report.state, broker=report.broker_running, redis=report.redis_running)
+            _state_table(report.state, brokers=report.brokers_running, redis=report.redis_running)
         )
     if not report.running:
         sys.exit(1)
 
 
-def _state_table(state: devstack.DevState, *, broker: bool = True, redis: bool = True) -> Table:
+def _state_table(
+    state: devstack.DevState, *, brokers: tuple[bool, ...] | None = None, redis: bool = True
+) -> Table:
     table = Table("server", "address", "pid", "up")
     table.add_column("log", overflow="fold")
-    table.add_row("broker", state.bootstrap, str(state.broker_pid), _yes(broker), state.broker.log)
-    table.add_row("redis", state.redis_url, str(state.redis_pid), _yes(redis), state.redis.log)
+    up = brokers if brokers is not None else (True,) * len(state.brokers)
+    for record, running in zip(state.brokers, up, strict=True):
+        name = "broker (tansu)" if state.engine == "tansu" else f"{record.name} (Apache Kafka)"
+        table.add_row(name, record.address, str(record.pid), _yes(running), record.log)
+    table.add_row("redis", state.redis_url, str(state.redis.pid), _yes(redis), state.redis.log)
     return table
 
 

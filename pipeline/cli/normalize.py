@@ -69,6 +69,7 @@ def normalize(kind: str, value: str, country: str | None, as_json: bool) -> None
     Examples:
       scamshare normalize phone "081 234 5678" --country TH
       scamshare normalize url "hxxps://evil[.]example/login" --json
+      scamshare normalize imei "35-209900-176148-1"
     """
     result = canonicalize(kind.lower(), value, country=country)
     if not isinstance(result, Canonical):

@@ -45,8 +45,8 @@ from pipeline.producers.records import (
     to_canonical_report,
 )
 from pipeline.stix.build import new_bundle_id
-from pipeline.stix.extensions import definitions_bundle
 from pipeline.stix.tlp import TLP
+from pipeline.wire.schemas import definitions_bundle
 
 logger = logging.getLogger(__name__)
 
@@ -200,24 +200,19 @@ def publish(
     show_progress = not as_json and obj.err.is_terminal
     report: DeliveryReport | None = None
 
-    def each_submission() -> Iterator[Submission]:
-        for (canonical, rep), sid in batch.accepted:
-            sub = build_submission(
-                canonical,
-                producer=producer_id,
-                now=datetime.now(UTC),
-                submission_id=sid,
-                report=rep,
-                default_tlp=tlp,
-            )
-            if collector is not None:
-                collector.add(sub.bundle)
-            yield sub
+    def collected(sub: Submission) -> None:
+        if collector is not None:
+            collector.add(sub.bundle)
 
     total = len(batch.accepted)
     if settings is None:
         with _progress(show_progress, obj, total, "validating") as advance:
-            for _ in each_submission():
+            for (canonical, rep), sid in batch.accepted:
+                sub = build_submission(
+                    canonical, producer=producer_id, now=datetime.now(UTC), submission_id=sid, report=rep,
+                    default_tlp=tlp,
+                )  # fmt: skip
+                collected(sub)
                 advance()
     else:
         try:
@@ -233,8 +228,8 @@ def publish(
             click.echo(f"error: invalid Kafka client configuration: {exc}", err=True)
             raise SystemExit(EXIT_UNREADABLE) from exc
         with _progress(show_progress, obj, total, "publishing") as advance:
-            for sub in each_submission():
-                publisher.send(sub)
+            for (canonical, rep), sid in batch.accepted:
+                collected(publisher.publish(canonical, rep, submission_id=sid))
                 advance()
         report = publisher.flush()
 

@@ -20,18 +20,19 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from confluent_kafka import KafkaError, Producer, TopicPartition
+from confluent_kafka import Producer, TopicPartition
 
 from pipeline.config import Settings
 from pipeline.dev.demo import percentile
 from pipeline.dev.synthetic import build_messages, restamp, synthetic_reports
-from pipeline.kafka.clients import build_admin, build_consumer, build_producer
+from pipeline.kafka.clients import build_admin, build_consumer, build_producer, produce
+from pipeline.kafka.read import read_to_end
 from pipeline.kafka.topics import TopicSpec, ensure_topics, feed_topic_spec, pipeline_topics
 from pipeline.producers.publisher import Submission
 from pipeline.state.redis_store import RedisStore, glob_escape
 from pipeline.state.subscription import Subscription
 from pipeline.stix.tlp import TLP
-from pipeline.wire.headers import HEADER_SUBMITTED_MS
+from pipeline.wire.headers import HEADER_SUBMITTED_MS, HEADER_VERSION
 from pipeline.worker.app import build_worker, wait_until_assigned
 
 logger = logging.getLogger(__name__)
@@ -57,45 +58,11 @@ def send_burst(
         now = datetime.now(UTC)
         sent_ms = str(int(now.timestamp() * 1000)).encode()
         for m in messages[start : start + chunk]:
-            headers: list[tuple[str, str | bytes | None]] = [
-                (k, sent_ms if k == HEADER_SUBMITTED_MS else v) for k, v in m.headers
-            ]
-            while True:
-                try:
-                    producer.produce(topic, restamp(m.value, built, now), m.key.encode(), headers=headers)
-                    break
-                except BufferError:
-                    producer.poll(0.05)
-        producer.poll(0)
+            headers = [(k, sent_ms if k == HEADER_SUBMITTED_MS else v) for k, v in m.headers]
+            produce(producer, topic, m.key.encode(), restamp(m.value, built, now), headers=headers)
     if producer.flush(60):
         raise RuntimeError("benchmark messages not acknowledged within 60 s")
     return first
-
-
-def read_topic(
-    settings: Settings, topic: str, timeout_s: float = 30.0
-) -> list[tuple[bytes | None, dict[str, bytes], int]]:
-    """Every message of ``topic``: (key, headers, broker timestamp ms), read by assignment (no group)."""
-    consumer = build_consumer(settings, f"{settings.app_id}.bench-reader", **{"enable.partition.eof": True})
-    out: list[tuple[bytes | None, dict[str, bytes], int]] = []
-    try:
-        partitions = sorted(consumer.list_topics(topic, timeout=10).topics[topic].partitions)
-        consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
-        at_eof: set[int] = set()
-        deadline = time.monotonic() + timeout_s
-        while len(at_eof) < len(partitions) and time.monotonic() < deadline:
-            for msg in consumer.consume(1000, 0.2):
-                err = msg.error()
-                if err is not None:
-                    if err.code() == KafkaError._PARTITION_EOF:
-                        at_eof.add(int(msg.partition() or 0))
-                    continue
-                headers = {str(h[0]): h[1] for h in msg.headers() or [] if isinstance(h[1], bytes)}
-                key = msg.key()
-                out.append((key if isinstance(key, bytes) else None, headers, msg.timestamp()[1]))
-    finally:
-        consumer.close()
-    return out
 
 
 def passthrough(settings: Settings, source: str, target: str, n: int, timeout_s: float = 120.0) -> float:
@@ -116,14 +83,8 @@ def passthrough(settings: Settings, source: str, target: str, n: int, timeout_s:
                 if not started:
                     started = time.perf_counter()
                 value = json.dumps(json.loads(msg.value() or b"null")).encode()
-                while True:
-                    try:
-                        producer.produce(target, value, msg.key(), headers=msg.headers())
-                        break
-                    except BufferError:
-                        producer.poll(0.05)
+                produce(producer, target, msg.key(), value, headers=msg.headers())
                 done += 1
-            producer.poll(0)
         producer.flush(60)
         elapsed = time.perf_counter() - started
     finally:
@@ -193,11 +154,14 @@ def feed_figures(settings: Settings, stats: dict[str, int]) -> dict[str, Any]:
     """Per subscriber: delivered counter, feed messages, distinct versions; and the feed latencies."""
     out: dict[str, Any] = {"delivered": {}, "feed_messages": {}, "feed_versions": {}}
     latencies: list[float] = []
+    prefix = settings.topic_prefix
     for sub in BENCH_SUBSCRIBERS:
-        feed = read_topic(settings, sub.topic(settings.topic_prefix))
+        feed = [
+            (r.key, r.header_map(), r.timestamp_ms or 0) for r in read_to_end(settings, sub.topic(prefix))
+        ]
         out["delivered"][sub.id] = stats.get(f"delivered:{sub.id}", 0)
         out["feed_messages"][sub.id] = len(feed)
-        out["feed_versions"][sub.id] = len({(k, h.get("scamshare-version")) for k, h, _ in feed})
+        out["feed_versions"][sub.id] = len({(k, h.get(HEADER_VERSION)) for k, h, _ in feed})
         latencies += [
             max(0.0, ts - int(h[HEADER_SUBMITTED_MS])) for _, h, ts in feed if HEADER_SUBMITTED_MS in h
         ]

@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from confluent_kafka import KafkaError, Producer, TopicPartition
+from confluent_kafka import Producer
 
 from pipeline.config import Settings
-from pipeline.kafka.clients import build_admin, build_consumer, build_producer
+from pipeline.kafka.clients import build_admin, build_producer
+from pipeline.kafka.read import read_to_end
 from pipeline.kafka.topics import ensure_topics, feed_topic_spec, pipeline_topics
 from pipeline.ops.lag import GroupLag, group_lag
 from pipeline.producers.publisher import Publisher
@@ -153,35 +154,18 @@ def publish_samples(settings: Settings, samples: Path, summary: DemoSummary, pro
 
 def read_feed(settings: Settings, sub: Subscription, timeout_s: float = 20.0) -> tuple[int, list[float]]:
     """Read a subscriber's whole feed as that subscriber would (own group, commit after reading)."""
-    consumer = build_consumer(settings, subscriber_group(settings, sub.id), **{"enable.partition.eof": True})
-    topic = sub.topic(settings.topic_prefix)
+    records = read_to_end(
+        settings,
+        sub.topic(settings.topic_prefix),
+        timeout_s=timeout_s,
+        group=subscriber_group(settings, sub.id),
+    )
     latencies: list[float] = []
-    count = 0
-    try:
-        meta = consumer.list_topics(topic, timeout=10)
-        partitions = sorted(meta.topics[topic].partitions)
-        consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
-        at_eof: set[int] = set()
-        deadline = time.monotonic() + timeout_s
-        while len(at_eof) < len(partitions) and time.monotonic() < deadline:
-            msg = consumer.poll(0.2)
-            if msg is None:
-                continue
-            err = msg.error()
-            if err is not None:
-                if err.code() == KafkaError._PARTITION_EOF:
-                    at_eof.add(int(msg.partition() or 0))
-                continue
-            count += 1
-            headers = dict(msg.headers() or [])
-            sent_ms = headers.get(HEADER_SUBMITTED_MS)
-            ts_type, ts = msg.timestamp()
-            if sent_ms is not None and ts_type != 0:
-                latencies.append(max(0.0, ts - int(sent_ms)))
-        consumer.commit(asynchronous=False)
-    finally:
-        consumer.close()
-    return count, latencies
+    for record in records:
+        sent_ms = record.header_map().get(HEADER_SUBMITTED_MS)
+        if sent_ms is not None and record.timestamp_ms is not None:
+            latencies.append(max(0.0, record.timestamp_ms - int(sent_ms)))
+    return len(records), latencies
 
 
 async def wait_until_processed(

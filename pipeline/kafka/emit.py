@@ -10,15 +10,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Protocol, cast
+from typing import Protocol
 
-from confluent_kafka import KafkaError as CKafkaError
-from confluent_kafka import Message, Producer
+from confluent_kafka import Producer
 
-from pipeline.errors import DeliveryError
+from pipeline.kafka.clients import DeliveryTracker, produce
 from pipeline.wire.headers import Headers
 
 logger = logging.getLogger(__name__)
+
 
 class Emitter(Protocol):
     def send(self, topic: str, key: bytes | None, value: bytes, headers: Headers) -> None: ...
@@ -33,33 +33,17 @@ class KafkaEmitter:
     producer: Producer
     timeout_s: float = 60.0
     sent: int = 0
-    _failures: list[str] = field(default_factory=list)
-
-    def _on_delivery(self, err: CKafkaError | None, msg: Message) -> None:
-        if err is not None:
-            self._failures.append(f"{msg.topic()}: {err.str()}")
+    tracker: DeliveryTracker = field(default_factory=DeliveryTracker)
 
     def send(self, topic: str, key: bytes | None, value: bytes, headers: Headers) -> None:
-        while True:
-            try:
-                self.producer.produce(
-                    topic, value=value, key=key, headers=cast(Any, headers), on_delivery=self._on_delivery
-                )
-                break
-            except BufferError:
-                # Local queue full: serve delivery reports to make room, then retry.
-                self.producer.poll(0.05)
+        produce(self.producer, topic, key, value, headers=headers, on_delivery=self.tracker)
         self.sent += 1
-        self.producer.poll(0)
 
     async def flush(self) -> None:
+        """Wait for every message sent so far; DeliveryError for what failed since the last flush."""
         loop = asyncio.get_running_loop()
         remaining = await loop.run_in_executor(None, self.producer.flush, self.timeout_s)
-        failures, self._failures = self._failures, []
-        if remaining:
-            failures.append(f"{remaining} message(s) still queued after {self.timeout_s}s")
-        if failures:
-            raise DeliveryError(failures)
+        self.tracker.raise_for_failures(pending=remaining, waited_s=self.timeout_s)
 
 
 @dataclass

@@ -36,7 +36,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from pipeline.canon import Canonical, canonicalize
 from pipeline.config import Settings
 from pipeline.errors import ScamshareError
-from pipeline.kafka.clients import build_admin, build_consumer, build_producer
+from pipeline.kafka.clients import build_admin, build_producer
+from pipeline.kafka.read import end_offsets, reader, topic_partitions
 from pipeline.kafka.topics import ensure_topics, feed_topic_spec
 from pipeline.producers.publisher import Publisher
 from pipeline.state.redis_store import RedisStore
@@ -138,12 +139,10 @@ class Canary:
         self._publisher = Publisher(
             self.settings, producer_id=CANARY_ID, producer=build_producer(self.settings, **{"linger.ms": 0})
         )
-        consumer = build_consumer(self.settings, self.group)
-        meta = consumer.list_topics(self.topic, timeout=10)
-        parts = sorted(meta.topics[self.topic].partitions)
+        consumer = reader(self.settings, self.group)
         # Start at the end: canaries from an earlier run are not ours to time.
-        ends = [consumer.get_watermark_offsets(TopicPartition(self.topic, p), timeout=10)[1] for p in parts]
-        consumer.assign([TopicPartition(self.topic, p, e) for p, e in zip(parts, ends, strict=True)])
+        ends = end_offsets(consumer, topic_partitions(consumer, [self.topic]))
+        consumer.assign([TopicPartition(t, p, end) for (t, p), end in ends.items()])
         self._consumer = consumer
 
     def send_one(self) -> str:

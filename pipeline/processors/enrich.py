@@ -1,11 +1,12 @@
 """Enrichment: offline, deterministic facts added to each published indicator. Pure.
 
 An enricher is any callable ``(Canonical) -> Mapping[str, object]`` with a ``name`` and the ``kinds`` it
-applies to. The defaults:
+applies to. Which built-in enrichers apply to a kind is declared with the kind
+(:attr:`pipeline.canon.registry.Kind.enrichers`). The built-ins:
 
-- ``facts``      every kind: what canonicalisation established (phone country, region, carrier and line type;
+- ``facts``      what canonicalisation established (phone country, region, carrier and line type;
                  wallet chain, asset and address type; bank country, bank code, bank name and BIC; URL and
-                 e-mail host, registrable domain and suffix; social platform)
+                 e-mail host, registrable domain and suffix; social platform; IMEI type allocation code)
 - ``lookalike``  domain, url, email: the protected brand the host imitates (``lookalike_of``, ``lookalike``)
 - ``host_class`` url: ``shortener`` / ``link_in_bio``; email: ``freemail`` / ``disposable``
 
@@ -20,11 +21,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 import yaml
 
-from pipeline.canon import Canonical
+from pipeline.canon import REGISTRY, Canonical, KindError
+from pipeline.canon.registry import ENRICHERS
 from pipeline.processors.lookalike import Brand, find_lookalike
 
 logger = logging.getLogger(__name__)
@@ -87,7 +89,7 @@ class _Fn:
 def facts_enricher() -> Enricher:
     return _Fn(
         "facts",
-        frozenset({"phone", "domain", "url", "email", "wallet", "bank-account", "social"}),
+        REGISTRY.enriched_by("facts"),
         lambda c: dict(c.facts),
     )
 
@@ -104,7 +106,7 @@ def lookalike_enricher(config: EnrichConfig) -> Enricher:
         hit = find_lookalike(registrable, label, config.brands)
         return {"lookalike_of": hit.brand, "lookalike": hit.how} if hit else {}
 
-    return _Fn("lookalike", frozenset({"domain", "url", "email"}), run)
+    return _Fn("lookalike", REGISTRY.enriched_by("lookalike"), run)
 
 
 def host_class_enricher(config: EnrichConfig) -> Enricher:
@@ -118,7 +120,17 @@ def host_class_enricher(config: EnrichConfig) -> Enricher:
                     "link_in_bio": registrable in h.link_in_bio or host in h.link_in_bio}  # fmt: skip
         return {"freemail": registrable in h.freemail, "disposable": registrable in h.disposable}
 
-    return _Fn("host_class", frozenset({"url", "email"}), run)
+    return _Fn("host_class", REGISTRY.enriched_by("host_class"), run)
+
+
+#: The built-in enrichers by the name kinds declare them with, in the order they run.
+BUILTIN_ENRICHERS: Final[Mapping[str, Callable[[EnrichConfig], Enricher]]] = {
+    "facts": lambda _config: facts_enricher(),
+    "lookalike": lookalike_enricher,
+    "host_class": host_class_enricher,
+}
+if set(BUILTIN_ENRICHERS) != set(ENRICHERS):  # a name kinds may declare must have an implementation
+    raise KindError(f"enrichers kinds may name {sorted(ENRICHERS)} != built-ins {sorted(BUILTIN_ENRICHERS)}")
 
 
 def plugin_enrichers() -> list[Enricher]:
@@ -133,7 +145,7 @@ def plugin_enrichers() -> list[Enricher]:
 
 
 def default_enrichers(config: EnrichConfig, *, plugins: bool = True) -> list[Enricher]:
-    enrichers = [facts_enricher(), lookalike_enricher(config), host_class_enricher(config)]
+    enrichers = [build(config) for build in BUILTIN_ENRICHERS.values()]
     return enrichers + (plugin_enrichers() if plugins else [])
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from pipeline.canon import Canonical, canonicalize
 from pipeline.processors.fanout import IndicatorView
-from pipeline.processors.score import DAY_MS, ScoreModel
+from pipeline.processors.score import ScoreModel
 from pipeline.state.indicator import IndicatorState
 from pipeline.stix.build import indicator_bundle
 from pipeline.stix.times import stix_timestamp
@@ -53,7 +53,7 @@ def build_record(
     enrichment: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The scam.indicators record for the state's current version."""
-    half_life = model.half_life_days.get(state.kind, 90) * DAY_MS
+    half_life = model.half_life_ms(state.kind)
     valid_from = _dt(state.first_ms)
     valid_until = None if state.revoked else _dt(int(state.last_ms + 2 * half_life))
     now = _dt(max(now_ms, state.first_ms + 1))

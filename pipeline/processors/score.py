@@ -5,8 +5,8 @@ Each distinct reporter *i* is evidence ``e_i = trust_i × confidence/100``; inde
 at most 80 (the blocking band starts at 80), one of default trust (0.55) at most 44, and three
 default-trust reporters at full confidence reach 82. True-positive and blocked
 sightings add evidence; false positives subtract. The score decays with the time since the last report:
-half of it is gone after the kind's half-life (phone 30 d, URL 14 d, domain 180 d, wallet 365 d,
-bank account 180 d).
+half of it is gone after the kind's half-life, declared with the kind (:mod:`pipeline.canon.registry`;
+phone 30 d, URL 14 d, domain 180 d, e-mail 90 d, wallet 365 d, bank account 180 d, social 60 d, IMEI 180 d).
 """
 
 from __future__ import annotations
@@ -15,20 +15,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
+from pipeline.canon import REGISTRY
+
 if TYPE_CHECKING:
     from pipeline.state.indicator import IndicatorState
 
 DAY_MS: Final = 86_400_000
 
-DEFAULT_HALF_LIFE_DAYS: Final[Mapping[str, float]] = {
-    "phone": 30,
-    "url": 14,
-    "domain": 180,
-    "email": 90,
-    "wallet": 365,
-    "bank-account": 180,
-    "social": 60,
-}
+#: Kind → half-life in days, as each kind declares it.
+DEFAULT_HALF_LIFE_DAYS: Final[Mapping[str, float]] = REGISTRY.half_lives()
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +40,18 @@ class ScoreModel:
     block: int = 80
     revoke_below: int = 10
 
+    def __post_init__(self) -> None:
+        missing = [kind for kind in REGISTRY.names if kind not in self.half_life_days]
+        if missing:
+            raise ValueError(f"half_life_days has no half-life for {missing}: give one for every kind")
+
+    def half_life_ms(self, kind: str) -> float:
+        """The decay half-life of ``kind`` in milliseconds. KeyError for a kind the model does not know."""
+        try:
+            return self.half_life_days[kind] * DAY_MS
+        except KeyError:
+            raise KeyError(f"no half-life for indicator kind {kind!r}") from None
+
     def trust_of(self, producer: str) -> float:
         return min(1.0, max(0.0, self.trust.get(producer, self.default_trust)))
 
@@ -60,7 +67,7 @@ class ScoreModel:
         tp, fp, blocked = state.sightings
         evidence += self.sighting_weight * (min(tp + blocked, 5) - min(fp, 10) * 2)
         evidence = min(1.0, max(0.0, evidence))
-        half_life = self.half_life_days.get(state.kind, 90) * DAY_MS
+        half_life = self.half_life_ms(state.kind)
         age = max(0, now_ms - state.last_ms)
         decayed: float = evidence * 0.5 ** (age / half_life)
         return round(100 * decayed)

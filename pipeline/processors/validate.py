@@ -7,25 +7,20 @@ rejected (a producer fixes and resends one message, never half of one).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from pipeline.canon import KIND_BY_SCO_TYPE, Canonical, Invalid, canonicalize
+from pipeline.canon import REGISTRY, Canonical, Invalid, canonicalize
 from pipeline.stix.ids import INDICATOR_EXTENSION_ID
 from pipeline.stix.pattern import parse_simple_pattern
 from pipeline.stix.times import epoch_ms, parse_timestamp
 from pipeline.stix.tlp import TLP, tlp_from_marking_refs
 from pipeline.wire.envelope import SUBMISSION_SPEC
+from pipeline.wire.fields import MAX_SCAM_TYPES, PRODUCER_ID_RE, SUBMISSION_ID_RE, FieldError, scam_types
 from pipeline.wire.limits import Limits
 from pipeline.wire.rejected import Rejected
-
-_PRODUCER_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
-_SUBMISSION_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-_SCAM_TYPE_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,47}$")
-_MAX_SCAM_TYPES = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +128,7 @@ def _check_envelope(
     if doc.get("spec") != SUBMISSION_SPEC:
         return Rejected("bad_envelope", f"'spec' must be {SUBMISSION_SPEC!r}, got {doc.get('spec')!r}")
     producer = doc.get("producer")
-    if not isinstance(producer, str) or not _PRODUCER_RE.match(producer):
+    if not isinstance(producer, str) or not PRODUCER_ID_RE.match(producer):
         return Rejected("bad_envelope", "'producer' must be 1-64 chars of a-z 0-9 . _ - (lower case)")
     if header_producer is not None and header_producer != producer:
         return Rejected(
@@ -142,7 +137,7 @@ def _check_envelope(
             producer,
         )
     submission_id = doc.get("submission_id")
-    if not isinstance(submission_id, str) or not _SUBMISSION_ID_RE.match(submission_id):
+    if not isinstance(submission_id, str) or not SUBMISSION_ID_RE.match(submission_id):
         return Rejected(
             "bad_envelope", "'submission_id' must be 1-128 chars of A-Z a-z 0-9 . _ : -", producer
         )
@@ -213,29 +208,22 @@ def _report_from_indicator(
 
 
 def observable_input(comparisons: list[tuple[str, str, str]]) -> tuple[str, str] | Rejected:
-    """Map the comparisons of a simple pattern to a (kind, raw value) for :func:`canonicalize`."""
+    """Map the comparisons of a simple pattern to a (kind, raw value) for :func:`canonicalize`.
+
+    How a kind's properties become its raw value is declared with the kind (``Kind.stix_input``).
+    """
     sco_types = {c[0] for c in comparisons}
     if len(sco_types) != 1:
         return Rejected("invalid_pattern", "pattern must compare properties of one observable type")
     sco_type = sco_types.pop()
-    kind = KIND_BY_SCO_TYPE.get(sco_type)
+    kind = REGISTRY.by_sco_type.get(sco_type)
     if kind is None:
         return Rejected("unknown_type", f"observable type {sco_type!r} is not one scamshare exchanges")
     props = {prop: value for _, prop, value in comparisons}
-    if kind == "social":
-        login = props.get("account_login") or props.get("user_id")
-        if "account_type" not in props or not login:
-            return Rejected("invalid_pattern", "user-account needs account_type and account_login")
-        return kind, f"{props['account_type']}:{login}"
-    if kind == "bank-account":
-        if "iban" in props:
-            return kind, props["iban"]
-        if "account_number" in props and "country" in props:
-            return kind, f"{props['country']}:{props['account_number']}"
-        return Rejected("invalid_pattern", "bank-account needs iban, or account_number and country")
-    if "value" not in props:
-        return Rejected("invalid_pattern", f"{sco_type} pattern must compare 'value'")
-    return kind, props["value"]
+    value = kind.stix_input.read(props)
+    if value is None:
+        return Rejected("invalid_pattern", kind.stix_input.needs)
+    return kind.name, value
 
 
 def _extension(obj: dict[str, Any]) -> dict[str, Any]:
@@ -247,12 +235,9 @@ def _extension(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def _scam_types(value: Any) -> tuple[str, ...] | Rejected:
-    if not isinstance(value, list) or len(value) > _MAX_SCAM_TYPES:
-        return Rejected("bad_field", f"'scam_types' must be a list of at most {_MAX_SCAM_TYPES} strings")
-    out: set[str] = set()
-    for item in value:
-        name = item.strip().lower().replace("_", "-").replace(" ", "-") if isinstance(item, str) else ""
-        if not _SCAM_TYPE_RE.match(name):
-            return Rejected("bad_field", f"scam type {item!r} must be 1-48 chars of a-z 0-9 -")
-        out.add(name)
-    return tuple(sorted(out))
+    if not isinstance(value, list):
+        return Rejected("bad_field", f"'scam_types' must be a list of at most {MAX_SCAM_TYPES} strings")
+    try:
+        return tuple(sorted(scam_types(value)))
+    except FieldError as exc:
+        return Rejected("bad_field", str(exc))

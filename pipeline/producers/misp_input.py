@@ -1,11 +1,11 @@
 """Reports from MISP event JSON: ``{"Event": {...}}``, a bare event, a REST ``{"response": [...]}`` answer,
 or a list of ``{"Event": ...}``.
 
-Attribute types read (others are ignored): ``phone-number`` and ``prtn`` → phone; ``domain``, ``hostname``
-(and ``domain|ip``, ``hostname|port``, first part) → domain; ``url`` → url; ``email-src``, ``email``,
-``email-dst`` → email; ``btc``, ``xmr`` → wallet of that chain; ``iban`` → bank account. A ``bic`` is not a
-report on its own: it is attached to the IBAN(s) of the same MISP object, and rejected with a reason when
-the object has none (or when it stands outside any object).
+Attribute types read (others are ignored) are those the kinds declare: ``phone-number`` and ``prtn`` →
+phone; ``domain``, ``hostname`` (and ``domain|ip``, ``hostname|port``, first part) → domain; ``url`` → url;
+``email-src``, ``email``, ``email-dst`` → email; ``btc``, ``xmr`` → wallet of that chain; ``iban`` → bank
+account; ``imei`` → imei. A ``bic`` is not a report on its own: it is attached to the IBAN(s) of the same
+MISP object, and rejected with a reason when the object has none (or when it stands outside any object).
 
 ``to_ids`` is respected: an attribute with ``to_ids: false`` is MISP's way of saying "context, not for
 automated detection" (a victim's address, a registrar's e-mail), so it is skipped, and counted as skipped.
@@ -24,6 +24,7 @@ import logging
 from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
+from pipeline.canon import REGISTRY
 from pipeline.errors import InputError
 from pipeline.producers.records import ReadItem, Rejected, Skipped, report_from_fields
 from pipeline.stix.tlp import TLP, parse_tlp
@@ -31,21 +32,7 @@ from pipeline.stix.tlp import TLP, parse_tlp
 logger = logging.getLogger(__name__)
 
 #: MISP attribute type → the type name given to :func:`report_from_fields` (kind or alias).
-MISP_TYPES: Final[Mapping[str, str]] = {
-    "phone-number": "phone",
-    "prtn": "phone",
-    "domain": "domain",
-    "hostname": "domain",
-    "domain|ip": "domain",
-    "hostname|port": "domain",
-    "url": "url",
-    "email-src": "email",
-    "email": "email",
-    "email-dst": "email",
-    "btc": "btc",
-    "xmr": "xmr",
-    "iban": "iban",
-}
+MISP_TYPES: Final[Mapping[str, str]] = REGISTRY.misp_types()
 _FALSE: Final = (False, 0, "0", "false", "False", "no")
 
 

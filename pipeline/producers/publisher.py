@@ -33,12 +33,20 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from pipeline.canon import Canonical
 from pipeline.config import Settings
 from pipeline.errors import ConfigError, DeliveryError
-from pipeline.kafka.clients import build_producer
-from pipeline.producers.records import PRODUCER_ID_RE, ReportInput, bundle_options
+from pipeline.kafka.clients import (
+    DeliveryFailure,
+    DeliveryTracker,
+    build_producer,
+    decode_key,
+    describe_error,
+    produce,
+)
+from pipeline.producers.records import ReportInput, bundle_options
 from pipeline.stix.build import dumps, report_bundle
 from pipeline.stix.times import epoch_ms
 from pipeline.stix.tlp import TLP
 from pipeline.wire.envelope import SUBMISSION_CONTENT_TYPE, make_submission
+from pipeline.wire.fields import PRODUCER_ID_RE, PRODUCER_ID_RULE
 from pipeline.wire.headers import HEADER_CONTENT_TYPE, HEADER_PRODUCER, HEADER_SCHEMA, HEADER_SUBMITTED_MS
 
 logger = logging.getLogger(__name__)
@@ -52,6 +60,10 @@ Headers = Sequence[tuple[str, bytes]]
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def _failure_line(failure: DeliveryFailure) -> str:
+    return f"key={failure.key} submission={failure.label}: {failure.error}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,10 +155,7 @@ def build_submission(
 def check_producer_id(producer_id: str) -> str:
     """The producer id if the pipeline will accept it (1-64 of a-z 0-9 . _ -); ConfigError otherwise."""
     if not PRODUCER_ID_RE.match(producer_id):
-        raise ConfigError(
-            f"producer id {producer_id!r} is invalid: use 1-64 characters of a-z, 0-9, '.', '_' and '-', "
-            "starting with a letter or digit"
-        )
+        raise ConfigError(f"producer id {producer_id!r} is invalid: use {PRODUCER_ID_RULE}")
     return producer_id
 
 
@@ -172,7 +181,8 @@ class Publisher:
     ) -> None:
         self.producer_id = check_producer_id(producer_id)
         self.topic = settings.topics.submissions
-        self.report = DeliveryReport()
+        self._tracker = DeliveryTracker(keep=MAX_FAILURES_KEPT)
+        self._pending = 0
         self._now = now
         self._on_delivery = on_delivery
         self._default_tlp = default_tlp
@@ -190,8 +200,8 @@ class Publisher:
         *,
         submission_id: str | None = None,
         **bundle_kwargs: Any,
-    ) -> None:
-        """Send one report of ``canonical`` (asynchronously; see :meth:`flush`).
+    ) -> Submission:
+        """Send one report of ``canonical`` (asynchronously; see :meth:`flush`); returns the message sent.
 
         Report fields come from ``report`` and/or keyword arguments of
         :func:`pipeline.stix.build.report_bundle` (``tlp=TLP.AMBER, confidence=80, scam_types=[...]``).
@@ -207,6 +217,7 @@ class Publisher:
             **bundle_kwargs,
         )
         self.send(message)
+        return message
 
     def send(self, submission: Submission) -> None:
         """Send a message made by :func:`build_submission` (asynchronously; see :meth:`flush`)."""
@@ -222,49 +233,50 @@ class Publisher:
     def _send(
         self, key: bytes | None, value: bytes | None, headers: Headers, submission_id: str | None
     ) -> None:
-        callback = self._callback(submission_id)
-        while True:
-            try:
-                self._producer.produce(
-                    self.topic, value=value, key=key, headers=list(headers), on_delivery=callback
-                )
-                break
-            except BufferError:
-                # The local queue is full: serve delivery reports until there is room again.
-                self._producer.poll(0.1)
-            except KafkaException as exc:
-                # Refused before it left (e.g. larger than message.max.bytes): a failed delivery, not a crash.
-                err = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
-                reason = f"{err.str()} ({err.name()})" if err is not None else str(exc)
-                self._failed(
-                    key.decode("utf-8", "replace") if key is not None else None, submission_id, reason
-                )
-                return
-        self._producer.poll(0)
+        try:
+            produce(
+                self._producer,
+                self.topic,
+                key,
+                value,
+                headers=headers,
+                on_delivery=self._callback(submission_id),
+                wait_s=0.1,
+            )
+        except KafkaException as exc:
+            # Refused before it left (e.g. larger than message.max.bytes): a failed delivery, not a crash.
+            err = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
+            reason = describe_error(err) if err is not None else str(exc)
+            self._failed(self._tracker.fail(self.topic, key, reason, label=submission_id))
 
     def _callback(self, submission_id: str | None) -> Callable[[KafkaError | None, Message[Any, Any]], None]:
         def on_delivery(err: KafkaError | None, msg: Message[Any, Any]) -> None:
-            raw_key = msg.key()
-            key = raw_key.decode("utf-8", "replace") if isinstance(raw_key, bytes) else raw_key
-            if err is not None:
-                self._failed(key, submission_id, f"{err.str()} ({err.name()})")
-                return
-            self.report.delivered += 1
-            if self._on_delivery is not None:
+            failure = self._tracker.record(err, msg, label=submission_id)
+            if failure is not None:
+                self._failed(failure)
+            elif self._on_delivery is not None:
+                key = decode_key(msg.key())
                 topic = msg.topic() or self.topic
                 self._on_delivery(Delivery(key, submission_id, topic, msg.partition(), msg.offset(), None))
 
         return on_delivery
 
-    def _failed(self, key: str | None, submission_id: str | None, reason: str) -> None:
-        self.report.failed += 1
-        if len(self.report.failures) < MAX_FAILURES_KEPT:
-            self.report.failures.append(f"key={key} submission={submission_id}: {reason}")
-        logger.warning("delivery failed topic=%s key=%s error=%s", self.topic, key, reason)
+    def _failed(self, failure: DeliveryFailure) -> None:
+        logger.warning("delivery failed topic=%s key=%s error=%s", self.topic, failure.key, failure.error)
         if self._on_delivery is not None:
-            self._on_delivery(Delivery(key, submission_id, self.topic, None, None, reason))
+            self._on_delivery(Delivery(failure.key, failure.label, self.topic, None, None, failure.error))
 
     # --- delivery -----------------------------------------------------------------------------------
+
+    @property
+    def report(self) -> DeliveryReport:
+        """The counts so far (a snapshot): acknowledged, failed, and pending at the last :meth:`flush`."""
+        return DeliveryReport(
+            delivered=self._tracker.delivered,
+            failed=self._tracker.failed,
+            pending=self._pending,
+            failures=[_failure_line(f) for f in self._tracker.failures],
+        )
 
     def poll(self, timeout: float = 0.0) -> int:
         """Serve delivery reports that have arrived; returns how many callbacks ran."""
@@ -273,14 +285,14 @@ class Publisher:
     def flush(self, timeout: float | None = None) -> DeliveryReport:
         """Wait up to ``timeout`` seconds (default: the constructor's ``flush_timeout``) for every message
         to be acknowledged or fail, and return the counts so far. Does not raise."""
-        remaining = self._producer.flush(self._flush_timeout if timeout is None else timeout)
-        self.report.pending = int(remaining)
+        self._pending = int(self._producer.flush(self._flush_timeout if timeout is None else timeout))
         return self.report
 
     def raise_for_failures(self) -> None:
         """Raise DeliveryError if any message failed or is still unacknowledged."""
-        if not self.report.ok:
-            raise DeliveryError(self.report.problems())
+        report = self.report
+        if not report.ok:
+            raise DeliveryError(report.problems())
 
     def __enter__(self) -> Self:
         return self

@@ -20,37 +20,15 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Final, NamedTuple
 
-from pipeline.canon import KINDS, Canonical, Invalid, canonicalize
-from pipeline.errors import ScamshareError
+from pipeline.canon import KINDS, REGISTRY, Canonical, Invalid, canonicalize
 from pipeline.stix.times import parse_timestamp
 from pipeline.stix.tlp import TLP, parse_tlp
+from pipeline.wire.fields import BIC_RE, COUNTRY_RE, FieldError, scam_types
 
 #: Kind names accepted in input files besides :data:`pipeline.canon.KINDS` (matched after lower-casing
-#: and turning ``_`` and spaces into ``-``). STIX SCO type names and MISP attribute types are included.
-KIND_ALIASES: Final[Mapping[str, str]] = {
-    "phone-number": "phone",
-    "tel": "phone",
-    "telephone": "phone",
-    "msisdn": "phone",
-    "domain-name": "domain",
-    "hostname": "domain",
-    "uri": "url",
-    "email-addr": "email",
-    "email-address": "email",
-    "e-mail": "email",
-    "cryptocurrency-wallet": "wallet",
-    "crypto-wallet": "wallet",
-    "btc": "wallet",
-    "bitcoin": "wallet",
-    "eth": "wallet",
-    "ethereum": "wallet",
-    "xmr": "wallet",
-    "monero": "wallet",
-    "iban": "bank-account",
-    "bank": "bank-account",
-    "user-account": "social",
-    "social-account": "social",
-}
+#: and turning ``_`` and spaces into ``-``), as each kind declares them: STIX SCO type names and MISP
+#: attribute types are among them.
+KIND_ALIASES: Final[Mapping[str, str]] = REGISTRY.aliases()
 #: Wallet aliases that name a chain: the address must belong to it (checked when the canonicaliser
 #: reports the chain it recognised).
 CHAIN_BY_ALIAS: Final[Mapping[str, str]] = {
@@ -64,20 +42,11 @@ CHAIN_BY_ALIAS: Final[Mapping[str, str]] = {
 
 # The same rules the validate stage applies (pipeline.processors.validate), checked here so a producer
 # hears about a bad field at once instead of finding its report in the DLQ.
-PRODUCER_ID_RE: Final = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
-_SCAM_TYPE_RE: Final = re.compile(r"^[a-z0-9][a-z0-9-]{0,47}$")
-_COUNTRY_RE: Final = re.compile(r"^[A-Z]{2}$")
-_BIC_RE: Final = re.compile(r"^[A-Z]{4}[A-Z]{2}[A-Z0-9]{2}([A-Z0-9]{3})?$")
-MAX_SCAM_TYPES: Final = 16
 MAX_DESCRIPTION: Final = 10_000
 _SCAM_TYPE_SEPARATORS: Final = re.compile(r"[;|]")
 
 #: Namespace of deterministic submission ids (uuid5 of this project's name under the URL namespace).
 SUBMISSION_NAMESPACE: Final = uuid.uuid5(uuid.NAMESPACE_URL, "https://scamshare.example/submission-id")
-
-
-class FieldError(ScamshareError, ValueError):
-    """One field of an input record is invalid; the message says which and why."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,19 +174,7 @@ def parse_scam_types(value: object) -> tuple[str, ...]:
         items = list(value)
     else:
         raise FieldError(f"scam types must be a string or a list of strings, got {value!r}")
-    out: dict[str, None] = {}
-    for item in items:
-        if not isinstance(item, str):
-            raise FieldError(f"scam type {item!r} is not a string")
-        name = re.sub(r"[\s_]+", "-", item.strip().lower())
-        if not name:
-            continue
-        if not _SCAM_TYPE_RE.match(name):
-            raise FieldError(f"scam type {item!r} must be 1-48 characters of a-z, 0-9 and -")
-        out[name] = None
-    if len(out) > MAX_SCAM_TYPES:
-        raise FieldError(f"{len(out)} scam types; at most {MAX_SCAM_TYPES} are allowed")
-    return tuple(out)
+    return scam_types(items)
 
 
 def parse_country(value: object) -> str | None:
@@ -225,7 +182,7 @@ def parse_country(value: object) -> str | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     code = value.strip().upper() if isinstance(value, str) else ""
-    if not _COUNTRY_RE.match(code):
+    if not COUNTRY_RE.match(code):
         raise FieldError(f"country {value!r} must be an ISO 3166-1 alpha-2 code such as AU or GB")
     return code
 
@@ -235,7 +192,7 @@ def parse_bic(value: object) -> str | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     code = re.sub(r"\s+", "", value).upper() if isinstance(value, str) else ""
-    if not _BIC_RE.match(code):
+    if not BIC_RE.match(code):
         raise FieldError(f"BIC {value!r} is not 8 or 11 letters/digits (e.g. COBADEFFXXX)")
     return code
 

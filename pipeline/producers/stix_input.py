@@ -5,9 +5,10 @@
   seen), description and the scamshare property extension (scam types, country hint) travel with it;
   without the extension, ``labels`` that read as scam types are used. A revoked Indicator
   (``revoked: true``) is published as a withdrawal of the producer's earlier report of that value.
-* A bare observable of a scam kind (phone-number, domain-name, url, email-addr, cryptocurrency-wallet,
-  bank-account, user-account) is a report too, unless an Indicator in the same file already covers it (a
-  relationship to it, or a pattern naming the same value). Observables of other types are ignored.
+* A bare observable of a scam kind (the SCO type of a registered kind: phone-number, domain-name, url,
+  email-addr, cryptocurrency-wallet, bank-account, user-account, imei) is a report too, unless an
+  Indicator in the same file already covers it (a relationship to it, or a pattern naming the same value).
+  Observables of other types are ignored.
 * TLP comes from ``object_marking_refs``: the standard TLP 1.0/2.0 ids, and marking definitions in the file
   that name a TLP level.
 
@@ -20,7 +21,7 @@ import logging
 from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
-from pipeline.canon import KIND_BY_SCO_TYPE
+from pipeline.canon import KIND_BY_SCO_TYPE, REGISTRY
 from pipeline.errors import InputError
 from pipeline.processors.validate import observable_input
 from pipeline.producers.records import ReadItem, Rejected, parse_scam_types, report_from_fields
@@ -30,16 +31,8 @@ from pipeline.stix.tlp import TLP, TLP2_EXTENSION_ID, parse_tlp
 
 logger = logging.getLogger(__name__)
 
-#: SCO properties that identify the observable (what observable_input reads).
-_IDENTIFYING: Final = (
-    "value",
-    "iban",
-    "account_number",
-    "country",
-    "account_type",
-    "account_login",
-    "user_id",
-)
+#: SCO properties that identify the observable (what observable_input reads), as the kinds declare them.
+_IDENTIFYING: Final = REGISTRY.stix_properties()
 
 
 def is_stix_document(doc: Any) -> bool:

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from pipeline.canon import KINDS
 from pipeline.stix.tlp import TLP, parse_tlp
+from pipeline.wire.fields import COUNTRY_RE, PRODUCER_ID_RE, SUBSCRIBER_ID_PATTERN
 
 Sector = Literal["telecom", "bank", "platform", "law-enforcement", "other"]
 #: Delivery channels a subscription can name (one module each in pipeline/subscribers/).
 ChannelName = Literal["kafka"]
 CHANNELS: tuple[ChannelName, ...] = ("kafka",)
-_ID_RE = r"^[a-z0-9][a-z0-9_-]{0,62}$"
-_COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
 
 
 class Subscription(BaseModel):
@@ -23,10 +21,10 @@ class Subscription(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    id: Annotated[str, Field(pattern=_ID_RE, description="lower-case id; the feed is scam.feed.<id>")]
+    id: Annotated[str, Field(pattern=SUBSCRIBER_ID_PATTERN, description="lower-case id; feed scam.feed.<id>")]
     name: str = Field(min_length=1, max_length=200)
     sector: Sector
-    organisation: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")] = Field(
+    organisation: Annotated[str, Field(pattern=PRODUCER_ID_RE.pattern)] = Field(
         description="the organisation's producer id (AMBER+STRICT goes only to the reporting organisation)"
     )
     countries: frozenset[str] = Field(default=frozenset(), description="ISO alpha-2; empty = every country")
@@ -44,7 +42,7 @@ class Subscription(BaseModel):
         out = set()
         for item in items:
             code = str(item).strip().upper()
-            if not _COUNTRY_RE.match(code):
+            if not COUNTRY_RE.match(code):
                 raise ValueError(f"{item!r} is not an ISO 3166 alpha-2 country code")
             out.add(code)
         return frozenset(out)

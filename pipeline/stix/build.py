@@ -28,7 +28,6 @@ import orjson
 
 from pipeline.stix.ids import (
     INDICATOR_EXTENSION_ID,
-    NEW_SCO_EXTENSION_IDS,
     SCAMSHARE_IDENTITY_ID,
     producer_identity_id,
     relationship_id,
@@ -78,6 +77,9 @@ class Observable(Protocol):
     @property
     def indicator_id(self) -> str: ...
 
+    @property
+    def sco_extension_id(self) -> str | None: ...
+
 
 def sco_object(c: Observable, *, tlp: TLP | None = None) -> dict[str, Any]:
     """The STIX Cyber-observable of a canonical value, with its new-sco extension where the type needs one.
@@ -88,7 +90,7 @@ def sco_object(c: Observable, *, tlp: TLP | None = None) -> dict[str, Any]:
     obj.update(c.props)
     if tlp is not None:
         obj["object_marking_refs"] = [tlp.marking_id]
-    ext_id = NEW_SCO_EXTENSION_IDS.get(c.sco_type)
+    ext_id = c.sco_extension_id
     if ext_id is not None:
         obj["extensions"] = {ext_id: {"extension_type": "new-sco"}}
     return obj

@@ -1,9 +1,11 @@
 """scamshare's STIX extension definitions and the identity that authors them.
 
-Three new SCO types (``phone-number``, ``cryptocurrency-wallet``, ``bank-account``, ``extension_type:
-new-sco``), one property extension on Indicators (:data:`~pipeline.stix.ids.INDICATOR_EXTENSION_ID`) and one
-on the Sightings subscribers report (:data:`~pipeline.stix.ids.SIGHTING_EXTENSION_ID`).
-The objects are defined here, in code, so the installed package needs no data files; ``schemas/`` at the
+One new SCO type per kind whose SCO type is ours (``extension_type: new-sco``; which ones, with their ids and
+descriptions, is declared in the kind registry, :mod:`pipeline.canon.registry`, and
+:func:`pipeline.wire.schemas.extension_definitions` puts them together), one property extension on Indicators
+(:data:`~pipeline.stix.ids.INDICATOR_EXTENSION_ID`) and one on the Sightings subscribers report
+(:data:`~pipeline.stix.ids.SIGHTING_EXTENSION_ID`).
+The objects are defined in code, so the installed package needs no data files; ``schemas/`` at the
 repository root holds the same documents as JSON, regenerated with::
 
     python -m pipeline.wire.schemas schemas/
@@ -14,15 +16,11 @@ and checked against this module by ``tests/unit/stix/test_extensions.py``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any, Final
 
-from pipeline.stix.ids import (
-    INDICATOR_EXTENSION_ID,
-    NEW_SCO_EXTENSION_IDS,
-    SCAMSHARE_IDENTITY_ID,
-    SIGHTING_EXTENSION_ID,
-)
-from pipeline.stix.schemas import schema_url
+from pipeline.stix.ids import INDICATOR_EXTENSION_ID, SCAMSHARE_IDENTITY_ID, SIGHTING_EXTENSION_ID
+from pipeline.stix.schemas import schema_url, sco_schema_url
 from pipeline.stix.tlp import TLP
 
 logger = logging.getLogger(__name__)
@@ -34,23 +32,6 @@ EXTENSION_VERSION: Final = "1.0.0"
 #: File in ``schemas/`` holding the identity, the extension definitions and their TLP marking as one bundle.
 DEFINITIONS_FILE: Final = "extension-definitions.json"
 _DEFINITIONS_BUNDLE_ID: Final = "bundle--e7d9e5f2-daf5-4bfc-b769-afb3d28a7a62"
-
-_DESCRIPTIONS: Final = {
-    "phone-number": (
-        "New SCO type phone-number: a telephone number used in a scam, in E.164 form (property value). "
-        "ID contributing properties: value."
-    ),
-    "cryptocurrency-wallet": (
-        "New SCO type cryptocurrency-wallet: an address that received scam payments (value), with its "
-        "network (chain) and asset when known. ID contributing properties: value."
-    ),
-    "bank-account": (
-        "New SCO type bank-account: a bank account that received scam payments, as an IBAN (iban) or a "
-        "national account number (account_number) with its ISO 3166-1 alpha-2 country (country), and the "
-        "BIC (bic) when known. ID contributing properties: iban when present, otherwise account_number "
-        "and country."
-    ),
-}
 
 
 def identity_object() -> dict[str, Any]:
@@ -90,20 +71,20 @@ def _definition(
     }
 
 
-def extension_definitions() -> list[dict[str, Any]]:
-    """The extension-definition objects: three new SCO types, then the Indicator and Sighting property
-    extensions."""
-    defs = [
-        _definition(
-            NEW_SCO_EXTENSION_IDS[sco_type],
-            name=f"scamshare {sco_type}",
-            description=_DESCRIPTIONS[sco_type],
-            schema=schema_url(sco_type),
-            extension_type="new-sco",
-        )
-        for sco_type in ("phone-number", "cryptocurrency-wallet", "bank-account")
-    ]
-    defs.append(
+def new_sco_definition(sco_type: str, *, extension_id: str, description: str) -> dict[str, Any]:
+    """The extension definition of the new SCO type ``sco_type`` (its schema: ``<sco-type>.json``)."""
+    return _definition(
+        extension_id,
+        name=f"scamshare {sco_type}",
+        description=description,
+        schema=sco_schema_url(sco_type),
+        extension_type="new-sco",
+    )
+
+
+def property_extension_definitions() -> list[dict[str, Any]]:
+    """The Indicator and Sighting property extensions' definitions."""
+    return [
         _definition(
             INDICATOR_EXTENSION_ID,
             name="scamshare indicator",
@@ -114,9 +95,7 @@ def extension_definitions() -> list[dict[str, Any]]:
             ),
             schema=schema_url("indicator-extension"),
             extension_type="property-extension",
-        )
-    )
-    defs.append(
+        ),
         _definition(
             SIGHTING_EXTENSION_ID,
             name="scamshare sighting",
@@ -126,15 +105,15 @@ def extension_definitions() -> list[dict[str, Any]]:
             ),
             schema=schema_url("sighting-extension"),
             extension_type="property-extension",
-        )
-    )
-    return defs
+        ),
+    ]
 
 
-def definitions_bundle() -> dict[str, Any]:
-    """The identity, the extension definitions and the TLP:CLEAR marking they carry, as one STIX bundle."""
+def bundle_of_definitions(definitions: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The identity, ``definitions`` and the TLP:CLEAR marking they carry, as one STIX bundle (the whole set:
+    :func:`pipeline.wire.schemas.definitions_bundle`)."""
     return {
         "type": "bundle",
         "id": _DEFINITIONS_BUNDLE_ID,
-        "objects": [identity_object(), *extension_definitions(), TLP.CLEAR.marking_definition()],
+        "objects": [identity_object(), *definitions, TLP.CLEAR.marking_definition()],
     }

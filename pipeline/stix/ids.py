@@ -73,16 +73,23 @@ def pattern_for(sco_type: str, props: Mapping[str, str]) -> str:
     return "[" + " AND ".join(parts) + "]"
 
 
+def extension_definition_id(name: str) -> str:
+    """Deterministic id of one of scamshare's extension definitions: UUIDv5 of ``scamshare/<name>`` in
+    :data:`SCAMSHARE_NAMESPACE`. A new SCO type's definition is named by the type (``phone-number``).
+
+    >>> extension_definition_id("phone-number")
+    'extension-definition--d30194a7-a8c3-5fe0-b2da-c956ee71d7e2'
+    """
+    return f"extension-definition--{uuid5(SCAMSHARE_NAMESPACE, 'scamshare/' + name)}"
+
+
 #: Property extension on Indicators: scam types, country hint, and (on output) counts, score, enrichment.
+#: Written out (it is ``extension_definition_id("indicator")``) because producers hard-code it.
 INDICATOR_EXTENSION_ID: Final = "extension-definition--fd33f239-c904-58d7-bddd-8d22a4d10af0"
 #: Property extension on Sightings a subscriber reports: ``kind`` = true-positive | false-positive | blocked.
 SIGHTING_EXTENSION_ID: Final = "extension-definition--28754c2a-3368-5481-a5e4-86a0451f487b"
-#: new-sco extension definitions for the scam identifiers STIX lacks.
-NEW_SCO_EXTENSION_IDS: Final = {
-    "phone-number": "extension-definition--d30194a7-a8c3-5fe0-b2da-c956ee71d7e2",
-    "cryptocurrency-wallet": "extension-definition--52547324-1c9b-539b-9c9b-8eee55e46123",
-    "bank-account": "extension-definition--233895fc-df61-542c-9816-7d5023a6536e",
-}
+# The new-sco extension definitions of the scam identifiers STIX lacks are declared with their kinds
+# (pipeline.canon.registry), each with ``extension_definition_id(<sco type>)``.
 #: The identity that authors (created_by_ref) the extension definitions and the pipeline's Indicators.
 SCAMSHARE_IDENTITY_ID: Final = "identity--6ae204d4-d50b-51ae-a445-d7baaa9da957"
 

@@ -13,13 +13,17 @@ STIX 2.1 gives an extension definition no property for the ID-contributing prope
 ``schema`` is the normative definition, so each SCO schema states them in its description and in the
 annotation keyword ``x-stix-id-contributing-properties``: a list of alternatives, the first whose properties
 are all present wins (only ``bank-account`` has more than one).
+
+Which SCO types are ours is the kind registry's business (:mod:`pipeline.canon.registry`): each kind module
+builds its SCO schema with :func:`sco_schema`; this module holds the helpers and the extensions that are not
+a kind's (Indicator, Sighting).
 """
 
 from __future__ import annotations
 
 from typing import Any, Final
 
-from pipeline.stix.ids import INDICATOR_EXTENSION_ID, NEW_SCO_EXTENSION_IDS, SIGHTING_EXTENSION_ID
+from pipeline.stix.ids import INDICATOR_EXTENSION_ID, SIGHTING_EXTENSION_ID
 
 SCHEMA_BASE_URL: Final = "https://scamshare.example/schemas/"
 JSON_SCHEMA_DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
@@ -31,16 +35,11 @@ TIMESTAMP_PATTERN: Final = (
     "^[0-9]{4}-(0[1-9]|1[012])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):([0-5][0-9]):([0-5][0-9]|60)"
     "(\\.[0-9]+)?Z$"
 )
-E164_PATTERN: Final = "^\\+[1-9][0-9]{1,14}$"
 COUNTRY_PATTERN: Final = "^[A-Z]{2}$"
-IBAN_PATTERN: Final = "^[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}$"
-BIC_PATTERN: Final = "^[A-Z]{4}[A-Z]{2}[A-Z0-9]{2}([A-Z0-9]{3})?$"
 
-#: File name (in ``schemas/``) of every schema, keyed by what it describes.
+#: File name (in ``schemas/``) of every schema that is not a kind's SCO schema (those are ``<sco-type>.json``,
+#: :func:`sco_schema_file`), keyed by what it describes.
 SCHEMA_FILES: Final = {
-    "phone-number": "phone-number.json",
-    "cryptocurrency-wallet": "cryptocurrency-wallet.json",
-    "bank-account": "bank-account.json",
     "indicator-extension": f"{INDICATOR_EXTENSION_ID}.json",
     "sighting-extension": f"{SIGHTING_EXTENSION_ID}.json",
     "submission": "submission-envelope.json",
@@ -55,23 +54,34 @@ def schema_url(key: str) -> str:
     return SCHEMA_BASE_URL + SCHEMA_FILES[key]
 
 
+def sco_schema_file(sco_type: str) -> str:
+    """The file the OASIS validator looks up for a new SCO type: ``<sco-type>.json``."""
+    return f"{sco_type}.json"
+
+
+def sco_schema_url(sco_type: str) -> str:
+    """The URL of a new SCO type's schema (its extension definition's ``schema`` property)."""
+    return SCHEMA_BASE_URL + sco_schema_file(sco_type)
+
+
 def _id_pattern(sco_type: str) -> str:
     return f"^{sco_type}--{UUID_PATTERN}$"
 
 
-def _sco_schema(
+def sco_schema(
     sco_type: str,
     *,
+    extension_id: str,
     description: str,
     id_contributing: list[list[str]],
     properties: dict[str, Any],
     required: list[str],
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    ext_id = NEW_SCO_EXTENSION_IDS[sco_type]
+    """The whole-object schema of the new SCO type ``sco_type`` (declared by ``extension_id``)."""
     schema: dict[str, Any] = {
         "$schema": JSON_SCHEMA_DIALECT,
-        "$id": schema_url(sco_type),
+        "$id": sco_schema_url(sco_type),
         "title": sco_type,
         "description": description,
         ID_CONTRIBUTING_KEYWORD: id_contributing,
@@ -91,13 +101,13 @@ def _sco_schema(
             "extensions": {
                 "type": "object",
                 "properties": {
-                    ext_id: {
+                    extension_id: {
                         "type": "object",
                         "properties": {"extension_type": {"const": "new-sco"}},
                         "required": ["extension_type"],
                     }
                 },
-                "required": [ext_id],
+                "required": [extension_id],
             },
         },
         "required": ["type", "id", *required, "extensions"],
@@ -105,96 +115,6 @@ def _sco_schema(
     if extra:
         schema.update(extra)
     return schema
-
-
-def phone_number_schema() -> dict[str, Any]:
-    """``phone-number``: one telephone number in E.164 form."""
-    return _sco_schema(
-        "phone-number",
-        description=(
-            "A telephone number used in a scam (calls, SMS, messaging apps). `value` is the number in "
-            "E.164 form (+, country code, national number, no spaces). ID contributing properties: value."
-        ),
-        id_contributing=[["value"]],
-        properties={
-            "value": {
-                "type": "string",
-                "pattern": E164_PATTERN,
-                "description": "The number in E.164 form, e.g. +14155552671.",
-            }
-        },
-        required=["value"],
-    )
-
-
-def cryptocurrency_wallet_schema() -> dict[str, Any]:
-    """``cryptocurrency-wallet``: an address that receives scam payments."""
-    return _sco_schema(
-        "cryptocurrency-wallet",
-        description=(
-            "A cryptocurrency address that received scam payments. `value` is the address as the chain "
-            "writes it (case preserved where the encoding is case-sensitive; EVM addresses lower-cased), "
-            "`chain` the network and `asset` the token, when known. ID contributing properties: value."
-        ),
-        id_contributing=[["value"]],
-        properties={
-            "value": {
-                "type": "string",
-                "minLength": 1,
-                "maxLength": 256,
-                "pattern": "^[^\\s]+$",
-                "description": "The address, e.g. bc1q... or 0x....",
-            },
-            "chain": {
-                "type": "string",
-                "pattern": "^[a-z0-9][a-z0-9-]{0,63}$",
-                "description": "The network, lower case: bitcoin, ethereum, tron, solana, ...",
-            },
-            "asset": {
-                "type": "string",
-                "minLength": 1,
-                "maxLength": 32,
-                "description": "The asset or token symbol, e.g. BTC, ETH, USDT.",
-            },
-        },
-        required=["value"],
-    )
-
-
-def bank_account_schema() -> dict[str, Any]:
-    """``bank-account``: an account that receives scam payments (IBAN, or account number + country)."""
-    return _sco_schema(
-        "bank-account",
-        description=(
-            "A bank account that received scam payments: an IBAN, or a national account number with its "
-            "ISO 3166-1 alpha-2 country, optionally the BIC. ID contributing properties: iban when present, "
-            "otherwise account_number and country."
-        ),
-        id_contributing=[["iban"], ["account_number", "country"]],
-        properties={
-            "iban": {
-                "type": "string",
-                "pattern": IBAN_PATTERN,
-                "description": "The IBAN in electronic form: upper case, no spaces.",
-            },
-            "account_number": {
-                "type": "string",
-                "minLength": 1,
-                "maxLength": 64,
-                "description": "The national account number, as the bank writes it without separators.",
-            },
-            "country": {
-                "type": "string",
-                "pattern": COUNTRY_PATTERN,
-                "description": "ISO 3166-1 alpha-2 code of the country that holds the account.",
-            },
-            "bic": {"type": "string", "pattern": BIC_PATTERN, "description": "The bank's BIC (8 or 11)."},
-        },
-        required=[],
-        extra={
-            "anyOf": [{"required": ["iban"]}, {"required": ["account_number", "country"]}],
-        },
-    )
 
 
 def _count(maximum: int = 999_999_999) -> dict[str, Any]:

@@ -5,7 +5,7 @@ version of every indicator. The records go through the fan-out step restricted t
 (``DeliverStep(only={id})``), so the same routing and TLP rules apply, and the per-subscriber version marks
 in Redis skip what the subscriber already has: a second backfill delivers nothing.
 
-The end is the high watermark each partition's fetch reports (``enable.partition.eof``), not a
+The end is the high watermark each partition's fetch reports (:mod:`pipeline.kafka.read`), not a
 ListOffsets answer, which the embedded broker gets wrong (ENVIRONMENT.md).
 
 A backfill running while a worker fans out the same indicator can send that version twice (both mark it
@@ -18,20 +18,16 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterator
-from typing import Any
-
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, TopicPartition
 
 from pipeline.config import Settings
-from pipeline.errors import KafkaError as ScamshareKafkaError
-from pipeline.kafka.clients import build_admin, build_consumer, build_producer
+from pipeline.kafka.clients import build_admin, build_producer
 from pipeline.kafka.emit import KafkaEmitter
+from pipeline.kafka.read import iter_to_end, reader
 from pipeline.kafka.topics import ensure_topics, feed_topic_spec
 from pipeline.state.redis_store import RedisStore
 from pipeline.subscribers.channels import kafka_channels
 from pipeline.subscribers.deliver import DeliverStep
 from pipeline.subscribers.subscriptions import SubscriptionError
-from pipeline.wire.headers import header_map
 from pipeline.wire.message import InMessage
 
 logger = logging.getLogger(__name__)
@@ -56,7 +52,6 @@ async def backfill_async(
     if url is None:
         raise SubscriptionError("backfill needs Redis: pass --redis-url")
     store = RedisStore.from_url(url, prefix=settings.redis_key_prefix, dedup_ttl_s=settings.dedup_window_s)
-    consumer: Consumer | None = None
     try:
         _rev, subs = await store.subscriptions()
         if subscriber_id not in {s.id for s in subs}:
@@ -73,53 +68,51 @@ async def backfill_async(
         emitter = KafkaEmitter(build_producer(settings))
         channels = kafka_channels(emitter, settings.topics.prefix, ensure_feeds)
         step = DeliverStep(store, emitter, settings.topics, channels, only=frozenset({subscriber_id}))
-        # Assigned, not subscribed: no group join, nothing committed; the group id is only required.
-        consumer = build_consumer(settings, f"{settings.app_id}.backfill", **{"enable.partition.eof": True})
         delivered = 0
         read = 0
-        for batch in _read_to_end(consumer, settings.topics.indicators, batch_size, timeout_s):
+        for batch in _latest_records(settings, settings.topics.indicators, batch_size, timeout_s):
             read += len(batch)
             delivered += await step.process(batch)
         logger.info("backfill subscriber=%s read=%d delivered=%d", subscriber_id, read, delivered)
         return delivered
     finally:
-        if consumer is not None:
-            consumer.close()
         await store.close()
 
 
-def _read_to_end(consumer: Consumer, topic: str, batch_size: int, timeout_s: float) -> Any:
+def _latest_records(
+    settings: Settings, topic: str, batch_size: int, timeout_s: float
+) -> Iterator[list[InMessage]]:
     """Yield batches of the latest record of each key in ``topic``, as the topic stood when we started.
 
-    Two passes: the first reads to every partition's end (EOF at the fetch's high watermark) noting the
-    last offset of each key; the second yields only those records. Compaction is lazy (and the embedded
-    broker does not compact), so without it a new subscriber would get every old version in turn. Memory is
-    one offset per indicator, not one record.
+    Two passes: the first reads to every partition's end (the high watermark a fetch reports) noting the
+    last offset of each key; the second reads up to the same ends and yields only those records.
+    Compaction is lazy (and the embedded broker does not compact), so without it a new subscriber would
+    get every old version in turn. Memory is one offset per indicator, not one record.
     """
     deadline = time.monotonic() + timeout_s
-    partitions = _partitions(consumer, topic)
+    # The group id is only required: assigned, not subscribed, so no group join and nothing committed.
+    group = f"{settings.app_id}.backfill"
     latest: dict[tuple[int, bytes | None], int] = {}
-    last: dict[int, int] = {}
-    for msg in _scan(consumer, topic, partitions, deadline, until=None):
-        partition, offset = int(msg.partition() or 0), int(msg.offset() or 0)
-        latest[(partition, msg.key())] = offset
-        last[partition] = offset
+    ends: dict[tuple[str, int], int] = {}
+    for record in iter_to_end(reader(settings, group), topic, timeout_s=timeout_s):
+        latest[(record.partition, record.key)] = record.offset
+        ends[(topic, record.partition)] = record.offset + 1
     keep = {(p, o) for (p, _k), o in latest.items()}
     batch: list[InMessage] = []
-    if not last:
+    if not ends:
         return
-    for msg in _scan(consumer, topic, sorted(last), deadline, until=last):
-        partition, offset = int(msg.partition() or 0), int(msg.offset() or 0)
-        if (partition, offset) not in keep:
+    remaining = max(0.1, deadline - time.monotonic())
+    for record in iter_to_end(reader(settings, group), topic, timeout_s=remaining, ends=ends):
+        if (record.partition, record.offset) not in keep:
             continue
         batch.append(
             InMessage(
                 topic=topic,
-                partition=partition,
-                offset=offset,
-                key=msg.key(),
-                value=msg.value() or b"",
-                headers=header_map(msg.headers()),
+                partition=record.partition,
+                offset=record.offset,
+                key=record.key,
+                value=record.value or b"",
+                headers=record.header_map(),
             )
         )
         if len(batch) >= batch_size:
@@ -127,43 +120,3 @@ def _read_to_end(consumer: Consumer, topic: str, batch_size: int, timeout_s: flo
             batch = []
     if batch:
         yield batch
-
-
-def _partitions(consumer: Consumer, topic: str) -> list[int]:
-    meta = consumer.list_topics(topic, timeout=10)
-    info = meta.topics.get(topic)
-    if info is None or info.error is not None or not info.partitions:
-        raise ScamshareKafkaError(f"topic {topic} does not exist: run `scamshare topics create`")
-    return sorted(info.partitions)
-
-
-def _scan(
-    consumer: Consumer, topic: str, partitions: list[int], deadline: float, until: dict[int, int] | None
-) -> Iterator[Message[Any, Any]]:
-    """Messages of ``partitions`` from the beginning, until each partition reports EOF (``until`` None)
-    or reached its offset in ``until``."""
-    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
-    pending = set(partitions)
-    try:
-        while pending:
-            if time.monotonic() > deadline:
-                raise ScamshareKafkaError(
-                    f"backfill did not reach the end of {topic} in time ({len(pending)} partition(s) left)"
-                )
-            for msg in consumer.consume(500, 0.2):
-                partition = int(msg.partition() or 0)
-                err = msg.error()
-                if err is not None:
-                    if err.code() == KafkaError._PARTITION_EOF:
-                        if until is None:
-                            pending.discard(partition)
-                        continue
-                    raise ScamshareKafkaError(f"reading {topic}: {err.str()}")
-                if until is not None and partition in until and int(msg.offset() or 0) >= until[partition]:
-                    pending.discard(partition)
-                    if int(msg.offset() or 0) > until[partition]:
-                        continue
-                if partition in pending or until is not None:
-                    yield msg
-    finally:
-        consumer.unassign()

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 import orjson
 
 from pipeline.config import Settings
-from pipeline.kafka.clients import DeliveryTracker, build_producer, wait_delivered
+from pipeline.kafka.clients import DeliveryTracker, build_producer, produce, wait_delivered
 from pipeline.stix.ids import SIGHTING_EXTENSION_ID
 from pipeline.wire.sighting import build_sighting, sighting_headers
 
@@ -35,11 +35,9 @@ def report_sighting(
     )
     tracker = DeliveryTracker()
     producer = build_producer(settings, on_delivery=tracker)
-    producer.produce(
-        settings.topics.sightings,
-        value=orjson.dumps(envelope),
-        key=indicator_id.encode(),
-        headers=cast(Any, sighting_headers(envelope, now)),
+    headers = sighting_headers(envelope, now)
+    produce(
+        producer, settings.topics.sightings, indicator_id.encode(), orjson.dumps(envelope), headers=headers
     )
     wait_delivered(producer, timeout_s, tracker=tracker)
     logger.info(

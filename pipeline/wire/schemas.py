@@ -1,6 +1,8 @@
 """Every schema scamshare publishes, and the ``schemas/`` folder written from them.
 
-The STIX extension schemas come from :mod:`pipeline.stix.schemas`; the submission envelope's is here, beside
+The SCO schemas and new-sco extension definitions come from the kind registry (each kind whose SCO type is
+ours declares them, :mod:`pipeline.canon.registry`), the Indicator and Sighting extensions' from
+:mod:`pipeline.stix.schemas` and :mod:`pipeline.stix.extensions`; the submission envelope's is here, beside
 the envelope (:mod:`pipeline.wire.envelope`). Regenerate the folder with::
 
     python -m pipeline.wire.schemas schemas/
@@ -12,24 +14,34 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
-from pipeline.stix.extensions import DEFINITIONS_FILE, definitions_bundle
+from pipeline.canon import REGISTRY
+from pipeline.stix.extensions import (
+    DEFINITIONS_FILE,
+    bundle_of_definitions,
+    new_sco_definition,
+    property_extension_definitions,
+)
 from pipeline.stix.schemas import (
     JSON_SCHEMA_DIALECT,
-    SCHEMA_FILES,
     TIMESTAMP_PATTERN,
     UUID_PATTERN,
-    bank_account_schema,
-    cryptocurrency_wallet_schema,
     indicator_extension_schema,
-    phone_number_schema,
     schema_url,
+    sco_schema_file,
     sighting_extension_schema,
 )
+from pipeline.stix.schemas import SCHEMA_FILES as _EXTENSION_SCHEMA_FILES
 from pipeline.wire.envelope import SUBMISSION_SPEC
 
 logger = logging.getLogger(__name__)
+
+#: File name (in ``schemas/``) of every schema, keyed by what it describes: a new SCO type by its name.
+SCHEMA_FILES: Final = {
+    **{k.sco_type: sco_schema_file(k.sco_type) for k in REGISTRY if k.new_sco is not None},
+    **_EXTENSION_SCHEMA_FILES,
+}
 
 
 def submission_schema() -> dict[str, Any]:
@@ -75,12 +87,26 @@ def submission_schema() -> dict[str, Any]:
     }
 
 
+def extension_definitions() -> list[dict[str, Any]]:
+    """Every extension definition: one new SCO type per kind that declares one, then the Indicator and
+    Sighting property extensions."""
+    new_scos = [
+        new_sco_definition(k.sco_type, extension_id=k.new_sco.extension_id, description=k.new_sco.description)
+        for k in REGISTRY
+        if k.new_sco is not None
+    ]
+    return [*new_scos, *property_extension_definitions()]
+
+
+def definitions_bundle() -> dict[str, Any]:
+    """The identity, every extension definition and the TLP:CLEAR marking they carry, as one STIX bundle."""
+    return bundle_of_definitions(extension_definitions())
+
+
 def all_schemas() -> dict[str, dict[str, Any]]:
     """Every schema, keyed like :data:`SCHEMA_FILES`."""
     return {
-        "phone-number": phone_number_schema(),
-        "cryptocurrency-wallet": cryptocurrency_wallet_schema(),
-        "bank-account": bank_account_schema(),
+        **{k.sco_type: k.new_sco.schema() for k in REGISTRY if k.new_sco is not None},
         "indicator-extension": indicator_extension_schema(),
         "sighting-extension": sighting_extension_schema(),
         "submission": submission_schema(),

@@ -32,6 +32,7 @@ from pipeline.stix.ids import SIGHTING_EXTENSION_ID, producer_identity_id
 from pipeline.stix.schemas import SIGHTING_KIND_VALUES
 from pipeline.stix.times import epoch_ms, parse_timestamp, stix_timestamp
 from pipeline.wire.envelope import SIGHTING_SPEC
+from pipeline.wire.fields import SUBSCRIBER_ID_RE
 from pipeline.wire.headers import HEADER_CONTENT_TYPE, HEADER_SCHEMA, HEADER_SUBMITTED_MS, HEADER_SUBSCRIBER
 from pipeline.wire.rejected import Rejected
 
@@ -52,7 +53,6 @@ MAX_COUNT: Final = 999_999_999
 MAX_SIGHTING_BYTES: Final = 64_000
 SIGHTING_CONTENT_TYPE: Final = "application/vnd.scamshare.sighting+json;version=1"
 
-_SUBSCRIBER_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _INDICATOR_RE = re.compile(r"^indicator--[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _WIRE_TO_KIND: Final = dict(zip(SIGHTING_KIND_VALUES, SIGHTING_KINDS, strict=True))
@@ -99,7 +99,7 @@ def build_sighting(
     >>> env["sighting"]["extensions"][SIGHTING_EXTENSION_ID]["kind"]
     'blocked'
     """
-    if not _SUBSCRIBER_RE.match(subscriber):
+    if not SUBSCRIBER_ID_RE.match(subscriber):
         raise SightingError(
             f"subscriber {subscriber!r} is not a subscriber id (lower case, digits, '-', '_')"
         )
@@ -180,7 +180,7 @@ def _parse(doc: dict[str, Any]) -> ParsedSighting:
             "bad_envelope", f"spec is {doc.get('spec')!r}, expected {SIGHTING_SPEC!r}", None
         )
     subscriber = doc.get("subscriber")
-    if not isinstance(subscriber, str) or not _SUBSCRIBER_RE.match(subscriber):
+    if not isinstance(subscriber, str) or not SUBSCRIBER_ID_RE.match(subscriber):
         raise _BadSightingError("bad_envelope", f"subscriber {subscriber!r} is not a subscriber id", None)
     sid = doc.get("sighting_id")
     if not isinstance(sid, str) or not _UUID_RE.match(sid):

@@ -15,11 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import KafkaError, TopicPartition
-
 from pipeline.canon import Canonical, canonicalize
 from pipeline.config import Settings
-from pipeline.kafka.clients import build_admin, build_consumer
+from pipeline.kafka.clients import build_admin
+from pipeline.kafka.read import read_to_end
 from pipeline.ops.lag import group_lag
 from pipeline.state.redis_store import RedisStore
 
@@ -134,31 +133,10 @@ class Record:
 
 def read_records(settings: Settings, topic: str, timeout_s: float = 20.0) -> list[Record]:
     """Every message of ``topic`` (no consumer group: assigned, read to each partition's end)."""
-    consumer = build_consumer(settings, f"{settings.app_id}.reader", **{"enable.partition.eof": True})
-    try:
-        consumer.assign([TopicPartition(topic, p, 0) for p in range(settings.partitions)])
-        out: list[Record] = []
-        eof: set[int] = set()
-        deadline = time.monotonic() + timeout_s
-        while len(eof) < settings.partitions and time.monotonic() < deadline:
-            msg = consumer.poll(0.2)
-            if msg is None:
-                continue
-            err = msg.error()
-            if err is not None:
-                if err.code() == KafkaError._PARTITION_EOF:
-                    eof.add(int(msg.partition() or 0))
-                continue
-            headers = {k: v for k, v in (msg.headers() or []) if isinstance(v, bytes)}
-            out.append(
-                Record(
-                    msg.key(), msg.value() or b"", headers, int(msg.partition() or 0), int(msg.offset() or 0)
-                )
-            )
-        assert len(eof) == settings.partitions, f"{topic}: end not reached"
-        return out
-    finally:
-        consumer.close()
+    return [
+        Record(r.key, r.value or b"", r.header_map(), r.partition, r.offset)
+        for r in read_to_end(settings, topic, timeout_s=timeout_s)
+    ]
 
 
 @dataclass(frozen=True)
@@ -209,7 +187,7 @@ def produce_feed(settings: Settings, topic: str, items: list[tuple[Canonical, in
     """Create ``topic`` and write (canonical, version, revoked) feed messages to it, acknowledged."""
     import orjson  # noqa: PLC0415
 
-    from pipeline.kafka.clients import DeliveryTracker, build_producer, wait_delivered  # noqa: PLC0415
+    from pipeline.kafka.clients import DeliveryTracker, build_producer, produce, wait_delivered  # noqa: PLC0415
     from pipeline.kafka.topics import ensure_topics, feed_topic_spec  # noqa: PLC0415
 
     ensure_topics(build_admin(settings), [feed_topic_spec(settings, topic)])
@@ -221,5 +199,5 @@ def produce_feed(settings: Settings, topic: str, items: list[tuple[Canonical, in
             ("scamshare-revoked", b"1" if revoked else b"0"),
         ]
         bundle = feed_bundle(c, version=version, revoked=revoked)
-        producer.produce(topic, value=orjson.dumps(bundle), key=c.indicator_id.encode(), headers=headers)
+        produce(producer, topic, c.indicator_id.encode(), orjson.dumps(bundle), headers=headers)
     wait_delivered(producer, 30, tracker=tracker)

@@ -14,6 +14,7 @@ from pipeline.cli.context import CliContext
 from pipeline.cli.sighting import sighting
 from pipeline.config import Settings
 from pipeline.kafka.clients import build_admin
+from pipeline.kafka.read import read_to_end
 from pipeline.kafka.topics import ensure_topics, pipeline_topics
 from pipeline.subscribers.consumer import FeedConsumer, FeedItem
 from pipeline.wire.sighting import ParsedSighting, parse_sighting
@@ -150,23 +151,4 @@ def test_sighting_report_cli(settings: Settings) -> None:
 
 
 def read_topic_raw(settings: Settings) -> list[tuple[bytes, bytes]]:
-    from confluent_kafka import KafkaError, TopicPartition  # noqa: PLC0415
-
-    from pipeline.kafka.clients import build_consumer  # noqa: PLC0415
-
-    consumer = build_consumer(settings, f"{settings.app_id}.raw", **{"enable.partition.eof": True})
-    try:
-        consumer.assign([TopicPartition(settings.topics.sightings, p, 0) for p in range(settings.partitions)])
-        out, eof = [], set()
-        while len(eof) < settings.partitions:
-            msg = consumer.poll(0.5)
-            if msg is None:
-                continue
-            if msg.error() is not None:
-                if msg.error().code() == KafkaError._PARTITION_EOF:
-                    eof.add(msg.partition())
-                continue
-            out.append((msg.key() or b"", msg.value() or b""))
-        return out
-    finally:
-        consumer.close()
+    return [(r.key or b"", r.value or b"") for r in read_to_end(settings, settings.topics.sightings)]

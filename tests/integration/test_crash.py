@@ -27,12 +27,12 @@ from pathlib import Path
 import orjson
 import pytest
 import redis
-from confluent_kafka import KafkaError, TopicPartition
 
 from pipeline.config import Settings
-from pipeline.dev.bench import BENCH_SUBSCRIBERS, read_topic
+from pipeline.dev.bench import BENCH_SUBSCRIBERS
 from pipeline.dev.synthetic import build_messages, synthetic_reports
-from pipeline.kafka.clients import build_admin, build_consumer, build_producer
+from pipeline.kafka.clients import build_admin, build_producer
+from pipeline.kafka.read import read_to_end
 from pipeline.kafka.topics import ensure_topics, feed_topic_spec, pipeline_topics
 from pipeline.ops.lag import group_lag
 from pipeline.producers.publisher import Publisher, Submission
@@ -180,8 +180,8 @@ async def test_two_sigkills_mid_stream_lose_nothing_and_count_nothing_twice(
 
     # Feeds: at-least-once messages, exactly-once counters.
     for sub in BENCH_SUBSCRIBERS:
-        feed = read_topic(settings, sub.topic(settings.topic_prefix))
-        pairs = {(key, headers[HEADER_VERSION]) for key, headers, _ in feed}
+        feed = read_to_end(settings, sub.topic(settings.topic_prefix))
+        pairs = {(r.key, r.header_map()[HEADER_VERSION]) for r in feed}
         assert stats.get(f"delivered:{sub.id}", 0) == len(pairs) > 0, sub.id
         print(f"feed {sub.id}: {len(feed)} messages, {len(pairs)} distinct versions")
 
@@ -196,20 +196,4 @@ async def test_two_sigkills_mid_stream_lose_nothing_and_count_nothing_twice(
 
 def read_topic_values(settings: Settings, topic: str) -> list[tuple[bytes, dict[str, bytes]]]:
     """(value, headers) of every message of a topic."""
-    consumer = build_consumer(settings, f"{settings.app_id}.reader", **{"enable.partition.eof": True})
-    try:
-        consumer.assign([TopicPartition(topic, p, 0) for p in range(settings.partitions)])
-        out: list[tuple[bytes, dict[str, bytes]]] = []
-        eof: set[int] = set()
-        deadline = time.monotonic() + 20
-        while len(eof) < settings.partitions and time.monotonic() < deadline:
-            for msg in consumer.consume(500, 0.2):
-                err = msg.error()
-                if err is not None:
-                    if err.code() == KafkaError._PARTITION_EOF:
-                        eof.add(int(msg.partition() or 0))
-                    continue
-                out.append((msg.value() or b"", {k: v for k, v in msg.headers() or [] if v is not None}))
-        return out
-    finally:
-        consumer.close()
+    return [(r.value or b"", r.header_map()) for r in read_to_end(settings, topic, timeout_s=20)]

@@ -19,7 +19,8 @@ from confluent_kafka import TopicPartition
 
 from pipeline.cli import cli
 from pipeline.config import Settings
-from pipeline.dev import stack as devstack
+from pipeline.dev import control as devstack
+from pipeline.dev.binaries import resolve_broker_bin
 from pipeline.errors import BinaryNotFoundError, DeliveryError
 from pipeline.kafka.clients import (
     DeliveryTracker,
@@ -163,8 +164,8 @@ def test_up_is_idempotent_and_down_stops_everything(dev_dir: Path) -> None:
     stopped = devstack.down(dev_dir)
 
     assert stopped == [first.redis.describe(), first.broker.describe()]
-    assert not devstack.process_alive(first.broker_pid)
-    assert not devstack.process_alive(first.redis_pid)
+    assert not devstack.process_alive(first.broker.pid)
+    assert not devstack.process_alive(first.redis.pid)
     assert not (dev_dir / "dev.json").exists()
     assert not devstack.status(dev_dir).running
     assert devstack.down(dev_dir) == []
@@ -176,7 +177,7 @@ def test_down_leaves_a_process_that_is_not_ours(dev_dir: Path) -> None:
     state = devstack.up(dev_dir)
     stranger = subprocess.Popen(["sleep", "30"])  # stands in for a process that reused the broker's pid
     try:
-        forged = replace(state, broker=replace(state.broker, pid=stranger.pid))
+        forged = replace(state, brokers=(replace(state.broker, pid=stranger.pid),))
         devstack.write_state(dev_dir / "dev.json", forged)
         assert not forged.alive()
 
@@ -190,23 +191,23 @@ def test_down_leaves_a_process_that_is_not_ours(dev_dir: Path) -> None:
         # The real broker was not recorded any more: stop it as its owner would.
         devstack.write_state(dev_dir / "dev.json", state)
         devstack.down(dev_dir)
-    assert not devstack.process_alive(state.broker_pid)
+    assert not devstack.process_alive(state.broker.pid)
 
 
 @pytest.mark.integration
 @detached
 def test_up_replaces_a_half_dead_stack(dev_dir: Path) -> None:
     first = devstack.up(dev_dir)
-    os.kill(first.redis_pid, signal.SIGKILL)
-    assert _wait_gone([first.redis_pid])
+    os.kill(first.redis.pid, signal.SIGKILL)
+    assert _wait_gone([first.redis.pid])
     assert not first.alive()
 
     second = devstack.up(dev_dir)
 
     assert second.alive()
-    assert second.redis_pid != first.redis_pid
-    assert second.broker_pid != first.broker_pid
-    assert _wait_gone([first.broker_pid]), "the old broker was left running"
+    assert second.redis.pid != first.redis.pid
+    assert second.broker.pid != first.broker.pid
+    assert _wait_gone([first.broker.pid]), "the old broker was left running"
 
 
 def test_read_state_is_none_when_missing_or_corrupt(tmp_path: Path) -> None:
@@ -268,4 +269,4 @@ def test_cli_dev_up_with_a_bad_broker_binary_says_so(dev_dir: Path) -> None:
 
 def test_resolve_broker_bin_rejects_a_bad_explicit_path(tmp_path: Path) -> None:
     with pytest.raises(BinaryNotFoundError, match="SCAMSHARE_BROKER_BIN"):
-        devstack.resolve_broker_bin(str(tmp_path / "missing"))
+        resolve_broker_bin(str(tmp_path / "missing"))

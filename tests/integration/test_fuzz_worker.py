@@ -26,11 +26,11 @@ from typing import Any
 
 import orjson
 import pytest
-from confluent_kafka import KafkaError, TopicPartition
 
 from pipeline.config import Settings
 from pipeline.dev.synthetic import build_messages, synthetic_reports
-from pipeline.kafka.clients import build_admin, build_consumer, build_producer
+from pipeline.kafka.clients import build_admin, build_producer
+from pipeline.kafka.read import read_to_end
 from pipeline.kafka.topics import ensure_topics, pipeline_topics
 from pipeline.processors.validate import validate_submission
 from pipeline.producers.publisher import Publisher, Submission
@@ -225,25 +225,8 @@ async def wait_counts(
     raise AssertionError(f"seed {SEED}: wanted {accepted} accepted, {rejected} rejected; have {stats}")
 
 
-def read_dlq(settings: Settings, expected: int) -> list[tuple[bytes | None, dict[str, bytes]]]:
-    consumer = build_consumer(settings, f"{settings.app_id}.dlq", **{"enable.partition.eof": True})
-    topic = settings.topics.dlq
-    out: list[tuple[bytes | None, dict[str, bytes]]] = []
-    try:
-        consumer.assign([TopicPartition(topic, p, 0) for p in range(settings.partitions)])
-        eof: set[int] = set()
-        deadline = time.monotonic() + 30
-        while (len(eof) < settings.partitions or len(out) < expected) and time.monotonic() < deadline:
-            for msg in consumer.consume(500, 0.2):
-                err = msg.error()
-                if err is not None:
-                    if err.code() == KafkaError._PARTITION_EOF:
-                        eof.add(int(msg.partition() or 0))
-                    continue
-                out.append((msg.value(), {k: v for k, v in msg.headers() or [] if v is not None}))
-        return out
-    finally:
-        consumer.close()
+def read_dlq(settings: Settings) -> list[tuple[bytes | None, dict[str, bytes]]]:
+    return [(r.value, r.header_map()) for r in read_to_end(settings, settings.topics.dlq, timeout_s=30)]
 
 
 async def test_garbage_goes_to_the_dlq_with_a_reason_and_the_worker_keeps_going(
@@ -291,7 +274,7 @@ async def test_garbage_goes_to_the_dlq_with_a_reason_and_the_worker_keeps_going(
     assert stats["rejected"] == len(bad) == sum(by_code.values())
 
     # Every bad message is on the DLQ once, with its original bytes and a reason.
-    dlq = read_dlq(settings, len(bad))
+    dlq = read_dlq(settings)
     assert len(dlq) == len(bad), f"seed {SEED}"
     assert all(headers.get(HEADER_REASON) for _, headers in dlq)
     assert len({headers[HEADER_SOURCE] for _, headers in dlq}) == len(bad)

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
 import pytest
 from click.testing import CliRunner
-from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, TopicPartition
 
 from pipeline.canon import Canonical, canonicalize
 from pipeline.cli.context import CliContext
@@ -18,7 +15,8 @@ from pipeline.cli.publish import publish
 from pipeline.config import Settings
 from pipeline.dev.proc import free_port
 from pipeline.errors import DeliveryError
-from pipeline.kafka.clients import build_admin, build_consumer
+from pipeline.kafka.clients import build_admin
+from pipeline.kafka.read import Record, read_to_end
 from pipeline.kafka.topics import ensure_topics, pipeline_topics
 from pipeline.processors.validate import validate_submission
 from pipeline.producers import Delivery, Publisher, file_submission_id, report_from_fields
@@ -61,32 +59,14 @@ def submissions(settings: Settings) -> str:
     return settings.topics.submissions
 
 
-@pytest.fixture
-def consumer(settings: Settings, submissions: str) -> Iterator[Consumer]:
-    # assign(), not subscribe(): reading from the start needs no group join.
-    c = build_consumer(settings, f"{settings.app_id}-reader")
-    c.assign([TopicPartition(submissions, p, OFFSET_BEGINNING) for p in range(settings.partitions)])
-    try:
-        yield c
-    finally:
-        c.close()
-
-
-def _read(consumer: Consumer, count: int, timeout: float = 20.0) -> list[Message]:
-    messages: list[Message] = []
-    deadline = time.monotonic() + timeout
-    while len(messages) < count and time.monotonic() < deadline:
-        msg = consumer.poll(0.5)
-        if msg is None:
-            continue
-        assert msg.error() is None, msg.error()
-        messages.append(msg)
-    assert len(messages) == count, f"read {len(messages)} of {count} messages"
-    return messages
+def _read(settings: Settings, count: int, timeout: float = 20.0) -> list[Record]:
+    records = read_to_end(settings, settings.topics.submissions, timeout_s=timeout)
+    assert len(records) == count, f"read {len(records)} of {count} messages"
+    return records
 
 
 @pytest.mark.integration
-def test_publish_and_read_back(settings: Settings, consumer: Consumer) -> None:
+def test_publish_and_read_back(settings: Settings, submissions: str) -> None:
     clock = StepClock(START)
     deliveries: list[Delivery] = []
     phone = _canonical("phone", "0412 345 678", "AU")
@@ -116,14 +96,14 @@ def test_publish_and_read_back(settings: Settings, consumer: Consumer) -> None:
     assert sorted(d.submission_id or "" for d in deliveries) == sids
     assert all(d.ok and d.topic == settings.topics.submissions and d.offset is not None for d in deliveries)
 
-    messages = _read(consumer, 3)
-    by_sid: dict[str, Message] = {}
+    messages = _read(settings, 3)
+    by_sid: dict[str, Record] = {}
     for msg in messages:
-        headers = dict(msg.headers() or [])
+        headers = msg.header_map()
         assert headers[HEADER_PRODUCER] == b"telco-au"
         assert headers[HEADER_CONTENT_TYPE] == SUBMISSION_CONTENT_TYPE.encode()
         assert headers[HEADER_SCHEMA] == b"1"
-        value = msg.value()
+        value = msg.value
         assert isinstance(value, bytes)
         envelope = orjson.loads(value)
         by_sid[envelope["submission_id"]] = msg
@@ -131,30 +111,30 @@ def test_publish_and_read_back(settings: Settings, consumer: Consumer) -> None:
         reports = validate_submission(value, Limits(), header_producer="telco-au")
         assert isinstance(reports, list), reports
         (accepted,) = reports
-        assert msg.key() == accepted.indicator_id.encode()
+        assert msg.key == accepted.indicator_id.encode()
         assert accepted.canonical == sent[envelope["submission_id"]]
     assert set(by_sid) == set(sids)
     # One indicator, one partition: both reports of the phone number landed together.
-    assert by_sid[sids[0]].partition() == by_sid[sids[2]].partition()
-    domain_report = validate_submission(by_sid[sids[1]].value() or b"", Limits())
+    assert by_sid[sids[0]].partition == by_sid[sids[2]].partition
+    domain_report = validate_submission(by_sid[sids[1]].value or b"", Limits())
     assert isinstance(domain_report, list)
     assert (domain_report[0].tlp, domain_report[0].confidence) == (TLP.RED, 90)
 
 
 @pytest.mark.integration
-def test_publish_raw_sends_the_bytes_as_given(settings: Settings, consumer: Consumer) -> None:
+def test_publish_raw_sends_the_bytes_as_given(settings: Settings, submissions: str) -> None:
     with Publisher(settings, producer_id="fuzzer") as pub:
         pub.publish_raw("k", b"\x00not json", [(HEADER_PRODUCER, b"fuzzer")])
         pub.publish_raw(None, None)
     assert pub.report.delivered == 2
-    messages = sorted(_read(consumer, 2), key=lambda m: m.key() or b"")
-    assert [(m.key(), m.value()) for m in messages] == [(None, None), (b"k", b"\x00not json")]
-    assert messages[1].headers() == [(HEADER_PRODUCER, b"fuzzer")]
+    messages = sorted(_read(settings, 2), key=lambda m: m.key or b"")
+    assert [(m.key, m.value) for m in messages] == [(None, None), (b"k", b"\x00not json")]
+    assert messages[1].headers == ((HEADER_PRODUCER, b"fuzzer"),)
 
 
 @pytest.mark.integration
 def test_cli_publish_uses_deterministic_submission_ids(
-    settings: Settings, consumer: Consumer, tmp_path: Path
+    settings: Settings, submissions: str, tmp_path: Path
 ) -> None:
     path = str(DATA / "reports.csv")
     obj = CliContext(Settings(state_dir=tmp_path, topic_prefix=settings.topic_prefix))
@@ -171,7 +151,7 @@ def test_cli_publish_uses_deterministic_submission_ids(
 
     sha = load_source(path).sha256
     expected = [file_submission_id("telco-au", sha, str(line)) for line in range(2, 9)]
-    seen = [orjson.loads(m.value() or b"")["submission_id"] for m in _read(consumer, 14)]
+    seen = [orjson.loads(m.value or b"")["submission_id"] for m in _read(settings, 14)]
     assert sorted(seen) == sorted(expected * 2)
 
 

@@ -12,11 +12,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from stix2validator import ValidationOptions, validate_instance
 
-from pipeline.stix.extensions import extension_definitions
 from pipeline.stix.ids import SIGHTING_EXTENSION_ID, producer_identity_id
 from pipeline.stix.times import epoch_ms
 from pipeline.wire.envelope import SIGHTING_SPEC
 from pipeline.wire.rejected import Rejected
+from pipeline.wire.schemas import extension_definitions
 from pipeline.wire.sighting import (
     SIGHTING_KINDS,
     ParsedSighting,

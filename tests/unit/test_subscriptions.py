@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.errors import InputError
+from pipeline.processors.fanout import IndicatorView, route
 from pipeline.state.subscription import Subscription
 from pipeline.stix.tlp import TLP
 from pipeline.subscribers.subscriptions import (
@@ -45,6 +46,27 @@ def test_parse_good_yaml() -> None:
     telco, bank = parse_yaml(GOOD)
     assert telco.countries == {"TH"}
     assert bank.tlp == TLP.AMBER
+
+
+def test_types_imei_routes_imeis_only() -> None:
+    telco, bank = parse_yaml(
+        GOOD.replace("types: [phone]", "types: [phone, imei]").replace("tlp: amber", "types: [bank-account]")
+    )
+    assert telco.types == {"phone", "imei"}
+
+    def view(kind: str) -> IndicatorView:
+        return IndicatorView(
+            indicator_id="indicator--1", version=1, kind=kind, country="", score=50,
+            scam_types=frozenset({"investment"}), tlp=TLP.GREEN, reporters=frozenset({"x"}), revoked=False,
+        )  # fmt: skip
+
+    assert [s.id for s in route(view("imei"), [telco, bank], {})] == ["telco-th"]
+    assert [s.id for s in route(view("bank-account"), [telco, bank], {})] == ["bank-sg"]
+
+
+def test_unknown_type_lists_imei_among_the_known() -> None:
+    with pytest.raises(InputError, match=r"type\(s\) \['imsi'\]; expected some of .*'imei'"):
+        parse_yaml(GOOD.replace("types: [phone]", "types: [imsi]"))
 
 
 def test_top_level_list_is_accepted() -> None:

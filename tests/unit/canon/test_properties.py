@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
 
 from pipeline.canon import KINDS, Canonical, canonicalize
+from pipeline.canon.imei import luhn_digit
 from pipeline.canon.wallet import eip55
 from tests.unit.canon.helpers import ok
 
@@ -154,6 +155,18 @@ def socials(draw: st.DrawFn) -> str:
 
 
 @st.composite
+def imeis(draw: st.DrawFn) -> tuple[str, str]:
+    """(raw form, the IMEI it names): an IMEI or IMEISV, with or without separators."""
+    body = draw(st.from_regex(r"[0-9]{14}", fullmatch=True))
+    imei = body + str(luhn_digit(body))
+    raw = draw(st.sampled_from([imei, body + draw(st.from_regex(r"[0-9]{2}", fullmatch=True))]))
+    separator = draw(st.sampled_from(["", " ", "-", "/"]))
+    if separator:
+        raw = separator.join([raw[:2], raw[2:8], raw[8:14], raw[14:]])
+    return raw, imei
+
+
+@st.composite
 def phones(draw: st.DrawFn) -> tuple[str, str | None]:
     region = draw(st.sampled_from(sorted(phonenumbers.SUPPORTED_REGIONS)))
     kind = draw(
@@ -245,6 +258,25 @@ def test_phone_example_numbers_are_accepted_fixed_points(case: tuple[str, str | 
     assert_idempotent("phone", result, country)
 
 
+@FAST
+@given(case=imeis())
+def test_imeis_are_accepted_fixed_points(case: tuple[str, str]) -> None:
+    raw, imei = case
+    result = canonicalize("imei", raw)
+    assert isinstance(result, Canonical), f"{raw!r}: {getattr(result, 'reason', '')}"
+    assert result.value == imei
+    assert_idempotent("imei", result, None)
+
+
+@FAST
+@given(body=st.from_regex(r"[0-9]{14}", fullmatch=True), wrong=st.integers(1, 9))
+def test_imeis_with_a_wrong_check_digit_are_rejected(body: str, wrong: int) -> None:
+    digit = (luhn_digit(body) + wrong) % 10
+    result = canonicalize("imei", body + str(digit))
+    assert not isinstance(result, Canonical)
+    assert result.reason == f"IMEI check digit is {digit}, expected {luhn_digit(body)}"
+
+
 # --- one number, many spellings, one id ------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("region", "variants"),
@@ -297,6 +329,7 @@ SAMPLES = [
     ("wallet", "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed", None),
     ("bank-account", "DE89 3704 0044 0532 0130 00", None),
     ("social", "https://t.me/ScamBot", None),
+    ("imei", "35-209900-176148-1", None),
 ]
 
 _CHILD = """

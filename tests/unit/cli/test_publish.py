@@ -16,8 +16,8 @@ from pipeline.cli.context import CliContext
 from pipeline.cli.publish import collect, publish
 from pipeline.config import Settings
 from pipeline.producers.readers import load_source
-from pipeline.stix.extensions import extension_definitions
 from pipeline.stix.tlp import TLP
+from pipeline.wire.schemas import extension_definitions
 
 DATA = Path(__file__).parents[1] / "producers" / "data"
 ALL_SAMPLES = [

@@ -25,6 +25,7 @@ ENRICHERS = default_enrichers(load_config(), plugins=False)
         ("phone", "+66812345678", {"country": "TH", "line_type": "mobile"}),
         ("bank-account", "DE89370400440532013000", {"country": "DE", "bank_name": "Commerzbank"}),
         ("wallet", "1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2", {"chain": "bitcoin", "asset": "BTC"}),
+        ("imei", "35-209900-176148-1", {"tac": "35209900"}),
     ],
 )
 def test_enrichment(kind: str, value: str, expected: dict[str, object]) -> None:

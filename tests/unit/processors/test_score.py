@@ -45,6 +45,13 @@ def test_score_halves_after_the_kind_half_life() -> None:
     assert abs(aged - fresh / 2) <= 1
 
 
+def test_an_imei_decays_over_180_days() -> None:
+    s = merge(None, report("imei", "352099001761481", producer="a"), MODEL, T0).state
+    fresh = MODEL.score(s, T0)
+    assert MODEL.score(s, T0 + 30 * DAY_MS) > fresh * 0.85  # a phone would have halved by now
+    assert abs(MODEL.score(s, T0 + 180 * DAY_MS) - fresh / 2) <= 1
+
+
 def test_revoked_scores_zero() -> None:
     assert MODEL.score(replace(state_with("a"), revoked=True), T0) == 0
 

@@ -70,7 +70,8 @@ def test_messy_csv_exact_lines(caplog: pytest.LogCaptureFixture) -> None:
         ("messy.csv:9", "12345"),
         (
             "messy.csv:10",
-            "unknown type 'fax'; expected one of phone, domain, url, email, wallet, bank-account, social",
+            "unknown type 'fax'; expected one of phone, domain, url, email, wallet, bank-account, social, "
+            "imei",
         ),
         ("messy.csv:11", "6 fields but the header has 5"),
     ]

@@ -37,6 +37,7 @@ CANONICALS: dict[str, Canonical] = {
         "telegram:scam_support",
         {"account_type": "telegram", "account_login": "scam_support"},
     ),
+    "imei": simple("imei", "352099001761481", facts={"tac": "35209900"}),
     # account-type-ov has facebook; telegram above is outside the vocabulary (a validator warning).
     "social-vocab": _same(
         "social",

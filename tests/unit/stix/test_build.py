@@ -12,7 +12,7 @@ import stix2
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.canon import Canonical
+from pipeline.canon import NEW_SCO_EXTENSION_IDS, Canonical
 from pipeline.stix.build import (
     _timestamp,
     dumps,
@@ -23,7 +23,6 @@ from pipeline.stix.build import (
 )
 from pipeline.stix.ids import (
     INDICATOR_EXTENSION_ID,
-    NEW_SCO_EXTENSION_IDS,
     SCAMSHARE_IDENTITY_ID,
     producer_identity_id,
     relationship_id,

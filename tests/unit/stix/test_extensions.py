@@ -12,24 +12,27 @@ import pytest
 from jsonschema import Draft202012Validator
 from stix2validator import ValidationOptions, validate_instance
 
+from pipeline.canon import NEW_SCO_EXTENSION_IDS
 from pipeline.stix.build import report_bundle
-from pipeline.stix.extensions import (
-    DEFINITIONS_FILE,
-    definitions_bundle,
-    extension_definitions,
-    identity_object,
-)
+from pipeline.stix.extensions import DEFINITIONS_FILE, identity_object
 from pipeline.stix.ids import (
     INDICATOR_EXTENSION_ID,
-    NEW_SCO_EXTENSION_IDS,
     SCAMSHARE_IDENTITY_ID,
     SIGHTING_EXTENSION_ID,
     indicator_id,
     sco_id,
 )
-from pipeline.stix.schemas import ID_CONTRIBUTING_KEYWORD, SCHEMA_BASE_URL, SCHEMA_FILES
+from pipeline.stix.schemas import ID_CONTRIBUTING_KEYWORD, SCHEMA_BASE_URL
 from pipeline.wire.envelope import make_submission
-from pipeline.wire.schemas import all_schemas, render, schema_documents, write_schema_files
+from pipeline.wire.schemas import (
+    SCHEMA_FILES,
+    all_schemas,
+    definitions_bundle,
+    extension_definitions,
+    render,
+    schema_documents,
+    write_schema_files,
+)
 
 from .samples import CANONICALS, NOW
 

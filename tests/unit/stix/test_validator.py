@@ -28,11 +28,11 @@ from typing import Any
 import pytest
 from stix2validator import ValidationOptions, validate_instance
 
-from pipeline.canon import SCO_TYPES, Canonical, simple
+from pipeline.canon import NEW_SCO_EXTENSION_IDS, SCO_TYPES, Canonical, simple
 from pipeline.stix.build import indicator_bundle, report_bundle, sco_object
-from pipeline.stix.extensions import definitions_bundle
-from pipeline.stix.ids import INDICATOR_EXTENSION_ID, NEW_SCO_EXTENSION_IDS
+from pipeline.stix.ids import INDICATOR_EXTENSION_ID
 from pipeline.stix.tlp import TLP
+from pipeline.wire.schemas import definitions_bundle
 
 from .samples import CANONICALS, NOW
 
@@ -208,6 +208,23 @@ def test_bank_account_needs_iban_or_number_and_country() -> None:
 def test_wallet_value_has_no_whitespace() -> None:
     assert errors_of(_bad_sco("cryptocurrency-wallet", value="bc1q abc"))
     assert errors_of(_bad_sco("cryptocurrency-wallet", value="bc1qabc", chain="Bitcoin"))
+
+
+def test_imei_schema_is_applied() -> None:
+    assert errors_of(_bad_sco("imei", value="352099001761481")) == []
+    for value in ("35209900176148", "35-209900-176148-1", "3520990017614823"):
+        bad = _bad_sco("imei", value=value)
+        assert errors_of(bad, ValidationOptions(version="2.1")) == []  # the core schema alone passes it
+        assert any("does not match" in e for e in errors_of(bad))
+
+
+def test_imei_bundles_carry_the_imei_extension() -> None:
+    bundle = report_bundle(CANONICALS["imei"], producer="telco-a", now=NOW)
+    assert_valid(bundle)
+    sco = bundle["objects"][1]
+    assert sco["type"] == "imei"
+    assert sco["extensions"] == {NEW_SCO_EXTENSION_IDS["imei"]: {"extension_type": "new-sco"}}
+    assert bundle["objects"][0]["pattern"] == "[imei:value = '352099001761481']"
 
 
 def _indicator_with(ext: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,85 @@
+"""What canonicalisers return: :class:`Canonical` (with its deterministic STIX ids) or :class:`Invalid`.
+
+A Canonical's SCO type comes from its kind's declaration in the registry (:mod:`pipeline.canon.kinds`).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from pipeline.stix.ids import indicator_id, pattern_for, sco_id
+
+
+@functools.cache
+def _declared(kind: str) -> tuple[str, str | None]:
+    """(SCO type, new-sco extension id) of ``kind``; KeyError for a kind that is not registered."""
+    # The registration list imports every kind module, and they import this one: read it on first use.
+    from pipeline.canon.kinds import REGISTRY  # noqa: PLC0415
+
+    declared = REGISTRY[kind]
+    return declared.sco_type, declared.extension_id
+
+
+@dataclass(frozen=True, slots=True)
+class Canonical:
+    """A canonical observable with its deterministic STIX ids and pattern.
+
+    ``props`` are the SCO's properties (besides type/id/spec_version); ``id_props`` is the subset that
+    contributes to the SCO id (STIX 2.1 section 2.9 or our extension definition); ``pattern_props`` are the
+    properties the Indicator pattern compares. ``facts`` carries derived, non-STIX facts that later stages
+    and the CLI use: ``country`` (ISO alpha-2), ``domain`` (for URLs and e-mails), ``chain``, ``asset``...
+    """
+
+    kind: str
+    value: str
+    props: Mapping[str, str]
+    id_props: Mapping[str, str]
+    pattern_props: Mapping[str, str]
+    facts: Mapping[str, str] = field(default_factory=dict)
+    sco_type: str = field(init=False)
+    sco_id: str = field(init=False)
+    pattern: str = field(init=False)
+    indicator_id: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        sco_type = _declared(self.kind)[0]
+        pattern = pattern_for(sco_type, self.pattern_props)
+        object.__setattr__(self, "sco_type", sco_type)
+        object.__setattr__(self, "sco_id", sco_id(sco_type, self.id_props))
+        object.__setattr__(self, "pattern", pattern)
+        object.__setattr__(self, "indicator_id", indicator_id(pattern))
+
+    @property
+    def sco_extension_id(self) -> str | None:
+        """The new-sco extension definition id of its SCO type, ``None`` for a STIX 2.1 SCO type."""
+        return _declared(self.kind)[1]
+
+
+@dataclass(frozen=True, slots=True)
+class Invalid:
+    """Why a value could not be canonicalised. ``reason`` is a short sentence a person can act on."""
+
+    kind: str
+    value: str
+    reason: str
+
+
+Canonicaliser = Callable[[str, "str | None"], "Canonical | Invalid"]
+
+
+def simple(kind: str, value: str, facts: Mapping[str, str] | None = None, **extra: str) -> Canonical:
+    """A Canonical whose id and pattern are ``value`` alone (domain, url, email, phone, wallet, imei)."""
+    props = {"value": value, **extra}
+    return Canonical(
+        kind=kind,
+        value=value,
+        props=props,
+        id_props={"value": value},
+        pattern_props={"value": value},
+        facts=dict(facts or {}),
+    )
+
+
+__all__ = ["Canonical", "Canonicaliser", "Invalid", "simple"]

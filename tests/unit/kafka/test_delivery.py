@@ -1,0 +1,148 @@
+"""The pure parts of the Kafka I/O layer: the backpressure loop and delivery accounting (no broker)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from confluent_kafka import KafkaError
+
+from pipeline.errors import DeliveryError
+from pipeline.kafka.clients import DeliveryFailure, DeliveryTracker, produce
+
+
+@dataclass
+class QueueFullProducer:
+    """A stand-in for confluent-kafka's Producer whose local queue is full for the first ``full`` sends."""
+
+    full: int = 0
+    sent: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    polls: list[float] = field(default_factory=list)
+
+    def produce(self, topic: str, **kwargs: Any) -> None:
+        if self.full > 0:
+            self.full -= 1
+            raise BufferError("Local: Queue full")
+        self.sent.append((topic, kwargs))
+
+    def poll(self, timeout: float = -1) -> int:
+        self.polls.append(timeout)
+        return 0
+
+
+@dataclass
+class FakeMessage:
+    """The part of a confluent-kafka Message a delivery report carries."""
+
+    _topic: str = "scam.feed.bank"
+    _partition: int | None = 1
+    _key: bytes | None = b"indicator--1"
+
+    def topic(self) -> str:
+        return self._topic
+
+    def partition(self) -> int | None:
+        return self._partition
+
+    def key(self) -> bytes | None:
+        return self._key
+
+
+def test_produce_waits_for_room_then_serves_callbacks() -> None:
+    producer = QueueFullProducer(full=3)
+    callback = DeliveryTracker()
+
+    produce(producer, "t", b"k", b"v", headers=[("h", b"1")], on_delivery=callback, wait_s=0.01)
+
+    assert producer.sent == [
+        ("t", {"key": b"k", "value": b"v", "headers": [("h", b"1")], "on_delivery": callback})
+    ]
+    # One wait per full queue, then one non-blocking poll for the reports that have arrived.
+    assert producer.polls == [0.01, 0.01, 0.01, 0]
+
+
+def test_produce_passes_only_what_is_given() -> None:
+    producer = QueueFullProducer()
+    produce(producer, "t", None, None)
+    produce(producer, "t", "k", "v", partition=3)
+    assert producer.sent == [
+        ("t", {"key": None, "value": None}),
+        ("t", {"key": "k", "value": "v", "partition": 3}),
+    ]
+    assert producer.polls == [0, 0]
+
+
+def test_produce_leaves_other_errors_to_the_caller() -> None:
+    class Refusing(QueueFullProducer):
+        def produce(self, topic: str, **kwargs: Any) -> None:
+            raise ValueError("refused")
+
+    producer = Refusing()
+    with pytest.raises(ValueError, match="refused"):
+        produce(producer, "t", b"k", b"v")
+    assert producer.polls == []
+
+
+def test_tracker_counts_acknowledgements_and_failures_with_where_and_why() -> None:
+    tracker = DeliveryTracker()
+    ok, bad = FakeMessage(), FakeMessage(_partition=0, _key=b"indicator--2")
+    tracker(None, ok)  # type: ignore[arg-type]
+    tracker(None, ok)  # type: ignore[arg-type]
+    failure = tracker.record(KafkaError(KafkaError._MSG_TIMED_OUT), bad, label="submission=s1")  # type: ignore[arg-type]
+
+    assert (tracker.delivered, tracker.failed) == (2, 1)
+    assert failure == tracker.failures[0]
+    assert (failure.topic, failure.partition, failure.key, failure.label) == (
+        "scam.feed.bank",
+        0,
+        "indicator--2",
+        "submission=s1",
+    )
+    assert failure.error.endswith("(_MSG_TIMED_OUT)")
+    assert str(failure).startswith("topic=scam.feed.bank[0] key=indicator--2 submission=s1: ")
+
+
+def test_a_refused_message_counts_as_a_failure_without_a_partition() -> None:
+    tracker = DeliveryTracker()
+    failure = tracker.fail("scam.submissions", b"big", "Broker: Message size too large (MSG_SIZE_TOO_LARGE)")
+    assert failure == DeliveryFailure("scam.submissions", None, "big", failure.error)
+    assert (
+        str(failure) == "topic=scam.submissions key=big: Broker: Message size too large (MSG_SIZE_TOO_LARGE)"
+    )
+    assert tracker.failed == 1
+
+
+def test_raise_for_failures_drains_what_it_reports() -> None:
+    tracker = DeliveryTracker(keep=2)
+    for i in range(5):
+        tracker.fail("t", f"k{i}".encode(), "boom", partition=0)
+
+    with pytest.raises(DeliveryError) as caught:
+        tracker.raise_for_failures()
+    assert caught.value.failures == [
+        "topic=t[0] key=k0: boom",
+        "topic=t[0] key=k1: boom",
+        "... and 3 more failure(s)",
+    ]
+    assert "topic=t[0] key=k0: boom" in str(caught.value)
+    # Drained: nothing new to report, and the lifetime counters stay.
+    tracker.raise_for_failures()
+    assert (tracker.failed, tracker.failures) == (5, [])
+
+
+def test_raise_for_failures_reports_messages_still_queued() -> None:
+    tracker = DeliveryTracker()
+    with pytest.raises(DeliveryError, match=r"2 message\(s\) still queued after 1.5s"):
+        tracker.raise_for_failures(pending=2, waited_s=1.5)
+    tracker.raise_for_failures(pending=0)  # nothing failed, nothing queued: no error
+
+
+def test_keep_bounds_the_failures_kept_not_the_count() -> None:
+    tracker = DeliveryTracker(keep=3)
+    for _ in range(10):
+        tracker.fail("t", None, "boom")
+    assert tracker.failed == 10
+    assert len(tracker.failures) == 3
+    assert len(tracker.drain()) == 3
+    assert tracker.drain() == []
