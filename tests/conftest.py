@@ -2,8 +2,12 @@
 
 Integration tests (``@pytest.mark.integration``) talk to a real Kafka-protocol broker and a real Redis:
 
-* ``stack`` (session): ``SCAMSHARE_TEST_BOOTSTRAP`` + ``SCAMSHARE_TEST_REDIS_URL`` when both are set
-  (e.g. an Apache Kafka), otherwise ONE embedded stack (tansu + redis-server) for the whole session.
+* ``stack`` (session, parametrised by broker): ``SCAMSHARE_TEST_BOOTSTRAP`` + ``SCAMSHARE_TEST_REDIS_URL``
+  when both are set, otherwise one embedded stack per broker engine for the whole session: tansu +
+  redis-server, then Apache Kafka (KRaft, one node) + redis-server. Every integration test therefore runs
+  on both brokers (ids ``[tansu]`` / ``[kafka]``). Where Java 17+ or Maven is missing the Kafka half is
+  skipped, and the run says so and why in its summary. ``SCAMSHARE_TEST_BROKERS=tansu`` (or ``kafka``)
+  runs one half only.
 * ``settings`` / ``make_settings`` (function): Settings pointing at the stack with a topic prefix,
   Redis key prefix and app id unique to the test, 2 partitions and a private state dir, so tests never
   see each other's data.
@@ -30,6 +34,7 @@ import pytest
 import redis
 
 from pipeline.config import Settings
+from pipeline.dev.kafka_jars import kafka_available
 from pipeline.dev.stack import EmbeddedStack
 from pipeline.state.redis_store import RedisStore, glob_escape
 
@@ -38,24 +43,60 @@ TEST_ENV_PREFIX = "SCAMSHARE_TEST_"
 
 @dataclass(frozen=True)
 class StackAddresses:
-    """Where the session's broker and Redis listen."""
+    """Where the session's broker and Redis listen, and which broker engine it is."""
 
     bootstrap: str
     redis_url: str
+    engine: str = "external"
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackAddresses]:
-    """The session's broker and Redis: external when configured, else one embedded stack."""
+BROKERS = tuple(
+    name.strip()
+    for name in os.environ.get(f"{TEST_ENV_PREFIX}BROKERS", "tansu,kafka").split(",")
+    if name.strip()
+)
+#: Why the Apache Kafka half did not run (reported in the terminal summary), if it did not.
+_KAFKA_SKIPPED: list[str] = []
+
+
+@pytest.fixture(scope="session", params=BROKERS)
+def stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[StackAddresses]:
+    """The session's broker and Redis: external when configured, else one embedded stack per engine."""
+    engine = request.param
     bootstrap = os.environ.get(f"{TEST_ENV_PREFIX}BOOTSTRAP")
     redis_url = os.environ.get(f"{TEST_ENV_PREFIX}REDIS_URL")
     if bootstrap and redis_url:
+        if engine != BROKERS[0]:
+            pytest.skip("an external stack is configured: its tests ran once, under the first broker id")
         yield StackAddresses(bootstrap, redis_url)
         return
     if bootstrap or redis_url:
         pytest.fail(f"set both {TEST_ENV_PREFIX}BOOTSTRAP and {TEST_ENV_PREFIX}REDIS_URL, or neither")
-    with EmbeddedStack(tmp_path_factory.mktemp("stack")) as embedded:
-        yield StackAddresses(embedded.bootstrap, embedded.redis_url)
+    if engine not in ("tansu", "kafka"):
+        pytest.fail(f"{TEST_ENV_PREFIX}BROKERS names {engine!r}; expected tansu and/or kafka")
+    if engine == "kafka":
+        ok, why = kafka_available()
+        if not ok:
+            if not _KAFKA_SKIPPED:
+                _KAFKA_SKIPPED.append(why)
+            pytest.skip(f"Apache Kafka half skipped: {why}")
+    with EmbeddedStack(tmp_path_factory.mktemp(f"stack-{engine}"), broker=engine) as embedded:
+        yield StackAddresses(embedded.bootstrap, embedded.redis_url, engine)
+
+
+@pytest.fixture
+def broker(stack: StackAddresses) -> str:
+    """The engine the session stack runs: ``tansu``, ``kafka`` or ``external``."""
+    return stack.engine
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _KAFKA_SKIPPED:
+        terminalreporter.write_line(
+            f"Apache Kafka half of the integration tests SKIPPED: {_KAFKA_SKIPPED[0]}", yellow=True, bold=True
+        )
 
 
 @pytest.fixture(autouse=True)

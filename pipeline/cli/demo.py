@@ -27,11 +27,7 @@ def demo_settings(obj: CliContext, settings: Settings, say: bool) -> Iterator[Se
     if not (settings.bootstrap and settings.redis_url):
         state = devstack.read_state(settings.dev_file)
         if state is not None and state.alive():
-            settings = override(
-                settings,
-                bootstrap=settings.bootstrap or state.bootstrap,
-                redis_url=settings.redis_url_value() or state.redis_url,
-            )
+            settings = devstack.with_dev_stack(settings)
             if say:
                 obj.err.print(f"using the running dev stack: {state.bootstrap}, {state.redis_url}")
     if settings.bootstrap and settings.redis_url:

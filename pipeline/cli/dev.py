@@ -65,7 +65,7 @@ def up_cmd(obj: CliContext, broker_bin: str | None, engine: str, brokers: int, a
     obj.console.print(f"  export SCAMSHARE_REDIS_URL={state.redis_url}", soft_wrap=True)
     if state.replication_factor > 1:
         obj.console.print(f"  export SCAMSHARE_REPLICATION_FACTOR={state.replication_factor}", soft_wrap=True)
-    gone = "topics live in memory: they go with it" if state.engine == "tansu" else "its data folder goes too"
+    gone = "topics live in memory: they go with it" if state.engine == "tansu" else "the next up starts empty"
     obj.console.print(f"Stop it with `scamshare dev down` ({gone}).")
 
 

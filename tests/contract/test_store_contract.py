@@ -51,7 +51,7 @@ def store(request: pytest.FixtureRequest, clock: SteppedClock) -> Store:
     """Each test runs once per implementation (this overrides the conftest's Redis-only ``store``)."""
     if request.param == "memory":
         return MemoryStore(now=clock)
-    redis_store: RedisStore = request.getfixturevalue("store")  # the conftest's: the session stack's Redis
+    redis_store: RedisStore = request.getfixturevalue("redis_store")  # a real Redis (tests/contract/conftest)
     return redis_store
 
 
@@ -64,7 +64,7 @@ def backend(store: Store, clock: SteppedClock, request: pytest.FixtureRequest) -
 
         return Backend(store, MemoryStore(now=clock, dedup_ttl_s=SHORT_TTL_S), step)
     assert isinstance(store, RedisStore)
-    prefix = request.getfixturevalue("settings").redis_key_prefix  # its keys are removed by ``redis_client``
+    prefix = request.getfixturevalue("contract_prefix")  # its keys are removed with ``redis_store``
     return Backend(store, RedisStore(store.client, prefix=prefix, dedup_ttl_s=SHORT_TTL_S), asyncio.sleep)
 
 
