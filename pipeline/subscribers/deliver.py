@@ -28,7 +28,7 @@ from pipeline.state.subscription import Subscription
 from pipeline.stix.times import Clock, utc_now
 from pipeline.subscribers.channels import Channel, Outgoing
 from pipeline.wire.envelope import INDICATOR_SPEC
-from pipeline.wire.headers import HEADER_SUBMITTED_MS, dlq_headers
+from pipeline.wire.headers import HEADER_SUBMITTED_MS, dead_letter
 from pipeline.wire.message import InMessage
 from pipeline.wire.rejected import Rejected
 
@@ -82,7 +82,7 @@ class DeliverStep:
             if problem is not None:
                 rejected = Rejected("bad_record", f"not a scam.indicators record: {problem}")
                 self.emitter.send(
-                    self.topics.dlq, msg.key, msg.value, dlq_headers(msg, rejected, "fanout", now)
+                    self.topics.dlq, *dead_letter(msg, rejected, "fanout", now)
                 )
         ids = list(dict.fromkeys(view.indicator_id for _, view, _ in parsed))
         # Only the subscribers' delivery marks are needed, not the whole state.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Any, Final
 
@@ -11,6 +12,11 @@ from pipeline.wire.rejected import Rejected
 
 Headers = list[tuple[str, bytes]]
 
+#: A dead-lettered value larger than this is replaced by its first DLQ_MAX_VALUE_BYTES bytes, with its size
+#: and SHA-256 in headers. Anything an input topic accepts (up to its max.message.bytes, which a sender can
+#: raise) then fits the DLQ and the pipeline's producer (librdkafka's message.max.bytes: 1,000,000).
+DLQ_MAX_VALUE_BYTES: Final = 256 * 1024
+
 HEADER_PRODUCER: Final = "scamshare-producer"
 HEADER_CONTENT_TYPE: Final = "content-type"
 HEADER_SCHEMA: Final = "scamshare-schema"
@@ -19,6 +25,10 @@ HEADER_REASON: Final = "scamshare-reason"  # DLQ: why it was rejected
 HEADER_STAGE: Final = "scamshare-stage"  # DLQ: which stage rejected it
 HEADER_REJECTED_AT: Final = "scamshare-rejected-at"
 HEADER_SOURCE: Final = "scamshare-source"  # DLQ: topic/partition@offset of the original
+# DLQ, when the original was too big to carry whole: its size, its SHA-256 (hex), and a flag.
+HEADER_ORIGINAL_SIZE: Final = "scamshare-original-size"
+HEADER_ORIGINAL_SHA256: Final = "scamshare-original-sha256"
+HEADER_TRUNCATED: Final = "scamshare-truncated"
 # Feed messages (and sightings: who sent it).
 HEADER_VERSION: Final = "scamshare-version"  # the indicator's version number
 HEADER_SUBSCRIBER: Final = "scamshare-subscriber"
@@ -50,3 +60,24 @@ def dlq_headers(msg: InMessage, rejected: Rejected, stage: str, now: datetime) -
     if rejected.producer and HEADER_PRODUCER not in msg.headers:
         headers.append((HEADER_PRODUCER, rejected.producer.encode()))
     return headers
+
+
+def dead_letter(
+    msg: InMessage, rejected: Rejected, stage: str, now: datetime
+) -> tuple[bytes | None, bytes, Headers]:
+    """``(key, value, headers)`` of the DLQ record for ``msg``: its original bytes, or a bounded prefix.
+
+    A value over :data:`DLQ_MAX_VALUE_BYTES` is cut to that prefix and the record says so
+    (``scamshare-truncated: 1``, the original size and SHA-256), so an oversized message is dead-lettered
+    like any other instead of failing the DLQ write for ever.
+    """
+    headers = dlq_headers(msg, rejected, stage, now)
+    value = msg.value
+    if len(value) > DLQ_MAX_VALUE_BYTES:
+        headers += [
+            (HEADER_TRUNCATED, b"1"),
+            (HEADER_ORIGINAL_SIZE, str(len(value)).encode()),
+            (HEADER_ORIGINAL_SHA256, hashlib.sha256(value).hexdigest().encode()),
+        ]
+        value = value[:DLQ_MAX_VALUE_BYTES]
+    return msg.key, value, headers

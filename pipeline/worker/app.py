@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
@@ -91,6 +91,26 @@ def to_message(event: Any) -> InMessage:
     )
 
 
+def hold_back(events: Sequence[Any]) -> None:
+    """Keep faust from committing these events' offsets until :func:`release` says they were processed.
+
+    faust commits a partition up to its highest contiguous offset whose message got its *final* ack, and
+    gives a message that ack only once (``Message.acked``). ``take_events`` acks a batch whenever its
+    generator closes, and the stream closes it on shutdown while the batch may still be retrying, which
+    committed past messages that were never processed. A held message looks acked already, so that ack
+    is a no-op and the next owner of the partition reads it again.
+    """
+    for event in events:
+        event.message.acked = True
+
+
+async def release(stream: faust.StreamT[Any], events: Sequence[Any]) -> None:
+    """The batch was processed: give its messages the final ack that lets faust commit them."""
+    for event in events:
+        event.message.acked = False
+        await stream.ack(event)
+
+
 async def retrying(what: str, fn: Callable[[], Awaitable[T]], *, max_delay_s: float = 10.0) -> T:
     """Run ``fn`` until it succeeds, backing off; safe only because the steps are idempotent."""
     delay = 0.2
@@ -125,6 +145,48 @@ async def wait_until_assigned(
         if loop.time() > deadline:
             raise TimeoutError(f"worker owns {len(owned)}/{want} partitions after {timeout_s:.0f}s")
         await asyncio.sleep(0.05)
+
+
+async def batches(
+    stream: faust.StreamT[Any], batch: int, within: float
+) -> AsyncGenerator[Sequence[InMessage], None]:
+    """Batches of the stream's messages, acked only once the consumer of this generator asks for the next
+    one (it finished the batch): a batch cut short by shutdown or an error is never committed."""
+    # take_events (faust-streaming >= 0.10) is missing from StreamT's type stubs.
+    async for events in cast(Any, stream).take_events(batch, within=within):
+        hold_back(events)
+        yield [to_message(e) for e in events]
+        await release(stream, events)
+
+
+async def run_agent(
+    name: str,
+    stream: faust.StreamT[Any],
+    *,
+    process: Callable[[Sequence[InMessage]], Awaitable[object]],
+    store: Store,
+    emitter: Emitter,
+    poison_counters: dict[str, int],
+    dlq_topic: str,
+    batch: int,
+    within: float,
+) -> None:
+    """The loop every agent runs: batch, process (isolating poison), retry infrastructure failures."""
+    batches_of = batches(stream, batch, within)
+    async for msgs in batches_of:
+        try:
+            result = await retrying(
+                name,
+                lambda msgs=msgs: process_isolating(  # type: ignore[misc]
+                    process, msgs, stage=name, emitter=emitter, store=store, dlq_topic=dlq_topic,
+                    counters=poison_counters,
+                ),
+            )  # fmt: skip
+        except BaseException:
+            # Shutdown (or anything else) cut the batch short: it stays held back, never committed.
+            await batches_of.aclose()
+            raise
+        logger.debug("%s batch=%d %s", name, len(msgs), result)
 
 
 @dataclass(frozen=True)
@@ -188,11 +250,6 @@ def build_worker(settings: Settings, *, model: ScoreModel | None = None) -> Work
     sightings = app.topic(topics.sightings, key_serializer="raw", value_serializer="raw")
     batch, within = settings.worker_batch_size, settings.worker_batch_within_s
 
-    async def batches(stream: faust.StreamT[Any]) -> AsyncIterator[Sequence[InMessage]]:
-        # take_events (faust-streaming >= 0.10) is missing from StreamT's type stubs.
-        async for events in cast(Any, stream).take_events(batch, within=within):
-            yield [to_message(e) for e in events]
-
     async def run(
         name: str,
         stream: faust.StreamT[Any],
@@ -202,16 +259,10 @@ def build_worker(settings: Settings, *, model: ScoreModel | None = None) -> Work
         emitter: Emitter,
         poison_counters: dict[str, int],
     ) -> None:
-        """The loop every agent runs: batch, process (isolating poison), retry infrastructure failures."""
-        async for msgs in batches(stream):
-            result = await retrying(
-                name,
-                lambda msgs=msgs: process_isolating(  # type: ignore[misc]
-                    process, msgs, stage=name, emitter=emitter, store=store, dlq_topic=topics.dlq,
-                    counters=poison_counters,
-                ),
-            )  # fmt: skip
-            logger.debug("%s batch=%d %s", name, len(msgs), result)
+        await run_agent(
+            name, stream, process=process, store=store, emitter=emitter, poison_counters=poison_counters,
+            dlq_topic=topics.dlq, batch=batch, within=within,
+        )  # fmt: skip
 
     @app.agent(submissions, name="ingest")
     async def ingest(stream: faust.StreamT[Any]) -> None:

@@ -28,7 +28,7 @@ from pipeline.state.store import Commit, Store
 from pipeline.stix.times import Clock, utc_now
 from pipeline.wire.headers import (
     HEADER_PRODUCER,
-    dlq_headers,
+    dead_letter,
 )
 from pipeline.wire.limits import Limits
 from pipeline.wire.message import InMessage
@@ -92,7 +92,7 @@ class IngestStep:
             if isinstance(outcome, Rejected):
                 rejects.append((msg, outcome))
                 self.emitter.send(
-                    self.topics.dlq, msg.key, msg.value, dlq_headers(msg, outcome, "validate", now)
+                    self.topics.dlq, *dead_letter(msg, outcome, "validate", now)
                 )
             else:
                 reports.extend(outcome)

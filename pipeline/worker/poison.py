@@ -20,7 +20,7 @@ import redis.exceptions
 from pipeline.errors import ContentionError, DeliveryError
 from pipeline.kafka.emit import Emitter
 from pipeline.state.store import Store
-from pipeline.wire.headers import dlq_headers
+from pipeline.wire.headers import dead_letter
 from pipeline.wire.message import InMessage
 from pipeline.wire.rejected import Rejected
 
@@ -77,7 +77,7 @@ async def process_isolating(
         [msg] = batch
         logger.exception("%s cannot process source=%s; dead-lettered", stage, msg.source)
         rejected = Rejected("processing_error", f"{type(exc).__name__}: {exc}"[:500])
-        emitter.send(dlq_topic, msg.key, msg.value, dlq_headers(msg, rejected, f"{stage}-error", now()))
+        emitter.send(dlq_topic, *dead_letter(msg, rejected, f"{stage}-error", now()))
         await emitter.flush()
         await store.count_once(msg.source, counters)
         return []

@@ -17,7 +17,7 @@ from pipeline.processors.merge import apply_sighting
 from pipeline.state.indicator import IndicatorState
 from pipeline.state.store import Commit
 from pipeline.stix.times import Clock, utc_now
-from pipeline.wire.headers import dlq_headers
+from pipeline.wire.headers import dead_letter
 from pipeline.wire.message import InMessage
 from pipeline.wire.rejected import Rejected
 from pipeline.wire.sighting import ParsedSighting, parse_sighting
@@ -56,7 +56,7 @@ class SightingStep:
             parsed = parse_sighting(msg.value)
             if isinstance(parsed, Rejected):
                 rejects.append((msg, parsed))
-                emitter.send(topics.dlq, msg.key, msg.value, dlq_headers(msg, parsed, "sightings", now))
+                emitter.send(topics.dlq, *dead_letter(msg, parsed, "sightings", now))
             else:
                 groups.setdefault(parsed.indicator_id, []).append((parsed, msg))
         published: dict[str, IndicatorState] = {}
@@ -106,10 +106,7 @@ class SightingStep:
                 for _, msg in pairs.values():
                     rejects.append((msg, unknown))
                     self.versions.emitter.send(
-                        self.versions.topics.dlq,
-                        msg.key,
-                        msg.value,
-                        dlq_headers(msg, unknown, "sightings", self.now()),
+                        self.versions.topics.dlq, *dead_letter(msg, unknown, "sightings", self.now())
                     )
                 result.unknown += len(fresh)
                 continue

@@ -1,0 +1,103 @@
+"""Nothing is lost at the edges: a worker stopped mid-retry commits nothing it did not process, and a message
+bigger than the DLQ could carry whole is dead-lettered as a bounded prefix with its size and SHA-256."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import Settings
+from pipeline.dev.proc import free_port
+from pipeline.kafka.clients import build_admin, build_producer, produce
+from pipeline.kafka.read import read_to_end
+from pipeline.kafka.topics import TopicSpec, ensure_topics, pipeline_topics
+from pipeline.ops.lag import group_lag
+from pipeline.producers.publisher import build_submission
+from pipeline.state.redis_store import RedisStore
+from pipeline.wire.headers import (
+    DLQ_MAX_VALUE_BYTES,
+    HEADER_ORIGINAL_SHA256,
+    HEADER_ORIGINAL_SIZE,
+    HEADER_REASON,
+    HEADER_TRUNCATED,
+)
+from tests.integration.helpers import canon, running_worker, start_worker, stop_worker, wait_processed
+
+pytestmark = [pytest.mark.integration]
+
+BIG = 12 * 1024 * 1024  # what the test's own producer and topic allow; the pipeline's limit is 1,000,000
+
+
+def send(settings: Settings, values: list[tuple[bytes, bytes]]) -> None:
+    producer = build_producer(settings, **{"message.max.bytes": BIG})
+    for key, value in values:
+        produce(producer, settings.topics.submissions, key, value)
+    assert producer.flush(30) == 0
+
+
+def reports(n: int) -> list[tuple[bytes, bytes]]:
+    now = datetime.now(UTC)
+    domains = [canon("domain", f"shutdown-{i}.example.com") for i in range(n)]
+    subs = [build_submission(c, producer="telco-th", now=now) for c in domains]
+    return [(s.key.encode(), s.value) for s in subs]
+
+
+def wait_for(log: Path, text: str, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if log.exists() and text in log.read_text(errors="replace"):
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"{text!r} never appeared in {log}:\n" + log.read_text(errors="replace")[-3000:])
+
+
+async def test_a_worker_stopped_while_retrying_commits_nothing_it_did_not_process(
+    settings: Settings, store: RedisStore, tmp_path: Path
+) -> None:
+    ensure_topics(build_admin(settings), pipeline_topics(settings))
+    send(settings, reports(3))
+    # Redis is unreachable: every batch fails for an infrastructure reason and is retried, never acked.
+    unreachable = settings.replace(redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    log = tmp_path / "stuck-worker.log"
+    stuck = start_worker(unreachable, log)
+    try:
+        wait_for(log, "ingest failed (attempt 2")
+    finally:
+        stop_worker(stuck)  # SIGTERM in the middle of the retries
+    assert stuck.returncode is not None
+    lag = group_lag(settings, build_admin(settings), settings.app_id, [settings.topics.submissions], "fetch")
+    assert lag.lag == 3, f"offsets committed past unprocessed messages: {lag}"
+
+    # The next worker gets all three, and each counts once.
+    with running_worker(settings, log=tmp_path / "worker.log") as worker:
+        stats = await wait_processed(settings, store, 3, worker)
+    assert (stats["accepted"], stats.get("rejected", 0)) == (3, 0)
+
+
+async def test_a_message_too_big_for_the_dlq_is_dead_lettered_as_a_bounded_prefix(
+    settings: Settings, store: RedisStore, tmp_path: Path
+) -> None:
+    specs = [
+        TopicSpec(s.name, s.partitions, s.replication_factor, {**s.config, "max.message.bytes": str(BIG)})
+        if s.name == settings.topics.submissions
+        else s
+        for s in pipeline_topics(settings)
+    ]
+    ensure_topics(build_admin(settings), specs)
+    huge = b"{" + b"x" * (1536 * 1024)  # 1.5 MiB: accepted by this topic, far over every pipeline limit
+    send(settings, [(b"huge", huge), *reports(1)])
+    with running_worker(settings, log=tmp_path / "worker.log") as worker:
+        stats = await wait_processed(settings, store, 2, worker)
+    assert (stats["accepted"], stats["rejected"], stats["rejected:too_large"]) == (1, 1, 1)
+    [dead] = read_to_end(settings, [settings.topics.dlq], timeout_s=30)
+    headers = dict(dead.headers)
+    assert dead.key == b"huge"
+    assert headers[HEADER_TRUNCATED] == b"1"
+    assert headers[HEADER_ORIGINAL_SIZE] == str(len(huge)).encode()
+    assert headers[HEADER_ORIGINAL_SHA256] == hashlib.sha256(huge).hexdigest().encode()
+    assert headers[HEADER_REASON].startswith(b"too_large:")
+    assert dead.value == huge[:DLQ_MAX_VALUE_BYTES]
