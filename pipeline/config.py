@@ -70,6 +70,19 @@ class Settings(BaseSettings):
     topic_prefix: str = Field(default="scam.", description="Prefix of every pipeline topic.")
     partitions: int = Field(default=4, ge=1, le=10_000)
     replication_factor: int = Field(default=1, ge=1, le=32)
+    min_insync_replicas: int | None = Field(
+        default=None,
+        ge=1,
+        le=32,
+        description="Topic min.insync.replicas; unset = replication factor - 1 (2 of 3), at least 1. "
+        "With acks=all a write then survives the loss of one broker.",
+    )
+    retention_submissions_ms: int = Field(default=7 * 86_400_000, ge=-1, description="-1 = keep for ever.")
+    retention_dlq_ms: int = Field(default=30 * 86_400_000, ge=-1, description="Rejects stay to be looked at.")
+    retention_feeds_ms: int = Field(
+        default=30 * 86_400_000, ge=-1, description="How long a subscriber can be away and catch up."
+    )
+    retention_sightings_ms: int = Field(default=30 * 86_400_000, ge=-1)
     compression: CompressionType = "lz4"
     linger_ms: int = Field(default=5, ge=0, le=10_000)
     consumer_fetch_max_wait_ms: int = Field(
@@ -210,3 +223,12 @@ def redact_url(url: str | None) -> str | None:
     creds, _, host = rest.rpartition("@")
     user = creds.split(":", 1)[0]
     return f"{scheme}://{user}:**********@{host}"
+
+
+def default(name: str) -> Any:
+    """The default of a Settings field: the one place a default is written (components reuse it).
+
+    >>> default("dedup_window_s")
+    604800
+    """
+    return Settings.model_fields[name].default

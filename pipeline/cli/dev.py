@@ -10,7 +10,7 @@ from rich.table import Table
 from pipeline.cli.context import CliContext, connected_settings, connection_options, handle_errors, print_json
 from pipeline.dev import control as devstack
 from pipeline.kafka.clients import build_admin
-from pipeline.kafka.topics import ensure_topics, list_topics, pipeline_topics
+from pipeline.kafka.topics import ensure_topics, list_topics, pipeline_topics, topic_drift
 
 
 @click.group("dev")
@@ -129,6 +129,11 @@ def topics() -> None:
 @connection_options
 @click.option("--timeout", default=15.0, show_default=True, help="Seconds to wait for the broker.")
 @click.option("--json", "as_json", is_flag=True, help="Print {topic: created|exists} as JSON.")
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Create nothing: report how existing topics differ from the settings (exit 1 on drift).",
+)
 @click.pass_obj
 @handle_errors
 def create_cmd(
@@ -138,10 +143,22 @@ def create_cmd(
     kafka_option: dict[str, str],
     timeout: float,
     as_json: bool,
+    check: bool,
 ) -> None:
-    """Create every pipeline topic that does not exist yet (idempotent)."""
+    """Create every pipeline topic that does not exist yet (idempotent), with replication,
+    min.insync.replicas, retention and max.message.bytes from the settings (indicators: compacted)."""
     settings = connected_settings(obj, bootstrap, redis_url, kafka_option, redis=False)
     specs = pipeline_topics(settings)
+    if check:
+        drift = topic_drift(build_admin(settings), specs, timeout=timeout)
+        if as_json:
+            print_json({"drift": drift})
+        elif drift:
+            for line in drift:
+                obj.console.print(f"[yellow]drift[/] {line}")
+        else:
+            obj.console.print(f"{len(specs)} topics match the settings")
+        sys.exit(1 if drift else 0)
     outcome = ensure_topics(build_admin(settings), specs, timeout=timeout)
     if as_json:
         print_json(outcome)

@@ -292,9 +292,12 @@ def _start_server(
     *,
     detach: bool,
     timeout: float,
+    port: int | None = None,
 ) -> _Child:
+    """Start a server on a free port (or on ``port``: a restart) and wait until it answers."""
     for attempt in range(1, _PORT_ATTEMPTS + 1):
-        port = free_port()
+        if port is None or attempt > 1:
+            port = free_port()
         address = f"{HOST}:{port}"
         proc = spawn(argv_for(port), log, death_signal=None if detach else _DEATH_SIGNAL[name])
         try:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import atexit
 import logging
 import shutil
+import signal
 import tempfile
 from pathlib import Path
 from types import TracebackType
@@ -41,6 +42,7 @@ from pipeline.dev.proc import (
     _redis_answers,
     _start_server,
     _stop_child,
+    signal_group,
 )
 from pipeline.errors import DevStackError
 
@@ -157,15 +159,35 @@ class EmbeddedStack:
                     "broker", broker_bin, lambda port: broker_argv(broker_bin, port), _broker_answers,
                     logs / "broker.log", detach=self.detach, timeout=self._ready_timeout,
                 )  # fmt: skip
-            redis_log = logs / "redis.log"
-            self._children["redis"] = _start_server(
-                "redis", redis_bin, lambda port: redis_argv(redis_bin, port, data, redis_log), _redis_answers,
-                redis_log, detach=self.detach, timeout=self._ready_timeout,
-            )  # fmt: skip
+            self._start_redis(redis_bin, data, logs / "redis.log")
         except BaseException:
             self.stop()
             raise
         return self
+
+    def _start_redis(self, binary: str, data: Path, log: Path, port: int | None = None) -> None:
+        self._children["redis"] = _start_server(
+            "redis", binary, lambda p: redis_argv(binary, p, data, log), _redis_answers, log,
+            detach=self.detach, timeout=self._ready_timeout, port=port,
+        )  # fmt: skip
+
+    def kill_redis(self) -> None:
+        """SIGKILL Redis (a fault test's crash); :meth:`restart_redis` brings it back from its AOF."""
+        child = self._children["redis"]
+        signal_group(child.proc.pid, signal.SIGKILL)
+        child.proc.wait(10)
+
+    def restart_redis(self) -> None:
+        """Start Redis again on the same port and data folder: it reloads its append-only file."""
+        record = self._record("redis")
+        argv = self._children["redis"].proc.args
+        assert isinstance(argv, list)
+        data, log = Path(argv[argv.index("--dir") + 1]), Path(record.log)
+        _stop_child(self._children.pop("redis").proc, _GRACE_S["redis"])
+        port = int(record.address.rsplit(":", 1)[1])
+        self._start_redis(record.binary, data, log, port=port)
+        if self._record("redis").address != record.address:
+            raise DevStackError(f"Redis came back on {self._record('redis').address}, not {record.address}")
 
     def stop(self) -> list[str]:
         """Stop what this stack started (Redis first, then the broker); returns what was stopped."""

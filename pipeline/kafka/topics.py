@@ -51,17 +51,37 @@ class TopicSpec:
         )
 
 
+#: Header and batch overhead a topic must accept beyond the largest value the pipeline allows.
+_RECORD_OVERHEAD = 64 * 1024
+
+
+def topic_config(settings: Settings, retention_ms: int, **extra: str) -> dict[str, str]:
+    """The configs every pipeline topic gets: retention, min.insync.replicas, max.message.bytes."""
+    isr = settings.min_insync_replicas or max(1, settings.replication_factor - 1)
+    return {
+        "retention.ms": str(retention_ms),
+        "min.insync.replicas": str(min(isr, settings.replication_factor)),
+        # Larger than the worker's limit, so an oversized submission is rejected with a reason (and
+        # dead-lettered as a bounded prefix) instead of being refused by the broker.
+        "max.message.bytes": str(max(settings.max_message_bytes + _RECORD_OVERHEAD, 1_048_588)),
+        **extra,
+    }
+
+
 def pipeline_topics(settings: Settings) -> list[TopicSpec]:
-    """The core topics (submissions, dlq, indicators, sightings) with settings' partitions and RF."""
-    compacted = {settings.topics.indicators}
+    """The core topics (submissions, dlq, indicators, sightings) with settings' partitions, RF and configs.
+
+    ``scam.indicators`` is compacted and kept for ever (it is the current version of every indicator).
+    """
+    t = settings.topics
+    configs = {
+        t.submissions: topic_config(settings, settings.retention_submissions_ms),
+        t.dlq: topic_config(settings, settings.retention_dlq_ms),
+        t.indicators: topic_config(settings, -1, **{"cleanup.policy": "compact"}),
+        t.sightings: topic_config(settings, settings.retention_sightings_ms),
+    }
     return [
-        TopicSpec(
-            name=name,
-            partitions=settings.partitions,
-            replication_factor=settings.replication_factor,
-            config={"cleanup.policy": "compact"} if name in compacted else {},
-        )
-        for name in settings.topics.core()
+        TopicSpec(name, settings.partitions, settings.replication_factor, configs[name]) for name in t.core()
     ]
 
 
@@ -69,13 +89,13 @@ def feed_topic_spec(settings: Settings, name: str, config: Mapping[str, str] | N
     """The spec of one subscriber's feed topic.
 
     ``name`` is the full topic name: ``settings.topics.feed(subscriber_id)`` or the topic a
-    subscription names. Feeds keep the broker's default retention unless ``config`` says otherwise.
+    subscription names. ``config`` adds to (or overrides) the feed defaults.
     """
     return TopicSpec(
         name=name,
         partitions=settings.partitions,
         replication_factor=settings.replication_factor,
-        config=dict(config or {}),
+        config={**topic_config(settings, settings.retention_feeds_ms), **(config or {})},
     )
 
 
@@ -150,3 +170,32 @@ def topic_configs(admin: AdminClient, name: str, timeout: float = 10.0) -> dict[
     except (KafkaException, concurrent.futures.TimeoutError) as exc:
         raise KafkaError(f"could not describe topic {name}: {exc or 'no answer in time'}") from exc
     return {key: entry.value for key, entry in entries.items() if entry.value is not None}
+
+
+def topic_drift(admin: AdminClient, specs: Iterable[TopicSpec], timeout: float = 10.0) -> list[str]:
+    """How existing topics differ from ``specs`` (missing topic, partitions, replication, configs); [] = none.
+
+    A config the broker does not report (the embedded broker reports only what was set at creation) counts
+    as drift: the topic was not created with it.
+    """
+    try:
+        metadata = admin.list_topics(timeout=timeout)
+    except KafkaException as exc:
+        raise KafkaError(f"could not list topics: {exc}") from exc
+    drift: list[str] = []
+    for spec in specs:
+        meta = metadata.topics.get(spec.name)
+        if meta is None or meta.error is not None:
+            drift.append(f"{spec.name}: missing")
+            continue
+        if len(meta.partitions) != spec.partitions:
+            drift.append(f"{spec.name}: partitions {len(meta.partitions)}, expected {spec.partitions}")
+        replicas = {len(p.replicas) for p in meta.partitions.values()}
+        if replicas != {spec.replication_factor}:
+            got = ",".join(str(r) for r in sorted(replicas))
+            drift.append(f"{spec.name}: replication factor {got}, expected {spec.replication_factor}")
+        actual = topic_configs(admin, spec.name, timeout)
+        for key, want in sorted(spec.config.items()):
+            if actual.get(key) != want:
+                drift.append(f"{spec.name}: {key}={actual.get(key, '(broker default)')}, expected {want}")
+    return drift

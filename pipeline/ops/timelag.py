@@ -27,11 +27,14 @@ from typing import Any, Protocol
 import redis
 from confluent_kafka.admin import AdminClient
 
-from pipeline.config import Settings
+from pipeline.config import Settings, default
 from pipeline.ops.lag import UNKNOWN_GROUP, EndSource, GroupLag, PartitionLag, collect_lags, pipeline_groups
 from pipeline.ops.lagstatus import DEFAULT_RULES, CommitSample, Status, StatusRules, partition_status, worst
 
 logger = logging.getLogger(__name__)
+
+DEFAULT_PREFIX: str = default("redis_key_prefix")
+
 
 TP = tuple[str, int]
 
@@ -139,7 +142,7 @@ class LagHistory:
     """Bounded (time, end) points per partition and (time, committed, end) samples per group partition."""
 
     def __init__(
-        self, client: redis.Redis, *, prefix: str = "ss:", max_points: int = 240, ttl_s: int = 86_400
+        self, client: redis.Redis, *, prefix: str = DEFAULT_PREFIX, max_points: int = 240, ttl_s: int = 86_400
     ) -> None:
         self._r = client
         self._p = f"{prefix}lag:"
@@ -147,7 +150,7 @@ class LagHistory:
         self._ttl = ttl_s
 
     @classmethod
-    def from_url(cls, url: str, *, prefix: str = "ss:", **kwargs: Any) -> LagHistory:
+    def from_url(cls, url: str, *, prefix: str = DEFAULT_PREFIX, **kwargs: Any) -> LagHistory:
         return cls(redis.Redis.from_url(url, decode_responses=False), prefix=prefix, **kwargs)
 
     def close(self) -> None:

@@ -21,12 +21,16 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from pipeline.config import default
 from pipeline.state.indicator import IndicatorState
 from pipeline.state.store import Commit, Delivery, Store
 from pipeline.state.subscription import Subscription
 from pipeline.stix.times import Clock, utc_now
 
 _ID_PREFIX = "indicator--"
+
+
+DEDUP_TTL_S: int = default("dedup_window_s")
 
 
 def _key(indicator_id: str) -> str:
@@ -45,7 +49,7 @@ class MemoryStore:
     ``now`` is the clock the dedup window (``dedup_ttl_s``) and the cache TTLs are measured on.
     """
 
-    def __init__(self, *, now: Clock = utc_now, dedup_ttl_s: int = 7 * 86400) -> None:
+    def __init__(self, *, now: Clock = utc_now, dedup_ttl_s: int = DEDUP_TTL_S) -> None:
         self._now = now
         self._ttl = timedelta(seconds=dedup_ttl_s)
         # Insertion-ordered and never shrinking: a scan cursor (a position) stays valid while states are

@@ -25,10 +25,14 @@ from typing import Any
 import orjson
 import redis.asyncio as aioredis
 
+from pipeline.config import default
 from pipeline.state.indicator import IndicatorState
 from pipeline.state.store import Commit, Delivery
 from pipeline.state.subscription import Subscription
 from pipeline.stix.tlp import TLP
+
+DEFAULT_PREFIX: str = default("redis_key_prefix")
+DEDUP_TTL_S: int = default("dedup_window_s")
 
 _CAS = """
 local cur = redis.call('HGET', KEYS[1], 'r')
@@ -157,7 +161,9 @@ def state_from_fields(
 class RedisStore:
     """The Redis implementation of :class:`Store` (redis-py asyncio). Construction does no I/O."""
 
-    def __init__(self, client: aioredis.Redis, *, prefix: str = "ss:", dedup_ttl_s: int = 7 * 86400) -> None:
+    def __init__(
+        self, client: aioredis.Redis, *, prefix: str = DEFAULT_PREFIX, dedup_ttl_s: int = DEDUP_TTL_S
+    ) -> None:
         self._r = client
         self._p = prefix
         self._ttl = dedup_ttl_s
@@ -166,7 +172,9 @@ class RedisStore:
         self._once = client.register_script(_COUNT_ONCE)
 
     @classmethod
-    def from_url(cls, url: str, *, prefix: str = "ss:", dedup_ttl_s: int = 7 * 86400) -> RedisStore:
+    def from_url(
+        cls, url: str, *, prefix: str = DEFAULT_PREFIX, dedup_ttl_s: int = DEDUP_TTL_S
+    ) -> RedisStore:
         return cls(
             aioredis.Redis.from_url(url, decode_responses=False), prefix=prefix, dedup_ttl_s=dedup_ttl_s
         )

@@ -15,7 +15,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-from pipeline.config import Topics
+from pipeline.config import Topics, default
 from pipeline.kafka.emit import Emitter
 from pipeline.processors.allowlist import Allowlist
 from pipeline.processors.enrich import Enricher
@@ -38,6 +38,9 @@ from pipeline.worker.online import Guarded
 from pipeline.worker.versions import VersionPublisher
 
 logger = logging.getLogger(__name__)
+
+ENRICHMENT_TTL_S: int = default("enrichment_ttl_s")
+
 
 @dataclass
 class BatchResult:
@@ -63,7 +66,7 @@ class IngestStep:
     allowlist: Allowlist = field(default_factory=Allowlist)
     enrichers: Sequence[Enricher] = ()
     online: Sequence[Guarded] = ()
-    enrichment_ttl_s: int = 24 * 3600
+    enrichment_ttl_s: int = ENRICHMENT_TTL_S
 
     @property
     def versions(self) -> VersionPublisher:
@@ -91,9 +94,7 @@ class IngestStep:
             )  # fmt: skip
             if isinstance(outcome, Rejected):
                 rejects.append((msg, outcome))
-                self.emitter.send(
-                    self.topics.dlq, *dead_letter(msg, outcome, "validate", now)
-                )
+                self.emitter.send(self.topics.dlq, *dead_letter(msg, outcome, "validate", now))
             else:
                 reports.extend(outcome)
 

@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 
 from pipeline.canon import Canonical
-from pipeline.config import Topics
+from pipeline.config import Topics, default
 from pipeline.kafka.emit import Emitter
 from pipeline.processors.enrich import Enricher, enrich
 from pipeline.processors.output import build_record, canonical_of
@@ -21,6 +21,8 @@ from pipeline.state.indicator import IndicatorState
 from pipeline.state.store import Store
 from pipeline.wire.headers import HEADER_SUBMITTED_MS
 from pipeline.worker.online import Guarded
+
+ENRICHMENT_TTL_S: int = default("enrichment_ttl_s")
 
 
 @dataclass
@@ -31,7 +33,7 @@ class VersionPublisher:
     model: ScoreModel
     enrichers: Sequence[Enricher] = ()
     online: Sequence[Guarded] = ()
-    enrichment_ttl_s: int = 24 * 3600
+    enrichment_ttl_s: int = ENRICHMENT_TTL_S
 
     async def send(self, published: Sequence[tuple[IndicatorState, int | None]], now_ms: int) -> None:
         """Queue each state's current version; the caller flushes. The int is the producer send time."""

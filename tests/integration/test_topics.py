@@ -19,6 +19,7 @@ from pipeline.kafka.topics import (
     list_topics,
     pipeline_topics,
     topic_configs,
+    topic_drift,
 )
 
 
@@ -27,10 +28,25 @@ def test_pipeline_topics_follow_settings() -> None:
     specs = {spec.name: spec for spec in pipeline_topics(settings)}
     assert list(specs) == ["x.submissions", "x.dlq", "x.indicators", "x.sightings"]
     assert {(s.partitions, s.replication_factor) for s in specs.values()} == {(6, 3)}
-    assert specs["x.indicators"].config == {"cleanup.policy": "compact"}
-    assert all(not s.config for name, s in specs.items() if name != "x.indicators")
+    day = 86_400_000
+    common = {"min.insync.replicas": "2", "max.message.bytes": str(1_000_000 + 64 * 1024)}
+    assert specs["x.indicators"].config == {"cleanup.policy": "compact", "retention.ms": "-1", **common}
+    assert specs["x.submissions"].config == {"retention.ms": str(7 * day), **common}
+    assert specs["x.dlq"].config == {"retention.ms": str(30 * day), **common}
+    assert specs["x.sightings"].config == {"retention.ms": str(30 * day), **common}
     feed = feed_topic_spec(settings, settings.topics.feed("telco-au"), {"retention.ms": "604800000"})
-    assert (feed.name, feed.partitions, feed.config) == ("x.feed.telco-au", 6, {"retention.ms": "604800000"})
+    assert (feed.name, feed.partitions) == ("x.feed.telco-au", 6)
+    assert feed.config == {**common, "retention.ms": "604800000"}
+    assert feed_topic_spec(settings, "f").config["retention.ms"] == str(30 * day)
+    # One broker: min.insync.replicas cannot exceed the replication factor; an explicit value is kept.
+    single = pipeline_topics(Settings(topic_prefix="x."))[0].config
+    assert single["min.insync.replicas"] == "1"
+    assert pipeline_topics(Settings(replication_factor=5, min_insync_replicas=3))[0].config[
+        "min.insync.replicas"
+    ] == "3"
+    # A bigger worker limit raises the topics' limit with it, so the worker (not the broker) rejects.
+    big = pipeline_topics(Settings(max_message_bytes=4_000_000))[0].config
+    assert big["max.message.bytes"] == str(4_000_000 + 64 * 1024)
 
 
 def test_conflicting_specs_for_one_topic_are_refused() -> None:
@@ -99,6 +115,32 @@ def test_cli_topics_create_and_list(settings: Settings) -> None:
     table = runner.invoke(cli, ["topics", "create", "--bootstrap", settings.bootstrap or ""], env=env)
     assert table.exit_code == 0, table.output
     assert "exists" in table.output
+
+    check = runner.invoke(cli, ["topics", "create", "--check", *args], env=env)
+    assert check.exit_code == 0, check.output
+    assert json.loads(check.output) == {"drift": []}
+
+
+@pytest.mark.integration
+def test_topics_check_reports_drift(settings: Settings) -> None:
+    """A topic created by hand with other partitions and retention, and a missing one, are reported."""
+    admin = build_admin(settings)
+    specs = pipeline_topics(settings)
+    by_name = {s.name: s for s in specs}
+    sub = by_name[settings.topics.submissions]
+    ensure_topics(admin, [TopicSpec(sub.name, 3, 1, {**sub.config, "retention.ms": "1000"})])
+    ensure_topics(admin, [s for s in specs if s.name not in (sub.name, settings.topics.sightings)])
+    drift = topic_drift(admin, specs)
+    assert f"{sub.name}: partitions 3, expected 2" in drift
+    assert f"{sub.name}: retention.ms=1000, expected {sub.config['retention.ms']}" in drift
+    assert f"{settings.topics.sightings}: missing" in drift
+    assert not [d for d in drift if d.startswith((settings.topics.dlq, settings.topics.indicators))]
+    runner = CliRunner()
+    env = {"SCAMSHARE_TOPIC_PREFIX": settings.topic_prefix, "SCAMSHARE_PARTITIONS": "2"}
+    args = ["topics", "create", "--check", "--bootstrap", settings.bootstrap or ""]
+    result = runner.invoke(cli, args, env=env)
+    assert result.exit_code == 1
+    assert "drift" in result.output and "missing" in result.output
 
 
 def test_cli_topics_without_any_broker_explains(tmp_path: object) -> None:
