@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from click.testing import CliRunner
@@ -11,7 +12,8 @@ from pipeline.cli import cli
 from pipeline.config import Settings
 from pipeline.dev.proc import free_port
 from pipeline.errors import KafkaError
-from pipeline.kafka.clients import build_admin
+from pipeline.kafka.clients import build_admin, build_producer, produce
+from pipeline.kafka.read import read_to_end
 from pipeline.kafka.topics import (
     TopicSpec,
     ensure_topics,
@@ -147,3 +149,36 @@ def test_cli_topics_without_any_broker_explains(tmp_path: object) -> None:
     result = CliRunner().invoke(cli, ["topics", "list"], env={"SCAMSHARE_STATE_DIR": str(tmp_path)})
     assert result.exit_code == 2
     assert "scamshare dev up" in result.output
+
+
+@pytest.mark.integration
+def test_the_indicators_topic_keeps_the_latest_version_of_each_indicator(
+    settings: Settings, broker: str
+) -> None:
+    """Compaction, with the pipeline's own indicators config and short segments so the cleaner runs now."""
+    if broker != "kafka":
+        pytest.skip("compaction is Apache Kafka's log cleaner; the embedded broker is not judged on it")
+    admin = build_admin(settings)
+    spec = next(s for s in pipeline_topics(settings) if s.name == settings.topics.indicators)
+    fast = {"segment.ms": "100", "min.cleanable.dirty.ratio": "0.01", "delete.retention.ms": "100"}
+    ensure_topics(admin, [TopicSpec(spec.name, 1, spec.replication_factor, {**spec.config, **fast})])
+    producer = build_producer(settings, **{"linger.ms": 0})
+    for version in range(1, 6):
+        for key in ("indicator--a", "indicator--b", "indicator--c"):
+            produce(producer, spec.name, key.encode(), f"{key} v{version}".encode())
+        producer.flush(10)
+        time.sleep(0.2)  # each version in a segment of its own
+    deadline = time.monotonic() + 60
+    latest: dict[bytes | None, list[bytes | None]] = {}
+    while time.monotonic() < deadline:
+        produce(producer, spec.name, b"indicator--roll", b"x")  # rolls the active segment: cleanable
+        producer.flush(10)
+        latest = {}
+        for record in read_to_end(settings, spec.name, timeout_s=20):
+            latest.setdefault(record.key, []).append(record.value)
+        if all(len(latest.get(k.encode(), [])) == 1 for k in ("indicator--a", "indicator--b")):
+            break
+        time.sleep(1)
+    for key in ("indicator--a", "indicator--b", "indicator--c"):
+        assert latest[key.encode()][-1] == f"{key} v5".encode()
+    assert latest[b"indicator--a"] == [b"indicator--a v5"], latest  # older versions compacted away
