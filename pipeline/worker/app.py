@@ -20,6 +20,7 @@ shows up as lag, not loss; a message our own code fails on is isolated and dead-
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -250,19 +251,7 @@ def build_worker(settings: Settings, *, model: ScoreModel | None = None) -> Work
     sightings = app.topic(topics.sightings, key_serializer="raw", value_serializer="raw")
     batch, within = settings.worker_batch_size, settings.worker_batch_within_s
 
-    async def run(
-        name: str,
-        stream: faust.StreamT[Any],
-        *,
-        process: Callable[[Sequence[InMessage]], Awaitable[object]],
-        store: Store,
-        emitter: Emitter,
-        poison_counters: dict[str, int],
-    ) -> None:
-        await run_agent(
-            name, stream, process=process, store=store, emitter=emitter, poison_counters=poison_counters,
-            dlq_topic=topics.dlq, batch=batch, within=within,
-        )  # fmt: skip
+    run = functools.partial(run_agent, dlq_topic=topics.dlq, batch=batch, within=within)
 
     @app.agent(submissions, name="ingest")
     async def ingest(stream: faust.StreamT[Any]) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import pytest
 import redis
 
@@ -13,6 +11,7 @@ from pipeline.state.redis_store import RedisStore
 from pipeline.wire.headers import HEADER_REASON, HEADER_STAGE
 from pipeline.wire.message import InMessage
 from pipeline.worker.poison import process_isolating
+from tests.unit.worker.helpers import Step
 
 pytestmark = [pytest.mark.integration]
 
@@ -21,18 +20,6 @@ def batch(settings: Settings, *values: bytes) -> list[InMessage]:
     return [InMessage(settings.topics.submissions, 0, i, None, v) for i, v in enumerate(values)]
 
 
-class Step:
-    """Processes a batch unless it holds the poison; records what it processed."""
-
-    def __init__(self, error: Exception) -> None:
-        self.error = error
-        self.processed: list[bytes] = []
-
-    async def process(self, msgs: Sequence[InMessage]) -> int:
-        if any(m.value == b"poison" for m in msgs):
-            raise self.error
-        self.processed.extend(m.value for m in msgs)
-        return len(msgs)
 
 
 async def test_the_failing_message_is_dead_lettered_once_and_the_rest_processed(

@@ -9,6 +9,7 @@ from pipeline.kafka.emit import ListEmitter
 from pipeline.processors.score import ScoreModel
 from pipeline.state.memory_store import MemoryStore
 from pipeline.state.store import Commit, Store
+from pipeline.wire.message import InMessage
 from pipeline.worker.ingest import IngestStep
 from tests.unit.processors.factories import NOW
 
@@ -36,3 +37,17 @@ class RacingStore(MemoryStore):
 
 def ingest(store: Store, emitter: ListEmitter, *, max_cas_retries: int = 20) -> IngestStep:
     return IngestStep(store, emitter, TOPICS, ScoreModel(), now=lambda: NOW, max_cas_retries=max_cas_retries)
+
+
+class Step:
+    """Processes a batch unless it holds the poison; records what it processed."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+        self.processed: list[bytes] = []
+
+    async def process(self, msgs: Sequence[InMessage]) -> int:
+        if any(m.value == b"poison" for m in msgs):
+            raise self.error
+        self.processed.extend(m.value for m in msgs)
+        return len(msgs)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import orjson
@@ -17,7 +16,7 @@ from pipeline.wire.headers import HEADER_REASON, HEADER_SOURCE, HEADER_STAGE
 from pipeline.wire.message import InMessage
 from pipeline.worker.poison import process_isolating
 from tests.unit.processors.factories import NOW, exact, in_messages, phone_submission
-from tests.unit.worker.helpers import TOPICS, ingest
+from tests.unit.worker.helpers import TOPICS, Step, ingest
 
 COUNTERS = {"rejected": 1, "rejected:processing_error": 1}
 
@@ -26,18 +25,6 @@ def batch(*values: bytes) -> list[InMessage]:
     return [InMessage(TOPICS.submissions, 0, i, None, v) for i, v in enumerate(values)]
 
 
-class Step:
-    """Processes a batch unless it holds the poison; records what it processed."""
-
-    def __init__(self, error: Exception) -> None:
-        self.error = error
-        self.processed: list[bytes] = []
-
-    async def process(self, msgs: Sequence[InMessage]) -> int:
-        if any(m.value == b"poison" for m in msgs):
-            raise self.error
-        self.processed.extend(m.value for m in msgs)
-        return len(msgs)
 
 
 async def isolate(step: Step, msgs: list[InMessage], store: MemoryStore, dlq: ListEmitter) -> list[int]:
