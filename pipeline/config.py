@@ -70,6 +70,10 @@ class Settings(BaseSettings):
     topic_prefix: str = Field(default="scam.", description="Prefix of every pipeline topic.")
     partitions: int = Field(default=4, ge=1, le=10_000)
     replication_factor: int = Field(default=1, ge=1, le=32)
+    kafka_cache: Path | None = Field(
+        default=None,
+        description="Where `dev up --broker kafka` keeps the Apache Kafka jars; unset = ~/.cache/scamshare.",
+    )
     min_insync_replicas: int | None = Field(
         default=None,
         ge=1,

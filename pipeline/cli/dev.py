@@ -52,7 +52,9 @@ def up_cmd(obj: CliContext, broker_bin: str | None, engine: str, brokers: int, a
     state_dir = obj.settings.state_dir
     before = devstack.read_state(obj.settings.dev_file)
     kind: devstack.Engine = "kafka" if engine == "kafka" else "tansu"
-    state = devstack.up(state_dir, broker_bin, broker=kind, brokers=brokers)
+    state = devstack.up(
+        state_dir, broker_bin, broker=kind, brokers=brokers, kafka_cache=obj.settings.kafka_cache
+    )
     already = before is not None and before == state
     if as_json:
         # "broker" (the first node) as before Apache Kafka joined the dev stack; "brokers" lists every node.

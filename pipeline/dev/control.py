@@ -200,6 +200,7 @@ def up(
     ready_timeout: float = READY_TIMEOUT_S,
     broker: Engine = "tansu",
     brokers: int = 1,
+    kafka_cache: Path | None = None,
 ) -> DevState:
     """Start a detached broker (or Kafka cluster) and Redis and record them; if they run, return their state.
 
@@ -220,7 +221,7 @@ def up(
             _stop_records(current)
         stack = EmbeddedStack(
             state_dir, broker_bin=broker_bin, redis_bin=redis_bin, detach=True, ready_timeout=ready_timeout,
-            broker=broker, brokers=brokers,
+            broker=broker, brokers=brokers, kafka_cache=kafka_cache,
         ).start()  # fmt: skip
         state = DevState(
             bootstrap=stack.bootstrap,
