@@ -14,13 +14,15 @@ from pipeline.cli.context import (
     print_json,
     settings_for_lag,
 )
+from pipeline.ops.sampler import TimeSource
 from pipeline.ops.sampling import open_sampler
 
 if TYPE_CHECKING:
     from rich.table import Table
 
     from pipeline.ops.lag import EndSource
-    from pipeline.ops.timelag import LagSampler, LagSnapshot
+    from pipeline.ops.sampler import LagSampler
+    from pipeline.ops.timelag import LagSnapshot
 
 STATUS_STYLE = {
     "OK": "green",
@@ -91,6 +93,14 @@ def render(snapshot: LagSnapshot) -> Table:
     "--slo", type=click.FloatRange(0), default=600.0, show_default=True, help="ERR above this time lag (s)."
 )
 @click.option("--count", type=click.IntRange(1), default=None, help="With --watch: stop after N refreshes.")
+@click.option(
+    "--time-source",
+    type=click.Choice(["interpolated", "broker"]),
+    default="interpolated",
+    show_default=True,
+    help="Time lag from sampled end offsets, or the age (broker timestamp) of each group's next record: "
+    "exact on LogAppendTime topics of Apache Kafka.",
+)
 @click.pass_obj
 @handle_errors
 def lag(
@@ -106,6 +116,7 @@ def lag(
     window: float,
     slo: float,
     count: int | None,
+    time_source: str,
 ) -> None:
     """Per group and partition: committed and end offsets, lag, time lag (s) and a Burrow-style status.
 
@@ -115,7 +126,8 @@ def lag(
     """
     settings = settings_for_lag(obj, bootstrap, redis_url, kafka_option)
     end_source = cast("EndSource", source)  # click.Choice allows only its values
-    with open_sampler(settings, end_source, window, slo) as sampler:
+    kind: TimeSource = "broker" if time_source == "broker" else "interpolated"
+    with open_sampler(settings, end_source, window, slo, kind) as sampler:
         if not watch:
             snapshot = sampler.sample(group)
             if as_json:

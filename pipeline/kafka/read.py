@@ -58,6 +58,8 @@ class Record:
     headers: tuple[tuple[str, bytes | None], ...] = ()
     #: Broker or producer timestamp in ms since the epoch; None when the message has none.
     timestamp_ms: int | None = None
+    #: confluent_kafka's TIMESTAMP_CREATE_TIME or TIMESTAMP_LOG_APPEND_TIME (0: none)
+    timestamp_type: int = TIMESTAMP_NOT_AVAILABLE
 
     def header_map(self) -> dict[str, bytes]:
         """Headers as a dict: the last value of a repeated name wins, headers without a value are left out."""
@@ -77,6 +79,7 @@ class Record:
             value=msg.value(),
             headers=headers,
             timestamp_ms=None if ts_type == TIMESTAMP_NOT_AVAILABLE else ts,
+            timestamp_type=ts_type,
         )
 
 

@@ -48,7 +48,8 @@ from pipeline.state.latency import histogram
 if TYPE_CHECKING:
     from wsgiref.simple_server import WSGIServer
 
-    from pipeline.ops.timelag import LagSampler, LagSnapshot
+    from pipeline.ops.sampler import LagSampler
+    from pipeline.ops.timelag import LagSnapshot
 
 logger = logging.getLogger(__name__)
 

@@ -12,14 +12,19 @@ from pipeline.config import Settings
 from pipeline.kafka.clients import build_admin
 from pipeline.ops.lag import EndSource
 from pipeline.ops.lagstatus import StatusRules
-from pipeline.ops.timelag import History, LagHistory, LagSampler, MemoryHistory
+from pipeline.ops.sampler import LagSampler, TimeSource
+from pipeline.ops.timelag import History, LagHistory, MemoryHistory
 from pipeline.state.redis_store import RedisStore
 from pipeline.state.subscription import Subscription
 
 
 @contextlib.contextmanager
 def open_sampler(
-    settings: Settings, source: EndSource, window_s: float, slo_s: float | None
+    settings: Settings,
+    source: EndSource,
+    window_s: float,
+    slo_s: float | None,
+    time_source: TimeSource = "interpolated",
 ) -> Iterator[LagSampler]:
     """A sampler with its history in Redis when there is one (shared with the exporter), else in memory."""
     url = settings.redis_url_value()
@@ -34,6 +39,7 @@ def open_sampler(
             source=source,
             rules=rules,
             subscribers=lambda: subscriber_topics(settings),
+            time_source=time_source,
         )
     finally:
         if redis_history is not None:

@@ -19,16 +19,14 @@ out of the window.
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import redis
-from confluent_kafka.admin import AdminClient
 
-from pipeline.config import Settings, default
-from pipeline.ops.lag import UNKNOWN_GROUP, EndSource, GroupLag, PartitionLag, collect_lags, pipeline_groups
+from pipeline.config import default
+from pipeline.ops.lag import UNKNOWN_GROUP, EndSource, GroupLag, PartitionLag
 from pipeline.ops.lagstatus import DEFAULT_RULES, CommitSample, Status, StatusRules, partition_status, worst
 
 logger = logging.getLogger(__name__)
@@ -312,9 +310,17 @@ class LagSnapshot:
 
 
 def evaluate(
-    lags: Sequence[GroupLag], history: History, now: float, rules: StatusRules = DEFAULT_RULES
+    lags: Sequence[GroupLag],
+    history: History,
+    now: float,
+    rules: StatusRules = DEFAULT_RULES,
+    next_record_at: Mapping[TP, float] | None = None,
 ) -> tuple[GroupReport, ...]:
-    """Record this sample in ``history``, then judge every partition against what ``history`` holds."""
+    """Record this sample in ``history``, then judge every partition against what ``history`` holds.
+
+    ``next_record_at`` (seconds since the epoch, per partition): the broker timestamp of the first record a
+    group has not consumed. Where given, the time lag is that record's age instead of the interpolation.
+    """
     ends: dict[TP, int] = {}
     for g in lags:
         for p in g.partitions:
@@ -332,53 +338,9 @@ def evaluate(
         rows = []
         for p, tp in zip(g.partitions, tps, strict=True):
             seconds = lag_seconds(points.get(tp, []), p.committed, p.end, now, p.start)
+            if next_record_at and tp in next_record_at and p.lag > 0:
+                seconds = max(0.0, now - next_record_at[tp])
             verdict = partition_status(commits[tp], now, rules, lag_seconds=seconds, active=g.active)
             rows.append(PartitionReport(p, seconds, verdict.status, verdict.reason))
         reports.append(GroupReport(g.group, g.state, g.note, tuple(rows)))
     return tuple(reports)
-
-
-def expected_groups(settings: Settings, subscriber_topics: Mapping[str, str]) -> dict[str, list[str]]:
-    """The groups the pipeline should have: the processors' and each subscriber reader's (id → feed topic)."""
-    topics = settings.topics
-    out = {settings.app_id: [topics.submissions, topics.indicators]}
-    for sub_id, topic in subscriber_topics.items():
-        out[f"{settings.app_id}.sub.{sub_id}"] = [topic]
-    return out
-
-
-class LagSampler:
-    """Takes a lag snapshot of the pipeline's groups, keeping its points in ``history``.
-
-    ``subscribers`` returns subscriber id → feed topic (read on every sample, so new subscriptions show up).
-    """
-
-    def __init__(
-        self,
-        settings: Settings,
-        admin: AdminClient,
-        history: History,
-        *,
-        source: EndSource = "list-offsets",
-        rules: StatusRules = DEFAULT_RULES,
-        subscribers: Callable[[], Mapping[str, str]] = dict,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.settings = settings
-        self.source = source
-        self.rules = rules
-        self._admin = admin
-        self._history = history
-        self._subscribers = subscribers
-        self._clock = clock
-
-    def sample(self, group: str | None = None) -> LagSnapshot:
-        """One snapshot of every pipeline group (or of ``group`` alone, pipeline group or not)."""
-        expected = expected_groups(self.settings, self._subscribers())
-        if group is not None:
-            groups = {group: expected.get(group, [])}
-        else:
-            groups = pipeline_groups(self.settings, self._admin, expected)
-        lags = collect_lags(self.settings, self._admin, groups, source=self.source)
-        now = self._clock()
-        return LagSnapshot(now, self.source, evaluate(lags, self._history, now, self.rules))

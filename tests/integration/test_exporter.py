@@ -20,7 +20,8 @@ from pipeline.kafka.clients import build_admin, build_consumer, build_producer
 from pipeline.kafka.topics import ensure_topics, pipeline_topics
 from pipeline.ops.canary import CANARY_ID, Canary
 from pipeline.ops.metrics import Exporter, redis_stats_reader
-from pipeline.ops.timelag import LagHistory, LagSampler
+from pipeline.ops.sampler import LagSampler
+from pipeline.ops.timelag import LagHistory
 from pipeline.state.redis_store import RedisStore
 from tests.integration.helpers import running_worker, stop_worker, worker_env
 

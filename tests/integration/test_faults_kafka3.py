@@ -5,7 +5,8 @@ every version it should, nothing is counted twice.
 - a broker is SIGKILLed while thousands of reports are being processed, and restarted later;
 - two workers share the consumer group: the second joins mid-stream, then one is SIGKILLed; its partitions
   move to the survivor and the lag returns to 0;
-- Redis is SIGKILLed mid-stream and restarted from its append-only file: the worker retries (lag, not loss).
+- Redis is SIGKILLed mid-stream and restarted from its append-only file: the worker retries (lag, not loss);
+- the worker is SIGKILLed twice mid-stream and restarted (the crash test, on the replicated cluster).
 
 One cluster (three combined broker+controller nodes) serves the module; each test has its own topic prefix.
 """
@@ -141,5 +142,31 @@ async def test_redis_killed_mid_stream_restarts_from_its_aof_and_the_counts_stay
     assert workers[-1].poll() is None, log.read_text(errors="replace")[-3000:]
     assert "failed (attempt" in log.read_text(errors="replace")  # it did retry while Redis was down
     print(f"Redis killed at {at_kill} of {published.total}")
+    await assert_exact(settings3, store, client3, published, stats)
+    await store.close()
+
+
+async def test_the_worker_sigkilled_twice_mid_stream_on_three_brokers_loses_nothing(
+    cluster: EmbeddedStack,
+    settings3: Settings,
+    client3: redis.Redis,
+    workers: list[subprocess.Popen[bytes]],
+    tmp_path: Path,
+) -> None:
+    """The crash test (tests/integration/test_crash.py) on the replicated cluster."""
+    store = RedisStore.from_url(cluster.redis_url, prefix=settings3.redis_key_prefix)
+    published = await publish_mix(settings3, store, REPORTS, seed=17)
+    log = tmp_path / "worker.log"
+    workers.append(start_worker(settings3, log, cwd=tmp_path, extra_env=ENV))
+    kills = []
+    for fraction in (1 / 3, 2 / 3):
+        kills.append(await wait_received(store, int(published.total * fraction), workers[-1], log))
+        workers[-1].kill()
+        workers[-1].wait(10)
+        workers.append(start_worker(settings3, log, cwd=tmp_path, extra_env=ENV))
+    assert kills[-1] < published.total, f"the worker finished before a kill: {kills}"
+    stats = await wait_settled(settings3, store, published.total, timeout_s=150)
+    assert workers[-1].poll() is None, log.read_text(errors="replace")[-3000:]
+    print(f"worker SIGKILLed at {kills} of {published.total}")
     await assert_exact(settings3, store, client3, published, stats)
     await store.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -20,11 +21,14 @@ from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from pipeline.cli.context import CliContext
 from pipeline.cli.lag import lag as lag_command
 from pipeline.config import Settings
+from pipeline.kafka import read as kafka_read
 from pipeline.kafka.clients import build_admin, build_consumer, build_producer
-from pipeline.kafka.topics import ensure_topics, feed_topic_spec, pipeline_topics
+from pipeline.kafka.timestamps import appended_at, records_at
+from pipeline.kafka.topics import TopicSpec, ensure_topics, feed_topic_spec, pipeline_topics
 from pipeline.ops.lag import COMPACTED, NEVER_COMMITTED, NO_COMMIT, TOPIC_DELETED, TOPIC_MISSING, collect_lags
 from pipeline.ops.lagstatus import Status, StatusRules
-from pipeline.ops.timelag import LagHistory, LagSampler
+from pipeline.ops.sampler import LagSampler
+from pipeline.ops.timelag import LagHistory
 from pipeline.state.redis_store import RedisStore
 from pipeline.state.subscription import Subscription
 
@@ -299,3 +303,56 @@ def test_both_end_offset_sources_agree_with_batched_producing_on_apache_kafka(
     assert ends["fetch"] == (250, 200)
     if broker == "kafka":
         assert ends["list-offsets"] == ends["fetch"]
+
+
+@pytest.mark.parametrize("timestamps", ["CreateTime", "LogAppendTime"])
+def test_broker_time_source_is_the_age_of_the_next_unconsumed_record(
+    settings: Settings, history: LagHistory, broker: str, timestamps: str
+) -> None:
+    """The producer stamps its records a day in the past. On a CreateTime topic the time lag says a day; on
+    an Apache Kafka LogAppendTime topic the broker's append time wins, so it says seconds, and
+    offsets_for_times finds records by that time."""
+    if timestamps == "LogAppendTime" and broker != "kafka":
+        pytest.skip("tansu 0.6.0 keeps CreateTime on LogAppendTime topics (ENVIRONMENT.md, defect 10)")
+    topic = f"{settings.topic_prefix}timed-{timestamps.lower()}"
+    admin = build_admin(settings)
+    ensure_topics(admin, [TopicSpec(topic, 1, 1, {"message.timestamp.type": timestamps})])
+    day_ago_ms = int(time.time() * 1000) - 86_400_000
+    p = build_producer(settings, **{"linger.ms": 0})
+    for i in range(5):
+        p.produce(topic, b"x", f"k{i}".encode(), partition=0, timestamp=day_ago_ms + i)
+        p.flush(10)
+    group = f"{settings.app_id}.timed"
+    consumer = reader(settings, group)
+    try:
+        consumer.assign([TopicPartition(topic, 0)])
+        consumer.commit(offsets=[TopicPartition(topic, 0, 2)], asynchronous=False)
+    finally:
+        consumer.close()
+    [record] = records_at(settings, {(topic, 0): 2}).values()
+    assert record.offset == 2
+    sampler = LagSampler(settings, admin, history, source="fetch", time_source="broker")
+    [report] = sampler.sample(group).groups
+    [row] = [r for r in report.partitions if r.lag.topic == topic]
+    assert row.lag.lag == 3
+    assert row.lag_seconds is not None
+    if timestamps == "CreateTime":
+        assert not appended_at(record)
+        assert 86_000 < row.lag_seconds < 87_000
+        return
+    assert appended_at(record)
+    assert row.lag_seconds < 120  # appended seconds ago, whatever the producer's clock said
+    assert record.timestamp_ms is not None
+    finder = reader(settings, f"{group}.times")
+    try:
+        [found] = finder.offsets_for_times([TopicPartition(topic, 0, record.timestamp_ms)], timeout=10)
+    finally:
+        finder.close()
+    appended = read_records_of(settings, topic)
+    expected = min(r.offset for r in appended if (r.timestamp_ms or 0) >= record.timestamp_ms)
+    assert found.offset == expected  # the first record appended at or after that time
+    assert all(appended_at(r) for r in appended)
+
+
+def read_records_of(settings: Settings, topic: str) -> list[kafka_read.Record]:
+    return kafka_read.read_to_end(settings, topic, timeout_s=20)

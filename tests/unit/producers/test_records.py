@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 
 from pipeline.producers.records import (
     Accepted,
-    FieldError,
     Rejected,
     ReportInput,
     bundle_options,
@@ -26,6 +25,7 @@ from pipeline.producers.records import (
     to_canonical_report,
 )
 from pipeline.stix.tlp import TLP
+from pipeline.wire.fields import FieldError
 
 
 def _report(**fields: object) -> ReportInput:
