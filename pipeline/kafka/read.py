@@ -147,13 +147,15 @@ def _by_topic(partitions: Iterable[Partition]) -> dict[str, list[int]]:
 
 
 def end_offsets(
-    consumer: Consumer, partitions: Sequence[Partition], timeout_s: float = 10.0
+    consumer: Consumer, partitions: Sequence[Partition], timeout_s: float = 10.0, *, complete: bool = True
 ) -> dict[Partition, int]:
     """The high watermark of each partition as a fetch response reports it (the consumer is unassigned after).
 
     ListOffsets comes first: its answer is never past the log end, so a fetch from one record before it
     returns at most a batch, and its response carries the true high watermark. ``consumer`` must have
     ``enable.partition.eof`` on (see :func:`reader`) so that an empty partition answers too.
+    ``complete=False``: partitions without an answer in time are left out instead of raising (the lag
+    view falls back to ListOffsets for them).
     """
     deadline = time.monotonic() + timeout_s
     starts: dict[Partition, int] = {}
@@ -170,7 +172,8 @@ def end_offsets(
                 key = (msg.topic() or "", int(msg.partition() or 0))
                 err = msg.error()
                 if err is not None and err.code() != ClientError._PARTITION_EOF:
-                    _check(err, msg.topic())
+                    if complete:
+                        _check(err, msg.topic())
                     continue
                 if key not in starts or key in ends:
                     continue
@@ -182,7 +185,7 @@ def end_offsets(
         # librdkafka keeps a partition paused across unassign and a later assign.
         consumer.resume([TopicPartition(t, p) for t, p in starts])
         consumer.unassign()
-    if len(ends) < len(starts):
+    if complete and len(ends) < len(starts):
         missing = _by_topic(tp for tp in starts if tp not in ends)
         raise EndNotReachedError(missing, timeout_s, what="get a fetch answer (high watermark) for")
     return ends

@@ -40,6 +40,7 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]  # public name
 
 from pipeline.config import Settings
 from pipeline.kafka.clients import build_consumer
+from pipeline.kafka.read import end_offsets as fetch_high_watermarks
 
 logger = logging.getLogger(__name__)
 
@@ -201,27 +202,11 @@ def end_offsets(
         return {(tp.topic, tp.partition): f.result(timeout).offset for tp, f in futures.items()}
     consumer = build_consumer(settings, "scamshare-lag-probe", **{"enable.partition.eof": True})
     try:
-        lows = {}
-        for t, p in tps:
-            low, high = consumer.get_watermark_offsets(TopicPartition(t, p), timeout=timeout, cached=False)
-            # ListOffsets' end may be low but is never past the log end: start one before it, so the fetch
-            # returns at most the last batch instead of the whole partition.
-            lows[(t, p)] = max(low, high - 1, 0)
-        consumer.assign([TopicPartition(t, p, lows[(t, p)]) for t, p in tps])
-        # One fetch per partition is enough for the broker to tell us its high watermark.
-        pending = set(tps)
-        ends: dict[tuple[str, int], int] = {}
-        polls = 0
-        while pending and polls < 200:
-            polls += 1
-            msg = consumer.poll(0.1)
-            if msg is not None:
-                key = (str(msg.topic()), int(msg.partition() or 0))
-                ends[key] = consumer.get_watermark_offsets(TopicPartition(*key), cached=True)[1]
-                pending.discard(key)
-                consumer.pause([TopicPartition(*key)])
-        for key in pending:  # no answer: fall back to what ListOffsets says
-            ends[key] = consumer.get_watermark_offsets(TopicPartition(*key), timeout=timeout, cached=False)[1]
+        ends = fetch_high_watermarks(consumer, tps, timeout, complete=False)
+        for key in tps:
+            if key not in ends:  # no fetch answer in time: fall back to what ListOffsets says
+                tp = TopicPartition(*key)
+                ends[key] = consumer.get_watermark_offsets(tp, timeout=timeout, cached=False)[1]
         return ends
     finally:
         consumer.close()
