@@ -43,6 +43,14 @@ class Topics:
     def sightings(self) -> str:
         return f"{self.prefix}sightings"
 
+    def submissions_of(self, org_id: str) -> str:
+        """The submissions topic only ``org_id`` may write: ``scam.submissions.<org>``."""
+        return f"{self.submissions}.{org_id}"
+
+    def sightings_of(self, org_id: str) -> str:
+        """The sightings topic only ``org_id`` may write: ``scam.sightings.<org>``."""
+        return f"{self.sightings}.{org_id}"
+
     def feed(self, subscriber_id: str) -> str:
         """Default feed topic of one subscriber: ``scam.feed.<id>``."""
         return f"{self.prefix}feed.{subscriber_id}"
@@ -68,6 +76,24 @@ class Settings(BaseSettings):
         default=None, description="Maps to librdkafka ssl.key.password."
     )
     topic_prefix: str = Field(default="scam.", description="Prefix of every pipeline topic.")
+    org: str | None = Field(
+        default=None,
+        description="The organisation this client speaks for (its own topics and group prefix); unset = "
+        "the one in credentials_file.",
+    )
+    credentials_file: Path | None = Field(
+        default=None,
+        description="An organisation's credentials as `scamshare orgs add` wrote them (JSON: org, bootstrap, "
+        "kafka_options); its options are merged under kafka_options.",
+    )
+    pipeline_user: str = Field(
+        default="scamshare-pipeline", description="Kafka user of the worker (the ACL table's pipeline)."
+    )
+    exporter_user: str = Field(default="scamshare-exporter", description="Kafka user of the lag exporter.")
+    insecure: bool = Field(
+        default=False,
+        description="Let the worker use PLAINTEXT to a broker that is not on loopback (no identity at all).",
+    )
     partitions: int = Field(default=4, ge=1, le=10_000)
     replication_factor: int = Field(default=1, ge=1, le=32)
     kafka_cache: Path | None = Field(
@@ -165,6 +191,23 @@ class Settings(BaseSettings):
             raise ValueError("topic_prefix may only use letters, digits, '.', '_' and '-'")
         return value
 
+    def model_post_init(self, context: Any, /) -> None:
+        creds = read_credentials(self.credentials_file) if self.credentials_file else None
+        object.__setattr__(self, "_credentials", creds)
+
+    @property
+    def credentials(self) -> Credentials | None:
+        """The organisation credentials read from ``credentials_file`` (None when unset)."""
+        creds: Credentials | None = getattr(self, "_credentials", None)
+        return creds
+
+    @property
+    def org_id(self) -> str | None:
+        """The organisation this client speaks for: ``org``, else the credentials file's."""
+        if self.org:
+            return self.org
+        return self.credentials.org if self.credentials else None
+
     @property
     def topics(self) -> Topics:
         return Topics(self.topic_prefix)
@@ -179,6 +222,11 @@ class Settings(BaseSettings):
     def librdkafka(self, **overrides: Any) -> dict[str, Any]:
         """Client configuration in librdkafka names: bootstrap + pass-through + secrets + overrides."""
         conf: dict[str, Any] = {}
+        creds = self.credentials
+        if creds is not None:
+            if creds.bootstrap:
+                conf["bootstrap.servers"] = creds.bootstrap
+            conf.update(creds.kafka_options)
         if self.bootstrap:
             conf["bootstrap.servers"] = self.bootstrap
         conf.update(self.kafka_options)
@@ -212,6 +260,42 @@ class Settings(BaseSettings):
             data[key] = "**********" if getattr(self, key) is not None else None
         data["redis_url"] = redact_url(self.redis_url_value())
         return data
+
+
+class CredentialsError(ValueError):
+    """A credentials file cannot be read or is malformed (the message names the file)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """An organisation's Kafka credentials file (written once by `scamshare orgs add`)."""
+
+    org: str
+    bootstrap: str | None
+    kafka_options: dict[str, str]
+
+
+def read_credentials(path: Path) -> Credentials:
+    """Read a credentials file; raises CredentialsError naming the file and the problem."""
+    import json  # noqa: PLC0415
+
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise CredentialsError(f"{path}: cannot read credentials: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise CredentialsError(f"{path}: credentials are not JSON: {exc}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("org"), str) or not doc["org"]:
+        raise CredentialsError(f"{path}: credentials need an 'org' string")
+    options = doc.get("kafka_options", {})
+    if not isinstance(options, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in options.items()
+    ):
+        raise CredentialsError(f"{path}: 'kafka_options' must map librdkafka option names to strings")
+    bootstrap = doc.get("bootstrap")
+    if bootstrap is not None and not isinstance(bootstrap, str):
+        raise CredentialsError(f"{path}: 'bootstrap' must be a string")
+    return Credentials(org=doc["org"], bootstrap=bootstrap, kafka_options=dict(options))
 
 
 def redact_options(options: dict[str, str]) -> dict[str, str]:

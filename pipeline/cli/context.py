@@ -14,7 +14,7 @@ import click
 from pydantic import ValidationError
 from rich.console import Console
 
-from pipeline.config import Settings
+from pipeline.config import CredentialsError, Settings
 from pipeline.errors import ConfigError, NotConfiguredError, ScamshareError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -43,7 +43,7 @@ def override(settings: Settings, **overrides: Any) -> Settings:
     """:meth:`Settings.replace` with an invalid value reported as a bad command-line parameter."""
     try:
         return settings.replace(**overrides)
-    except ValidationError as exc:
+    except (ValidationError, CredentialsError) as exc:
         raise click.BadParameter(str(exc)) from exc
 
 

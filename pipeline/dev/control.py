@@ -154,7 +154,8 @@ def with_dev_stack(settings: Settings, *, kafka: bool = True, redis: bool = True
 
     >>> settings = with_dev_stack(Settings(), redis=False)   # doctest: +SKIP
     """
-    missing_kafka = kafka and not settings.bootstrap
+    from_credentials = settings.credentials is not None and settings.credentials.bootstrap
+    missing_kafka = kafka and not settings.bootstrap and not from_credentials
     missing_redis = redis and settings.redis_url is None
     if not (missing_kafka or missing_redis):
         return settings

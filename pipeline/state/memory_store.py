@@ -24,6 +24,7 @@ import orjson
 from pipeline.config import default
 from pipeline.state.indicator import IndicatorState
 from pipeline.state.store import Commit, Delivery, Store
+from pipeline.state.org import Organisation
 from pipeline.state.subscription import Subscription
 from pipeline.stix.times import Clock, utc_now
 
@@ -63,6 +64,8 @@ class MemoryStore:
         self._stats: dict[str, int] = {}
         self._subs: dict[str, Subscription] = {}
         self._subs_rev = 0
+        self._orgs: dict[str, Organisation] = {}
+        self._orgs_rev = 0
 
     async def close(self) -> None:
         """Nothing to release (here for parity with RedisStore)."""
@@ -187,6 +190,18 @@ class MemoryStore:
     async def remove_subscription(self, sub_id: str) -> bool:
         removed = self._subs.pop(sub_id, None) is not None
         self._subs_rev += 1
+        return removed
+
+    async def organisations(self) -> tuple[int, list[Organisation]]:
+        return self._orgs_rev, [org for _, org in sorted(self._orgs.items())]
+
+    async def put_organisation(self, org: Organisation) -> None:
+        self._orgs[org.id] = Organisation.model_validate(orjson.loads(orjson.dumps(org.to_json())))
+        self._orgs_rev += 1
+
+    async def remove_organisation(self, org_id: str) -> bool:
+        removed = self._orgs.pop(org_id, None) is not None
+        self._orgs_rev += 1
         return removed
 
 

@@ -10,6 +10,7 @@ Layout (``p`` = settings.redis_key_prefix, default ``ss:``):
 - ``p m:<name>``        small markers (the decay sweep's cursor)
 - ``p stats``           hash — pipeline counters (accepted, rejected, rejected:<code>, duplicates, ...)
 - ``p subs``            hash — subscriber id → subscription JSON; ``p subs:rev`` bumps on every change
+- ``p orgs``            hash — organisation id → organisation JSON; ``p orgs:rev`` bumps on every change
 
 Every write that must not be repeated on replay is one Lua script: the state is written only if its revision
 is still the one that was read (compare-and-set), together with the submission marks and the counters, so a
@@ -28,6 +29,7 @@ import redis.asyncio as aioredis
 from pipeline.config import default
 from pipeline.state.indicator import IndicatorState
 from pipeline.state.store import Commit, Delivery
+from pipeline.state.org import Organisation
 from pipeline.state.subscription import Subscription
 from pipeline.stix.tlp import TLP
 
@@ -305,27 +307,46 @@ class RedisStore:
                 pipe.set(f"{self._p}e:{key}", orjson.dumps(value), ex=ttl_s)
             await pipe.execute()
 
-    # -- subscriptions ------------------------------------------------------------------------------
-    async def subscriptions(self) -> tuple[int, list[Subscription]]:
+    # -- registries: subscriptions and organisations -------------------------------------------------
+    async def _registry(self, key: str) -> tuple[int, list[bytes]]:
         async with self._r.pipeline(transaction=False) as pipe:
-            pipe.get(f"{self.subs_key}:rev")
-            pipe.hgetall(self.subs_key)
+            pipe.get(f"{key}:rev")
+            pipe.hgetall(key)
             rev, raw = await pipe.execute()
-        subs = [Subscription.model_validate(orjson.loads(v)) for _, v in sorted(raw.items())]
-        return int(rev or 0), subs
+        return int(rev or 0), [v for _, v in sorted(raw.items())]
 
-    async def put_subscription(self, sub: Subscription) -> None:
+    async def _registry_put(self, key: str, ident: str, doc: dict[str, Any]) -> None:
         async with self._r.pipeline(transaction=True) as pipe:
-            pipe.hset(self.subs_key, sub.id, orjson.dumps(sub.to_json()))
-            pipe.incr(f"{self.subs_key}:rev")
+            pipe.hset(key, ident, orjson.dumps(doc))
+            pipe.incr(f"{key}:rev")
             await pipe.execute()
 
-    async def remove_subscription(self, sub_id: str) -> bool:
+    async def _registry_remove(self, key: str, ident: str) -> bool:
         async with self._r.pipeline(transaction=True) as pipe:
-            pipe.hdel(self.subs_key, sub_id)
-            pipe.incr(f"{self.subs_key}:rev")
+            pipe.hdel(key, ident)
+            pipe.incr(f"{key}:rev")
             removed, _ = await pipe.execute()
         return bool(removed)
+
+    async def subscriptions(self) -> tuple[int, list[Subscription]]:
+        rev, raw = await self._registry(self.subs_key)
+        return rev, [Subscription.model_validate(orjson.loads(v)) for v in raw]
+
+    async def put_subscription(self, sub: Subscription) -> None:
+        await self._registry_put(self.subs_key, sub.id, sub.to_json())
+
+    async def remove_subscription(self, sub_id: str) -> bool:
+        return await self._registry_remove(self.subs_key, sub_id)
+
+    async def organisations(self) -> tuple[int, list[Organisation]]:
+        rev, raw = await self._registry(f"{self._p}orgs")
+        return rev, [Organisation.model_validate(orjson.loads(v)) for v in raw]
+
+    async def put_organisation(self, org: Organisation) -> None:
+        await self._registry_put(f"{self._p}orgs", org.id, org.to_json())
+
+    async def remove_organisation(self, org_id: str) -> bool:
+        return await self._registry_remove(f"{self._p}orgs", org_id)
 
     @property
     def client(self) -> aioredis.Redis:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from pipeline.state.indicator import IndicatorState
+from pipeline.state.org import Organisation
 from pipeline.state.subscription import Subscription
 
 
@@ -94,4 +95,16 @@ class Store(Protocol):
 
     async def remove_subscription(self, sub_id: str) -> bool:
         """Remove a subscription; False if there was none. Bumps the revision either way."""
+        ...
+
+    async def organisations(self) -> tuple[int, list[Organisation]]:
+        """The registry revision (bumped by every change) and the organisations, sorted by id."""
+        ...
+
+    async def put_organisation(self, org: Organisation) -> None:
+        """Add or replace an organisation (by id); bumps the revision."""
+        ...
+
+    async def remove_organisation(self, org_id: str) -> bool:
+        """Remove an organisation; False if there was none. Bumps the revision either way."""
         ...

@@ -7,10 +7,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from pipeline.canon import KINDS
+from pipeline.state.org import ORG_ID_PATTERN, Sector
 from pipeline.stix.tlp import TLP, parse_tlp
-from pipeline.wire.fields import COUNTRY_RE, PRODUCER_ID_RE, SUBSCRIBER_ID_PATTERN
+from pipeline.wire.fields import COUNTRY_RE, SUBSCRIBER_ID_PATTERN
 
-Sector = Literal["telecom", "bank", "platform", "law-enforcement", "other"]
 #: Delivery channels a subscription can name (one module each in pipeline/subscribers/).
 ChannelName = Literal["kafka"]
 CHANNELS: tuple[ChannelName, ...] = ("kafka",)
@@ -24,8 +24,8 @@ class Subscription(BaseModel):
     id: Annotated[str, Field(pattern=SUBSCRIBER_ID_PATTERN, description="lower-case id; feed scam.feed.<id>")]
     name: str = Field(min_length=1, max_length=200)
     sector: Sector
-    organisation: Annotated[str, Field(pattern=PRODUCER_ID_RE.pattern)] = Field(
-        description="the organisation's producer id (AMBER+STRICT goes only to the reporting organisation)"
+    organisation: Annotated[str, Field(pattern=ORG_ID_PATTERN)] = Field(
+        description="the registered organisation that owns this feed (AMBER+STRICT: only its own reports)"
     )
     countries: frozenset[str] = Field(default=frozenset(), description="ISO alpha-2; empty = every country")
     types: frozenset[str] = Field(default=frozenset(), description="indicator kinds; empty = every kind")

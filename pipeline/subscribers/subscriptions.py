@@ -22,10 +22,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
-from pipeline.errors import InputError, ScamshareError
+from pipeline.state import definitions
 from pipeline.state.subscription import Subscription
 
 logger = logging.getLogger(__name__)
@@ -34,32 +33,18 @@ logger = logging.getLogger(__name__)
 SET_FIELDS = ("countries", "types", "scam_types")
 
 
-class SubscriptionError(ScamshareError):
+class SubscriptionError(definitions.DefinitionError):
     """A subscription definition is invalid, or names a subscriber that does (not) exist."""
 
 
 def describe_errors(exc: ValidationError) -> str:
     """One line per problem, naming the field: ``field 'tlp': 'purple' is not a TLP level``."""
-    parts = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"] if not isinstance(p, int)) or "entry"
-        msg = str(err["msg"]).removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            msg = f"unknown field (known: {', '.join(Subscription.model_fields)})"
-        elif err["type"] == "missing":
-            msg = "is required"
-        parts.append(f"field {loc!r}: {msg}")
-    return "; ".join(parts)
+    return definitions.describe_errors(exc, Subscription)
 
 
 def parse_subscription(data: Any) -> Subscription:
     """Validate one definition (a mapping); raises SubscriptionError naming each bad field."""
-    if not isinstance(data, Mapping):
-        raise SubscriptionError(f"a subscription must be a mapping of fields, not {type(data).__name__}")
-    try:
-        return Subscription.model_validate(dict(data))
-    except ValidationError as exc:
-        raise SubscriptionError(describe_errors(exc)) from None
+    return definitions.parse_definition(Subscription, data, SubscriptionError)
 
 
 def apply_update(current: Subscription, changes: Mapping[str, Any]) -> Subscription:
@@ -79,50 +64,13 @@ def load_file(path: Path) -> list[Subscription]:
 
     Nothing is returned unless every entry is valid, and ids must be unique within the file.
     """
-    name = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(name, None, f"cannot read: {exc.strerror or exc}") from None
-    return parse_yaml(text, name)
+    return parse_yaml(definitions.read_text(path), str(path))
 
 
 def parse_yaml(text: str, name: str = "<yaml>") -> list[Subscription]:
     """Like :func:`load_file`, for YAML text already read (``name`` is used in messages)."""
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise InputError(name, line, f"not valid YAML: {problem}") from None
-    entries, seq = _entries(doc, node, name)
-    out: list[Subscription] = []
-    seen: dict[str, int] = {}
-    for index, entry in enumerate(entries):
-        line = seq.value[index].start_mark.line + 1 if seq is not None else None
-        label = f"entry {index + 1}"
-        if isinstance(entry, Mapping) and isinstance(entry.get("id"), str):
-            label += f" ({entry['id']})"
-        try:
-            sub = parse_subscription(entry)
-        except SubscriptionError as exc:
-            raise InputError(name, line, f"{label}: {exc}") from None
-        if sub.id in seen:
-            raise InputError(name, line, f"{label}: id {sub.id!r} is already defined by entry {seen[sub.id]}")
-        seen[sub.id] = index + 1
-        out.append(sub)
+    out = definitions.parse_yaml_definitions(
+        text, name, key="subscribers", parse=parse_subscription, id_of=lambda s: s.id
+    )
     logger.debug("loaded subscriptions file=%s count=%d", name, len(out))
     return out
-
-
-def _entries(doc: Any, node: Any, name: str) -> tuple[list[Any], yaml.SequenceNode | None]:
-    if isinstance(doc, Mapping) and "subscribers" in doc:
-        entries = doc["subscribers"]
-        seq = next((v for k, v in node.value if k.value == "subscribers"), None)
-    else:
-        entries, seq = doc, node
-    if not isinstance(entries, list):
-        raise InputError(name, None, "expected `subscribers:` followed by a list of subscriptions")
-    return entries, seq if isinstance(seq, yaml.SequenceNode) else None

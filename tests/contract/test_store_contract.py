@@ -21,6 +21,7 @@ from pipeline.state.indicator import IndicatorState
 from pipeline.state.memory_store import MemoryStore
 from pipeline.state.redis_store import RedisStore
 from pipeline.state.store import Commit, Delivery, Store
+from pipeline.state.org import Organisation
 from pipeline.state.subscription import Subscription
 from pipeline.stix.tlp import TLP
 from tests.unit.processors.factories import T0, SteppedClock, report
@@ -346,3 +347,30 @@ async def test_states_added_during_a_walk_do_not_hide_the_others(store: Store) -
         if cursor == 0:
             break
     assert {s.indicator_id for s in before} <= set(seen)
+
+
+# -- organisations ---------------------------------------------------------------------------------------
+
+
+async def test_organisations_round_trip_every_field_and_each_change_bumps_the_revision(store: Store) -> None:
+    bank = Organisation(
+        id="bank-sg", name="Bank", sector="bank", country="sg", roles={"producer", "subscriber"}, trust=0.8,
+        default_tlp="green", quotas={"reports_per_hour": 5000},
+    )  # fmt: skip
+    police = Organisation(
+        id="police-au", name="Police", sector="law-enforcement", roles=["producer"], auth="mtls",
+        cert_cn="police-au.example",
+    )  # fmt: skip
+    assert await store.organisations() == (0, [])
+    await store.put_organisation(police)
+    await store.put_organisation(bank)
+    rev, orgs = await store.organisations()
+    assert (rev, orgs) == (2, [bank, police])  # sorted by id, every field read back equal
+    await store.put_organisation(bank.model_copy(update={"trust": 0.3}))
+    assert (await store.organisations())[1][0].trust == 0.3
+    assert await store.remove_organisation("bank-sg") is True
+    assert await store.remove_organisation("bank-sg") is False
+    rev, orgs = await store.organisations()
+    assert (rev, [o.id for o in orgs]) == (5, ["police-au"])
+    # The two registries are independent: subscriptions are not organisations.
+    assert await store.subscriptions() == (0, [])

@@ -22,7 +22,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("canon",),
     ("wire",),
     ("kafka", "state"),
-    ("processors",),
+    ("processors", "identity"),
     ("producers", "subscribers"),
     ("worker",),
     ("gateway", "ops"),
