@@ -155,12 +155,14 @@ class Settings(BaseSettings):
     max_objects_per_bundle: int = Field(default=1000, ge=1)
     max_json_depth: int = Field(default=32, ge=2)
 
-    # --- Scoring -----------------------------------------------------------------------------------
-    producer_trust: dict[str, float] = Field(
-        default_factory=dict,
-        description="Trust 0..1 per producer id (SCAMSHARE_PRODUCER_TRUST='{\"police-au\": 0.9}').",
+    # --- Identity ----------------------------------------------------------------------------------
+    registry_refresh_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=300,
+        description="How often the worker re-reads the organisation registry and subscribes to the topics "
+        "of newly registered organisations (a new organisation is consumed within about this + a rebalance).",
     )
-    default_trust: float = Field(default=0.55, ge=0, le=1, description="Trust of producers not listed.")
 
     # --- Enrichment and allowlists -------------------------------------------------------------------
     allowlist_file: Path | None = Field(

@@ -6,7 +6,7 @@ import click
 from rich.text import Text
 
 from pipeline.cli.context import CliContext, connected_settings, connection_options, handle_errors, print_json
-from pipeline.subscribers.consumer import FeedConsumer, FeedItem
+from pipeline.subscribers.consumer import FeedConsumer, FeedItem, subscriber_group
 
 
 def _line(item: FeedItem) -> Text:
@@ -23,7 +23,7 @@ def _line(item: FeedItem) -> Text:
 @click.command("consume")
 @click.option("--subscriber", "subscriber", required=True, metavar="ID", help="Whose feed to read.")
 @click.option("--topic", default=None, help="Feed topic, if the subscription names its own.")
-@click.option("--group", default=None, help="Consumer group [default: <app_id>.sub.<ID>.cli].")
+@click.option("--group", default=None, help="Consumer group [default: <org>.sub.<ID>.cli].")
 @click.option("--from-beginning", is_flag=True, help="Read the whole feed, not only what is new.")
 @click.option("--max-messages", type=click.IntRange(min=1), default=None, help="Stop after N messages.")
 @click.option(
@@ -46,7 +46,7 @@ def consume(
     and commits what it printed, so the next run shows only what is new.
     """
     settings = connected_settings(obj, bootstrap, redis_url, kafka_option, redis=False)
-    group_id = group or f"{settings.app_id}.sub.{subscriber}.cli"
+    group_id = group or f"{subscriber_group(settings, subscriber)}.cli"
     count = 0
     with FeedConsumer(settings, subscriber, group_id, topic=topic, from_beginning=from_beginning) as feed:
         for item in feed.items(max_messages=max_messages, idle_timeout_s=timeout_s):

@@ -8,6 +8,7 @@ import logging
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -57,8 +58,25 @@ def parse_kafka_option(ctx: click.Context, param: click.Parameter, values: tuple
     return out
 
 
+def _use_credentials(ctx: click.Context, param: click.Parameter, value: Path | None) -> None:
+    """``--credentials FILE``: speak as the organisation in FILE, with its Kafka options (and bootstrap)."""
+    if value is not None:
+        obj = ctx.find_object(CliContext)
+        assert obj is not None
+        obj.settings = override(obj.settings, credentials_file=value)
+
+
 def connection_options(fn: F) -> F:
-    """Adds --bootstrap, --redis-url and -X KEY=VALUE (librdkafka pass-through) to a command."""
+    """Adds --bootstrap, --redis-url, --credentials FILE and -X KEY=VALUE (librdkafka) to a command."""
+    fn = click.option(
+        "--credentials",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        expose_value=False,
+        callback=_use_credentials,
+        metavar="FILE",
+        help="An organisation's credentials file from `orgs add` [env SCAMSHARE_CREDENTIALS_FILE].",
+    )(fn)
     fn = click.option(
         "-X",
         "kafka_option",

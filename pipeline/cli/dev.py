@@ -58,10 +58,18 @@ def up_cmd(obj: CliContext, broker_bin: str | None, engine: str, brokers: int, a
     already = before is not None and before == state
     if as_json:
         # "broker" (the first node) as before Apache Kafka joined the dev stack; "brokers" lists every node.
-        print_json({"already_running": already, **state.to_dict(), "broker": state.to_dict()["brokers"][0]})
+        print_json({
+            "already_running": already, **state.to_dict(), "broker": state.to_dict()["brokers"][0],
+            "authenticated": False,
+        })  # fmt: skip
         return
     obj.console.print("[bold]dev stack already running[/]" if already else "[bold green]dev stack started[/]")
     obj.console.print(_state_table(state))
+    obj.console.print(
+        "[yellow]unauthenticated[/]: this stack runs PLAINTEXT with no ACLs, so identity is by topic only "
+        "(any local client can write any organisation's scam.submissions.<org>). Production: Apache Kafka "
+        "with SCRAM and ACLs (README, 'Identity')."
+    )
     obj.console.print(f"Commands run here find it through {obj.settings.dev_file}; elsewhere set:")
     obj.console.print(f"  export SCAMSHARE_BOOTSTRAP={state.bootstrap}", soft_wrap=True)
     obj.console.print(f"  export SCAMSHARE_REDIS_URL={state.redis_url}", soft_wrap=True)

@@ -28,6 +28,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from pipeline.cli.context import CliContext, connected_settings, connection_options, handle_errors, print_json
 from pipeline.errors import ConfigError, InputError
+from pipeline.identity.channel import speaking_for
 from pipeline.producers.publisher import (
     DeliveryReport,
     Publisher,
@@ -121,7 +122,11 @@ def _progress(enabled: bool, obj: CliContext, total: int, label: str) -> Iterato
     "files", nargs=-1, required=True, metavar="FILE...", type=click.Path(dir_okay=False, allow_dash=True)
 )
 @click.option(
-    "--producer", "producer_id", required=True, metavar="ID", help="Your producer id (e.g. telco-au)."
+    "--producer",
+    "producer_id",
+    default=None,
+    metavar="ID",
+    help="Your organisation's id (e.g. telco-au) [default: the one in --credentials / SCAMSHARE_ORG].",
 )
 @click.option(
     "--format",
@@ -161,7 +166,7 @@ def publish(
     obj: CliContext,
     *,
     files: tuple[str, ...],
-    producer_id: str,
+    producer_id: str | None,
     fmt: str | None,
     dry_run: bool,
     emit_stix: str | None,
@@ -182,7 +187,7 @@ def publish(
         raise click.UsageError("--emit-stix - and --json both write to stdout; give --emit-stix a file")
     tlp = TLP[default_tlp.upper().replace("+", "_")]
     try:
-        check_producer_id(producer_id)
+        producer_id = check_producer_id(speaking_for(obj.settings, producer_id))
         if emit_stix not in (None, "-"):
             _check_writable(emit_stix)
         stdin = click.get_binary_stream("stdin")

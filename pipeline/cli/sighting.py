@@ -40,6 +40,6 @@ def report(
     else:
         obj.console.print(
             f"sighting {envelope['sighting_id']}: {subscriber} reports {kind} x{count} on {indicator_id} "
-            f"→ {settings.topics.sightings}",
+            f"→ {settings.topics.sightings_of(settings.org_id or subscriber)}",
             markup=False,
         )

@@ -26,7 +26,7 @@ T = TypeVar("T")
 SECTORS = ("telecom", "bank", "platform", "law-enforcement", "other")
 
 
-def _run(settings: Settings, fn: Callable[[RedisStore], Awaitable[T]]) -> T:
+def run_store(settings: Settings, fn: Callable[[RedisStore], Awaitable[T]]) -> T:
     url = settings.redis_url_value()
     assert url is not None  # connected_settings filled it in or raised
 
@@ -46,6 +46,28 @@ def _ensure_feeds(settings: Settings, subs: list[Subscription]) -> dict[str, str
 
     specs = [feed_topic_spec(settings, s.topic(settings.topic_prefix)) for s in subs]
     return ensure_topics(build_admin(settings), specs)
+
+
+async def check_owner(store: RedisStore, subs: list[Subscription]) -> None:
+    """Every subscription belongs to a registered organisation with the subscriber role."""
+    _rev, orgs = await store.organisations()
+    subscribers = {o.id for o in orgs if o.subscribes}
+    for sub in subs:
+        if sub.organisation not in subscribers:
+            known = {o.id for o in orgs}
+            why = "has no subscriber role" if sub.organisation in known else "is not registered"
+            raise SubscriptionError(
+                f"{sub.id}: organisation {sub.organisation!r} {why}: "
+                f"`scamshare orgs add {sub.organisation} --role subscriber ...` first"
+            )
+
+
+def _sync(settings: Settings, subs: list[Subscription]) -> None:
+    """Re-apply the ACLs of the organisations these subscriptions belong to (their feeds changed)."""
+    from pipeline.cli.orgsync import sync_org  # noqa: PLC0415
+
+    for org_id in sorted({s.organisation for s in subs}):
+        sync_org(settings, org_id)
 
 
 def _csv(value: str | None) -> list[str] | None:
@@ -108,10 +130,12 @@ def add(
             raise SubscriptionError(
                 f"subscriber {sub.id!r} exists: use `scamshare subscribers update {sub.id}`"
             )
+        await check_owner(store, [sub])
         await store.put_subscription(sub)
 
-    _run(settings, put)
+    run_store(settings, put)
     _ensure_feeds(settings, [sub])
+    _sync(settings, [sub])
     _report(obj, "added", sub, settings, as_json)
 
 
@@ -136,12 +160,15 @@ def update(
         if current is None:
             raise SubscriptionError(f"no subscriber {sub_id!r}: add it with `scamshare subscribers add`")
         new = apply_update(current, changes)
+        await check_owner(store, [new])
         await store.put_subscription(new)
         return new
 
-    sub = _run(settings, change)
+    before = run_store(settings, lambda store: store.subscriptions())[1]
+    sub = run_store(settings, change)
     if "feed_topic" in changes:
         _ensure_feeds(settings, [sub])
+    _sync(settings, [sub, *[s for s in before if s.id == sub_id]])
     _report(obj, "updated", sub, settings, as_json)
 
 
@@ -154,9 +181,11 @@ def remove(
     obj: CliContext, sub_id: str, bootstrap: str | None, redis_url: str | None, kafka_option: dict[str, str]
 ) -> None:
     """Remove subscriber ID: it receives nothing more. Its feed topic is kept (delete it yourself)."""
-    settings = connected_settings(obj, bootstrap, redis_url, kafka_option, kafka=False)
-    if not _run(settings, lambda store: store.remove_subscription(sub_id)):
+    settings = connected_settings(obj, bootstrap, redis_url, kafka_option)
+    before = [s for s in run_store(settings, lambda store: store.subscriptions())[1] if s.id == sub_id]
+    if not run_store(settings, lambda store: store.remove_subscription(sub_id)):
         raise SubscriptionError(f"no subscriber {sub_id!r}")
+    _sync(settings, before)  # its organisation may no longer read the feed
     obj.console.print(f"removed {sub_id}")
 
 
@@ -170,7 +199,7 @@ def list_cmd(
 ) -> None:
     """List the subscriptions."""
     settings = connected_settings(obj, bootstrap, redis_url, kafka_option, kafka=False)
-    _rev, subs = _run(settings, lambda store: store.subscriptions())
+    _rev, subs = run_store(settings, lambda store: store.subscriptions())
     if as_json:
         print_json([{**s.to_json(), "topic": s.topic(settings.topic_prefix)} for s in subs])
         return
@@ -202,6 +231,7 @@ def load(
     """Add or replace every subscription in a YAML FILE (all or nothing) and create their feed topics."""
     subs = load_file(path)
     settings = connected_settings(obj, bootstrap, redis_url, kafka_option)
+    run_store(settings, lambda store: check_owner(store, subs))
     _ensure_feeds(settings, subs)
 
     async def put_all(store: RedisStore) -> list[str]:
@@ -211,7 +241,8 @@ def load(
             await store.put_subscription(sub)
         return ["replaced" if s.id in known else "added" for s in subs]
 
-    outcomes = _run(settings, put_all)
+    outcomes = run_store(settings, put_all)
+    _sync(settings, subs)
     if as_json:
         print_json([{"id": s.id, "result": r} for s, r in zip(subs, outcomes, strict=True)])
         return

@@ -5,6 +5,25 @@ from __future__ import annotations
 import click
 
 from pipeline.cli.context import CliContext, connected_settings, connection_options, handle_errors, override
+from pipeline.config import Settings
+from pipeline.errors import ConfigError
+
+LOOPBACK = ("127.", "localhost", "[::1]", "::1")
+
+
+def refuse_plaintext(settings: Settings) -> None:
+    """Refuse PLAINTEXT to a non-loopback broker unless ``--insecure``: without authentication the broker
+    cannot bind a topic to its organisation, so anyone on the network could write any organisation's topic."""
+    conf = settings.librdkafka()
+    protocol = str(conf.get("security.protocol", "PLAINTEXT")).upper()
+    hosts = [h.strip() for h in str(conf.get("bootstrap.servers", "")).split(",") if h.strip()]
+    remote = [h for h in hosts if not h.startswith(LOOPBACK)]
+    if protocol == "PLAINTEXT" and remote and not settings.insecure:
+        raise ConfigError(
+            f"refusing PLAINTEXT to {', '.join(remote)}: nobody is authenticated there, so any client could "
+            "speak for any organisation. Use SASL_SSL/SSL (-X security.protocol=...), or pass --insecure "
+            "(SCAMSHARE_INSECURE=true) if you accept that."
+        )
 
 
 @click.command("worker")
@@ -18,6 +37,12 @@ from pipeline.cli.context import CliContext, connected_settings, connection_opti
     help="Create missing pipeline topics first (with the configured partitions and configs).",
 )
 @click.option("--loglevel", default="warning", show_default=True, help="faust worker log level.")
+@click.option(
+    "--insecure",
+    is_flag=True,
+    default=None,
+    help="Allow PLAINTEXT to a broker that is not on loopback: no one's identity is checked by the broker.",
+)
 @click.pass_obj
 @handle_errors
 def worker(
@@ -29,6 +54,7 @@ def worker(
     batch_size: int | None,
     create_topics: bool,
     loglevel: str,
+    insecure: bool | None,
 ) -> None:
     """Run the processors: validate → merge → score → scam.indicators → subscriber feeds.
 
@@ -41,10 +67,16 @@ def worker(
     from pipeline.worker.app import create_app  # noqa: PLC0415
 
     settings = connected_settings(obj, bootstrap, redis_url, kafka_option)
-    settings = override(settings, app_id=app_id, worker_batch_size=batch_size)
+    settings = override(settings, app_id=app_id, worker_batch_size=batch_size, insecure=insecure)
+    refuse_plaintext(settings)
     if create_topics:
         ensure_topics(build_admin(settings), pipeline_topics(settings))
-    app = create_app(settings)
+    import asyncio  # noqa: PLC0415
+
+    from pipeline.worker.inputs import registered_inputs  # noqa: PLC0415
+
+    # Subscribe to the registered organisations' topics from the start (one rebalance, not two).
+    app = create_app(settings, inputs=asyncio.run(registered_inputs(settings)))
     obj.err.print(
         f"scamshare worker: app_id={settings.app_id} bootstrap={settings.bootstrap} "
         f"topics={settings.topic_prefix}* (Ctrl-C to stop)"

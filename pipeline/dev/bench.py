@@ -22,18 +22,20 @@ from typing import Any
 
 from confluent_kafka import Producer, TopicPartition
 
-from pipeline.config import Settings
+from pipeline.config import Settings, Topics
 from pipeline.dev.demo import percentile
-from pipeline.dev.synthetic import build_messages, restamp, synthetic_reports
+from pipeline.dev.synthetic import PRODUCERS, build_messages, restamp, synthetic_reports
 from pipeline.kafka.clients import build_admin, build_consumer, build_producer, produce
 from pipeline.kafka.read import read_to_end
-from pipeline.kafka.topics import TopicSpec, ensure_topics, feed_topic_spec, pipeline_topics
+from pipeline.kafka.topics import TopicSpec, ensure_topics, feed_topic_spec, input_topic_spec, pipeline_topics
 from pipeline.producers.publisher import Submission
+from pipeline.state.org import Organisation
 from pipeline.state.redis_store import RedisStore, glob_escape
 from pipeline.state.subscription import Subscription
 from pipeline.stix.tlp import TLP
-from pipeline.wire.headers import HEADER_SUBMITTED_MS, HEADER_VERSION
+from pipeline.wire.headers import HEADER_PRODUCER, HEADER_SUBMITTED_MS, HEADER_VERSION
 from pipeline.worker.app import build_worker, wait_until_assigned
+from pipeline.worker.inputs import registered_inputs
 
 logger = logging.getLogger(__name__)
 
@@ -49,31 +51,34 @@ BENCH_SUBSCRIBERS = (
 
 
 def send_burst(
-    producer: Producer, topic: str, messages: Sequence[Submission], built: datetime, chunk: int = 500
+    producer: Producer, topics: Topics, messages: Sequence[Submission], built: datetime, chunk: int = 500
 ) -> float:
-    """Send every message (restamped chunk by chunk to the moment it is sent), flush; returns the
-    wall-clock time of the first send."""
+    """Send every message to its producer's own topic (restamped chunk by chunk to the moment it is sent),
+    flush; returns the wall-clock time of the first send."""
     first = time.time()
     for start in range(0, len(messages), chunk):
         now = datetime.now(UTC)
         sent_ms = str(int(now.timestamp() * 1000)).encode()
         for m in messages[start : start + chunk]:
             headers = [(k, sent_ms if k == HEADER_SUBMITTED_MS else v) for k, v in m.headers]
+            topic = topics.submissions_of(dict(m.headers)[HEADER_PRODUCER].decode())
             produce(producer, topic, m.key.encode(), restamp(m.value, built, now), headers=headers)
     if producer.flush(60):
         raise RuntimeError("benchmark messages not acknowledged within 60 s")
     return first
 
 
-def passthrough(settings: Settings, source: str, target: str, n: int, timeout_s: float = 120.0) -> float:
-    """The practical ceiling: consume ``n`` messages of ``source``, json decode + encode, produce to
+def passthrough(
+    settings: Settings, sources: Sequence[str], target: str, n: int, timeout_s: float = 120.0
+) -> float:
+    """The practical ceiling: consume ``n`` messages of ``sources``, json decode + encode, produce to
     ``target``, flush. Returns messages per second from the first message received to the last ack."""
     consumer = build_consumer(settings, f"{settings.app_id}.passthrough")
     producer = build_producer(settings)
     producer.list_topics(target, timeout=10)  # connect before the clock starts
     try:
-        partitions = sorted(consumer.list_topics(source, timeout=10).topics[source].partitions)
-        consumer.assign([TopicPartition(source, p, 0) for p in partitions])
+        listed = consumer.list_topics(timeout=10).topics
+        consumer.assign([TopicPartition(t, p, 0) for t in sources for p in sorted(listed[t].partitions)])
         done, started = 0, 0.0
         deadline = time.monotonic() + timeout_s
         while done < n and time.monotonic() < deadline:
@@ -136,6 +141,11 @@ async def used_memory(store: RedisStore) -> int:
     return int((await store.client.info("memory"))["used_memory"])
 
 
+def bench_inputs(settings: Settings) -> list[str]:
+    """The synthetic producers' own submissions topics."""
+    return [settings.topics.submissions_of(p) for p in PRODUCERS]
+
+
 async def prepare(settings: Settings, store: RedisStore) -> str:
     """Topics (pipeline, feeds, the passthrough output) and the subscriptions; returns the passthrough
     output topic."""
@@ -144,7 +154,15 @@ async def prepare(settings: Settings, store: RedisStore) -> str:
         feed_topic_spec(settings, s.topic(settings.topic_prefix)) for s in BENCH_SUBSCRIBERS
     ]
     specs.append(TopicSpec(passthrough_topic, settings.partitions, settings.replication_factor))
+    specs += [input_topic_spec(settings, t) for t in bench_inputs(settings)]
     ensure_topics(build_admin(settings), specs)
+    roles: dict[str, set[str]] = {p: {"producer"} for p in PRODUCERS}
+    for sub in BENCH_SUBSCRIBERS:
+        roles.setdefault(sub.organisation, set()).add("subscriber")
+    for org, has in roles.items():
+        await store.put_organisation(
+            Organisation(id=org, name=org, sector="other", roles=has, trust=0.55, default_tlp="green")
+        )
     for sub in BENCH_SUBSCRIBERS:
         await store.put_subscription(sub)
     return passthrough_topic
@@ -186,17 +204,17 @@ async def run_worker_through(
 ) -> tuple[float, dict[str, int]]:
     """Start the worker in this process, send the burst, wait until done; returns (seconds, counters)."""
     producer = build_producer(settings)
-    producer.list_topics(settings.topics.submissions, timeout=10)  # connect before the clock starts
-    worker = build_worker(settings)
+    producer.list_topics(settings.topics.indicators, timeout=10)  # connect before the clock starts
+    worker = build_worker(settings, inputs=await registered_inputs(settings))
     app = worker.app
     loop = asyncio.get_running_loop()
     topics = settings.topics
     try:
         await app.start()
-        await wait_until_assigned(app, [topics.submissions, topics.indicators], settings.partitions, 60)
+        await wait_until_assigned(app, [*bench_inputs(settings), topics.indicators], settings.partitions, 60)
         if profile is not None:
             profile.enable()
-        first = await loop.run_in_executor(None, send_burst, producer, topics.submissions, messages, built)
+        first = await loop.run_in_executor(None, send_burst, producer, topics, messages, built)
         stats = await wait_done(store, len(messages), timeout_s)
         elapsed = time.time() - first
         if profile is not None:
@@ -238,7 +256,7 @@ async def run_pipeline_bench(
     feeds = await loop.run_in_executor(None, feed_figures, settings, stats)
     progress("measuring the confluent-kafka passthrough loop on the same messages")
     passthrough_per_s = await loop.run_in_executor(
-        None, passthrough, settings, settings.topics.submissions, passthrough_topic, n
+        None, passthrough, settings, bench_inputs(settings), passthrough_topic, n
     )
     indicators = stats.get("indicators", 0)
     pipeline_per_s = n / pipeline_s

@@ -1,7 +1,8 @@
 """The main job, end to end: publish the bundled sample set, run the processors, read every feed, report.
 
 ``run_demo(settings)`` expects a broker and Redis at ``settings`` (the CLI starts the embedded stack when
-none is configured). It creates the topics, loads the sample subscribers, starts the faust worker in this
+none is configured). It registers the sample organisations, creates the topics (each organisation's own
+``scam.submissions.<org>``), loads the sample subscribers, starts the faust worker in this
 process, publishes four producers' reports (CSV, JSON Lines, MISP, STIX) plus a buggy producer's malformed
 messages, waits until every report is accepted or rejected and every version fanned out, reads each
 subscriber's feed (end-to-end latency = feed message time − producer send time), and returns a summary.
@@ -24,16 +25,18 @@ from confluent_kafka import Producer
 from pipeline.config import Settings
 from pipeline.kafka.clients import build_admin, build_producer
 from pipeline.kafka.read import read_to_end
-from pipeline.kafka.topics import ensure_topics, feed_topic_spec, pipeline_topics
+from pipeline.kafka.topics import TopicSpec, ensure_topics, feed_topic_spec, input_topic_spec, pipeline_topics
 from pipeline.ops.lag import GroupLag, group_lag
 from pipeline.producers.publisher import Publisher
 from pipeline.producers.readers import load_source, read_source
 from pipeline.producers.records import Accepted, file_submission_id, split_rejected, to_canonical_report
+from pipeline.state.org import Organisation, load_orgs_file
 from pipeline.state.redis_store import RedisStore
 from pipeline.state.subscription import Subscription
 from pipeline.subscribers.consumer import subscriber_group
 from pipeline.wire.headers import HEADER_SUBMITTED_MS
 from pipeline.worker.app import build_worker, wait_until_assigned
+from pipeline.worker.inputs import registered_inputs
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +50,7 @@ SAMPLE_FILES: tuple[tuple[str, str, str], ...] = (
 )
 MALFORMED_FILE = "malformed.jsonl"
 SUBSCRIBERS_FILE = "subscribers.yaml"
+ORGS_FILE = "orgs.yaml"
 
 
 @dataclass
@@ -111,6 +115,23 @@ def load_subscriptions(path: Path) -> list[Subscription]:
     return [Subscription.model_validate(item) for item in doc["subscribers"]]
 
 
+def demo_topics(settings: Settings, orgs: list[Organisation], subs: list[Subscription]) -> list[TopicSpec]:
+    """The pipeline's topics, every subscriber's feed and every organisation's own input topics."""
+    t = settings.topics
+    own = [t.submissions_of(o.id) for o in orgs if o.produces] + [
+        t.sightings_of(o.id) for o in orgs if o.subscribes
+    ]
+    feeds = [feed_topic_spec(settings, s.topic(settings.topic_prefix)) for s in subs]
+    return pipeline_topics(settings) + feeds + [input_topic_spec(settings, name) for name in own]
+
+
+async def register(store: RedisStore, orgs: list[Organisation], subs: list[Subscription]) -> None:
+    for org in orgs:
+        await store.put_organisation(org)
+    for sub in subs:
+        await store.put_subscription(sub)
+
+
 def percentile(values: list[float], q: float) -> float:
     """Nearest-rank percentile (q in 0..100); 0.0 for no values."""
     if not values:
@@ -169,14 +190,20 @@ def read_feed(settings: Settings, sub: Subscription, timeout_s: float = 20.0) ->
 
 
 async def wait_until_processed(
-    settings: Settings, store: RedisStore, expected: int, timeout_s: float, progress: Callable[[str], None]
+    settings: Settings,
+    store: RedisStore,
+    expected: int,
+    timeout_s: float,
+    progress: Callable[[str], None],
+    *,
+    inputs: list[str],
 ) -> dict[str, int]:
     """Wait until every message is accepted or rejected (exact counters in Redis) and the processors'
     committed offsets reached the end of both of their topics (so every version was fanned out)."""
     deadline = time.monotonic() + timeout_s
     last_note = ""
     admin = build_admin(settings)
-    topics = [settings.topics.submissions, settings.topics.indicators]
+    topics = [settings.topics.indicators, *inputs]
     loop = asyncio.get_running_loop()
     while True:
         stats = await store.stats()
@@ -208,32 +235,36 @@ async def run_demo(
     started = time.monotonic()
     summary = DemoSummary(namespace=settings.topic_prefix)
     subs = load_subscriptions(samples / SUBSCRIBERS_FILE)
+    orgs = load_orgs_file(samples / ORGS_FILE)
     admin = build_admin(settings)
-    specs = pipeline_topics(settings) + [
-        feed_topic_spec(settings, s.topic(settings.topic_prefix)) for s in subs
+    own_topics = [settings.topics.submissions_of(o.id) for o in orgs if o.produces] + [
+        settings.topics.sightings_of(o.id) for o in orgs if o.subscribes
     ]
+    specs = (
+        pipeline_topics(settings)
+        + [feed_topic_spec(settings, s.topic(settings.topic_prefix)) for s in subs]
+        + [input_topic_spec(settings, name) for name in own_topics]
+    )
     ensure_topics(admin, specs)
     progress(f"topics ready ({len(specs)})")
     url = settings.redis_url_value()
     assert url is not None
     store = RedisStore.from_url(url, prefix=settings.redis_key_prefix)
-    for sub in subs:
-        await store.put_subscription(sub)
+    await register(store, orgs, subs)
     producer = build_producer(settings)  # connects and gets its producer id while the worker starts
-    worker = build_worker(settings)
+    worker = build_worker(settings, inputs=await registered_inputs(settings))
     app = worker.app
     try:
         await app.start()
         topics = settings.topics
-        await wait_until_assigned(
-            app, [topics.submissions, topics.indicators], settings.partitions, timeout_s
-        )
+        inputs = [topics.submissions_of(o.id) for o in orgs if o.produces]
+        await wait_until_assigned(app, [*inputs, topics.indicators], settings.partitions, timeout_s)
         progress("worker started and owns its partitions")
         loop = asyncio.get_running_loop()
         expected = await loop.run_in_executor(None, publish_samples, settings, samples, summary, producer)
         summary.published = expected
         progress(f"published {expected} messages from {len(summary.producers)} producers")
-        stats = await wait_until_processed(settings, store, expected, timeout_s, progress)
+        stats = await wait_until_processed(settings, store, expected, timeout_s, progress, inputs=inputs)
     finally:
         await app.stop()
         await worker.close()
@@ -259,9 +290,7 @@ async def run_demo(
         "max": round(max(all_latencies, default=0.0), 1),
         "mean": round(statistics.fmean(all_latencies), 1) if all_latencies else 0.0,
     }
-    summary.lag = [
-        group_lag(settings, admin, settings.app_id, [topics.submissions, topics.indicators], "fetch")
-    ]
+    summary.lag = [group_lag(settings, admin, settings.app_id, [*inputs, topics.indicators], "fetch")]
     summary.lag += [
         group_lag(
             settings, admin, subscriber_group(settings, s.id), [s.topic(settings.topic_prefix)], "fetch"

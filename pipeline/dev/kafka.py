@@ -34,10 +34,10 @@ Settings (:func:`server_properties`) and why:
   ``<state_dir>/kafka-<id>/server.log`` (log4j's shutdown hook off, so a shutdown is logged to its end);
   the JVM's own stdout/stderr are appended to the same file.
 
-Listeners live in :func:`listener_config` only, so SASL_PLAINTEXT and the ``StandardAuthorizer`` can be
-added there later. A node started with ``detach=False`` dies with the thread that started it (Linux
-``PR_SET_PDEATHSIG``); the dev stack passes ``detach=True``, records :meth:`KafkaCluster.records` as JSON
-and a later process stops them with :func:`stop_recorded`. POSIX only.
+Listeners (PLAINTEXT, or with ``secure=True`` SASL/SCRAM-SHA-512 and the ``StandardAuthorizer``) are set in
+:mod:`pipeline.dev.kafka_security`. A node started with ``detach=False`` dies with the thread that started
+it (Linux ``PR_SET_PDEATHSIG``); the dev stack passes ``detach=True``, records :meth:`KafkaCluster.records`
+as JSON and a later process stops them with :func:`stop_recorded`. POSIX only.
 """
 
 from __future__ import annotations
@@ -61,13 +61,13 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
 from pipeline.dev.kafka_jars import find_java, resolve_jars, terminate
+from pipeline.dev.kafka_security import HOST, KafkaSecurity, listener_config
 from pipeline.dev.proc import log_tail, process_alive, read_log, signal_group, spawn, start_ticks
 from pipeline.errors import DevStackError
 
 logger = logging.getLogger(__name__)
 _librdkafka_logger = logging.getLogger(f"{__name__}.librdkafka")
 
-HOST = "127.0.0.1"
 READY_TIMEOUT_S = 90.0
 STOP_GRACE_S = 20.0
 FORMAT_TIMEOUT_S = 120.0
@@ -132,22 +132,9 @@ def kafka_uuid() -> str:
             return text
 
 
-def listener_config(node: KafkaNode) -> dict[str, str]:
-    """Listeners of ``node``: clients and brokers on BROKER, the KRaft quorum on CONTROLLER (PLAINTEXT).
-
-    The one place to add SASL_PLAINTEXT (``sasl.enabled.mechanisms``, ``listener.name.broker.*``) and
-    ``authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer`` later.
-    """
-    return {
-        "listeners": f"BROKER://{HOST}:{node.broker_port},CONTROLLER://{HOST}:{node.controller_port}",
-        "advertised.listeners": f"BROKER://{HOST}:{node.broker_port},CONTROLLER://{HOST}:{node.controller_port}",
-        "listener.security.protocol.map": "BROKER:PLAINTEXT,CONTROLLER:PLAINTEXT",
-        "inter.broker.listener.name": "BROKER",
-        "controller.listener.names": "CONTROLLER",
-    }
-
-
-def server_properties(node: KafkaNode, nodes: Sequence[KafkaNode]) -> dict[str, str]:
+def server_properties(
+    node: KafkaNode, nodes: Sequence[KafkaNode], security: KafkaSecurity | None = None
+) -> dict[str, str]:
     """``server.properties`` of ``node`` in a cluster of ``nodes`` (reasons in the module docstring)."""
     n = len(nodes)
     replicas, min_isr = str(min(n, 3)), "1" if n < 3 else "2"
@@ -155,7 +142,7 @@ def server_properties(node: KafkaNode, nodes: Sequence[KafkaNode]) -> dict[str, 
         "process.roles": "broker,controller",
         "node.id": str(node.node_id),
         "controller.quorum.bootstrap.servers": ",".join(f"{HOST}:{m.controller_port}" for m in nodes),
-        **listener_config(node),
+        **listener_config(node.broker_port, node.controller_port, security),
         "log.dirs": str(node.data_dir),
         "num.partitions": "1",
         "default.replication.factor": str(n),
@@ -187,7 +174,8 @@ class KafkaCluster:
     """``brokers`` combined nodes under ``state_dir/kafka-<id>``: ``with KafkaCluster(d, 3) as c: ...``.
 
     ``cache_root`` is where the jars are cached (the CLI passes ``SCAMSHARE_KAFKA_CACHE``);
-    ``overrides`` are extra ``server.properties`` entries for every node, applied last.
+    ``overrides`` are extra ``server.properties`` entries for every node, applied last. ``secure=True``:
+    SASL/SCRAM and ACLs; :attr:`security` holds the admin login, :meth:`client_config` a client's options.
     """
 
     def __init__(
@@ -201,6 +189,7 @@ class KafkaCluster:
         overrides: Mapping[str, str] | None = None,
         ready_timeout: float = READY_TIMEOUT_S,
         detach: bool = False,
+        secure: bool = False,
     ) -> None:
         if brokers < 1:
             raise ValueError("brokers must be >= 1")
@@ -212,6 +201,7 @@ class KafkaCluster:
         self.overrides = dict(overrides or {})
         self.ready_timeout = ready_timeout
         self.detach = detach
+        self.security = KafkaSecurity.generate() if secure else None
         self.cluster_id = kafka_uuid()
         self.nodes: list[KafkaNode] = []
         self._procs: dict[int, subprocess.Popen[bytes]] = {}
@@ -220,6 +210,15 @@ class KafkaCluster:
     @property
     def bootstrap(self) -> str:
         return ",".join(node.address for node in self.nodes)
+
+    @property
+    def admin_password(self) -> str | None:  # the super user's (secure mode), else None
+        return self.security.admin_password if self.security else None
+
+    def client_config(self) -> dict[str, str]:
+        """librdkafka options of a client of this cluster (logged in as ``admin`` in secure mode)."""
+        login = self.security.admin_options() if self.security else {}
+        return {"bootstrap.servers": self.bootstrap, **login}
 
     def node(self, node_id: int) -> KafkaNode:
         """The node with id ``node_id`` (1..N)."""
@@ -258,8 +257,8 @@ class KafkaCluster:
                 self.stop(grace=5)
                 raise
             else:
-                logger.info("Kafka with %d node(s) ready in %.1fs at %s", self.size,
-                            time.monotonic() - started, self.bootstrap)  # fmt: skip
+                logger.info("Kafka with %d node(s) ready in %.1fs at %s secure=%s", self.size,
+                            time.monotonic() - started, self.bootstrap, bool(self.security))  # fmt: skip
                 return self
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -269,11 +268,13 @@ class KafkaCluster:
         else:
             voters = [f"{n.node_id}@{HOST}:{n.controller_port}:{n.directory_id}" for n in self.nodes]
             quorum = ["--initial-controllers", ",".join(voters)]
+        if self.security is not None:
+            quorum += self.security.format_args()
         jobs: list[tuple[KafkaNode, subprocess.Popen[bytes]]] = []
         for node in self.nodes:  # one JVM per node, all at once
             shutil.rmtree(node.node_dir, ignore_errors=True)
             node.data_dir.mkdir(parents=True)
-            props = {**server_properties(node, self.nodes), **self.overrides}
+            props = {**server_properties(node, self.nodes, self.security), **self.overrides}
             node.config_file.write_text(render_properties(props))
             argv = [*self._java_argv(java, node), "kafka.tools.StorageTool", "format",
                     "-t", self.cluster_id, "-c", str(node.config_file), *quorum]  # fmt: skip
@@ -307,7 +308,7 @@ class KafkaCluster:
         """Wait until each of ``nodes`` answers on its own port and sees all N brokers and a controller."""
         timeout = self.ready_timeout if timeout is None else timeout
         deadline = time.monotonic() + timeout
-        conf: dict[str, Any] = {"logger": _librdkafka_logger, "log_level": 0}  # refusals are expected
+        conf: dict[str, Any] = {**self.client_config(), "logger": _librdkafka_logger, "log_level": 0}
         admins = {n.node_id: AdminClient({**conf, "bootstrap.servers": n.address}) for n in nodes}
         why = dict.fromkeys(admins, "no answer")
         while admins:

@@ -193,5 +193,3 @@ def terminate(pids: list[int], grace: float, *, running: Callable[[int], bool]) 
             return
         logger.info("Kafka pid(s) %s still running after %s; escalating", pids, sig.name)
     raise DevStackError(f"Kafka pid(s) {pids} survived SIGKILL")
-
-

@@ -62,7 +62,8 @@ class EmbeddedStack:
     ``state_dir`` holds the logs (``logs/broker.log``, ``logs/redis.log``, ``kafka/kafka-<n>/server.log``)
     and Redis' working directory; without it a temporary directory is used and removed on :meth:`stop`.
     ``detach=True`` lets the servers outlive this process (for ``scamshare dev up``): no death signal, no
-    atexit stop.
+    atexit stop. ``secure=True`` (Kafka only) starts it with SCRAM logins and ACLs: clients then need
+    :meth:`KafkaCluster.client_config` of :attr:`cluster` (the ``admin`` login) or users of their own.
     """
 
     def __init__(
@@ -76,9 +77,12 @@ class EmbeddedStack:
         broker: Engine = "tansu",
         brokers: int = 1,
         kafka_cache: Path | None = None,
+        secure: bool = False,
     ) -> None:
         if broker == "tansu" and brokers != 1:
             raise DevStackError("the embedded broker (tansu) runs one node; use --broker kafka for more")
+        if broker == "tansu" and secure:
+            raise DevStackError("the embedded broker (tansu) has no ACLs; use --broker kafka for secure")
         # Absolute: redis chdirs to its --dir, so a relative --logfile would point elsewhere.
         self._state_dir = state_dir.resolve() if state_dir is not None else None
         self._broker_bin = broker_bin
@@ -90,6 +94,7 @@ class EmbeddedStack:
         self.engine: Engine = broker
         self._brokers = brokers
         self._kafka_cache = kafka_cache
+        self._secure = secure
         self._cluster: KafkaCluster | None = None
 
     @property
@@ -152,7 +157,7 @@ class EmbeddedStack:
             if self.engine == "kafka":
                 self._cluster = KafkaCluster(
                     base / "kafka", self._brokers, cache_root=self._kafka_cache, detach=self.detach,
-                    ready_timeout=max(self._ready_timeout, KAFKA_READY_TIMEOUT_S),
+                    ready_timeout=max(self._ready_timeout, KAFKA_READY_TIMEOUT_S), secure=self._secure,
                 ).start()  # fmt: skip
             else:
                 self._children["broker"] = _start_server(

@@ -21,6 +21,9 @@ pipeline               topic / group ``<app_id>`` (prefixed; faust's own)  ALL
 exporter               topic ``scam.`` (prefixed)                          DESCRIBE
 exporter               topic ``scam.feed.`` (prefixed)                     READ (time lag from timestamps)
 exporter               group ``*`` (literal wildcard)                      DESCRIBE
+exporter               topic ``scam.submissions.scamshare-canary`` (lit.)  WRITE, CREATE (the canary)
+exporter               topic ``scam.feed.scamshare-canary`` (literal)      CREATE        (the canary)
+exporter               group ``scamshare-canary.`` (prefixed)              READ          (the canary)
 =====================  ==================================================  =================================
 
 No organisation may create topics, read ``scam.submissions*``, ``scam.indicators`` (which holds RED values
@@ -65,6 +68,11 @@ def group_prefix(org_id: str) -> str:
     return f"{org_id}."
 
 
+def reader_group(org_id: str, subscription_id: str) -> str:
+    """The consumer group a subscription's reader uses by default: ``<org>.sub.<subscription>``."""
+    return f"{group_prefix(org_id)}sub.{subscription_id}"
+
+
 def _many(who: str, resource: ResourceKind, name: str, pattern: PatternKind, *ops: Operation) -> list[Acl]:
     return [Acl(who, resource, name, pattern, op) for op in ops]
 
@@ -100,13 +108,22 @@ def pipeline_acls(user: str, topics: Topics, app_id: str) -> list[Acl]:
     return sorted(set(out))
 
 
-def exporter_acls(user: str, topics: Topics) -> list[Acl]:
-    """What the lag exporter's user may do: describe topics and groups, read feed timestamps."""
+#: The organisation the exporter's end-to-end canary speaks for (pipeline/ops/canary.py).
+CANARY_ORG = "scamshare-canary"
+
+
+def exporter_acls(user: str, topics: Topics, canary_org: str = CANARY_ORG) -> list[Acl]:
+    """What the lag exporter's user may do: describe topics and groups, read feed timestamps, and run the
+    canary (write the canary organisation's submissions topic, read its feed in its group prefix)."""
     who = principal(user)
+    canary_in, canary_feed = topics.submissions_of(canary_org), topics.feed(canary_org)
     out = [
         *_many(who, "topic", topics.prefix, "prefixed", "DESCRIBE"),
         *_many(who, "topic", topics.feed(""), "prefixed", "READ"),
         *_many(who, "group", "*", "literal", "DESCRIBE"),
+        *_many(who, "topic", canary_in, "literal", "WRITE", "CREATE"),
+        *_many(who, "topic", canary_feed, "literal", "CREATE"),
+        *_many(who, "group", group_prefix(canary_org), "prefixed", "READ"),
     ]
     return sorted(set(out))
 

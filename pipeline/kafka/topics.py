@@ -85,6 +85,21 @@ def pipeline_topics(settings: Settings) -> list[TopicSpec]:
     ]
 
 
+def input_topic_spec(settings: Settings, name: str) -> TopicSpec:
+    """The spec of one organisation's own input topic (``scam.submissions.<org>``, ``scam.sightings.<org>``):
+    the partitions, retention and limits of the shared topic it is named after."""
+    t = settings.topics
+    if name.startswith(f"{t.sightings}."):
+        retention = settings.retention_sightings_ms
+    elif name.startswith(f"{t.submissions}."):
+        retention = settings.retention_submissions_ms
+    else:
+        raise ValueError(f"{name!r} is not an organisation's submissions or sightings topic")
+    return TopicSpec(
+        name, settings.partitions, settings.replication_factor, topic_config(settings, retention)
+    )
+
+
 def feed_topic_spec(settings: Settings, name: str, config: Mapping[str, str] | None = None) -> TopicSpec:
     """The spec of one subscriber's feed topic.
 

@@ -4,7 +4,7 @@ Each canary is a report of a unique URL under one host (``https://canary.scamsha
 marked TLP:AMBER+STRICT, from producer ``scamshare-canary``. The canary subscription (id and organisation
 ``scamshare-canary``, cleared for AMBER+STRICT, URLs only) is the only one that receives it: AMBER+STRICT
 goes only to subscribers of a reporting organisation, so no real subscriber ever sees a canary. The loop
-reads the canary feed (group ``<app_id>.sub.scamshare-canary``, so its lag is reported like any
+reads the canary feed (group ``scamshare-canary.sub.scamshare-canary``, so its lag is reported like any
 subscriber's), matches messages by indicator id and records:
 
 - ``scamshare_canary_sent_total``, ``scamshare_canary_received_total``, ``scamshare_canary_lost_total``
@@ -36,17 +36,19 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from pipeline.canon import Canonical, canonicalize
 from pipeline.config import Settings
 from pipeline.errors import ScamshareError
+from pipeline.identity.acls import CANARY_ORG, reader_group
 from pipeline.kafka.clients import build_admin, build_producer
 from pipeline.kafka.read import end_offsets, reader, topic_partitions
-from pipeline.kafka.topics import ensure_topics, feed_topic_spec
+from pipeline.kafka.topics import ensure_topics, feed_topic_spec, input_topic_spec
 from pipeline.producers.publisher import Publisher
+from pipeline.state.org import Organisation
 from pipeline.state.redis_store import RedisStore
 from pipeline.state.subscription import Subscription
 from pipeline.stix.tlp import TLP
 
 logger = logging.getLogger(__name__)
 
-CANARY_ID = "scamshare-canary"
+CANARY_ID = CANARY_ORG
 DEFAULT_HOST = "canary.scamshare.example.org"
 ROUNDTRIP_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
@@ -64,6 +66,18 @@ def canary_subscription() -> Subscription:
         organisation=CANARY_ID,
         types=frozenset({"url"}),
         tlp=TLP.AMBER_STRICT,
+    )
+
+
+def canary_org() -> Organisation:
+    """The organisation canaries come from and go to (registered by the canary itself)."""
+    return Organisation(
+        id=CANARY_ID,
+        name="scamshare end-to-end canary",
+        sector="other",
+        roles=frozenset({"producer", "subscriber"}),
+        trust=0.5,
+        default_tlp=TLP.AMBER_STRICT,
     )
 
 
@@ -99,7 +113,7 @@ class Canary:
         self._clock = clock
         self.subscription = canary_subscription()
         self.topic = self.subscription.topic(settings.topic_prefix)
-        self.group = f"{settings.app_id}.sub.{CANARY_ID}"
+        self.group = reader_group(CANARY_ID, CANARY_ID)
         self.pending: dict[str, float] = {}
         self.sent = Counter("scamshare_canary_sent", "Canaries published.", registry=registry)
         self.received = Counter("scamshare_canary_received", "Canaries read back.", registry=registry)
@@ -128,6 +142,7 @@ class Canary:
 
         async def register() -> None:
             try:
+                await store.put_organisation(canary_org())
                 await store.put_subscription(self.subscription)
             finally:
                 await store.close()
@@ -135,7 +150,8 @@ class Canary:
         asyncio.run(register())
         self._state_key = store.state_key
         self._redis = redis.Redis.from_url(url)
-        ensure_topics(build_admin(self.settings), [feed_topic_spec(self.settings, self.topic)])
+        own = input_topic_spec(self.settings, self.settings.topics.submissions_of(CANARY_ID))
+        ensure_topics(build_admin(self.settings), [feed_topic_spec(self.settings, self.topic), own])
         self._publisher = Publisher(
             self.settings, producer_id=CANARY_ID, producer=build_producer(self.settings, **{"linger.ms": 0})
         )

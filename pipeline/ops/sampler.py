@@ -21,12 +21,12 @@ from pipeline.ops.timelag import TP, History, LagSnapshot, evaluate
 TimeSource = Literal["interpolated", "broker"]
 
 
-def expected_groups(settings: Settings, subscriber_topics: Mapping[str, str]) -> dict[str, list[str]]:
-    """The groups the pipeline should have: the processors' and each subscriber reader's (id → feed topic)."""
+def expected_groups(settings: Settings, reader_topics: Mapping[str, str]) -> dict[str, list[str]]:
+    """The groups the pipeline should have: the processors' and each subscription reader's (group → feed)."""
     topics = settings.topics
     out = {settings.app_id: [topics.submissions, topics.indicators]}
-    for sub_id, topic in subscriber_topics.items():
-        out[f"{settings.app_id}.sub.{sub_id}"] = [topic]
+    for group, topic in reader_topics.items():
+        out[group] = [topic]
     return out
 
 

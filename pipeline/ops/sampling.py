@@ -9,6 +9,7 @@ import orjson
 import redis
 
 from pipeline.config import Settings
+from pipeline.identity.acls import reader_group
 from pipeline.kafka.clients import build_admin
 from pipeline.ops.lag import EndSource
 from pipeline.ops.lagstatus import StatusRules
@@ -47,7 +48,7 @@ def open_sampler(
 
 
 def subscriber_topics(settings: Settings) -> Mapping[str, str]:
-    """Subscriber id → feed topic, from the subscriptions in Redis (empty without Redis)."""
+    """Reader group (``<org>.sub.<id>``) → feed topic, from the subscriptions in Redis (none without it)."""
     url = settings.redis_url_value()
     if not url:
         return {}
@@ -58,4 +59,4 @@ def subscriber_topics(settings: Settings) -> Mapping[str, str]:
     finally:
         client.close()
     subs = [Subscription.model_validate(orjson.loads(v)) for v in raw.values()]
-    return {s.id: s.topic(settings.topic_prefix) for s in subs}
+    return {reader_group(s.organisation, s.id): s.topic(settings.topic_prefix) for s in subs}

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from pipeline.canon import REGISTRY, Canonical, Invalid, canonicalize
-from pipeline.stix.ids import INDICATOR_EXTENSION_ID
+from pipeline.stix.ids import INDICATOR_EXTENSION_ID, producer_identity_id
 from pipeline.stix.pattern import parse_simple_pattern
 from pipeline.stix.times import epoch_ms, parse_timestamp
 from pipeline.stix.tlp import TLP, tlp_from_marking_refs
@@ -43,9 +43,19 @@ class Report:
 
 
 def validate_submission(
-    raw: bytes, limits: Limits, *, header_producer: str | None = None
+    raw: bytes,
+    limits: Limits,
+    *,
+    header_producer: str | None = None,
+    channel_org: str | None = None,
+    default_tlp: TLP | None = None,
 ) -> list[Report] | Rejected:
     """Parse and check one submission message; never raises.
+
+    ``channel_org`` is the organisation the message arrived from (its submissions topic, or the gateway's
+    credential): the worker always gives it, and a message that names anyone else — in the envelope, the
+    ``scamshare-producer`` header, an ``identity`` object or any ``created_by_ref`` — is rejected as
+    ``identity_mismatch``. ``default_tlp`` (the organisation's, from the registry) marks unmarked reports.
 
     >>> validate_submission(b"{", Limits()).code
     'not_json'
@@ -63,8 +73,14 @@ def validate_submission(
         return Rejected("bad_envelope", "a submission must be a JSON object")
     envelope = _check_envelope(doc, header_producer)
     if isinstance(envelope, Rejected):
+        if channel_org is not None and envelope.code == "producer_mismatch":
+            return Rejected("identity_mismatch", envelope.reason, channel_org)
         return envelope
     producer, submission_id, submitted_ms, objects = envelope
+    if channel_org is not None:
+        mismatch = identity_mismatch(channel_org, producer, header_producer, objects)
+        if mismatch is not None:
+            return Rejected("identity_mismatch", mismatch, channel_org)
     if len(objects) > limits.max_objects:
         return Rejected(
             "too_many_objects",
@@ -75,14 +91,43 @@ def validate_submission(
     if not indicators:
         return Rejected("no_indicator", "bundle holds no indicator object", producer)
     reports: list[Report] = []
+    unmarked = default_tlp if default_tlp is not None else limits.default_tlp
     for index, obj in enumerate(indicators):
         sub_id = submission_id if len(indicators) == 1 else f"{submission_id}#{index}"
-        report = _report_from_indicator(obj, producer, sub_id, submitted_ms, limits.default_tlp)
+        report = _report_from_indicator(obj, producer, sub_id, submitted_ms, unmarked)
         if isinstance(report, Rejected):
             where = f"indicator {index} ({obj.get('id', 'no id')})"
             return Rejected(report.code, f"{where}: {report.reason}", producer)
         reports.append(report)
     return reports
+
+
+def identity_mismatch(
+    channel_org: str, producer: str, header_producer: str | None, objects: list[Any]
+) -> str | None:
+    """Why a submission that arrived from ``channel_org`` claims to be someone else's (None: it does not).
+
+    The channel is the authority: the envelope, the producer header, every ``identity`` object in the
+    bundle and every ``created_by_ref`` must name ``channel_org`` (or be absent).
+    """
+    if producer != channel_org:
+        return f"envelope names producer {producer!r}, but the message came from {channel_org!r}'s channel"
+    if header_producer is not None and header_producer != channel_org:
+        return (
+            f"header names producer {header_producer!r}, but the message came from {channel_org!r}'s channel"
+        )
+    own = producer_identity_id(channel_org)
+    for obj in objects:
+        if not isinstance(obj, dict):
+            continue
+        if obj.get("type") == "identity" and obj.get("id") != own:
+            return f"bundle holds identity {obj.get('id')!r}, which is not {channel_org!r}'s ({own})"
+        ref = obj.get("created_by_ref")
+        if ref is not None and ref != own:
+            return (
+                f"{obj.get('id', obj.get('type'))!r} is created_by_ref {ref!r}, not {channel_org!r} ({own})"
+            )
+    return None
 
 
 def deeper_than(node: Any, limit: int) -> bool:

@@ -1,4 +1,4 @@
-"""The producer SDK: publish reports to ``scam.submissions`` with confluent-kafka.
+"""The producer SDK: publish reports to the organisation's ``scam.submissions.<org>`` with confluent-kafka.
 
 One report (one Indicator) per message, wrapped in the submission envelope (:mod:`pipeline.wire.envelope`),
 keyed by the report's deterministic indicator id so every report of one indicator lands on one partition::
@@ -33,6 +33,7 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from pipeline.canon import Canonical
 from pipeline.config import Settings
 from pipeline.errors import ConfigError, DeliveryError
+from pipeline.identity.channel import speaking_for
 from pipeline.kafka.clients import (
     DeliveryFailure,
     DeliveryTracker,
@@ -160,7 +161,7 @@ def check_producer_id(producer_id: str) -> str:
 
 
 class Publisher:
-    """Publishes reports to the submissions topic; see the module docstring for an example.
+    """Publishes reports to the organisation's own submissions topic; see the module docstring for an example.
 
     ``producer`` replaces the client built from ``settings`` (e.g. one shared by several publishers);
     ``kafka_overrides`` are librdkafka options for :func:`pipeline.kafka.clients.build_producer`
@@ -171,7 +172,7 @@ class Publisher:
         self,
         settings: Settings,
         *,
-        producer_id: str,
+        producer_id: str | None = None,
         now: Callable[[], datetime] = _utc_now,
         on_delivery: Callable[[Delivery], None] | None = None,
         default_tlp: TLP = TLP.GREEN,
@@ -179,8 +180,10 @@ class Publisher:
         flush_timeout: float = 30.0,
         kafka_overrides: Mapping[str, Any] | None = None,
     ) -> None:
-        self.producer_id = check_producer_id(producer_id)
-        self.topic = settings.topics.submissions
+        self.producer_id = check_producer_id(speaking_for(settings, producer_id))
+        # The organisation's own topic: on Apache Kafka only its user may write it, and the pipeline takes
+        # the reporter from the topic, never from the message.
+        self.topic = settings.topics.submissions_of(self.producer_id)
         self._tracker = DeliveryTracker(keep=MAX_FAILURES_KEPT)
         self._pending = 0
         self._now = now

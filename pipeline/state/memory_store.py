@@ -23,8 +23,8 @@ import orjson
 
 from pipeline.config import default
 from pipeline.state.indicator import IndicatorState
-from pipeline.state.store import Commit, Delivery, Store
 from pipeline.state.org import Organisation
+from pipeline.state.store import Commit, Delivery, Store
 from pipeline.state.subscription import Subscription
 from pipeline.stix.times import Clock, utc_now
 

@@ -10,7 +10,6 @@ otherwise let ``bank`` match ``bank.sg``'s groups, and ``scam.submissions.<org>`
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal
 
@@ -18,11 +17,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from pipeline.state.definitions import DefinitionError, parse_definition, parse_yaml_definitions, read_text
 from pipeline.stix.tlp import TLP, parse_tlp
-from pipeline.wire.fields import COUNTRY_RE
+from pipeline.wire.fields import COUNTRY_RE, PRODUCER_ID_RE
 
 #: 1-63 characters of a-z 0-9 _ -, starting with a letter or digit (no '.', see the module docstring).
-ORG_ID_PATTERN: Final = r"^[a-z0-9][a-z0-9_-]{0,62}$"
-ORG_ID_RE: Final = re.compile(ORG_ID_PATTERN)
+ORG_ID_RE: Final = PRODUCER_ID_RE
+ORG_ID_PATTERN: Final = ORG_ID_RE.pattern
 
 Sector = Literal["telecom", "bank", "platform", "law-enforcement", "other"]
 Role = Literal["producer", "subscriber"]

@@ -28,8 +28,8 @@ import redis.asyncio as aioredis
 
 from pipeline.config import default
 from pipeline.state.indicator import IndicatorState
-from pipeline.state.store import Commit, Delivery
 from pipeline.state.org import Organisation
+from pipeline.state.store import Commit, Delivery
 from pipeline.state.subscription import Subscription
 from pipeline.stix.tlp import TLP
 

@@ -3,6 +3,7 @@
 ::
 
     from pipeline.config import Settings
+from pipeline.identity.acls import reader_group
     from pipeline.subscribers.consumer import FeedConsumer
 
     def block(item):                  # raise to stop: the item is not committed and comes back next time
@@ -17,7 +18,7 @@
 Each feed message is one STIX 2.1 bundle (indicator, SCO, relationship, TLP marking) keyed by the indicator
 id; headers carry the version and whether it is a revocation. A revoked version means: stop acting on this
 indicator (unblock the number). :class:`FeedConsumer` joins the subscriber's consumer group
-(``<app_id>.sub.<subscriber>`` by default, which lag monitoring watches), so a restarted consumer resumes
+(``<org>.sub.<subscriber>`` by default, which lag monitoring watches), so a restarted consumer resumes
 after the last item whose handler succeeded. Plain confluent-kafka.
 """
 
@@ -35,6 +36,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, Top
 
 from pipeline.config import Settings
 from pipeline.errors import KafkaError as ScamshareKafkaError
+from pipeline.identity.acls import reader_group
 from pipeline.kafka.clients import build_consumer
 from pipeline.stix.ids import INDICATOR_EXTENSION_ID
 from pipeline.wire.headers import HEADER_REVOKED, HEADER_SUBMITTED_MS, HEADER_VERSION, header_map
@@ -45,9 +47,13 @@ logger = logging.getLogger(__name__)
 Handler = Callable[["FeedItem"], None]
 
 
-def subscriber_group(settings: Settings, subscriber_id: str) -> str:
-    """The consumer group a subscriber's reader uses by default (lag is reported per group)."""
-    return f"{settings.app_id}.sub.{subscriber_id}"
+def subscriber_group(settings: Settings, subscriber_id: str, org: str | None = None) -> str:
+    """The consumer group a subscription's reader uses by default: ``<org>.sub.<id>`` (lag is per group).
+
+    On Apache Kafka an organisation may only use groups under its own prefix ``<org>.``. The organisation is
+    ``org``, else the settings' (credentials file or ``org``), else the subscription id itself.
+    """
+    return reader_group(org or settings.org_id or subscriber_id, subscriber_id)
 
 
 @dataclass(frozen=True, slots=True)

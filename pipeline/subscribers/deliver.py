@@ -81,9 +81,7 @@ class DeliverStep:
                 problem = str(exc)
             if problem is not None:
                 rejected = Rejected("bad_record", f"not a scam.indicators record: {problem}")
-                self.emitter.send(
-                    self.topics.dlq, *dead_letter(msg, rejected, "fanout", now)
-                )
+                self.emitter.send(self.topics.dlq, *dead_letter(msg, rejected, "fanout", now))
         ids = list(dict.fromkeys(view.indicator_id for _, view, _ in parsed))
         # Only the subscribers' delivery marks are needed, not the whole state.
         loaded = await self.store.load_delivered(ids, [s.id for s in subs])

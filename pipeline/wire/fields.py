@@ -12,9 +12,10 @@ from typing import Final
 
 from pipeline.errors import ScamshareError
 
-#: An organisation's id: lower case, 1-64 characters of a-z 0-9 . _ - starting with a letter or digit.
-PRODUCER_ID_RE: Final = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
-PRODUCER_ID_RULE: Final = "1-64 characters of a-z, 0-9, '.', '_' and '-', starting with a letter or digit"
+#: An organisation's id: lower case, 1-63 characters of a-z 0-9 _ - starting with a letter or digit. No '.':
+#: topic names (scam.submissions.<org>) and consumer-group prefixes (<org>.) must not be ambiguous.
+PRODUCER_ID_RE: Final = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+PRODUCER_ID_RULE: Final = "1-63 characters of a-z, 0-9, '_' and '-', starting with a letter or digit"
 #: A subscriber's id (its feed is ``scam.feed.<id>``): 1-63 characters of a-z 0-9 _ -.
 SUBSCRIBER_ID_PATTERN: Final = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 SUBSCRIBER_ID_RE: Final = re.compile(SUBSCRIBER_ID_PATTERN)

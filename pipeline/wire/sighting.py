@@ -90,8 +90,13 @@ def build_sighting(
     count: int = 1,
     now: datetime,
     sighting_id: str | None = None,
+    org: str | None = None,
 ) -> dict[str, Any]:
     """The sighting envelope (module docstring); raises SightingError on a bad argument.
+
+    ``org`` is the organisation that owns the subscription (default: the subscriber id); the sighting is
+    ``created_by_ref`` and ``where_sighted_refs`` that organisation's identity, and must be sent on its own
+    ``scam.sightings.<org>`` topic.
 
     >>> from datetime import UTC, datetime
     >>> env = build_sighting(subscriber="bank-sg", kind="blocked", now=datetime(2026, 11, 22, tzinfo=UTC),
@@ -110,8 +115,11 @@ def build_sighting(
     sid = sighting_id or str(uuid.uuid4())
     if not _UUID_RE.match(sid):
         raise SightingError(f"sighting_id {sid!r} must be a lower-case UUID")
+    owner = org or subscriber
+    if not SUBSCRIBER_ID_RE.match(owner):
+        raise SightingError(f"{owner!r} is not an organisation id (lower case, digits, '-', '_')")
     stamp = stix_timestamp(now)
-    identity = producer_identity_id(subscriber)
+    identity = producer_identity_id(owner)
     sighting = {
         "type": "sighting",
         "spec_version": "2.1",
@@ -147,8 +155,14 @@ def sighting_headers(envelope: dict[str, Any], now: datetime) -> list[tuple[str,
     ]
 
 
-def parse_sighting(raw: bytes, *, max_bytes: int = MAX_SIGHTING_BYTES) -> ParsedSighting | Rejected:
+def parse_sighting(
+    raw: bytes, *, max_bytes: int = MAX_SIGHTING_BYTES, channel_org: str | None = None
+) -> ParsedSighting | Rejected:
     """Parse and check one sighting message; never raises.
+
+    ``channel_org`` is the organisation whose sightings topic it came on (the worker always gives it):
+    ``created_by_ref`` and ``where_sighted_refs`` must be that organisation's identity, or the sighting is
+    rejected as ``identity_mismatch``. Without it the subscriber's own identity is expected.
 
     >>> parse_sighting(b"[]").code
     'bad_envelope'
@@ -162,7 +176,7 @@ def parse_sighting(raw: bytes, *, max_bytes: int = MAX_SIGHTING_BYTES) -> Parsed
     if not isinstance(doc, dict):
         return Rejected("bad_envelope", "a sighting message must be a JSON object")
     try:
-        return _parse(doc)
+        return _parse(doc, channel_org)
     except _BadSightingError as bad:
         return Rejected(bad.code, str(bad), bad.subscriber)
 
@@ -174,7 +188,7 @@ class _BadSightingError(Exception):
         self.subscriber = subscriber
 
 
-def _parse(doc: dict[str, Any]) -> ParsedSighting:
+def _parse(doc: dict[str, Any], channel_org: str | None) -> ParsedSighting:
     if doc.get("spec") != SIGHTING_SPEC:
         raise _BadSightingError(
             "bad_envelope", f"spec is {doc.get('spec')!r}, expected {SIGHTING_SPEC!r}", None
@@ -188,11 +202,14 @@ def _parse(doc: dict[str, Any]) -> ParsedSighting:
     obj = doc.get("sighting")
     if not isinstance(obj, dict) or obj.get("type") != "sighting":
         raise _BadSightingError("bad_sighting", "'sighting' must be a STIX Sighting object", subscriber)
-    identity = producer_identity_id(subscriber)
+    speaker = channel_org or subscriber
+    identity = producer_identity_id(speaker)
     if obj.get("created_by_ref") != identity or obj.get("where_sighted_refs") != [identity]:
-        # A subscriber speaks for itself only: the envelope and the STIX object must name the same one.
+        # An organisation speaks for itself only: the STIX object must name the channel's organisation.
         raise _BadSightingError(
-            "bad_sighting", f"created_by_ref/where_sighted_refs are not {subscriber}'s identity", subscriber
+            "identity_mismatch" if channel_org else "bad_sighting",
+            f"created_by_ref/where_sighted_refs are not {speaker}'s identity ({identity})",
+            subscriber,
         )
     indicator = obj.get("sighting_of_ref")
     if not isinstance(indicator, str) or not _INDICATOR_RE.match(indicator):

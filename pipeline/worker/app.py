@@ -38,6 +38,7 @@ from pipeline.subscribers.deliver import DeliverStep
 from pipeline.wire.headers import header_map
 from pipeline.wire.message import InMessage
 from pipeline.worker.decay import DecaySweep
+from pipeline.worker.inputs import InputTopics
 from pipeline.worker.poison import INFRASTRUCTURE_ERRORS, process_isolating
 from pipeline.worker.runtime import Runtime
 from pipeline.worker.sightings import SightingStep
@@ -141,7 +142,8 @@ async def wait_until_assigned(
     want = len(topics) * partitions
     while True:
         owned = [tp for tp in app.consumer.assignment() if tp.topic in topics]
-        if len(owned) >= want and not app.rebalancing:
+        # Owned is not enough: after a rebalance faust fetches only once its flow is resumed (after recovery).
+        if len(owned) >= want and not app.rebalancing and app.flow_control.is_active():
             return
         if loop.time() > deadline:
             raise TimeoutError(f"worker owns {len(owned)}/{want} partitions after {timeout_s:.0f}s")
@@ -196,19 +198,28 @@ class Worker:
 
     app: faust.App
     runtime: Runtime
+    inputs: InputTopics
 
     async def close(self) -> None:
         """Flush producers and close Redis (skipping it loses nothing: unacked input is re-read)."""
         await self.runtime.close()
 
 
-def create_app(settings: Settings, *, model: ScoreModel | None = None) -> faust.App:
+def create_app(
+    settings: Settings, *, model: ScoreModel | None = None, inputs: tuple[list[str], list[str]] | None = None
+) -> faust.App:
     """Build the faust app for these settings (the CLI's ``scamshare worker``)."""
-    return build_worker(settings, model=model).app
+    return build_worker(settings, model=model, inputs=inputs).app
 
 
-def build_worker(settings: Settings, *, model: ScoreModel | None = None) -> Worker:
-    """Build the faust app and its runtime for these settings; no network I/O until the app starts."""
+def build_worker(
+    settings: Settings, *, model: ScoreModel | None = None, inputs: tuple[list[str], list[str]] | None = None
+) -> Worker:
+    """Build the faust app and its runtime for these settings; no network I/O until the app starts.
+
+    ``inputs`` are the organisations' own submissions and sightings topics to subscribe to from the start
+    (:func:`pipeline.worker.inputs.registered_inputs` reads them); the worker follows the registry after.
+    """
     if not settings.bootstrap:
         raise ValueError("settings.bootstrap is required to build the worker app")
     datadir = settings.state_dir / "faust"
@@ -242,13 +253,14 @@ def build_worker(settings: Settings, *, model: ScoreModel | None = None) -> Work
         stream_wait_empty=False,
     )
     setattr(app, APP_ATTRIBUTE, settings.consumer_fetch_max_wait_ms)
-    runtime = Runtime(
-        settings, model or ScoreModel(trust=settings.producer_trust, default_trust=settings.default_trust)
-    )
+    runtime = Runtime(settings, model)
     topics = settings.topics
+    # The shared topics stay subscribed (a message there names no organisation: dead-lettered no_identity);
+    # each registered organisation's own topic is added by follow_registry below.
     submissions = app.topic(topics.submissions, key_serializer="raw", value_serializer="raw")
     indicators = app.topic(topics.indicators, key_serializer="raw", value_serializer="raw")
     sightings = app.topic(topics.sightings, key_serializer="raw", value_serializer="raw")
+    follower = InputTopics(app, submissions, sightings, topics, initial=inputs)
     batch, within = settings.worker_batch_size, settings.worker_batch_within_s
 
     run = functools.partial(run_agent, dlq_topic=topics.dlq, batch=batch, within=within)
@@ -270,7 +282,7 @@ def build_worker(settings: Settings, *, model: ScoreModel | None = None) -> Work
     @app.agent(sightings, name="sightings")
     async def sightings_agent(stream: faust.StreamT[Any]) -> None:
         v = runtime.versions()
-        step = SightingStep(v)
+        step = SightingStep(v, registry=runtime.registry())
         await run(
             "sightings",
             stream,
@@ -279,6 +291,18 @@ def build_worker(settings: Settings, *, model: ScoreModel | None = None) -> Work
             emitter=v.emitter,
             poison_counters={"sightings_errors": 1},
         )
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def follow_registry() -> None:
+        # Every worker (not only the leader): each must subscribe to the same topics.
+        while True:
+            try:
+                await follower.follow(runtime)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001  (Redis or Kafka away: try again on the next tick)
+                logger.warning("registry refresh failed, retrying: %r", exc)
+            await asyncio.sleep(settings.registry_refresh_s)
 
     sweep: list[DecaySweep] = []
 
@@ -308,4 +332,4 @@ def build_worker(settings: Settings, *, model: ScoreModel | None = None) -> Work
             poison_counters={"fanout_errors": 1},
         )
 
-    return Worker(app, runtime)
+    return Worker(app, runtime, follower)

@@ -12,7 +12,7 @@ fan-out skips versions a subscriber already has. Counters therefore move exactly
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from pipeline.config import Topics, default
@@ -24,6 +24,7 @@ from pipeline.processors.score import ScoreModel
 from pipeline.processors.validate import Report, validate_submission
 from pipeline.state.indicator import IndicatorState
 from pipeline.state.latency import observe
+from pipeline.state.org import Organisation, org_of_topic
 from pipeline.state.store import Commit, Store
 from pipeline.stix.times import Clock, utc_now
 from pipeline.wire.headers import (
@@ -35,11 +36,40 @@ from pipeline.wire.message import InMessage
 from pipeline.wire.rejected import Rejected
 from pipeline.worker.contention import until_committed
 from pipeline.worker.online import Guarded
+from pipeline.worker.registry import Registry
 from pipeline.worker.versions import VersionPublisher
 
 logger = logging.getLogger(__name__)
 
 ENRICHMENT_TTL_S: int = default("enrichment_ttl_s")
+
+
+def own_withdrawals(
+    state: IndicatorState | None, reports: list[Report], refused: dict[str, Rejected]
+) -> list[Report]:
+    """``reports`` without withdrawals by organisations that do not (or no longer) report the indicator.
+
+    Only the reporting organisation can withdraw its own report: a withdrawal from anyone else would
+    otherwise retract nothing yet publish a version, and a withdrawal of a value nobody reported yet would
+    revoke it for good. Those are recorded in ``refused`` (dead-lettered as ``not_reporter``).
+    """
+    reporters = set(state.reporters) if state is not None else set()
+    kept: list[Report] = []
+    for r in reports:
+        if r.revoked and r.producer not in reporters:
+            refused[r.submission_id] = Rejected(
+                "not_reporter",
+                f"{r.producer!r} withdrew {r.indicator_id}, which it does not report: "
+                "only the reporting organisation can withdraw its report",
+                r.producer,
+            )
+            continue
+        if r.revoked:
+            reporters.discard(r.producer)
+        else:
+            reporters.add(r.producer)
+        kept.append(r)
+    return kept
 
 
 @dataclass
@@ -67,6 +97,11 @@ class IngestStep:
     enrichers: Sequence[Enricher] = ()
     online: Sequence[Guarded] = ()
     enrichment_ttl_s: int = ENRICHMENT_TTL_S
+    registry: Registry | None = None
+
+    def __post_init__(self) -> None:
+        if self.registry is None:
+            self.registry = Registry(self.store)
 
     @property
     def versions(self) -> VersionPublisher:
@@ -86,19 +121,24 @@ class IngestStep:
         now_ms = int(now.timestamp() * 1000)
         rejects: list[tuple[InMessage, Rejected]] = []
         reports: list[Report] = []
+        assert self.registry is not None
+        orgs = await self.registry.current()
+        origin: dict[str, InMessage] = {}
         for msg in batch:
-            header_producer = msg.headers.get(HEADER_PRODUCER)
-            outcome = validate_submission(
-                msg.value, self.limits, header_producer=header_producer.decode("utf-8", "replace")
-                if header_producer is not None else None,
-            )  # fmt: skip
+            outcome = self._validate(msg, orgs)
             if isinstance(outcome, Rejected):
                 rejects.append((msg, outcome))
                 self.emitter.send(self.topics.dlq, *dead_letter(msg, outcome, "validate", now))
             else:
                 reports.extend(outcome)
+                origin.update((r.submission_id, msg) for r in outcome)
 
-        published = await self._merge(reports, now_ms, result)
+        refused: dict[str, Rejected] = {}
+        published = await self._merge(reports, now_ms, result, refused)
+        for sub_id, why in refused.items():
+            msg = origin[sub_id]
+            rejects.append((msg, why))
+            self.emitter.send(self.topics.dlq, *dead_letter(msg, why, "merge", now))
         await self.versions.send(published, now_ms)
         result.published = len(published)
         await self.emitter.flush()
@@ -113,8 +153,25 @@ class IngestStep:
             logger.info("rejected source=%s code=%s reason=%s", msg.source, rejected.code, rejected.reason)
         return result
 
+    def _validate(self, msg: InMessage, orgs: Mapping[str, Organisation]) -> list[Report] | Rejected:
+        """Validate one message as its channel's organisation; reject it when the channel is nobody's."""
+        org_id = org_of_topic(msg.topic, self.topics.submissions)
+        if org_id is None:
+            return Rejected(
+                "no_identity",
+                f"topic {msg.topic!r} is no organisation's: each writes {self.topics.submissions}.<org>",
+            )
+        org = orgs.get(org_id)
+        if org is None or not org.produces:
+            return Rejected("unregistered_org", f"{org_id!r} is not a registered producer", org_id)
+        header = msg.headers.get(HEADER_PRODUCER)
+        return validate_submission(
+            msg.value, self.limits, channel_org=org_id, default_tlp=org.default_tlp,
+            header_producer=header.decode("utf-8", "replace") if header is not None else None,
+        )  # fmt: skip
+
     async def _merge(
-        self, reports: list[Report], now_ms: int, result: BatchResult
+        self, reports: list[Report], now_ms: int, result: BatchResult, refused: dict[str, Rejected]
     ) -> list[tuple[IndicatorState, int | None]]:
         """Merge reports into Redis; returns the states to publish with the earliest submit time of each."""
         by_indicator: dict[str, list[Report]] = {}
@@ -123,7 +180,7 @@ class IngestStep:
         to_publish: dict[str, tuple[IndicatorState, int]] = {}
         await until_committed(
             by_indicator,
-            lambda pending: self._merge_once(pending, now_ms, result, to_publish),
+            lambda pending: self._merge_once(pending, now_ms, result, to_publish, refused),
             max_tries=self.max_cas_retries,
             what="reports",
         )
@@ -135,6 +192,7 @@ class IngestStep:
         now_ms: int,
         result: BatchResult,
         to_publish: dict[str, tuple[IndicatorState, int]],
+        refused: dict[str, Rejected],
     ) -> dict[str, list[Report]]:
         ids = list(groups)
         all_reports = [r for i in ids for r in groups[i]]
@@ -156,6 +214,7 @@ class IngestStep:
                     to_publish.setdefault(ind, (state, r.submitted_ms))
                 else:
                     result.replayed += 1
+            fresh = own_withdrawals(state, fresh, refused)
             if not fresh:
                 continue
             merged, reasons, flags = merge_many(state, fresh, self.model, now_ms)

@@ -16,6 +16,7 @@ from pipeline.state.redis_store import RedisStore
 from pipeline.wire.limits import Limits
 from pipeline.worker.ingest import IngestStep
 from pipeline.worker.online import Guarded, build_online
+from pipeline.worker.registry import Registry
 from pipeline.worker.versions import VersionPublisher
 
 
@@ -24,9 +25,30 @@ class Runtime:
     """Clients the agents share, created on first use inside the worker (not at app construction)."""
 
     settings: Settings
-    model: ScoreModel = field(default_factory=ScoreModel)
+    model: ScoreModel | None = None
     _store: RedisStore | None = None
+    _registry: Registry | None = None
     _producers: list[Producer] = field(default_factory=list)
+    #: Each registered producer's trust, kept current by the registry; the score model reads it.
+    trust: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.model is None:
+            # Only registered organisations' reports ever reach the score, each with its registered trust.
+            self.model = ScoreModel(trust=self.trust, default_trust=0.0)
+
+    def registry(self) -> Registry:
+        """The organisation registry all agents share (one refresh serves them all)."""
+        if self._registry is None:
+            self._registry = Registry(
+                self.store(), refresh_s=min(1.0, self.settings.registry_refresh_s), trust=self.trust
+            )
+        return self._registry
+
+    @property
+    def score_model(self) -> ScoreModel:
+        assert self.model is not None
+        return self.model
 
     def store(self) -> RedisStore:
         if self._store is None:
@@ -51,19 +73,20 @@ class Runtime:
             self.store(),
             self.emitter(),
             s.topics,
-            self.model,
+            self.score_model,
             self.limits(),
             allowlist=load_allowlist(s.allowlist_file),
             enrichers=self._enrichers(),
             online=self._online(),
             enrichment_ttl_s=s.enrichment_ttl_s,
+            registry=self.registry(),
         )
 
     def versions(self) -> VersionPublisher:
         """A publisher of indicator versions with its own producer (sightings agent, decay sweep)."""
         s = self.settings
         return VersionPublisher(
-            self.store(), self.emitter(), s.topics, self.model, self._enrichers(), self._online(),
+            self.store(), self.emitter(), s.topics, self.score_model, self._enrichers(), self._online(),
             s.enrichment_ttl_s,
         )  # fmt: skip
 
@@ -80,6 +103,14 @@ class Runtime:
         return Limits(
             max_bytes=s.max_message_bytes, max_objects=s.max_objects_per_bundle, max_depth=s.max_json_depth
         )
+
+    async def existing_topics(self, prefix: str) -> set[str]:
+        """Names of the topics that exist and start with ``prefix`` (an unnamed metadata request)."""
+        from pipeline.kafka.clients import build_admin  # noqa: PLC0415
+        from pipeline.kafka.topics import list_topics  # noqa: PLC0415
+
+        admin = build_admin(self.settings)
+        return set(await asyncio.get_running_loop().run_in_executor(None, list_topics, admin, prefix))
 
     async def ensure_feeds(self, names: list[str]) -> None:
         from pipeline.kafka.clients import build_admin  # noqa: PLC0415

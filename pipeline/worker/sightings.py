@@ -1,27 +1,35 @@
 """The sightings step: subscribers' feedback (true positive, false positive, blocked) → score, revocation.
 
-Each sighting is folded into its indicator's state exactly once (the same compare-and-set with a
-"this sighting was applied" mark as reports). A new version is published when the score band changes or the
-indicator is revoked — false positives from two or more distinct subscribers revoke it, and the revoked
-version then reaches every past recipient through fan-out. Producers see the counts on the next version,
-never which subscriber reported.
+Who sighted is the channel's organisation: a sighting counts only if it came on a registered subscriber's own
+``scam.sightings.<org>`` topic, names a subscription that organisation owns, and is about an indicator that
+subscription actually received. It counts once per organisation, indicator and kind (the STIX ``count`` is
+kept as information, never as votes), with the same compare-and-set and "applied" mark as reports. Anything
+else is dead-lettered with its reason (``no_identity``, ``unregistered_org``, ``identity_mismatch``,
+``unknown_subscriber``, ``not_received``, ``unknown_indicator``) and counted as ``sightings_rejected:<code>``.
+
+A new version is published when the score band changes or the indicator is revoked — false positives from
+two or more distinct organisations revoke it, and the revoked version then reaches every past recipient
+through fan-out. Producers see the counts on the next version, never which subscriber reported.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from pipeline.processors.merge import apply_sighting
 from pipeline.state.indicator import IndicatorState
+from pipeline.state.org import Organisation, org_of_topic
 from pipeline.state.store import Commit
+from pipeline.state.subscription import Subscription
 from pipeline.stix.times import Clock, utc_now
 from pipeline.wire.headers import dead_letter
 from pipeline.wire.message import InMessage
 from pipeline.wire.rejected import Rejected
 from pipeline.wire.sighting import ParsedSighting, parse_sighting
 from pipeline.worker.contention import until_committed
+from pipeline.worker.registry import Registry
 from pipeline.worker.versions import VersionPublisher
 
 logger = logging.getLogger(__name__)
@@ -39,26 +47,47 @@ class SightingResult:
     published: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class Sighted:
+    """A parsed sighting, the organisation whose channel it came on, and the message it came in."""
+
+    sighting: ParsedSighting
+    org: str
+    msg: InMessage
+
+    @property
+    def mark(self) -> str:
+        """One vote per organisation, indicator and kind: the STIX ``count`` is information, not votes."""
+        s = self.sighting
+        return f"{MARK_PREFIX}{self.org}:{s.indicator_id}:{s.kind}"
+
+
 @dataclass
 class SightingStep:
     versions: VersionPublisher
     now: Clock = utc_now
     max_cas_retries: int = 20
+    registry: Registry | None = None
+
+    def __post_init__(self) -> None:
+        if self.registry is None:
+            self.registry = Registry(self.versions.store)
 
     async def process(self, batch: Sequence[InMessage]) -> SightingResult:
         result = SightingResult()
         now = self.now()
         now_ms = int(now.timestamp() * 1000)
         store, emitter, topics = self.versions.store, self.versions.emitter, self.versions.topics
-        rejects: list[tuple[InMessage, Rejected]] = []
-        groups: dict[str, list[tuple[ParsedSighting, InMessage]]] = {}
+        assert self.registry is not None
+        orgs, subs = await self.registry.current(), await self.registry.subscriptions()
+        rejects: dict[str, tuple[InMessage, Rejected]] = {}
+        groups: dict[str, list[Sighted]] = {}
         for msg in batch:
-            parsed = parse_sighting(msg.value)
+            parsed = self._authenticate(msg, orgs, subs)
             if isinstance(parsed, Rejected):
-                rejects.append((msg, parsed))
-                emitter.send(topics.dlq, *dead_letter(msg, parsed, "sightings", now))
+                rejects[msg.source] = (msg, parsed)
             else:
-                groups.setdefault(parsed.indicator_id, []).append((parsed, msg))
+                groups.setdefault(parsed.sighting.indicator_id, []).append(parsed)
         published: dict[str, IndicatorState] = {}
         await until_committed(
             groups,
@@ -66,10 +95,12 @@ class SightingStep:
             max_tries=self.max_cas_retries,
             what="sightings",
         )
+        for msg, rejected in rejects.values():
+            emitter.send(topics.dlq, *dead_letter(msg, rejected, "sightings", now))
         await self.versions.send([(state, None) for state in published.values()], now_ms)
         result.published = len(published)
         await emitter.flush()
-        for msg, rejected in rejects:
+        for msg, rejected in rejects.values():
             counters = {"sightings_rejected": 1, f"sightings_rejected:{rejected.code}": 1}
             if await store.count_once(msg.source, counters):
                 result.rejected += 1
@@ -78,60 +109,100 @@ class SightingStep:
             )
         return result
 
+    def _authenticate(
+        self, msg: InMessage, orgs: Mapping[str, Organisation], subs: Mapping[str, Subscription]
+    ) -> Sighted | Rejected:
+        """The sighting, if it came on a registered subscriber's own channel about its own subscription."""
+        base = self.versions.topics.sightings
+        org_id = org_of_topic(msg.topic, base)
+        if org_id is None:
+            return Rejected(
+                "no_identity", f"topic {msg.topic!r} is no organisation's: each writes {base}.<org>"
+            )
+        org = orgs.get(org_id)
+        if org is None or not org.subscribes:
+            return Rejected("unregistered_org", f"{org_id!r} is not a registered subscriber", org_id)
+        parsed = parse_sighting(msg.value, channel_org=org_id)
+        if isinstance(parsed, Rejected):
+            return parsed
+        sub = subs.get(parsed.subscriber)
+        if sub is None:
+            return Rejected("unknown_subscriber", f"no subscription {parsed.subscriber!r}", org_id)
+        if sub.organisation != org_id:
+            return Rejected(
+                "identity_mismatch",
+                f"subscription {sub.id!r} belongs to {sub.organisation!r}, not to {org_id!r}",
+                org_id,
+            )
+        return Sighted(parsed, org_id, msg)
+
     async def _apply(
         self,
-        groups: dict[str, list[tuple[ParsedSighting, InMessage]]],
+        groups: dict[str, list[Sighted]],
         now_ms: int,
         result: SightingResult,
         published: dict[str, IndicatorState],
-        rejects: list[tuple[InMessage, Rejected]],
-    ) -> dict[str, list[tuple[ParsedSighting, InMessage]]]:
+        rejects: dict[str, tuple[InMessage, Rejected]],
+    ) -> dict[str, list[Sighted]]:
         store, model = self.versions.store, self.versions.model
         ids = list(groups)
-        everything = [s for i in ids for s, _ in groups[i]]
-        seen = await store.seen_submissions([MARK_PREFIX + s.sighting_id for s in everything])
-        seen_by_id = {s.sighting_id: mark for s, mark in zip(everything, seen, strict=True)}
+        everything = [s for i in ids for s in groups[i]]
+        seen = await store.seen_submissions([s.mark for s in everything])
+        seen_by_mark = {s.mark: mark for s, mark in zip(everything, seen, strict=True)}
         states = await store.load_states(ids)
         commits: list[Commit] = []
         planned: list[tuple[str, IndicatorState, bool]] = []
-        for ind, (state, _) in zip(ids, states, strict=True):
-            pairs = {s.sighting_id: (s, m) for s, m in groups[ind] if seen_by_id[s.sighting_id] is None}
-            fresh = [s for s, _ in pairs.values()]
-            result.replayed += len(groups[ind]) - len(fresh)
-            if state is not None and any(seen_by_id[s.sighting_id] for s, _ in groups[ind]):
-                published.setdefault(ind, state)  # a replay of a sighting that published: re-emit
+        for ind, (state, delivered) in zip(ids, states, strict=True):
             if state is None:
                 # A sighting of an indicator this exchange never published: dead-lettered, not dropped.
                 unknown = Rejected("unknown_indicator", f"no indicator {ind} in this exchange")
-                for _, msg in pairs.values():
-                    rejects.append((msg, unknown))
-                    self.versions.emitter.send(
-                        self.versions.topics.dlq, *dead_letter(msg, unknown, "sightings", self.now())
-                    )
-                result.unknown += len(fresh)
+                for s in groups[ind]:
+                    rejects[s.msg.source] = (s.msg, unknown)
+                result.unknown += len(groups[ind])
                 continue
+            fresh: dict[str, Sighted] = {}
+            for s in groups[ind]:
+                if s.sighting.subscriber not in delivered:
+                    rejects[s.msg.source] = (
+                        s.msg,
+                        Rejected(
+                            "not_received",
+                            f"{s.sighting.subscriber!r} never received {ind}: only a recipient can sight it",
+                            s.org,
+                        ),
+                    )
+                elif seen_by_mark[s.mark] is None and s.mark not in fresh:
+                    fresh[s.mark] = s
+                else:
+                    # Applied before (a replay, or this organisation's vote of this kind was counted) or a
+                    # second vote of the same kind in this batch: one organisation, one vote per kind.
+                    result.replayed += 1
+                    if seen_by_mark[s.mark]:
+                        published.setdefault(ind, state)  # its vote published a version: re-emit
             if not fresh:
                 continue
             current, material = state, False
-            for s in fresh:
-                outcome = apply_sighting(current, s.kind, s.count, model, now_ms, subscriber=s.subscriber)
+            for s in fresh.values():
+                outcome = apply_sighting(current, s.sighting.kind, 1, model, now_ms, subscriber=s.org)
                 material = material or outcome.publish
                 current = outcome.state
             if current.version > state.version + 1:
                 current = replace(current, version=state.version + 1)
             counters = {"sightings": len(fresh)}
-            for s in fresh:
-                counters[f"sightings:{s.kind}"] = counters.get(f"sightings:{s.kind}", 0) + 1
+            for s in fresh.values():
+                kind = s.sighting.kind
+                counters[f"sightings:{kind}"] = counters.get(f"sightings:{kind}", 0) + 1
+                counters["sightings_reported_count"] = (
+                    counters.get("sightings_reported_count", 0) + s.sighting.count
+                )
             if material:
                 counters["versions"] = 1
                 if current.revoked and not state.revoked:
                     counters["revocations"] = 1
-            commits.append(
-                Commit(current, state.rev, [MARK_PREFIX + s.sighting_id for s in fresh], material, counters)
-            )
+            commits.append(Commit(current, state.rev, list(fresh), material, counters))
             planned.append((ind, current, material))
         outcomes = await store.commit(commits)
-        retry: dict[str, list[tuple[ParsedSighting, InMessage]]] = {}
+        retry: dict[str, list[Sighted]] = {}
         for (ind, current, material), ok, commit in zip(planned, outcomes, commits, strict=True):
             if not ok:
                 retry[ind] = groups[ind]

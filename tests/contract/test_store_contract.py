@@ -19,9 +19,9 @@ from pipeline.processors.merge import merge
 from pipeline.processors.score import ScoreModel
 from pipeline.state.indicator import IndicatorState
 from pipeline.state.memory_store import MemoryStore
+from pipeline.state.org import Organisation
 from pipeline.state.redis_store import RedisStore
 from pipeline.state.store import Commit, Delivery, Store
-from pipeline.state.org import Organisation
 from pipeline.state.subscription import Subscription
 from pipeline.stix.tlp import TLP
 from tests.unit.processors.factories import T0, SteppedClock, report

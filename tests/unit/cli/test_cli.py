@@ -10,7 +10,9 @@ from pipeline.cli import cli
 COMMANDS = [
     ["bench", "pipeline"], ["config"], ["consume"], ["demo"], ["dev", "up"], ["dev", "down"],
     ["dev", "status"], ["exporter"], ["lag"],
-    ["normalize"], ["publish"], ["sighting", "report"], ["subscribers", "add"], ["subscribers", "update"],
+    ["normalize"], ["orgs", "add"], ["orgs", "update"], ["orgs", "remove"], ["orgs", "list"],
+    ["orgs", "load"], ["orgs", "check"], ["publish"], ["sighting", "report"], ["subscribers", "add"],
+    ["subscribers", "update"],
     ["subscribers", "remove"], ["subscribers", "list"], ["subscribers", "load"], ["subscribers", "backfill"],
     ["topics", "create"], ["topics", "list"], ["worker"],
 ]  # fmt: skip

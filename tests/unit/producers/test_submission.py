@@ -121,4 +121,6 @@ def test_bundle_passes_the_oasis_validator() -> None:
 def test_producer_id_rules(bad: str) -> None:
     with pytest.raises(ConfigError, match="producer id"):
         check_producer_id(bad)
-    assert check_producer_id("telco-au.2") == "telco-au.2"
+    assert check_producer_id("telco-au_2") == "telco-au_2"
+    with pytest.raises(ConfigError, match="producer id"):  # a dot would make topic and group names ambiguous
+        check_producer_id("telco.au")

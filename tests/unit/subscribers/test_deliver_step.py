@@ -26,12 +26,11 @@ from tests.unit.processors.factories import (
     NOW,
     SteppedClock,
     canonical,
-    in_messages,
     indicator_obj,
     phone_submission,
     submission,
 )
-from tests.unit.worker.helpers import TOPICS, ingest
+from tests.unit.worker.helpers import TOPICS, ingest, submission_messages
 
 TELCO = Subscription(
     id="telco", name="T", sector="telecom", organisation="telco", tlp="green", types={"phone"}
@@ -60,7 +59,7 @@ def deliver(store: MemoryStore, out: ListEmitter, feeds: Feeds | None = None) ->
 async def publish(store: MemoryStore, *values: bytes, start: int = 0) -> list[InMessage]:
     """Ingest submissions; the scam.indicators records they produced, as the fan-out agent reads them."""
     produced = ListEmitter()
-    await ingest(store, produced).process(in_messages(TOPICS.submissions, *values, start=start))
+    await ingest(store, produced).process(submission_messages(*values, start=start))
     return [
         InMessage(TOPICS.indicators, 0, start + i, m[1], m[2], dict(m[3]))
         for i, m in enumerate(produced.on(TOPICS.indicators))

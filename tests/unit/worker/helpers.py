@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+
+import orjson
 
 from pipeline.config import Topics
 from pipeline.kafka.emit import ListEmitter
 from pipeline.processors.score import ScoreModel
 from pipeline.state.memory_store import MemoryStore
+from pipeline.state.org import Organisation
 from pipeline.state.store import Commit, Store
 from pipeline.wire.message import InMessage
 from pipeline.worker.ingest import IngestStep
-from tests.unit.processors.factories import NOW
+from pipeline.worker.registry import Registry
+from tests.unit.processors.factories import NOW, in_messages
 
 TOPICS = Topics("scam.")
 
@@ -35,8 +39,42 @@ class RacingStore(MemoryStore):
         return await super().commit(commits)
 
 
+class AnyOrg(dict[str, Organisation]):
+    """A registry view in which every id is a registered organisation (producer and subscriber, GREEN by
+    default): for the step tests about merging, replay and contention. Identity has its own tests."""
+
+    def get(self, key: str, default: object = None) -> Organisation:  # type: ignore[override]
+        return Organisation(
+            id=key, name=key, sector="other", roles={"producer", "subscriber"}, default_tlp="green"
+        )
+
+
+class OpenRegistry(Registry):
+    async def current(self) -> Mapping[str, Organisation]:
+        return AnyOrg()
+
+
 def ingest(store: Store, emitter: ListEmitter, *, max_cas_retries: int = 20) -> IngestStep:
-    return IngestStep(store, emitter, TOPICS, ScoreModel(), now=lambda: NOW, max_cas_retries=max_cas_retries)
+    return IngestStep(
+        store, emitter, TOPICS, ScoreModel(), now=lambda: NOW, max_cas_retries=max_cas_retries,
+        registry=OpenRegistry(store),
+    )  # fmt: skip
+
+
+def submission_messages(*values: bytes, start: int = 0, org: str | None = None) -> list[InMessage]:
+    """Consumed submissions, each on its producer's own topic (``org``, else the envelope's producer)."""
+    out = []
+    for i, value in enumerate(values):
+        producer = org
+        if producer is None:
+            try:
+                doc = orjson.loads(value)
+                producer = doc.get("producer") if isinstance(doc, dict) else None
+            except orjson.JSONDecodeError:
+                producer = None
+        topic = TOPICS.submissions_of(producer if isinstance(producer, str) and producer else "telco-a")
+        out.extend(in_messages(topic, value, start=start + i))
+    return out
 
 
 class Step:

@@ -14,12 +14,11 @@ from pipeline.worker.ingest import IngestStep
 from tests.unit.processors.factories import (
     NOW,
     exact,
-    in_messages,
     indicator_obj,
     phone_submission,
     submission,
 )
-from tests.unit.worker.helpers import TOPICS, RacingStore, ingest
+from tests.unit.worker.helpers import TOPICS, RacingStore, ingest, submission_messages
 
 SIXTY_DAYS_LATER = datetime(2027, 1, 21, tzinfo=UTC)
 A_YEAR_LATER = datetime(2027, 11, 1, tzinfo=UTC)
@@ -36,9 +35,9 @@ async def phone_and_domain(store: MemoryStore, out: ListEmitter) -> IngestStep:
         phone_submission("0812345678", country="TH", producer=p, submission_id=f"d{i}")
         for i, p in enumerate("abc")
     ]
-    await step.process(in_messages(TOPICS.submissions, *reports))
+    await step.process(submission_messages(*reports))
     domain = submission(indicator_obj("domain-name", {"value": "kbank-x.com"}), submission_id="dom")
-    await step.process(in_messages(TOPICS.submissions, domain, start=3))
+    await step.process(submission_messages(domain, start=3))
     assert [(r["kind"], r["score"]) for r in records(out)] == [("phone", 67), ("domain", 31)]
     return step
 

@@ -24,12 +24,11 @@ from tests.unit.processors.factories import (
     NOW,
     canonical,
     exact,
-    in_messages,
     indicator_obj,
     phone_submission,
     submission,
 )
-from tests.unit.worker.helpers import TOPICS, RacingStore, ingest
+from tests.unit.worker.helpers import TOPICS, RacingStore, ingest, submission_messages
 
 
 def records(emitter: ListEmitter) -> list[dict[str, Any]]:
@@ -37,7 +36,7 @@ def records(emitter: ListEmitter) -> list[dict[str, Any]]:
 
 
 def msgs(*values: bytes, start: int = 0) -> list[InMessage]:
-    return in_messages(TOPICS.submissions, *values, start=start)
+    return submission_messages(*values, start=start)
 
 
 async def test_two_formats_from_two_producers_become_one_indicator_with_two_reporters() -> None:
@@ -87,7 +86,7 @@ async def test_rejects_go_to_the_dlq_with_original_bytes_and_reason_headers() ->
     h = dict(headers)
     assert h[HEADER_REASON].startswith(b"not_json: ")
     assert h[HEADER_STAGE] == b"validate"
-    assert h[HEADER_SOURCE] == f"{TOPICS.submissions}:0:41".encode()
+    assert h[HEADER_SOURCE] == f"{TOPICS.submissions_of('telco-a')}:0:41".encode()
     assert h[HEADER_REJECTED_AT] == stix_timestamp(NOW).encode()
     assert h[HEADER_SUBMITTED_MS] == b"1795347605000"  # the original headers travel with it
     assert await store.stats() == {"rejected": 1, "rejected:not_json": 1}

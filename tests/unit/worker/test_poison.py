@@ -15,16 +15,14 @@ from pipeline.state.memory_store import MemoryStore
 from pipeline.wire.headers import HEADER_REASON, HEADER_SOURCE, HEADER_STAGE
 from pipeline.wire.message import InMessage
 from pipeline.worker.poison import process_isolating
-from tests.unit.processors.factories import NOW, exact, in_messages, phone_submission
-from tests.unit.worker.helpers import TOPICS, Step, ingest
+from tests.unit.processors.factories import NOW, exact, phone_submission
+from tests.unit.worker.helpers import TOPICS, Step, ingest, submission_messages
 
 COUNTERS = {"rejected": 1, "rejected:processing_error": 1}
 
 
 def batch(*values: bytes) -> list[InMessage]:
     return [InMessage(TOPICS.submissions, 0, i, None, v) for i, v in enumerate(values)]
-
-
 
 
 async def isolate(step: Step, msgs: list[InMessage], store: MemoryStore, dlq: ListEmitter) -> list[int]:
@@ -81,7 +79,7 @@ async def test_a_real_ingest_step_isolates_the_report_it_fails_on() -> None:
         phone_submission("0899999999", country="TH", submission_id="poison"),
         phone_submission("0822222222", country="TH", submission_id="ok-2"),
     ]
-    msgs = in_messages(TOPICS.submissions, *values)
+    msgs = submission_messages(*values)
     results = await process_isolating(
         step.process, msgs, stage="ingest", emitter=out, store=store, dlq_topic=TOPICS.dlq,
         counters=COUNTERS, now=lambda: NOW,

@@ -8,18 +8,21 @@ import orjson
 
 from pipeline.kafka.emit import ListEmitter
 from pipeline.state.memory_store import MemoryStore
+from pipeline.state.org import Organisation
+from pipeline.state.store import Delivery
+from pipeline.state.subscription import Subscription
 from pipeline.wire.headers import HEADER_REASON, HEADER_SOURCE, HEADER_STAGE
 from pipeline.wire.message import InMessage
+from pipeline.wire.sighting import build_sighting
 from pipeline.worker.sightings import SightingStep
 from tests.unit.processors.factories import (
     NOW,
     canonical,
     exact,
-    in_messages,
     phone_submission,
     sighting_message,
 )
-from tests.unit.worker.helpers import TOPICS, RacingStore, ingest
+from tests.unit.worker.helpers import TOPICS, RacingStore, ingest, submission_messages
 
 PHONE = canonical("phone", "+66812345678")
 NOWHERE = "indicator--00000000-0000-5000-8000-000000000000"
@@ -29,17 +32,34 @@ def sid(n: int) -> str:
     return f"00000000-0000-4000-8000-{n:012d}"
 
 
-def sighting(subscriber: str, kind: str, n: int, indicator_id: str = PHONE.indicator_id) -> InMessage:
-    return sighting_message(TOPICS.sightings, subscriber, indicator_id, kind, sid(n), n)
+def sighting(
+    subscriber: str, kind: str, n: int, indicator_id: str = PHONE.indicator_id, *, channel: str | None = None
+) -> InMessage:
+    """A sighting by ``subscriber`` (an organisation of the same id), on ``channel``'s topic (its own)."""
+    topic = TOPICS.sightings_of(channel or subscriber)
+    return sighting_message(topic, subscriber, indicator_id, kind, sid(n), n)
 
 
 def records(emitter: ListEmitter) -> list[dict[str, Any]]:
     return [orjson.loads(m[2]) for m in emitter.on(TOPICS.indicators)]
 
 
-async def published_phone(store: MemoryStore, out: ListEmitter) -> SightingStep:
+SUBSCRIBERS = ("telco", "bank")
+
+
+async def published_phone(store: MemoryStore, out: ListEmitter, *, received: bool = True) -> SightingStep:
+    """The phone published once; organisations telco and bank registered, each with its own subscription
+    that received version 1 (unless ``received`` is False), and police registered as a producer only."""
+    for org in SUBSCRIBERS:
+        await store.put_organisation(
+            Organisation(id=org, name=org, sector="other", roles={"subscriber", "producer"})
+        )
+        await store.put_subscription(Subscription(id=org, name=org, sector="other", organisation=org))
+    await store.put_organisation(Organisation(id="police", name="p", sector="other", roles={"producer"}))
     step = ingest(store, out)
-    await step.process(in_messages(TOPICS.submissions, phone_submission("0812345678", country="TH")))
+    await step.process(submission_messages(phone_submission("0812345678", country="TH")))
+    if received:
+        await store.mark_delivered([Delivery(PHONE.indicator_id, org, 1, False) for org in SUBSCRIBERS])
     return SightingStep(step.versions, now=lambda: NOW)
 
 
@@ -48,7 +68,8 @@ async def test_false_positives_from_two_subscribers_revoke_and_sightings_count_o
     step = await published_phone(store, out)
     first = [sighting("telco", "false-positive", 1), sighting("telco", "false-positive", 2)]
     result = await step.process(first)
-    assert (result.applied, result.published) == (2, 0)  # one subscriber alone does not revoke
+    # One organisation, one vote per kind: the second false positive from telco changes nothing.
+    assert (result.applied, result.replayed, result.published) == (1, 1, 0)
     replay = await step.process(first)  # nothing counted again
     assert (replay.applied, replay.replayed, replay.published) == (0, 2, 0)
     result = await step.process([sighting("bank", "false-positive", 3)])
@@ -56,10 +77,10 @@ async def test_false_positives_from_two_subscribers_revoke_and_sightings_count_o
     got = records(out)
     assert [(r["version"], r["revoked"]) for r in got] == [(1, False), (2, True)]
     ext = next(o for o in got[-1]["bundle"]["objects"] if o["type"] == "indicator")["extensions"]
-    assert next(iter(ext.values()))["sightings"] == {"true_positive": 0, "false_positive": 3, "blocked": 0}
+    assert next(iter(ext.values()))["sightings"] == {"true_positive": 0, "false_positive": 2, "blocked": 0}
     assert b"telco" not in orjson.dumps(got[-1]["bundle"])  # producers see counts, not who reported
     stats = exact(await store.stats())
-    assert (stats["sightings"], stats["sightings:false_positive"], stats["revocations"]) == (3, 3, 1)
+    assert (stats["sightings"], stats["sightings:false_positive"], stats["revocations"]) == (2, 2, 1)
     [(state, _)] = await store.load_states([PHONE.indicator_id])
     assert state is not None and state.revoked and state.fp_by == {"telco", "bank"}
 
@@ -84,7 +105,7 @@ async def test_sightings_of_an_unknown_indicator_and_malformed_ones_are_dead_let
     store, out = MemoryStore(now=lambda: NOW), ListEmitter()
     step = await published_phone(store, out)
     unknown = sighting("bank", "blocked", 9, indicator_id=NOWHERE)
-    broken = InMessage(TOPICS.sightings, 0, 10, b"k", b'{"spec": "nope"')
+    broken = InMessage(TOPICS.sightings_of("bank"), 0, 10, b"k", b'{"spec": "nope"')
     batch = [unknown, broken, sighting("bank", "true-positive", 11)]
     result = await step.process(batch)
     assert (result.rejected, result.unknown, result.applied) == (2, 1, 1)
@@ -92,7 +113,7 @@ async def test_sightings_of_an_unknown_indicator_and_malformed_ones_are_dead_let
     assert set(dead) == {unknown.value, broken.value}  # the original bytes
     assert dead[unknown.value][HEADER_REASON].startswith(b"unknown_indicator: ")
     assert dead[unknown.value][HEADER_STAGE] == b"sightings"
-    assert dead[broken.value][HEADER_SOURCE] == f"{TOPICS.sightings}:0:10".encode()
+    assert dead[broken.value][HEADER_SOURCE] == f"{TOPICS.sightings_of('bank')}:0:10".encode()
     await step.process(batch)  # a replay re-sends the rejects and counts nothing again
     stats = exact(await store.stats())
     assert stats["sightings_rejected"] == 2
@@ -108,3 +129,69 @@ async def test_a_lost_compare_and_set_is_retried_and_the_sighting_applied_once()
     assert result.applied == 1
     [(state, _)] = await store.load_states([PHONE.indicator_id])
     assert state is not None and state.sightings == (1, 0, 0)
+
+
+# -- identity: who sighted is the channel's organisation -------------------------------------------------
+
+
+async def test_a_stix_count_is_information_not_votes() -> None:
+    """One forged sighting with count=10 used to take a score from 93 to 0; now it is one vote."""
+    store, out = MemoryStore(now=lambda: NOW), ListEmitter()
+    step = await published_phone(store, out)
+    envelope = build_sighting(
+        subscriber="telco", indicator_id=PHONE.indicator_id, kind="false-positive", count=10, now=NOW,
+        sighting_id=sid(1),
+    )  # fmt: skip
+    msg = InMessage(TOPICS.sightings_of("telco"), 0, 1, b"k", orjson.dumps(envelope))
+    result = await step.process([msg])
+    assert result.applied == 1
+    [(state, _)] = await store.load_states([PHONE.indicator_id])
+    assert state is not None and state.sightings == (0, 1, 0)
+    assert exact(await store.stats())["sightings_reported_count"] == 10
+
+
+async def test_sightings_that_do_not_come_from_the_owner_of_a_receiving_subscription_count_nothing() -> None:
+    """Forged false positives "from" subscribers that do not exist used to revoke a real scam number."""
+    store, out = MemoryStore(now=lambda: NOW), ListEmitter()
+    step = await published_phone(store, out)
+    forged = [
+        sighting("ghost", "false-positive", 1),  # no such organisation: its topic is nobody's
+        sighting("police", "false-positive", 2),  # registered, but not a subscriber
+        sighting("bank", "false-positive", 3, channel="telco"),  # telco's channel, bank's subscription
+        sighting("telco", "false-positive", 4, channel="bank"),  # ... and the other way round
+        InMessage(TOPICS.sightings, 0, 5, b"k", sighting("telco", "false-positive", 5).value),  # shared
+    ]
+    result = await step.process(forged)
+    assert (result.applied, result.rejected, result.published) == (0, 5, 0)
+    codes = sorted(dict(m[3])[HEADER_REASON].split(b":")[0].decode() for m in out.on(TOPICS.dlq))
+    assert codes == ["identity_mismatch", "identity_mismatch", "no_identity", "unregistered_org",
+                     "unregistered_org"]  # fmt: skip
+    [(state, _)] = await store.load_states([PHONE.indicator_id])
+    assert state is not None and not state.revoked and state.sightings == (0, 0, 0) and not state.fp_by
+    stats = exact(await store.stats())
+    assert stats["sightings_rejected"] == 5 and "sightings" not in stats
+
+
+async def test_a_sighting_of_an_indicator_the_subscriber_never_received_counts_nothing() -> None:
+    store, out = MemoryStore(now=lambda: NOW), ListEmitter()
+    step = await published_phone(store, out, received=False)
+    result = await step.process([sighting("telco", "false-positive", 1), sighting("bank", "blocked", 2)])
+    assert (result.applied, result.rejected) == (0, 2)
+    reasons = [dict(m[3])[HEADER_REASON] for m in out.on(TOPICS.dlq)]
+    assert all(r.startswith(b"not_received: ") for r in reasons), reasons
+    stats = exact(await store.stats())
+    assert stats["sightings_rejected:not_received"] == 2
+
+
+async def test_a_stix_object_naming_another_identity_is_an_identity_mismatch() -> None:
+    store, out = MemoryStore(now=lambda: NOW), ListEmitter()
+    step = await published_phone(store, out)
+    envelope = build_sighting(
+        subscriber="telco", indicator_id=PHONE.indicator_id, kind="false-positive", now=NOW,
+        sighting_id=sid(1), org="bank",  # the STIX object says bank sighted it
+    )  # fmt: skip
+    msg = InMessage(TOPICS.sightings_of("telco"), 0, 1, b"k", orjson.dumps(envelope))
+    result = await step.process([msg])
+    assert (result.applied, result.rejected) == (0, 1)
+    [(_, _, _, headers)] = out.on(TOPICS.dlq)
+    assert dict(headers)[HEADER_REASON].startswith(b"identity_mismatch: ")

@@ -1,0 +1,219 @@
+"""What ``scamshare orgs`` and ``subscribers`` do on the broker: topics always; users and ACLs where the
+broker has an authorizer (Apache Kafka with the StandardAuthorizer). The embedded broker has none."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import (  # type: ignore[attr-defined]
+    AclBindingFilter,
+    AclOperation,
+    AclPermissionType,
+    AdminClient,
+    ResourcePatternType,
+    ResourceType,
+)
+
+from pipeline.config import Settings
+from pipeline.identity.acls import Acl, org_acls, principal, registry_acls
+from pipeline.kafka.clients import build_admin
+from pipeline.kafka.topics import ensure_topics, feed_topic_spec, input_topic_spec
+from pipeline.state.org import Organisation
+from pipeline.state.redis_store import RedisStore
+from pipeline.state.subscription import Subscription
+
+NO_AUTHORIZER = "the broker has no ACLs (embedded broker): identity is by topic only, no user was created"
+
+
+def broker_enforces_acls(admin: AdminClient, timeout: float = 10.0) -> bool:
+    """Whether the broker has an authorizer: DescribeAcls answers (``SECURITY_DISABLED`` otherwise)."""
+    flt = AclBindingFilter(
+        ResourceType.ANY, None, ResourcePatternType.ANY, None, None,  # type: ignore[arg-type]  # None = any
+        AclOperation.ANY, AclPermissionType.ANY,
+    )  # fmt: skip
+    try:
+        admin.describe_acls(flt, request_timeout=timeout).result(timeout=timeout + 5)
+    except KafkaException:
+        return False
+    return True
+
+
+def registry(settings: Settings) -> tuple[list[Organisation], list[Subscription]]:
+    url = settings.redis_url_value()
+    assert url is not None
+
+    async def read() -> tuple[list[Organisation], list[Subscription]]:
+        store = RedisStore.from_url(url, prefix=settings.redis_key_prefix)
+        try:
+            return (await store.organisations())[1], (await store.subscriptions())[1]
+        finally:
+            await store.close()
+
+    return asyncio.run(read())
+
+
+@dataclass
+class Provisioned:
+    """What provisioning did on the broker."""
+
+    topics: dict[str, str] = field(default_factory=dict)
+    secured: bool = False
+    user: str | None = None
+    secret: str | None = None
+    credentials: Path | None = None
+    acls_added: int = 0
+    acls_removed: int = 0
+
+    @property
+    def summary(self) -> str:
+        parts = [f"topics {', '.join(f'{t} ({r})' for t, r in self.topics.items()) or 'none'}"]
+        if not self.secured:
+            parts.append(NO_AUTHORIZER)
+        else:
+            parts.append(f"ACLs +{self.acls_added} -{self.acls_removed}")
+            if self.user:
+                parts.append(f"user {self.user} created")
+            if self.credentials:
+                parts.append(f"credentials written to {self.credentials}")
+        return "; ".join(parts)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "topics": self.topics, "acls_enforced": self.secured, "user_created": self.user,
+            "credentials_file": str(self.credentials) if self.credentials else None,
+            "acls_added": self.acls_added, "acls_removed": self.acls_removed, "summary": self.summary,
+        }  # fmt: skip
+
+
+def org_topics(settings: Settings, org: Organisation) -> list[str]:
+    t = settings.topics
+    return [
+        *([t.submissions_of(org.id)] if org.produces else []),
+        *([t.sightings_of(org.id)] if org.subscribes else []),
+    ]
+
+
+def provision(
+    settings: Settings,
+    org: Organisation,
+    credentials_out: Path | None,
+    public_bootstrap: str | None,
+    *,
+    create_user: bool = True,
+    print_secret: bool = True,
+) -> Provisioned:
+    """Create ``org``'s topics; where the broker has ACLs, its user (once) and exactly its ACLs."""
+    from pipeline.identity import kafka_admin  # noqa: PLC0415
+
+    admin = build_admin(settings)
+    out = Provisioned(
+        topics=ensure_topics(admin, [input_topic_spec(settings, n) for n in org_topics(settings, org)])
+    )
+    if not broker_enforces_acls(admin):
+        return out
+    out.secured = True
+    _orgs, subs = registry(settings)
+    out.acls_added, out.acls_removed = sync_acls(
+        admin, set(org_acls(org, subs, settings.topics)), principal(org.id)
+    )
+    if create_user and org.auth == "scram" and org.id not in kafka_admin.scram_users(admin):
+        secret = kafka_admin.create_scram_user(admin, org.id)
+        out.user = org.id
+        if credentials_out is not None:
+            options = {
+                "security.protocol": settings.librdkafka().get("security.protocol", "SASL_SSL"),
+                "sasl.mechanism": "SCRAM-SHA-512",
+                "sasl.username": org.id,
+                "sasl.password": secret,
+            }
+            bootstrap = public_bootstrap or settings.librdkafka().get("bootstrap.servers")
+            kafka_admin.write_credentials(credentials_out, org.id, bootstrap, options)
+            out.credentials = credentials_out
+        elif print_secret:
+            out.secret = secret
+    return out
+
+
+def sync_acls(admin: AdminClient, expected: set[Acl], who: str) -> tuple[int, int]:
+    """Make ``who``'s ACLs exactly ``expected``; returns (added, removed)."""
+    from pipeline.identity import kafka_admin  # noqa: PLC0415
+
+    actual = set(kafka_admin.current_acls(admin, [who]))
+    drift = kafka_admin.acl_drift(expected, actual)
+    if drift.missing:
+        kafka_admin.create_acls(admin, drift.missing)
+    if drift.extra:
+        kafka_admin.delete_acls(admin, drift.extra)
+    return len(drift.missing), len(drift.extra)
+
+
+def sync_org(settings: Settings, org_id: str) -> int | None:
+    """Re-apply one organisation's ACLs after its subscriptions changed; None without an authorizer."""
+    admin = build_admin(settings)
+    if not broker_enforces_acls(admin):
+        return None
+    orgs, subs = registry(settings)
+    org = next((o for o in orgs if o.id == org_id), None)
+    expected = set(org_acls(org, subs, settings.topics)) if org is not None else set()
+    added, removed = sync_acls(admin, expected, principal(org_id))
+    return added + removed
+
+
+def ensure_feed(settings: Settings, subs: list[Subscription]) -> dict[str, str]:
+    specs = [feed_topic_spec(settings, s.topic(settings.topic_prefix)) for s in subs]
+    return ensure_topics(build_admin(settings), specs)
+
+
+def deprovision(settings: Settings, org_id: str) -> str | None:
+    """Delete ``org_id``'s ACLs and SCRAM user where the broker has ACLs; a note saying what happened."""
+    from pipeline.identity import kafka_admin  # noqa: PLC0415
+
+    admin = build_admin(settings)
+    if not broker_enforces_acls(admin):
+        return "the broker has no ACLs: nothing to delete there"
+    acls = set(kafka_admin.current_acls(admin, [principal(org_id)]))
+    kafka_admin.deprovision_org(admin, settings, org_id, acls)
+    return f"{len(acls)} ACL(s) and its user deleted"
+
+
+@dataclass
+class CheckReport:
+    secured: bool
+    missing: list[Acl] = field(default_factory=list)
+    extra: list[Acl] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.missing or self.extra)
+
+    def lines(self) -> list[str]:
+        if not self.secured:
+            return [NO_AUTHORIZER.replace(", no user was created", "")]
+        out = [f"missing {a}" for a in self.missing] + [f"extra   {a}" for a in self.extra]
+        return out or ["ACLs match the registry"]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "acls_enforced": self.secured, "ok": self.ok,
+            "missing": [str(a) for a in self.missing], "extra": [str(a) for a in self.extra],
+        }  # fmt: skip
+
+
+def check(settings: Settings) -> CheckReport:
+    """The registry's ACLs against the broker's (every ALLOW binding on the broker is compared)."""
+    from pipeline.identity import kafka_admin  # noqa: PLC0415
+
+    admin = build_admin(settings)
+    if not broker_enforces_acls(admin):
+        return CheckReport(secured=False)
+    orgs, subs = registry(settings)
+    expected = registry_acls(
+        orgs, subs, settings.topics, app_id=settings.app_id,
+        pipeline_user=settings.pipeline_user, exporter_user=settings.exporter_user,
+    )  # fmt: skip
+    drift = kafka_admin.acl_drift(expected, kafka_admin.current_acls(admin, None))
+    return CheckReport(True, list(drift.missing), list(drift.extra))
