@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 from rich.table import Table
@@ -44,39 +45,82 @@ def dev() -> None:
     show_default=True,
     help="Apache Kafka nodes (3: a 3-voter quorum; topics get replication 3, min.insync.replicas 2).",
 )
+@click.option(
+    "--secure",
+    is_flag=True,
+    help="Apache Kafka only: SASL/SCRAM logins and ACLs (deny by default); writes credentials files for "
+    "admin, pipeline and exporter under <state dir>/credentials/.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the state as JSON.")
 @click.pass_obj
 @handle_errors
-def up_cmd(obj: CliContext, broker_bin: str | None, engine: str, brokers: int, as_json: bool) -> None:
+def up_cmd(
+    obj: CliContext, broker_bin: str | None, engine: str, brokers: int, secure: bool, as_json: bool
+) -> None:
     """Start the broker and Redis in the background (idempotent: prints the running stack)."""
     state_dir = obj.settings.state_dir
     before = devstack.read_state(obj.settings.dev_file)
     kind: devstack.Engine = "kafka" if engine == "kafka" else "tansu"
     state = devstack.up(
-        state_dir, broker_bin, broker=kind, brokers=brokers, kafka_cache=obj.settings.kafka_cache
-    )
+        state_dir, broker_bin, broker=kind, brokers=brokers, kafka_cache=obj.settings.kafka_cache,
+        secure=secure, settings=obj.settings,
+    )  # fmt: skip
     already = before is not None and before == state
     if as_json:
         # "broker" (the first node) as before Apache Kafka joined the dev stack; "brokers" lists every node.
         print_json({
             "already_running": already, **state.to_dict(), "broker": state.to_dict()["brokers"][0],
-            "authenticated": False,
+            "authenticated": state.secure,
         })  # fmt: skip
         return
     obj.console.print("[bold]dev stack already running[/]" if already else "[bold green]dev stack started[/]")
     obj.console.print(_state_table(state))
-    obj.console.print(
-        "[yellow]unauthenticated[/]: this stack runs PLAINTEXT with no ACLs, so identity is by topic only "
-        "(any local client can write any organisation's scam.submissions.<org>). Production: Apache Kafka "
-        "with SCRAM and ACLs (README, 'Identity')."
-    )
+    if state.secure:
+        _print_logins(obj, state)
+    else:
+        obj.console.print(
+            "[yellow]unauthenticated[/]: this stack runs PLAINTEXT with no ACLs, so identity is by topic "
+            "only (any local client can write any organisation's scam.submissions.<org>). Production: Apache "
+            "Kafka with SCRAM and ACLs (README, 'Identity'); `dev up --broker kafka --secure` tries it here."
+        )
     obj.console.print(f"Commands run here find it through {obj.settings.dev_file}; elsewhere set:")
-    obj.console.print(f"  export SCAMSHARE_BOOTSTRAP={state.bootstrap}", soft_wrap=True)
+    if not state.secure:
+        obj.console.print(f"  export SCAMSHARE_BOOTSTRAP={state.bootstrap}", soft_wrap=True)
     obj.console.print(f"  export SCAMSHARE_REDIS_URL={state.redis_url}", soft_wrap=True)
     if state.replication_factor > 1:
         obj.console.print(f"  export SCAMSHARE_REPLICATION_FACTOR={state.replication_factor}", soft_wrap=True)
     gone = "topics live in memory: they go with it" if state.engine == "tansu" else "the next up starts empty"
     obj.console.print(f"Stop it with `scamshare dev down` ({gone}).")
+
+
+def _print_logins(obj: CliContext, state: devstack.DevState) -> None:
+    """How to log in to a secure dev stack: each credentials file and a command that uses it."""
+    files = {name: _shown(path) for name, path in state.credentials.items()}
+    obj.console.print(
+        "[green]authenticated[/]: SASL/SCRAM-SHA-512 with ACLs, deny by default. Every client logs in; "
+        "the credentials files (mode 0600, the admin's password exists nowhere else):"
+    )
+    for name, path in files.items():
+        obj.console.print(f"  {name:<9} {path}", soft_wrap=True, markup=False)
+    admin = files.get("admin", "<admin.json>")
+    examples = [
+        f"scamshare orgs add bank --name Bank --sector bank --role producer --role subscriber "
+        f"--credentials {admin} --credentials-out bank.json",
+        f"scamshare worker --credentials {files.get('pipeline', '<pipeline.json>')}",
+        f"scamshare exporter --credentials {files.get('exporter', '<exporter.json>')}",
+        "scamshare publish ... --credentials bank.json",
+    ]
+    obj.console.print("Use them with --credentials FILE (bootstrap included), e.g.:")
+    for line in examples:
+        obj.console.print(f"  {line}", soft_wrap=True, markup=False)
+
+
+def _shown(path: str) -> str:
+    """``path`` relative to the working directory when it lies below it (shorter to copy)."""
+    try:
+        return str(Path(path).relative_to(Path.cwd()))
+    except ValueError:
+        return path
 
 
 @dev.command("down")

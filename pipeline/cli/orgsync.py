@@ -19,6 +19,7 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
 )
 
 from pipeline.config import Settings
+from pipeline.identity import credentials, kafka_admin
 from pipeline.identity.acls import Acl, org_acls, principal, registry_acls
 from pipeline.kafka.clients import build_admin
 from pipeline.kafka.topics import ensure_topics, feed_topic_spec, input_topic_spec
@@ -30,16 +31,20 @@ NO_AUTHORIZER = "the broker has no ACLs (embedded broker): identity is by topic 
 
 
 def broker_enforces_acls(admin: AdminClient, timeout: float = 10.0) -> bool:
-    """Whether the broker has an authorizer: DescribeAcls answers (``SECURITY_DISABLED`` otherwise)."""
+    """Whether the broker has an authorizer. Apache Kafka without one answers DescribeAcls with
+    ``SECURITY_DISABLED``; the embedded broker (tansu) answers it with an empty list but reports no
+    authorised operations for the cluster (None), which Apache Kafka with an authorizer always does."""
     flt = AclBindingFilter(
         ResourceType.ANY, None, ResourcePatternType.ANY, None, None,  # type: ignore[arg-type]  # None = any
         AclOperation.ANY, AclPermissionType.ANY,
     )  # fmt: skip
     try:
         admin.describe_acls(flt, request_timeout=timeout).result(timeout=timeout + 5)
+        cluster = admin.describe_cluster(include_authorized_operations=True, request_timeout=timeout)
+        ops = cluster.result(timeout=timeout + 5).authorized_operations
     except KafkaException:
         return False
-    return True
+    return ops is not None
 
 
 def registry(settings: Settings) -> tuple[list[Organisation], list[Subscription]]:
@@ -107,8 +112,6 @@ def provision(
     print_secret: bool = True,
 ) -> Provisioned:
     """Create ``org``'s topics; where the broker has ACLs, its user (once) and exactly its ACLs."""
-    from pipeline.identity import kafka_admin  # noqa: PLC0415
-
     admin = build_admin(settings)
     out = Provisioned(
         topics=ensure_topics(admin, [input_topic_spec(settings, n) for n in org_topics(settings, org)])
@@ -131,7 +134,7 @@ def provision(
                 "sasl.password": secret,
             }
             bootstrap = public_bootstrap or settings.librdkafka().get("bootstrap.servers")
-            kafka_admin.write_credentials(credentials_out, org.id, bootstrap, options)
+            credentials.write_credentials(credentials_out, org.id, bootstrap, options)
             out.credentials = credentials_out
         elif print_secret:
             out.secret = secret
@@ -140,8 +143,6 @@ def provision(
 
 def sync_acls(admin: AdminClient, expected: set[Acl], who: str) -> tuple[int, int]:
     """Make ``who``'s ACLs exactly ``expected``; returns (added, removed)."""
-    from pipeline.identity import kafka_admin  # noqa: PLC0415
-
     actual = set(kafka_admin.current_acls(admin, [who]))
     drift = kafka_admin.acl_drift(expected, actual)
     if drift.missing:
@@ -170,8 +171,6 @@ def ensure_feed(settings: Settings, subs: list[Subscription]) -> dict[str, str]:
 
 def deprovision(settings: Settings, org_id: str) -> str | None:
     """Delete ``org_id``'s ACLs and SCRAM user where the broker has ACLs; a note saying what happened."""
-    from pipeline.identity import kafka_admin  # noqa: PLC0415
-
     admin = build_admin(settings)
     if not broker_enforces_acls(admin):
         return "the broker has no ACLs: nothing to delete there"
@@ -205,8 +204,6 @@ class CheckReport:
 
 def check(settings: Settings) -> CheckReport:
     """The registry's ACLs against the broker's (every ALLOW binding on the broker is compared)."""
-    from pipeline.identity import kafka_admin  # noqa: PLC0415
-
     admin = build_admin(settings)
     if not broker_enforces_acls(admin):
         return CheckReport(secured=False)

@@ -242,7 +242,10 @@ def publish(
         _write_bundle(collector.bundle(), emit_stix)
 
     summary = _summary(
-        batch, report, dry_run=dry_run, topic=None if settings is None else settings.topics.submissions
+        batch,
+        report,
+        dry_run=dry_run,
+        topic=None if settings is None else settings.topics.submissions_of(producer_id),
     )
     summary["emitted_stix"] = emit_stix
     if as_json:

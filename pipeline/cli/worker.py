@@ -63,22 +63,39 @@ def worker(
     import faust  # noqa: PLC0415  (slow import; keep `--help` fast)
 
     from pipeline.kafka.clients import build_admin  # noqa: PLC0415
-    from pipeline.kafka.topics import ensure_topics, pipeline_topics  # noqa: PLC0415
+    from pipeline.kafka.topics import (  # noqa: PLC0415
+        ensure_topics,
+        leader_topic_spec,
+        list_topics,
+        pipeline_topics,
+    )
     from pipeline.worker.app import create_app  # noqa: PLC0415
 
     settings = connected_settings(obj, bootstrap, redis_url, kafka_option)
     settings = override(settings, app_id=app_id, worker_batch_size=batch_size, insecure=insecure)
     refuse_plaintext(settings)
     if create_topics:
-        ensure_topics(build_admin(settings), pipeline_topics(settings))
+        # Only the missing ones: the worker's own user (ACLs) may describe the core topics, not create them.
+        admin = build_admin(settings)
+        existing = set(list_topics(admin))
+        wanted = [*pipeline_topics(settings), leader_topic_spec(settings)]
+        missing = [spec for spec in wanted if spec.name not in existing]
+        if missing:
+            ensure_topics(admin, missing)
     import asyncio  # noqa: PLC0415
 
     from pipeline.worker.inputs import registered_inputs  # noqa: PLC0415
 
-    # Subscribe to the registered organisations' topics from the start (one rebalance, not two).
-    app = create_app(settings, inputs=asyncio.run(registered_inputs(settings)))
+    # Subscribe to the registered organisations' topics from the start (one rebalance, not two). Without
+    # Redis the worker still starts: it follows the registry, and retries its batches, once Redis is back.
+    try:
+        inputs = asyncio.run(registered_inputs(settings))
+    except Exception as exc:  # noqa: BLE001
+        obj.err.print(f"registry not readable yet ({exc!r}): subscribing to organisations' topics later")
+        inputs = None
+    app = create_app(settings, inputs=inputs)
     obj.err.print(
-        f"scamshare worker: app_id={settings.app_id} bootstrap={settings.bootstrap} "
+        f"scamshare worker: app_id={settings.app_id} bootstrap={settings.librdkafka()['bootstrap.servers']} "
         f"topics={settings.topic_prefix}* (Ctrl-C to stop)"
     )
     faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False).execute_from_commandline()

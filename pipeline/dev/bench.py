@@ -27,9 +27,16 @@ from pipeline.dev.demo import percentile
 from pipeline.dev.synthetic import PRODUCERS, build_messages, restamp, synthetic_reports
 from pipeline.kafka.clients import build_admin, build_consumer, build_producer, produce
 from pipeline.kafka.read import read_to_end
-from pipeline.kafka.topics import TopicSpec, ensure_topics, feed_topic_spec, input_topic_spec, pipeline_topics
+from pipeline.kafka.topics import (
+    TopicSpec,
+    ensure_topics,
+    feed_topic_spec,
+    input_topic_spec,
+    leader_topic_spec,
+    pipeline_topics,
+)
 from pipeline.producers.publisher import Submission
-from pipeline.state.org import Organisation
+from pipeline.state.org import Organisation, Role
 from pipeline.state.redis_store import RedisStore, glob_escape
 from pipeline.state.subscription import Subscription
 from pipeline.stix.tlp import TLP
@@ -154,14 +161,16 @@ async def prepare(settings: Settings, store: RedisStore) -> str:
         feed_topic_spec(settings, s.topic(settings.topic_prefix)) for s in BENCH_SUBSCRIBERS
     ]
     specs.append(TopicSpec(passthrough_topic, settings.partitions, settings.replication_factor))
-    specs += [input_topic_spec(settings, t) for t in bench_inputs(settings)]
+    specs += [input_topic_spec(settings, t) for t in bench_inputs(settings)] + [leader_topic_spec(settings)]
     ensure_topics(build_admin(settings), specs)
-    roles: dict[str, set[str]] = {p: {"producer"} for p in PRODUCERS}
+    roles: dict[str, set[Role]] = {p: {"producer"} for p in PRODUCERS}
     for sub in BENCH_SUBSCRIBERS:
         roles.setdefault(sub.organisation, set()).add("subscriber")
     for org, has in roles.items():
         await store.put_organisation(
-            Organisation(id=org, name=org, sector="other", roles=has, trust=0.55, default_tlp="green")
+            Organisation(
+                id=org, name=org, sector="other", roles=frozenset(has), trust=0.55, default_tlp=TLP.GREEN
+            )
         )
     for sub in BENCH_SUBSCRIBERS:
         await store.put_subscription(sub)

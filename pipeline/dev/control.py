@@ -3,6 +3,12 @@
 ``up`` starts an :class:`~pipeline.dev.stack.EmbeddedStack` that outlives the command and records each
 process (pid, start time, binary, address, log); ``down`` stops exactly those, and only while they are
 still ours (pids get reused); other commands find the addresses through :func:`with_dev_stack`.
+
+``up(..., broker="kafka", secure=True)`` starts Apache Kafka with SASL/SCRAM-SHA-512 and ACLs (deny by
+default), creates the pipeline's topics, provisions the pipeline's and the exporter's users, and writes a
+credentials file (mode 0600) for ``admin`` (the super user), ``pipeline`` and ``exporter`` under
+``<state_dir>/credentials/``; the state records their paths (:attr:`DevState.credentials`). The admin's
+password exists nowhere else: it is random per start.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ import json
 import logging
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,6 +36,10 @@ from pipeline.dev.proc import (
     process_alive,
 )
 from pipeline.dev.stack import EmbeddedStack, Engine
+from pipeline.identity.credentials import scram_options, write_credentials
+from pipeline.identity.kafka_admin import provision_service_users
+from pipeline.kafka.clients import build_admin
+from pipeline.kafka.topics import ensure_topics, pipeline_topics
 
 __all__ = [
     "DevState",
@@ -43,7 +53,7 @@ __all__ = [
     "with_dev_stack",
     "write_state",
 ]
-from pipeline.errors import DevStackError, NotConfiguredError
+from pipeline.errors import ConfigError, DevStackError, NotConfiguredError
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +70,10 @@ class DevState:
     #: "tansu" (embedded, in memory) or "kafka" (Apache Kafka, KRaft)
     engine: Engine = "tansu"
     version: int = STATE_VERSION
+    #: SASL/SCRAM logins and ACLs (Apache Kafka only)
+    secure: bool = False
+    #: login -> its credentials file ("admin", "pipeline", "exporter"), when secure
+    credentials: dict[str, str] = field(default_factory=dict)
 
     @property
     def broker(self) -> ProcessRecord:
@@ -70,6 +84,12 @@ class DevState:
     def replication_factor(self) -> int:
         """What topics on this stack should use: every node holds a replica, at most three."""
         return min(3, len(self.brokers))
+
+    @property
+    def admin_credentials(self) -> Path | None:
+        """The super user's credentials file of a secure stack (``--credentials`` of admin commands)."""
+        path = self.credentials.get("admin")
+        return Path(path) if path else None
 
     @property
     def logs(self) -> dict[str, str]:
@@ -120,6 +140,8 @@ class DevStatus:
             "redis_url": self.state.redis_url if self.state else None,
             "started_at": self.state.started_at if self.state else None,
             "engine": self.state.engine if self.state else None,
+            "secure": self.state.secure if self.state else None,
+            "credentials": self.state.credentials if self.state else {},
             "broker": _process_status(self.state.broker if self.state else None, self.broker_running),
             "brokers": [
                 _process_status(b, up) for b, up in zip(self.state.brokers, self.brokers_running, strict=True)
@@ -162,6 +184,12 @@ def with_dev_stack(settings: Settings, *, kafka: bool = True, redis: bool = True
     state = read_state(settings.dev_file)
     if state is None or not state.alive():
         raise NotConfiguredError("Kafka broker" if missing_kafka else "Redis server")
+    if missing_kafka and state.secure and "sasl.username" not in settings.librdkafka():
+        # Without a login the SASL listener only hangs up: say which file to use instead.
+        raise ConfigError(
+            f"the dev stack at {state.bootstrap} needs a login: pass --credentials {state.admin_credentials} "
+            "(the super user), or an organisation's credentials file"
+        )
     # Topics created on a multi-node dev cluster are replicated on it, unless a factor was configured.
     replication = state.replication_factor if missing_kafka and settings.replication_factor == 1 else None
     return settings.replace(
@@ -202,19 +230,24 @@ def up(
     broker: Engine = "tansu",
     brokers: int = 1,
     kafka_cache: Path | None = None,
+    secure: bool = False,
+    settings: Settings | None = None,
 ) -> DevState:
     """Start a detached broker (or Kafka cluster) and Redis and record them; if they run, return their state.
 
-    Raises DevStackError when a stack of another engine or size already runs in ``state_dir``.
+    ``secure`` (Kafka only): logins and ACLs, the pipeline's topics and service users made with the topic
+    prefix, app id and user names of ``settings`` (module docstring). Raises DevStackError when a stack of
+    another engine, size or security already runs in ``state_dir``.
     """
     state_dir = state_dir.resolve()
     path = state_dir / STATE_FILE
     with _locked(state_dir):
         current = read_state(path)
         if current is not None and current.alive():
-            if (current.engine, len(current.brokers)) != (broker, brokers):
+            if (current.engine, len(current.brokers), current.secure) != (broker, brokers, secure):
+                kind = f"{'secure ' if current.secure else ''}{current.engine}"
                 raise DevStackError(
-                    f"a {current.engine} dev stack with {len(current.brokers)} broker(s) already runs in "
+                    f"a {kind} dev stack with {len(current.brokers)} broker(s) already runs in "
                     f"{state_dir}: stop it with `scamshare dev down` first"
                 )
             return current
@@ -222,8 +255,13 @@ def up(
             _stop_records(current)
         stack = EmbeddedStack(
             state_dir, broker_bin=broker_bin, redis_bin=redis_bin, detach=True, ready_timeout=ready_timeout,
-            broker=broker, brokers=brokers, kafka_cache=kafka_cache,
+            broker=broker, brokers=brokers, kafka_cache=kafka_cache, secure=secure,
         ).start()  # fmt: skip
+        try:
+            logins = _provision(stack, state_dir, settings or Settings()) if secure else {}
+        except BaseException:
+            stack.stop()
+            raise
         state = DevState(
             bootstrap=stack.bootstrap,
             redis_url=stack.redis_url,
@@ -231,6 +269,8 @@ def up(
             redis=stack.redis,
             started_at=now().isoformat(),
             engine=stack.engine,
+            secure=secure,
+            credentials=logins,
         )
         try:
             write_state(path, state)
@@ -238,6 +278,34 @@ def up(
             stack.stop()
             raise DevStackError(f"could not write {path}: {exc}") from exc
         return state
+
+
+#: Where a secure dev stack's credentials files go, under the state dir.
+CREDENTIALS_DIR = "credentials"
+
+
+def _provision(stack: EmbeddedStack, state_dir: Path, settings: Settings) -> dict[str, str]:
+    """Create the pipeline's topics and service users as ``admin``; write the three credentials files."""
+    cluster = stack.cluster
+    if cluster is None or cluster.security is None:
+        raise DevStackError("a secure dev stack needs Apache Kafka (--broker kafka)")
+    folder = state_dir / CREDENTIALS_DIR
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    replicas = min(3, len(cluster.nodes)) if settings.replication_factor == 1 else None
+    admin_settings = settings.replace(
+        bootstrap=cluster.bootstrap, replication_factor=replicas if replicas and replicas > 1 else None
+    )
+    # The login as overrides: they win over any Kafka options or password the environment configures.
+    admin = build_admin(admin_settings, **cluster.security.admin_options())
+    ensure_topics(admin, pipeline_topics(admin_settings))
+    logins = {"admin": (cluster.security.admin_user, cluster.security.admin_password)}
+    passwords = provision_service_users(admin, admin_settings)
+    logins["pipeline"] = (settings.pipeline_user, passwords[settings.pipeline_user])
+    logins["exporter"] = (settings.exporter_user, passwords[settings.exporter_user])
+    files = {name: folder / f"{name}.json" for name in logins}
+    for name, (user, password) in logins.items():
+        write_credentials(files[name], user, cluster.bootstrap, scram_options(user, password))
+    return {name: str(path) for name, path in files.items()}
 
 
 def down(state_dir: Path) -> list[str]:

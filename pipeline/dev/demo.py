@@ -25,7 +25,14 @@ from confluent_kafka import Producer
 from pipeline.config import Settings
 from pipeline.kafka.clients import build_admin, build_producer
 from pipeline.kafka.read import read_to_end
-from pipeline.kafka.topics import TopicSpec, ensure_topics, feed_topic_spec, input_topic_spec, pipeline_topics
+from pipeline.kafka.topics import (
+    TopicSpec,
+    ensure_topics,
+    feed_topic_spec,
+    input_topic_spec,
+    leader_topic_spec,
+    pipeline_topics,
+)
 from pipeline.ops.lag import GroupLag, group_lag
 from pipeline.producers.publisher import Publisher
 from pipeline.producers.readers import load_source, read_source
@@ -122,7 +129,8 @@ def demo_topics(settings: Settings, orgs: list[Organisation], subs: list[Subscri
         t.sightings_of(o.id) for o in orgs if o.subscribes
     ]
     feeds = [feed_topic_spec(settings, s.topic(settings.topic_prefix)) for s in subs]
-    return pipeline_topics(settings) + feeds + [input_topic_spec(settings, name) for name in own]
+    own_specs = [input_topic_spec(settings, name) for name in own]
+    return [*pipeline_topics(settings), leader_topic_spec(settings), *feeds, *own_specs]
 
 
 async def register(store: RedisStore, orgs: list[Organisation], subs: list[Subscription]) -> None:

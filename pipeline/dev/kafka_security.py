@@ -5,11 +5,13 @@ By default every node has two PLAINTEXT listeners on loopback: ``BROKER`` (clien
 
 * the client listener ``BROKER`` as ``SASL_PLAINTEXT`` with ``SCRAM-SHA-512`` only; the brokers replicate
   over it too, logged in as the super user ``admin`` (``sasl.mechanism.inter.broker.protocol``);
-* the KRaft listener ``CONTROLLER`` as ``SASL_PLAINTEXT`` with ``PLAIN``: Kafka 4 cannot authenticate the
-  controller listener with SCRAM (the SCRAM credentials live in the metadata log the controllers serve, so
-  a controller could not log in to read them); PLAIN checks a static ``user_admin`` entry of the listener's
-  JAAS config instead, so the quorum and the broker-to-controller channel run as ``User:admin`` too. No
-  ``User:ANONYMOUS`` super user is needed (a PLAINTEXT controller listener would need one);
+* the KRaft listener ``CONTROLLER`` as ``SASL_PLAINTEXT`` with ``PLAIN`` (a static ``user_admin`` entry in
+  the listener's JAAS config), so the quorum and the broker-to-controller channel also run as
+  ``User:admin``. PLAINTEXT there would make them ``User:ANONYMOUS``, which then had to be a super user
+  (tried: the node's own ControllerRegistration is refused and it never gets ready). Not SCRAM either:
+  the SCRAM credentials live in the metadata log the controllers replicate, so three voters cannot log in
+  to each other before that log exists (tried on Kafka 4.4: one node starts; three fail "authentication
+  ... invalid credentials with SASL mechanism SCRAM-SHA-512" and never elect a leader);
 * ``authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer`` with
   ``allow.everyone.if.no.acl.found=false`` and ``super.users=User:admin``.
 

@@ -17,7 +17,8 @@ pipeline               topic ``scam.sightings`` (prefixed)                 READ,
 pipeline               topic ``scam.indicators`` (literal)                 READ, WRITE, DESCRIBE
 pipeline               topic ``scam.dlq`` (literal)                        WRITE, DESCRIBE
 pipeline               topic ``scam.feed.`` (prefixed)                     WRITE, DESCRIBE, CREATE
-pipeline               topic / group ``<app_id>`` (prefixed; faust's own)  ALL
+pipeline               topic ``<app_id>-`` (prefixed; faust's own topics)  ALL
+pipeline               group ``<app_id>`` (literal; the processors' group) READ
 exporter               topic ``scam.`` (prefixed)                          DESCRIBE
 exporter               topic ``scam.feed.`` (prefixed)                     READ (time lag from timestamps)
 exporter               group ``*`` (literal wildcard)                      DESCRIBE
@@ -102,8 +103,8 @@ def pipeline_acls(user: str, topics: Topics, app_id: str) -> list[Acl]:
         *_many(who, "topic", topics.dlq, "literal", "WRITE", "DESCRIBE"),
         *_many(who, "topic", topics.feed(""), "prefixed", "WRITE", "DESCRIBE", "CREATE"),
         # faust's own topics (the leader-election topic <app_id>-__assignor-__leader) and its group.
-        *_many(who, "topic", app_id, "prefixed", "ALL"),
-        *_many(who, "group", app_id, "prefixed", "ALL"),
+        *_many(who, "topic", f"{app_id}-", "prefixed", "ALL"),
+        *_many(who, "group", app_id, "literal", "READ"),
     ]
     return sorted(set(out))
 
@@ -141,5 +142,6 @@ def registry_acls(
     subs = list(subscriptions)
     out = set(pipeline_acls(pipeline_user, topics, app_id)) | set(exporter_acls(exporter_user, topics))
     for org in orgs:
-        out |= set(org_acls(org, subs, topics))
+        if org.id != CANARY_ORG:  # the canary speaks through the exporter's user (exporter_acls)
+            out |= set(org_acls(org, subs, topics))
     return sorted(out)

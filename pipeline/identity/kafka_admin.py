@@ -266,8 +266,8 @@ def describe_acls(
 
 
 def _require_describe(admin: AdminClient, timeout: float) -> None:
-    """Refuse to list ACLs for a client that may not: Kafka refuses it, but the client (librdkafka 2.16)
-    turns the refusal into an empty list, which would read as "every ACL is missing"."""
+    """Refuse to list ACLs for a client that may not: it gets an empty list, not an error (Kafka 4.4 with
+    confluent-kafka 2.16), which would read as "every ACL is missing"."""
     what = "describe the cluster"
     ask = functools.partial(
         admin.describe_cluster, include_authorized_operations=True, request_timeout=timeout

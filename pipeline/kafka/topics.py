@@ -85,6 +85,13 @@ def pipeline_topics(settings: Settings) -> list[TopicSpec]:
     ]
 
 
+def leader_topic_spec(settings: Settings) -> TopicSpec:
+    """faust's leader-election topic (``<app_id>-__assignor-__leader``, one partition). The app does not
+    declare topics, and a broker without auto-creation would leave it missing: no worker would ever be the
+    leader, so the leader-only decay timer would never run."""
+    return TopicSpec(f"{settings.app_id}-__assignor-__leader", 1, settings.replication_factor)
+
+
 def input_topic_spec(settings: Settings, name: str) -> TopicSpec:
     """The spec of one organisation's own input topic (``scam.submissions.<org>``, ``scam.sightings.<org>``):
     the partitions, retention and limits of the shared topic it is named after."""

@@ -46,6 +46,11 @@ COUNTERS: Final[tuple[CounterSpec, ...]] = (
         "sightings_rejected", "sightings_rejected", "Sightings sent to the DLQ, by reason.", label="reason"
     ),
     CounterSpec("sightings_errors", "sightings_errors", "Sightings the step failed on (dead-lettered)."),
+    CounterSpec(
+        "sightings_reported_count",
+        "sightings_reported_count",
+        "Sum of the STIX count of accepted sightings (information: each counts as one vote).",
+    ),
 )
 
 #: Fields that are not counters of their own: histogram buckets (exported as a histogram).

@@ -46,6 +46,13 @@ logger = logging.getLogger(__name__)
 
 Handler = Callable[["FeedItem"], None]
 
+#: Errors a consumer cannot recover from by waiting: no such topic, or the broker's ACLs refuse it.
+REFUSED = frozenset({
+    KafkaError.UNKNOWN_TOPIC_OR_PART,
+    KafkaError.TOPIC_AUTHORIZATION_FAILED,
+    KafkaError.GROUP_AUTHORIZATION_FAILED,
+})  # fmt: skip
+
 
 def subscriber_group(settings: Settings, subscriber_id: str, org: str | None = None) -> str:
     """The consumer group a subscription's reader uses by default: ``<org>.sub.<id>`` (lag is per group).
@@ -223,8 +230,10 @@ class FeedConsumer:
         if err is not None:
             if err.code() == KafkaError._PARTITION_EOF:
                 return None
-            if err.fatal() or err.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
-                raise ScamshareKafkaError(f"reading {self.topic}: {err.str()}")
+            if err.fatal() or err.code() in REFUSED:
+                # Not retried: an organisation reading a feed (or using a group) it may not use would
+                # otherwise wait for ever on a feed that never arrives.
+                raise ScamshareKafkaError(f"reading {self.topic} in group {self.group_id}: {err.str()}")
             logger.warning("feed topic=%s error=%s", self.topic, err.str())
             return None
         topic, partition, offset = (

@@ -220,19 +220,20 @@ def build_worker(
     ``inputs`` are the organisations' own submissions and sightings topics to subscribe to from the start
     (:func:`pipeline.worker.inputs.registered_inputs` reads them); the worker follows the registry after.
     """
-    if not settings.bootstrap:
-        raise ValueError("settings.bootstrap is required to build the worker app")
+    # The effective client configuration: a credentials file brings the bootstrap and the login too.
+    conf = settings.librdkafka()
+    bootstrap = conf.get("bootstrap.servers")
+    if not bootstrap:
+        raise ValueError("a bootstrap server (settings.bootstrap or credentials_file) is required")
     datadir = settings.state_dir / "faust"
     datadir.mkdir(parents=True, exist_ok=True)  # faust fails to start when it is missing
     app = faust.App(
         settings.app_id,
-        broker=faust_broker_url(settings.bootstrap),
+        broker=faust_broker_url(bootstrap),
         # Our consumer transport takes the fetch wait from settings (pipeline/kafka/faust_transport.py).
-        broker_consumer=faust_broker_url(settings.bootstrap, scheme="scamshare"),
-        broker_credentials=faust_credentials(
-            settings.kafka_options,
-            settings.sasl_password.get_secret_value() if settings.sasl_password else None,
-        ),
+        broker_consumer=faust_broker_url(bootstrap, scheme="scamshare"),
+        # librdkafka() already holds sasl.password (SCAMSHARE_SASL_PASSWORD or the credentials file).
+        broker_credentials=faust_credentials(conf, None),
         store="memory://",
         # faust keeps table/state files here; without it every app writes <app_id>-data/ into the cwd.
         datadir=str(datadir),

@@ -17,14 +17,15 @@ import redis
 
 from pipeline.config import Settings
 from pipeline.dev.bench import BENCH_SUBSCRIBERS
-from pipeline.dev.synthetic import build_messages, synthetic_reports
+from pipeline.dev.synthetic import PRODUCERS, build_messages, synthetic_reports
 from pipeline.kafka.clients import build_admin, build_producer
 from pipeline.kafka.read import read_to_end
 from pipeline.kafka.topics import ensure_topics, feed_topic_spec, pipeline_topics
 from pipeline.ops.lag import group_lag
 from pipeline.producers.publisher import Publisher, Submission
 from pipeline.state.redis_store import RedisStore
-from pipeline.wire.headers import HEADER_REASON, HEADER_SOURCE, HEADER_VERSION
+from pipeline.wire.headers import HEADER_PRODUCER, HEADER_REASON, HEADER_SOURCE, HEADER_VERSION
+from tests.integration.helpers import enrol_async, input_topics
 
 MALFORMED = 60
 
@@ -50,6 +51,17 @@ def malformed_messages(valid: list[Submission], rng: random.Random) -> list[byte
     return out
 
 
+def speaker(raw: bytes | None, default: str = "crash-test") -> str:
+    """Who sends a malformed message: the producer its envelope names (so it fails for its own fault, not
+    as an identity mismatch), or ``default`` when it names none of the synthetic producers."""
+    try:
+        doc = orjson.loads(raw or b"")
+    except orjson.JSONDecodeError:
+        return default
+    producer = doc.get("producer") if isinstance(doc, dict) else None
+    return producer if producer in PRODUCERS else default
+
+
 @dataclass
 class Published:
     """What a fault test published: the valid submissions and the malformed messages, in send order."""
@@ -69,18 +81,24 @@ async def publish_mix(settings: Settings, store: RedisStore, reports: int, seed:
     admin = build_admin(settings)
     feed_specs = [feed_topic_spec(settings, s.topic(settings.topic_prefix)) for s in BENCH_SUBSCRIBERS]
     ensure_topics(admin, pipeline_topics(settings) + feed_specs)
+    await enrol_async(settings, store, *PRODUCERS, "crash-test")
     for sub in BENCH_SUBSCRIBERS:
         await store.put_subscription(sub)
     valid = build_messages(synthetic_reports(reports, seed=seed), datetime.now(UTC))
     bad = malformed_messages(valid, rng)
     order: list[Submission | bytes] = [*valid, *bad]
     rng.shuffle(order)
-    with Publisher(settings, producer_id="crash-test", producer=build_producer(settings)) as pub:
-        for item in order:
-            if isinstance(item, bytes):
-                pub.publish_raw(None, item)
-            else:
-                pub.send(item)
+    client = build_producer(settings)
+    # Each report on its producer's own topic; the malformed messages from crash-test's.
+    pubs = {p: Publisher(settings, producer_id=p, producer=client) for p in (*PRODUCERS, "crash-test")}
+    for item in order:
+        if isinstance(item, bytes):
+            pubs[speaker(item)].publish_raw(None, item)
+        else:
+            pubs[dict(item.headers)[HEADER_PRODUCER].decode()].send(item)
+    for pub in pubs.values():
+        pub.flush()
+        pub.raise_for_failures()
     return Published(valid, bad)
 
 
@@ -104,7 +122,7 @@ async def wait_settled(
 ) -> dict[str, int]:
     """Until all is received and the group's commits reached the end of both of its topics."""
     admin = build_admin(settings)
-    topics = [settings.topics.submissions, settings.topics.indicators]
+    topics = [*input_topics(settings), settings.topics.indicators]
     loop = asyncio.get_running_loop()
     deadline = time.monotonic() + timeout_s
     stats: dict[str, int] = {}

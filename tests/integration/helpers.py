@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import signal
 import subprocess
@@ -19,8 +20,56 @@ from pipeline.canon import Canonical, canonicalize
 from pipeline.config import Settings
 from pipeline.kafka.clients import build_admin
 from pipeline.kafka.read import read_to_end
+from pipeline.kafka.topics import ensure_topics, input_topic_spec, list_topics
 from pipeline.ops.lag import group_lag
+from pipeline.state.org import Organisation
 from pipeline.state.redis_store import RedisStore
+
+#: The fields an enrolled test organisation gets unless a test says otherwise: GREEN for unmarked reports
+#: (what reports defaulted to before the registry) and the old default trust.
+ORG_DEFAULTS: dict[str, Any] = {
+    "sector": "other", "roles": ["producer", "subscriber"], "trust": 0.55, "default_tlp": "green",
+}  # fmt: skip
+
+
+async def enrol_async(settings: Settings, store: RedisStore, *org_ids: str, **fields: Any) -> list[str]:
+    """Register organisations (as `scamshare orgs add` would) and create their own topics; returns the
+    submissions topics."""
+    orgs = [Organisation(id=o, name=o, **{**ORG_DEFAULTS, **fields}) for o in org_ids]
+    for org in orgs:
+        await store.put_organisation(org)
+    specs = [
+        input_topic_spec(settings, name)
+        for org in orgs
+        for name in (
+            *([settings.topics.submissions_of(org.id)] if org.produces else []),
+            *([settings.topics.sightings_of(org.id)] if org.subscribes else []),
+        )
+    ]
+    ensure_topics(build_admin(settings), specs)
+    return [settings.topics.submissions_of(o.id) for o in orgs if o.produces]
+
+
+def enrol(settings: Settings, *org_ids: str, **fields: Any) -> list[str]:
+    """:func:`enrol_async` from synchronous code (its own event loop, in a thread if one is running)."""
+    url = settings.redis_url_value()
+    assert url is not None
+
+    async def run() -> list[str]:
+        store = RedisStore.from_url(url, prefix=settings.redis_key_prefix)
+        try:
+            return await enrol_async(settings, store, *org_ids, **fields)
+        finally:
+            await store.close()
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, run()).result()
+
+
+def input_topics(settings: Settings) -> list[str]:
+    """Every organisation's submissions topic that exists (what the processors' group reads)."""
+    listed = list_topics(build_admin(settings), f"{settings.topics.submissions}.")
+    return sorted(listed)
 
 
 def module_settings(bootstrap: str, redis_url: str, state_dir: Path, **overrides: Any) -> Settings:
@@ -42,6 +91,8 @@ def worker_env(settings: Settings, extra: dict[str, str] | None = None) -> dict[
         "SCAMSHARE_APP_ID": settings.app_id,
         "SCAMSHARE_PARTITIONS": str(settings.partitions),
         "SCAMSHARE_STATE_DIR": str(settings.state_dir),
+        # Follow the registry every second: tests register organisations while the worker runs.
+        "SCAMSHARE_REGISTRY_REFRESH_S": "1",
         **(extra or {}),
     }
 
@@ -109,7 +160,7 @@ async def wait_processed(
 ) -> dict[str, int]:
     """Until ``expected`` submissions were accepted or rejected and both agents have no lag."""
     admin = build_admin(settings)
-    topics = [settings.topics.submissions, settings.topics.indicators]
+    topics = [*input_topics(settings), settings.topics.indicators]
     deadline = time.monotonic() + timeout_s
     stats: dict[str, int] = {}
     while time.monotonic() < deadline:

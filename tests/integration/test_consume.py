@@ -19,7 +19,7 @@ from pipeline.kafka.topics import ensure_topics, pipeline_topics
 from pipeline.subscribers.consumer import FeedConsumer, FeedItem
 from pipeline.wire.sighting import ParsedSighting, parse_sighting
 
-from .helpers import canon, produce_feed
+from .helpers import canon, enrol, produce_feed
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -109,6 +109,7 @@ def test_feed_item_fields(settings: Settings) -> None:
 
 def test_sighting_report_cli(settings: Settings) -> None:
     ensure_topics(build_admin(settings), pipeline_topics(settings))
+    enrol(settings, "telco")  # the sighting goes to telco's own scam.sightings.telco
     ind = PHONES[0].indicator_id
     result = CliRunner().invoke(
         sighting,
@@ -151,4 +152,5 @@ def test_sighting_report_cli(settings: Settings) -> None:
 
 
 def read_topic_raw(settings: Settings) -> list[tuple[bytes, bytes]]:
-    return [(r.key or b"", r.value or b"") for r in read_to_end(settings, settings.topics.sightings)]
+    own = settings.topics.sightings_of("telco")
+    return [(r.key or b"", r.value or b"") for r in read_to_end(settings, own)]

@@ -25,7 +25,7 @@ from pipeline.stix.tlp import TLP
 from pipeline.subscribers.backfill import backfill_async
 from tests.conftest import StackAddresses
 
-from .helpers import canon, module_settings, read_topic, running_worker, wait_processed
+from .helpers import canon, enrol, module_settings, read_topic, running_worker, wait_processed
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -61,7 +61,9 @@ def msettings(stack: StackAddresses, tmp_path_factory: pytest.TempPathFactory) -
 @pytest.fixture(scope="module")
 def worker(msettings: Settings) -> Iterator[subprocess.Popen[bytes]]:
     ensure_topics(build_admin(msettings), pipeline_topics(msettings))
-    with running_worker(msettings, {"SCAMSHARE_PRODUCER_TRUST": '{"police-au": 0.9}'}) as proc:
+    enrol(msettings, "org-x", "org-y", "org-a", "org-b", "org-c", "org-d", "org-e", "org-f", "org-z")
+    enrol(msettings, "police-au", trust=0.9)  # trust comes from the registry
+    with running_worker(msettings) as proc:
         yield proc
 
 

@@ -28,7 +28,7 @@ import orjson
 import pytest
 
 from pipeline.config import Settings
-from pipeline.dev.synthetic import build_messages, synthetic_reports
+from pipeline.dev.synthetic import PRODUCERS, build_messages, synthetic_reports
 from pipeline.kafka.clients import build_admin, build_producer
 from pipeline.kafka.read import read_to_end
 from pipeline.kafka.topics import ensure_topics, pipeline_topics
@@ -39,7 +39,8 @@ from pipeline.state.redis_store import RedisStore
 from pipeline.wire.headers import HEADER_REASON, HEADER_SOURCE
 from pipeline.wire.limits import Limits
 from pipeline.wire.rejected import Rejected
-from tests.integration.helpers import start_worker, stop_worker
+from tests.integration.crashkit import speaker
+from tests.integration.helpers import enrol, start_worker, stop_worker
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -199,6 +200,7 @@ def bad_messages(valid: list[Submission], rng: random.Random, n: int) -> list[tu
 @pytest.fixture
 def worker(settings: Settings, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
     ensure_topics(build_admin(settings), pipeline_topics(settings))
+    enrol(settings, *PRODUCERS, "fuzzer")
     log = tmp_path / "worker.log"
     proc = start_worker(
         settings, log, cwd=tmp_path, extra_env={"SCAMSHARE_MAX_MESSAGE_BYTES": str(MAX_BYTES)}
@@ -245,14 +247,19 @@ async def test_garbage_goes_to_the_dlq_with_a_reason_and_the_worker_keeps_going(
     store = RedisStore.from_url(url, prefix=settings.redis_key_prefix)
     producer = build_producer(settings, **{"message.max.bytes": 4 * MAX_BYTES})
 
-    with Publisher(settings, producer_id="fuzzer", producer=producer) as pub:
-        for item in mixed:
-            if isinstance(item, Submission):
-                pub.send(item)
-            elif item[0].startswith("indicator--"):
-                pub.publish_raw(item[0], item[1])
-            else:
-                pub.publish_raw(f"fuzz-{item[0]}", item[1])
+    # Each message on the own topic of the producer it names (the fuzzer's when it names none of them), so
+    # garbage is refused for what is wrong with it, not only because it names someone else.
+    pubs = {p: Publisher(settings, producer_id=p, producer=producer) for p in (*PRODUCERS, "fuzzer")}
+    for item in mixed:
+        if isinstance(item, Submission):
+            pubs[speaker(item.value)].send(item)
+        elif item[0].startswith("indicator--"):
+            pubs[speaker(item[1], "fuzzer")].publish_raw(item[0], item[1])
+        else:
+            pubs[speaker(item[1], "fuzzer")].publish_raw(f"fuzz-{item[0]}", item[1])
+    for pub in pubs.values():
+        pub.flush()
+        pub.raise_for_failures()
     good = len(first) + len(odd)
     stats = await wait_counts(store, good, len(bad), proc, log)
     by_code = {k: v for k, v in stats.items() if k.startswith("rejected:")}
@@ -266,9 +273,11 @@ async def test_garbage_goes_to_the_dlq_with_a_reason_and_the_worker_keeps_going(
     assert [s.reports if s else 0 for s, _ in states] == list(odd_counts.values())
 
     # The worker is still the same process, and still takes valid reports after the garbage.
-    with Publisher(settings, producer_id="fuzzer", producer=producer) as pub:
-        for message in later:
-            pub.send(message)
+    for message in later:
+        pubs[speaker(message.value)].send(message)
+    for pub in pubs.values():
+        pub.flush()
+        pub.raise_for_failures()
     stats = await wait_counts(store, good + len(later), len(bad), proc, log)
     assert stats.get("accepted", 0) + stats.get("allowlisted", 0) == good + len(later)
     assert stats["rejected"] == len(bad) == sum(by_code.values())

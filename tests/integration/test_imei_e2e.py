@@ -21,7 +21,7 @@ from pipeline.producers.publisher import Publisher
 from pipeline.producers.readers import SourceFile
 from pipeline.state.redis_store import RedisStore
 from pipeline.state.subscription import Subscription
-from tests.integration.helpers import canon, read_topic, running_worker, wait_processed
+from tests.integration.helpers import canon, enrol, read_topic, running_worker, wait_processed
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -39,6 +39,7 @@ BANK = Subscription(id="bank", name="Bank", sector="bank", organisation="bank-b"
 
 @pytest.fixture
 def worker(settings: Settings) -> Iterator[subprocess.Popen[bytes]]:
+    enrol(settings, "telco-a", "telco-b", "bank-b")
     with running_worker(settings) as proc:
         yield proc
 

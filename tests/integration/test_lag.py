@@ -221,6 +221,8 @@ def test_cli_lag_json_lists_the_processors_and_every_subscriber_group(
 ) -> None:
     url = settings.redis_url_value()
     assert url is not None
+    # Each subscription's reader group is under its organisation's prefix: <org>.sub.<subscription>.
+    BANK_GROUP, TELCO_GROUP = "bank-b.sub.bank", "telco-a.sub.telco"  # noqa: N806
     subs = [
         Subscription(id="bank", name="Bank", sector="bank", organisation="bank-b"),
         Subscription(id="telco", name="Telco", sector="telecom", organisation="telco-a"),
@@ -236,7 +238,7 @@ def test_cli_lag_json_lists_the_processors_and_every_subscriber_group(
     ensure_topics(build_admin(settings), [feed_topic_spec(settings, settings.topics.feed("telco"))])
     produce(producer, settings.topics.submissions, 3)
     produce(producer, feed, 2)
-    processors, bank = reader(settings, settings.app_id), reader(settings, f"{settings.app_id}.sub.bank")
+    processors, bank = reader(settings, settings.app_id), reader(settings, BANK_GROUP)
     try:
         read_to_end(processors, settings.topics.submissions)
         read_to_end(bank, feed)
@@ -249,15 +251,15 @@ def test_cli_lag_json_lists_the_processors_and_every_subscriber_group(
     doc = json.loads(result.output)
     assert doc["end_offsets"] == "fetch"
     groups = {g["group"]: g for g in doc["groups"]}
-    expected = {settings.app_id, f"{settings.app_id}.sub.bank", f"{settings.app_id}.sub.telco"}
+    expected = {settings.app_id, BANK_GROUP, TELCO_GROUP}
     assert expected <= set(groups)
     for g in groups.values():
         assert {"group", "status", "lag", "lag_seconds", "partitions"} <= set(g)
         assert g["status"] in {s.value for s in Status}
     assert groups[settings.app_id]["lag"] == 0
     assert groups[settings.app_id]["status"] == "OK"
-    assert groups[f"{settings.app_id}.sub.bank"]["lag"] == 0
-    assert groups[f"{settings.app_id}.sub.telco"]["note"] == NEVER_COMMITTED
+    assert groups[BANK_GROUP]["lag"] == 0
+    assert groups[TELCO_GROUP]["note"] == NEVER_COMMITTED
     parts = groups[settings.app_id]["partitions"]
     assert {p["topic"] for p in parts} == {settings.topics.submissions, settings.topics.indicators}
     # a named group that does not exist is reported, not an error

@@ -17,7 +17,7 @@ from pipeline.dev.proc import free_port
 from pipeline.errors import DeliveryError
 from pipeline.kafka.clients import build_admin
 from pipeline.kafka.read import Record, read_to_end
-from pipeline.kafka.topics import ensure_topics, pipeline_topics
+from pipeline.kafka.topics import ensure_topics, input_topic_spec
 from pipeline.processors.validate import validate_submission
 from pipeline.producers import Delivery, Publisher, file_submission_id, report_from_fields
 from pipeline.producers.readers import load_source
@@ -53,14 +53,14 @@ def _canonical(kind: str, value: str, country: str | None = None) -> Canonical:
 
 @pytest.fixture
 def submissions(settings: Settings) -> str:
-    """The test's submissions topic, created explicitly with the settings' partition count."""
-    specs = [s for s in pipeline_topics(settings) if s.name == settings.topics.submissions]
-    ensure_topics(build_admin(settings), specs)
-    return settings.topics.submissions
+    """The producers' own submissions topics, created explicitly with the settings' partition count."""
+    names = [settings.topics.submissions_of(org) for org in ("telco-au", "fuzzer")]
+    ensure_topics(build_admin(settings), [input_topic_spec(settings, n) for n in names])
+    return names[0]
 
 
-def _read(settings: Settings, count: int, timeout: float = 20.0) -> list[Record]:
-    records = read_to_end(settings, settings.topics.submissions, timeout_s=timeout)
+def _read(settings: Settings, count: int, timeout: float = 20.0, org: str = "telco-au") -> list[Record]:
+    records = read_to_end(settings, settings.topics.submissions_of(org), timeout_s=timeout)
     assert len(records) == count, f"read {len(records)} of {count} messages"
     return records
 
@@ -94,7 +94,8 @@ def test_publish_and_read_back(settings: Settings, submissions: str) -> None:
         pub.publish(phone, report, submission_id=sids[2])
     assert (pub.report.delivered, pub.report.failed, pub.report.pending) == (3, 0, 0)
     assert sorted(d.submission_id or "" for d in deliveries) == sids
-    assert all(d.ok and d.topic == settings.topics.submissions and d.offset is not None for d in deliveries)
+    # Each organisation writes its own topic (on Apache Kafka the only one its user may write).
+    assert all(d.ok and d.topic == submissions and d.offset is not None for d in deliveries)
 
     messages = _read(settings, 3)
     by_sid: dict[str, Record] = {}
@@ -127,7 +128,7 @@ def test_publish_raw_sends_the_bytes_as_given(settings: Settings, submissions: s
         pub.publish_raw("k", b"\x00not json", [(HEADER_PRODUCER, b"fuzzer")])
         pub.publish_raw(None, None)
     assert pub.report.delivered == 2
-    messages = sorted(_read(settings, 2), key=lambda m: m.key or b"")
+    messages = sorted(_read(settings, 2, org="fuzzer"), key=lambda m: m.key or b"")
     assert [(m.key, m.value) for m in messages] == [(None, None), (b"k", b"\x00not json")]
     assert messages[1].headers == ((HEADER_PRODUCER, b"fuzzer"),)
 
@@ -146,7 +147,7 @@ def test_cli_publish_uses_deterministic_submission_ids(
         assert (summary["published"], summary["failed"], summary["topic"]) == (
             7,
             0,
-            settings.topics.submissions,
+            submissions,
         )
 
     sha = load_source(path).sha256

@@ -15,7 +15,7 @@ from pipeline.config import Settings
 from pipeline.dev.proc import free_port
 from pipeline.kafka.clients import build_admin, build_producer, produce
 from pipeline.kafka.read import read_to_end
-from pipeline.kafka.topics import TopicSpec, ensure_topics, pipeline_topics
+from pipeline.kafka.topics import TopicSpec, ensure_topics, input_topic_spec, pipeline_topics
 from pipeline.ops.lag import group_lag
 from pipeline.producers.publisher import build_submission
 from pipeline.state.redis_store import RedisStore
@@ -26,7 +26,14 @@ from pipeline.wire.headers import (
     HEADER_REASON,
     HEADER_TRUNCATED,
 )
-from tests.integration.helpers import canon, running_worker, start_worker, stop_worker, wait_processed
+from tests.integration.helpers import (
+    canon,
+    enrol_async,
+    running_worker,
+    start_worker,
+    stop_worker,
+    wait_processed,
+)
 
 pytestmark = [pytest.mark.integration]
 
@@ -36,7 +43,7 @@ BIG = 12 * 1024 * 1024  # what the test's own producer and topic allow; the pipe
 def send(settings: Settings, values: list[tuple[bytes, bytes]]) -> None:
     producer = build_producer(settings, **{"message.max.bytes": BIG})
     for key, value in values:
-        produce(producer, settings.topics.submissions, key, value)
+        produce(producer, settings.topics.submissions_of("telco-th"), key, value)
     assert producer.flush(30) == 0
 
 
@@ -60,7 +67,13 @@ async def test_a_worker_stopped_while_retrying_commits_nothing_it_did_not_proces
     settings: Settings, store: RedisStore, tmp_path: Path
 ) -> None:
     ensure_topics(build_admin(settings), pipeline_topics(settings))
+    await enrol_async(settings, store, "telco-th")
     send(settings, reports(3))
+    # Without Redis the worker cannot read the registry, so it reads only the shared topic: one message
+    # there (it names no organisation) is the batch that fails and is retried.
+    shared = build_producer(settings)
+    produce(shared, settings.topics.submissions, b"k", reports(1)[0][1])
+    assert shared.flush(30) == 0
     # Redis is unreachable: every batch fails for an infrastructure reason and is retried, never acked.
     unreachable = settings.replace(redis_url=f"redis://127.0.0.1:{free_port()}/0")
     log = tmp_path / "stuck-worker.log"
@@ -70,29 +83,29 @@ async def test_a_worker_stopped_while_retrying_commits_nothing_it_did_not_proces
     finally:
         stop_worker(stuck)  # SIGTERM in the middle of the retries
     assert stuck.returncode is not None
-    lag = group_lag(settings, build_admin(settings), settings.app_id, [settings.topics.submissions], "fetch")
-    assert lag.lag == 3, f"offsets committed past unprocessed messages: {lag}"
+    inputs = [settings.topics.submissions, settings.topics.submissions_of("telco-th")]
+    lag = group_lag(settings, build_admin(settings), settings.app_id, inputs, "fetch")
+    assert lag.lag == 4, f"offsets committed past unprocessed messages: {lag}"
 
-    # The next worker gets all three, and each counts once.
+    # The next worker gets all four, and each counts once.
     with running_worker(settings, log=tmp_path / "worker.log") as worker:
-        stats = await wait_processed(settings, store, 3, worker)
-    assert (stats["accepted"], stats.get("rejected", 0)) == (3, 0)
+        stats = await wait_processed(settings, store, 4, worker)
+    assert (stats["accepted"], stats["rejected"], stats["rejected:no_identity"]) == (3, 1, 1)
 
 
 @pytest.mark.parametrize(("topic", "size"), [("submissions", 1536 * 1024), ("sightings", 1200 * 1024)])
 async def test_a_message_too_big_for_the_dlq_is_dead_lettered_as_a_bounded_prefix(
     settings: Settings, store: RedisStore, tmp_path: Path, topic: str, size: int
 ) -> None:
-    """1.5 MiB on scam.submissions and 1.2 MB on scam.sightings (topics and sender allowing 12 MB): before,
-    the DLQ write failed and was retried for ever, and nothing reached the DLQ."""
-    name = getattr(settings.topics, topic)
-    specs = [
-        TopicSpec(s.name, s.partitions, s.replication_factor, {**s.config, "max.message.bytes": str(BIG)})
-        if s.name == name
-        else s
-        for s in pipeline_topics(settings)
-    ]
-    ensure_topics(build_admin(settings), specs)
+    """1.5 MiB on scam.submissions.<org> and 1.2 MB on scam.sightings.<org> (topics and sender allowing
+    12 MB): before, the DLQ write failed and was retried for ever, and nothing reached the DLQ."""
+    name = getattr(settings.topics, f"{topic}_of")("telco-th")  # telco-th's own topic
+    own = input_topic_spec(settings, name)
+    big = TopicSpec(
+        own.name, own.partitions, own.replication_factor, {**own.config, "max.message.bytes": str(BIG)}
+    )
+    ensure_topics(build_admin(settings), [*pipeline_topics(settings), big])
+    await enrol_async(settings, store, "telco-th")
     huge = b"{" + b"x" * size  # far over every pipeline limit
     producer = build_producer(settings, **{"message.max.bytes": BIG})
     produce(producer, name, b"huge", huge)

@@ -20,7 +20,9 @@ from pipeline.kafka.emit import ListEmitter
 from pipeline.processors.allowlist import Allowlist
 from pipeline.processors.enrich import default_enrichers, load_config
 from pipeline.processors.score import ScoreModel
+from pipeline.state.org import Organisation
 from pipeline.state.redis_store import RedisStore
+from pipeline.state.store import Delivery
 from pipeline.state.subscription import Subscription
 from pipeline.stix.tlp import TLP
 from pipeline.subscribers.channels import kafka_channels
@@ -39,17 +41,35 @@ from pipeline.worker.ingest import IngestStep
 from pipeline.worker.online import Guarded
 from pipeline.worker.sightings import SightingStep
 from tests.unit.processors.factories import canonical, indicator_obj, phone_submission, submission
+from tests.unit.worker.helpers import submission_messages
 
 pytestmark = [pytest.mark.integration]
 
 NOW = datetime(2026, 11, 22, 10, 0, 5, tzinfo=UTC)
 
 
+#: The organisations these tests speak as, registered in Redis before each test (producers and subscribers).
+ORGS = ("telco-a", "bank-b", "p3", "x", "a", "b", "c", "telco", "bank", "police")
+
+
+BOTH = frozenset({"producer", "subscriber"})
+
+
+@pytest.fixture(autouse=True)
+async def registered(store: RedisStore) -> None:
+    for org in ORGS:
+        await store.put_organisation(
+            Organisation(
+                id=org, name=org, sector="other", roles={"producer", "subscriber"}, default_tlp="green"
+            )
+        )
+
+
 def msgs(settings: Settings, *values: bytes, start: int = 0) -> list[InMessage]:
-    topic = settings.topics.submissions
+    """Each submission on the own topic of the producer it names (``telco-a`` for what names none)."""
     return [
-        InMessage(topic, 0, start + i, None, v, {HEADER_SUBMITTED_MS: b"1795347605000"})
-        for i, v in enumerate(values)
+        InMessage(m.topic, 0, m.offset, None, m.value, {HEADER_SUBMITTED_MS: b"1795347605000"})
+        for m in submission_messages(*values, start=start, topics=settings.topics)
     ]
 
 
@@ -92,7 +112,7 @@ async def test_rejects_go_to_the_dlq_with_original_bytes_and_a_reason(
     h = dict(headers)
     assert h[HEADER_REASON].startswith(b"not_json: ")
     assert h[HEADER_STAGE] == b"validate"
-    assert h[HEADER_SOURCE] == f"{settings.topics.submissions}:0:41".encode()
+    assert h[HEADER_SOURCE] == f"{settings.topics.submissions_of('telco-a')}:0:41".encode()
     assert await store.stats() == {"rejected": 1, "rejected:not_json": 1}
 
 
@@ -281,13 +301,18 @@ async def test_false_positives_from_two_subscribers_revoke_and_sightings_count_o
     )
     phone = canonical("phone", "+66812345678")
 
+    for org in ("telco", "bank"):  # each organisation's subscription received version 1
+        await store.put_subscription(Subscription(id=org, name=org, sector="other", organisation=org))
+    await store.mark_delivered([Delivery(phone.indicator_id, org, 1, False) for org in ("telco", "bank")])
+
     def sighting(subscriber: str, kind: str, sid: str, offset: int) -> InMessage:
         envelope = build_sighting(
             subscriber=subscriber, indicator_id=phone.indicator_id, kind=kind, now=NOW, sighting_id=sid
         )
         return InMessage(
-            settings.topics.sightings, 0, offset, phone.indicator_id.encode(), orjson.dumps(envelope)
-        )
+            settings.topics.sightings_of(subscriber), 0, offset, phone.indicator_id.encode(),
+            orjson.dumps(envelope),
+        )  # fmt: skip
 
     step = SightingStep(ingest(settings, store, produced).versions, now=lambda: NOW)
     first = [
@@ -295,7 +320,8 @@ async def test_false_positives_from_two_subscribers_revoke_and_sightings_count_o
         sighting("telco", "false-positive", "00000000-0000-4000-8000-000000000002", 1),
     ]
     result = await step.process(first)
-    assert (result.applied, result.published) == (2, 0)  # one subscriber alone does not revoke
+    # One vote per organisation and kind; one organisation alone does not revoke.
+    assert (result.applied, result.replayed, result.published) == (1, 1, 0)
     await step.process(first)  # replay: nothing counted again
     result = await step.process(
         [sighting("bank", "false-positive", "00000000-0000-4000-8000-000000000003", 2)]
@@ -304,16 +330,16 @@ async def test_false_positives_from_two_subscribers_revoke_and_sightings_count_o
     records = [orjson.loads(m[2]) for m in produced.on(settings.topics.indicators)]
     assert [(r["version"], r["revoked"]) for r in records] == [(1, False), (2, True)]
     ext = next(o for o in records[-1]["bundle"]["objects"] if o["type"] == "indicator")["extensions"]
-    assert next(iter(ext.values()))["sightings"] == {"true_positive": 0, "false_positive": 3, "blocked": 0}
+    assert next(iter(ext.values()))["sightings"] == {"true_positive": 0, "false_positive": 2, "blocked": 0}
     assert b"telco" not in orjson.dumps(records[-1]["bundle"])  # producers see counts, not who reported
     stats = exact(await store.stats())
-    assert (stats["sightings"], stats["sightings:false_positive"], stats["revocations"]) == (3, 3, 1)
+    assert (stats["sightings"], stats["sightings:false_positive"], stats["revocations"]) == (2, 2, 1)
     nowhere = "indicator--00000000-0000-5000-8000-000000000000"
     sid = "00000000-0000-4000-8000-000000000009"
     envelope = build_sighting(
         subscriber="bank", indicator_id=nowhere, kind="blocked", now=NOW, sighting_id=sid
     )
-    unknown = InMessage(settings.topics.sightings, 0, 9, b"k", orjson.dumps(envelope))
+    unknown = InMessage(settings.topics.sightings_of("bank"), 0, 9, b"k", orjson.dumps(envelope))
     dead = ListEmitter()
     assert (await SightingStep(ingest(settings, store, dead).versions).process([unknown])).rejected == 1
     assert [m[0] for m in dead.messages] == [settings.topics.dlq]

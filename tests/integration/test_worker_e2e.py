@@ -30,7 +30,7 @@ from pipeline.state.redis_store import RedisStore
 from pipeline.state.subscription import Subscription
 from pipeline.subscribers.sightings import report_sighting
 from pipeline.wire.headers import HEADER_REASON
-from tests.integration.helpers import canon, read_records, running_worker, wait_processed
+from tests.integration.helpers import canon, enrol, read_records, running_worker, wait_processed
 from tests.unit.processors.factories import T0, report
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
@@ -47,6 +47,7 @@ BTC = "1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2"
 
 @pytest.fixture
 def worker(settings: Settings) -> Iterator[subprocess.Popen[bytes]]:
+    enrol(settings, "telco-a", "platform-c", "bank-b")  # before the worker: it subscribes from the start
     with running_worker(settings) as proc:
         yield proc
 
@@ -95,9 +96,9 @@ async def test_reports_are_validated_merged_scored_and_fanned_out(
     # Both subscribers that got the number report it as a false positive: it is revoked, and the revoked
     # version reaches both feeds.
     now = datetime.now(UTC)
-    for subscriber in ("telco", "bank"):
+    for subscriber, org in (("telco", "telco-a"), ("bank", "bank-b")):
         report_sighting(
-            settings, subscriber=subscriber, indicator_id=phone_id, kind="false-positive", now=now
+            settings, subscriber=subscriber, indicator_id=phone_id, kind="false-positive", now=now, org=org
         )
     deadline = time.monotonic() + 60
     while (await store.stats()).get("revocations", 0) < 1 and time.monotonic() < deadline:

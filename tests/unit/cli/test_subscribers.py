@@ -11,17 +11,25 @@ import redis
 from click.testing import CliRunner, Result
 
 from pipeline.cli.context import CliContext
+from pipeline.cli.orgs import orgs
 from pipeline.cli.subscribers import subscribers
 from pipeline.config import Settings
 from pipeline.kafka.clients import build_admin
 from pipeline.kafka.topics import list_topics
 
 SAMPLES = Path(__file__).resolve().parents[3] / "pipeline" / "data" / "samples" / "subscribers.yaml"
+ORGS = SAMPLES.with_name("orgs.yaml")
 NEW = ["--name", "Bank", "--sector", "bank", "--org", "bank-sg"]
 
 
 def run(settings: Settings, *args: str) -> Result:
     return CliRunner().invoke(subscribers, list(args), obj=CliContext(settings))
+
+
+def register(settings: Settings) -> None:
+    """The sample organisations, registered with the real `scamshare orgs load`."""
+    result = CliRunner().invoke(orgs, ["load", str(ORGS)], obj=CliContext(settings))
+    assert result.exit_code == 0, result.output
 
 
 @pytest.fixture
@@ -66,6 +74,11 @@ def test_without_a_stack_it_says_how_to_get_one(offline: Settings) -> None:
 
 @pytest.mark.integration
 def test_add_list_update_remove(settings: Settings, redis_client: redis.Redis) -> None:
+    # A subscription belongs to a registered organisation with the subscriber role.
+    refused = run(settings, "add", "bank-sg", *NEW)
+    assert refused.exit_code == 1
+    assert "organisation 'bank-sg' is not registered: `scamshare orgs add bank-sg" in refused.stderr
+    register(settings)
     result = run(settings, "add", "bank-sg", *NEW, "--types", "phone,wallet", "--countries", "sg")
     assert result.exit_code == 0, result.output
     assert f"added bank-sg → {settings.topic_prefix}feed.bank-sg" in result.stdout
@@ -99,6 +112,7 @@ def test_add_list_update_remove(settings: Settings, redis_client: redis.Redis) -
 
 @pytest.mark.integration
 def test_load_creates_feeds_and_replaces(settings: Settings, redis_client: redis.Redis) -> None:
+    register(settings)
     result = run(settings, "load", str(SAMPLES), "--json")
     assert result.exit_code == 0, result.output
     assert [r["result"] for r in json.loads(result.stdout)] == ["added"] * 4

@@ -61,7 +61,9 @@ def ingest(store: Store, emitter: ListEmitter, *, max_cas_retries: int = 20) -> 
     )  # fmt: skip
 
 
-def submission_messages(*values: bytes, start: int = 0, org: str | None = None) -> list[InMessage]:
+def submission_messages(
+    *values: bytes, start: int = 0, org: str | None = None, topics: Topics = TOPICS
+) -> list[InMessage]:
     """Consumed submissions, each on its producer's own topic (``org``, else the envelope's producer)."""
     out = []
     for i, value in enumerate(values):
@@ -72,7 +74,7 @@ def submission_messages(*values: bytes, start: int = 0, org: str | None = None) 
                 producer = doc.get("producer") if isinstance(doc, dict) else None
             except orjson.JSONDecodeError:
                 producer = None
-        topic = TOPICS.submissions_of(producer if isinstance(producer, str) and producer else "telco-a")
+        topic = topics.submissions_of(producer if isinstance(producer, str) and producer else "telco-a")
         out.extend(in_messages(topic, value, start=start + i))
     return out
 
