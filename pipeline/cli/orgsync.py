@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from confluent_kafka import KafkaError as ClientError
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import (  # type: ignore[attr-defined]
     AclBindingFilter,
@@ -19,6 +20,7 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
 )
 
 from pipeline.config import Settings
+from pipeline.errors import KafkaError
 from pipeline.identity import credentials, kafka_admin
 from pipeline.identity.acls import Acl, org_acls, principal, registry_acls
 from pipeline.kafka.clients import build_admin
@@ -31,20 +33,30 @@ NO_AUTHORIZER = "the broker has no ACLs (embedded broker): identity is by topic 
 
 
 def broker_enforces_acls(admin: AdminClient, timeout: float = 10.0) -> bool:
-    """Whether the broker has an authorizer. Apache Kafka without one answers DescribeAcls with
-    ``SECURITY_DISABLED``; the embedded broker (tansu) answers it with an empty list but reports no
-    authorised operations for the cluster (None), which Apache Kafka with an authorizer always does."""
-    flt = AclBindingFilter(
-        ResourceType.ANY, None, ResourcePatternType.ANY, None, None,  # type: ignore[arg-type]  # None = any
-        AclOperation.ANY, AclPermissionType.ANY,
-    )  # fmt: skip
+    """Whether the broker has an authorizer.
+
+    The embedded broker (tansu) reports no authorised operations for the cluster (None); Apache Kafka
+    without an authorizer reports them but answers an ACL request with ``SECURITY_DISABLED`` (a delete of
+    a binding no one has, so the probe changes nothing).
+    """
     try:
-        admin.describe_acls(flt, request_timeout=timeout).result(timeout=timeout + 5)
         cluster = admin.describe_cluster(include_authorized_operations=True, request_timeout=timeout)
-        ops = cluster.result(timeout=timeout + 5).authorized_operations
-    except KafkaException:
-        return False
-    return ops is not None
+        if cluster.result(timeout=timeout + 5).authorized_operations is None:
+            return False
+        probe = AclBindingFilter(
+            ResourceType.TOPIC, "__scamshare_acl_probe__", ResourcePatternType.LITERAL,
+            "User:__scamshare_acl_probe__", "*", AclOperation.ANY, AclPermissionType.ANY,
+        )  # fmt: skip
+        for future in admin.delete_acls([probe], request_timeout=timeout).values():
+            future.result(timeout=timeout + 5)
+    except KafkaException as exc:
+        err = exc.args[0] if exc.args else None
+        if isinstance(err, ClientError) and err.code() == ClientError.SECURITY_DISABLED:
+            return False
+        if "SECURITY_DISABLED" in str(exc) or "No Authorizer" in str(exc):
+            return False
+        raise KafkaError(f"could not tell whether the broker enforces ACLs (as admin?): {exc}") from exc
+    return True
 
 
 def registry(settings: Settings) -> tuple[list[Organisation], list[Subscription]]:

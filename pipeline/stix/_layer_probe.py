@@ -1,0 +1,2 @@
+x = 1
+from pipeline.worker.app import create_app
