@@ -123,3 +123,22 @@ def test_the_latest_version_on_a_feed_is_a_stix_bundle_with_counts_not_names(set
     bundle = orjson.dumps(record["bundle"])
     assert b"secret-informant" not in bundle
     assert record["reporters"] == ["secret-informant"]  # internal routing field only
+
+
+async def test_an_organisation_registered_while_the_worker_runs_is_consumed_within_30_s(
+    settings: Settings, worker: subprocess.Popen[bytes], redis_client: object
+) -> None:
+    """No restart: the worker follows the registry and subscribes to the new organisation's own topic."""
+    url = settings.redis_url_value()
+    assert url is not None
+    store = RedisStore.from_url(url, prefix=settings.redis_key_prefix)
+    ensure_topics(build_admin(settings), pipeline_topics(settings))
+    await wait_processed(settings, store, 0, worker)  # running, nothing to do
+    enrol(settings, "late-bank")
+    registered = time.monotonic()
+    with Publisher(settings, producer_id="late-bank", producer=build_producer(settings)) as pub:
+        pub.publish(canon("phone", "+66 81 234 5678"))
+    stats = await wait_processed(settings, store, 1, worker, timeout_s=30)
+    assert stats["accepted"] == 1
+    assert time.monotonic() - registered < 30
+    await store.close()

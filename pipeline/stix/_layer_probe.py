@@ -1,2 +1,0 @@
-x = 1
-from pipeline.worker.app import create_app
