@@ -11,7 +11,7 @@ registry implies. The embedded broker has no ACLs: identity is by topic only the
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import click
 from rich.table import Table
@@ -20,10 +20,18 @@ from rich.text import Text
 from pipeline.cli import orgsync
 from pipeline.cli.context import CliContext, connected_settings, connection_options, handle_errors, print_json
 from pipeline.cli.subscribers import run_store
-from pipeline.state.org import ROLES, Organisation, OrgError, apply_org_update, load_orgs_file, parse_org
+from pipeline.state.org import (
+    ROLES,
+    Organisation,
+    OrgError,
+    Sector,
+    apply_org_update,
+    load_orgs_file,
+    parse_org,
+)
 from pipeline.state.redis_store import RedisStore
 
-SECTORS = ("telecom", "bank", "platform", "law-enforcement", "other")
+SECTORS: tuple[str, ...] = get_args(Sector)
 
 
 def definition_options(fn: Any) -> Any:

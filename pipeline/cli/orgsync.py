@@ -24,8 +24,8 @@ from pipeline.errors import KafkaError
 from pipeline.identity import credentials, kafka_admin
 from pipeline.identity.acls import Acl, org_acls, principal, registry_acls
 from pipeline.kafka.clients import build_admin
-from pipeline.kafka.topics import ensure_topics, feed_topic_spec, input_topic_spec
-from pipeline.state.org import Organisation
+from pipeline.kafka.topics import ensure_topics, input_topic_spec
+from pipeline.state.org import Organisation, own_topics
 from pipeline.state.redis_store import RedisStore
 from pipeline.state.subscription import Subscription
 
@@ -106,14 +106,6 @@ class Provisioned:
         }  # fmt: skip
 
 
-def org_topics(settings: Settings, org: Organisation) -> list[str]:
-    t = settings.topics
-    return [
-        *([t.submissions_of(org.id)] if org.produces else []),
-        *([t.sightings_of(org.id)] if org.subscribes else []),
-    ]
-
-
 def provision(
     settings: Settings,
     org: Organisation,
@@ -126,7 +118,7 @@ def provision(
     """Create ``org``'s topics; where the broker has ACLs, its user (once) and exactly its ACLs."""
     admin = build_admin(settings)
     out = Provisioned(
-        topics=ensure_topics(admin, [input_topic_spec(settings, n) for n in org_topics(settings, org)])
+        topics=ensure_topics(admin, [input_topic_spec(settings, n) for n in own_topics(org, settings.topics)])
     )
     if not broker_enforces_acls(admin):
         return out
@@ -174,11 +166,6 @@ def sync_org(settings: Settings, org_id: str) -> int | None:
     expected = set(org_acls(org, subs, settings.topics)) if org is not None else set()
     added, removed = sync_acls(admin, expected, principal(org_id))
     return added + removed
-
-
-def ensure_feed(settings: Settings, subs: list[Subscription]) -> dict[str, str]:
-    specs = [feed_topic_spec(settings, s.topic(settings.topic_prefix)) for s in subs]
-    return ensure_topics(build_admin(settings), specs)
 
 
 def deprovision(settings: Settings, org_id: str) -> str | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
 import click
 from rich.table import Table
@@ -17,13 +17,14 @@ from rich.text import Text
 
 from pipeline.cli.context import CliContext, connected_settings, connection_options, handle_errors, print_json
 from pipeline.config import Settings
+from pipeline.state.org import Sector
 from pipeline.state.redis_store import RedisStore
 from pipeline.state.subscription import Subscription
 from pipeline.subscribers.subscriptions import SubscriptionError, apply_update, load_file, parse_subscription
 
 T = TypeVar("T")
 
-SECTORS = ("telecom", "bank", "platform", "law-enforcement", "other")
+SECTORS: tuple[str, ...] = get_args(Sector)
 
 
 def run_store(settings: Settings, fn: Callable[[RedisStore], Awaitable[T]]) -> T:

@@ -37,7 +37,7 @@ from pipeline.ops.lag import GroupLag, group_lag
 from pipeline.producers.publisher import Publisher
 from pipeline.producers.readers import load_source, read_source
 from pipeline.producers.records import Accepted, file_submission_id, split_rejected, to_canonical_report
-from pipeline.state.org import Organisation, load_orgs_file
+from pipeline.state.org import Organisation, load_orgs_file, own_topics
 from pipeline.state.redis_store import RedisStore
 from pipeline.state.subscription import Subscription
 from pipeline.subscribers.consumer import subscriber_group
@@ -124,10 +124,7 @@ def load_subscriptions(path: Path) -> list[Subscription]:
 
 def demo_topics(settings: Settings, orgs: list[Organisation], subs: list[Subscription]) -> list[TopicSpec]:
     """The pipeline's topics, every subscriber's feed and every organisation's own input topics."""
-    t = settings.topics
-    own = [t.submissions_of(o.id) for o in orgs if o.produces] + [
-        t.sightings_of(o.id) for o in orgs if o.subscribes
-    ]
+    own = [name for org in orgs for name in own_topics(org, settings.topics)]
     feeds = [feed_topic_spec(settings, s.topic(settings.topic_prefix)) for s in subs]
     own_specs = [input_topic_spec(settings, name) for name in own]
     return [*pipeline_topics(settings), leader_topic_spec(settings), *feeds, *own_specs]

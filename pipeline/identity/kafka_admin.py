@@ -47,7 +47,7 @@ from pipeline.identity import acls as table
 from pipeline.identity.acls import Acl, Operation, PatternKind, ResourceKind
 from pipeline.identity.credentials import new_password
 from pipeline.kafka.topics import ensure_topics, input_topic_spec
-from pipeline.state.org import Organisation
+from pipeline.state.org import Organisation, own_topics
 from pipeline.state.subscription import Subscription
 
 logger = logging.getLogger(__name__)
@@ -347,11 +347,7 @@ def provision_org(
     if org.auth != "scram" and password is not None:
         raise ValueError(f"{org.id} authenticates with {org.auth}: it has no SCRAM password")
     topics = settings.topics
-    names = []
-    if org.produces:
-        names.append(topics.submissions_of(org.id))
-    if org.subscribes:
-        names.append(topics.sightings_of(org.id))
+    names = own_topics(org, topics)
     ensure_topics(admin, [input_topic_spec(settings, name) for name in names], timeout=timeout)
     secret = create_scram_user(admin, org.id, password, timeout=timeout) if org.auth == "scram" else None
     create_acls(admin, table.org_acls(org, subscriptions, topics), timeout=timeout)

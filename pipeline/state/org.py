@@ -15,6 +15,7 @@ from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from pipeline.config import Topics
 from pipeline.state.definitions import DefinitionError, parse_definition, parse_yaml_definitions, read_text
 from pipeline.stix.tlp import TLP, parse_tlp
 from pipeline.wire.fields import COUNTRY_RE, PRODUCER_ID_RE
@@ -114,6 +115,15 @@ class Organisation(BaseModel):
         data["default_tlp"] = TLP(self.default_tlp).label
         data["roles"] = sorted(data["roles"])
         return data
+
+
+def own_topics(org: Organisation, topics: Topics) -> list[str]:
+    """The input topics that are ``org``'s alone: its submissions topic if it produces, its sightings topic
+    if it subscribes."""
+    return [
+        *([topics.submissions_of(org.id)] if org.produces else []),
+        *([topics.sightings_of(org.id)] if org.subscribes else []),
+    ]
 
 
 def org_of_topic(topic: str, base: str) -> str | None:

@@ -24,7 +24,7 @@ from pipeline.processors.score import ScoreModel
 from pipeline.processors.validate import Report, validate_submission
 from pipeline.state.indicator import IndicatorState
 from pipeline.state.latency import observe
-from pipeline.state.org import Organisation, org_of_topic
+from pipeline.state.org import Organisation
 from pipeline.state.store import Commit, Store
 from pipeline.stix.times import Clock, utc_now
 from pipeline.wire.headers import (
@@ -36,7 +36,7 @@ from pipeline.wire.message import InMessage
 from pipeline.wire.rejected import Rejected
 from pipeline.worker.contention import until_committed
 from pipeline.worker.online import Guarded
-from pipeline.worker.registry import Registry
+from pipeline.worker.registry import Registry, channel_org
 from pipeline.worker.versions import VersionPublisher
 
 logger = logging.getLogger(__name__)
@@ -155,18 +155,12 @@ class IngestStep:
 
     def _validate(self, msg: InMessage, orgs: Mapping[str, Organisation]) -> list[Report] | Rejected:
         """Validate one message as its channel's organisation; reject it when the channel is nobody's."""
-        org_id = org_of_topic(msg.topic, self.topics.submissions)
-        if org_id is None:
-            return Rejected(
-                "no_identity",
-                f"topic {msg.topic!r} is no organisation's: each writes {self.topics.submissions}.<org>",
-            )
-        org = orgs.get(org_id)
-        if org is None or not org.produces:
-            return Rejected("unregistered_org", f"{org_id!r} is not a registered producer", org_id)
+        org = channel_org(msg.topic, self.topics.submissions, orgs, "producer")
+        if isinstance(org, Rejected):
+            return org
         header = msg.headers.get(HEADER_PRODUCER)
         return validate_submission(
-            msg.value, self.limits, channel_org=org_id, default_tlp=org.default_tlp,
+            msg.value, self.limits, channel_org=org.id, default_tlp=org.default_tlp,
             header_producer=header.decode("utf-8", "replace") if header is not None else None,
         )  # fmt: skip
 

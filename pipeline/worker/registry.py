@@ -13,9 +13,10 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from pipeline.state.org import Organisation
+from pipeline.state.org import Organisation, Role, org_of_topic
 from pipeline.state.store import Store
 from pipeline.state.subscription import Subscription
+from pipeline.wire.rejected import Rejected
 
 logger = logging.getLogger(__name__)
 
@@ -68,3 +69,17 @@ class Registry:
     def subscribers(self) -> list[str]:
         """Ids of the registered subscribing organisations (as last loaded)."""
         return sorted(o.id for o in self._orgs.values() if o.subscribes)
+
+
+def channel_org(
+    topic: str, base: str, orgs: Mapping[str, Organisation], role: Role
+) -> Organisation | Rejected:
+    """The registered organisation whose own topic ``<base>.<org>`` a message came on, in ``role``; the
+    reason otherwise (``no_identity``: the topic is nobody's; ``unregistered_org``)."""
+    org_id = org_of_topic(topic, base)
+    if org_id is None:
+        return Rejected("no_identity", f"topic {topic!r} is no organisation's: each writes {base}.<org>")
+    org = orgs.get(org_id)
+    if org is None or role not in org.roles:
+        return Rejected("unregistered_org", f"{org_id!r} is not a registered {role}", org_id)
+    return org

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 
 from pipeline.processors.merge import apply_sighting
 from pipeline.state.indicator import IndicatorState
-from pipeline.state.org import Organisation, org_of_topic
+from pipeline.state.org import Organisation
 from pipeline.state.store import Commit
 from pipeline.state.subscription import Subscription
 from pipeline.stix.times import Clock, utc_now
@@ -29,7 +29,7 @@ from pipeline.wire.message import InMessage
 from pipeline.wire.rejected import Rejected
 from pipeline.wire.sighting import ParsedSighting, parse_sighting
 from pipeline.worker.contention import until_committed
-from pipeline.worker.registry import Registry
+from pipeline.worker.registry import Registry, channel_org
 from pipeline.worker.versions import VersionPublisher
 
 logger = logging.getLogger(__name__)
@@ -113,15 +113,10 @@ class SightingStep:
         self, msg: InMessage, orgs: Mapping[str, Organisation], subs: Mapping[str, Subscription]
     ) -> Sighted | Rejected:
         """The sighting, if it came on a registered subscriber's own channel about its own subscription."""
-        base = self.versions.topics.sightings
-        org_id = org_of_topic(msg.topic, base)
-        if org_id is None:
-            return Rejected(
-                "no_identity", f"topic {msg.topic!r} is no organisation's: each writes {base}.<org>"
-            )
-        org = orgs.get(org_id)
-        if org is None or not org.subscribes:
-            return Rejected("unregistered_org", f"{org_id!r} is not a registered subscriber", org_id)
+        org = channel_org(msg.topic, self.versions.topics.sightings, orgs, "subscriber")
+        if isinstance(org, Rejected):
+            return org
+        org_id = org.id
         parsed = parse_sighting(msg.value, channel_org=org_id)
         if isinstance(parsed, Rejected):
             return parsed

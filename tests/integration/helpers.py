@@ -22,7 +22,7 @@ from pipeline.kafka.clients import build_admin
 from pipeline.kafka.read import read_to_end
 from pipeline.kafka.topics import ensure_topics, input_topic_spec, list_topics
 from pipeline.ops.lag import group_lag
-from pipeline.state.org import Organisation
+from pipeline.state.org import Organisation, own_topics
 from pipeline.state.redis_store import RedisStore
 
 #: The fields an enrolled test organisation gets unless a test says otherwise: GREEN for unmarked reports
@@ -38,14 +38,7 @@ async def enrol_async(settings: Settings, store: RedisStore, *org_ids: str, **fi
     orgs = [Organisation(id=o, name=o, **{**ORG_DEFAULTS, **fields}) for o in org_ids]
     for org in orgs:
         await store.put_organisation(org)
-    specs = [
-        input_topic_spec(settings, name)
-        for org in orgs
-        for name in (
-            *([settings.topics.submissions_of(org.id)] if org.produces else []),
-            *([settings.topics.sightings_of(org.id)] if org.subscribes else []),
-        )
-    ]
+    specs = [input_topic_spec(settings, name) for org in orgs for name in own_topics(org, settings.topics)]
     ensure_topics(build_admin(settings), specs)
     return [settings.topics.submissions_of(o.id) for o in orgs if o.produces]
 

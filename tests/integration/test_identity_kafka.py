@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, Producer, TopicPartition
+from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
 from confluent_kafka import KafkaError as ClientError
 from pydantic import SecretStr
 
@@ -47,12 +47,13 @@ from pipeline.identity.kafka_admin import (
     provision_service_users,
     scram_users,
 )
-from pipeline.kafka.clients import build_admin, build_consumer, build_producer
+from pipeline.kafka.clients import build_admin, build_producer
 from pipeline.kafka.topics import ensure_topics, input_topic_spec
 from pipeline.producers.publisher import Publisher, build_submission
 from pipeline.state.redis_store import RedisStore
 from pipeline.subscribers.consumer import FeedConsumer
 from pipeline.subscribers.sightings import report_sighting
+from tests.integration.acl_probes import consume_error, produce_error
 
 from .helpers import canon, read_records, stop_worker
 
@@ -186,32 +187,6 @@ def counted(ex: Exchange, want: dict[str, int]) -> dict[str, int]:
     return ex.stats()
 
 
-def send(producer: Producer, topic: str, value: bytes = b'{"probe": 1}') -> ClientError | None:
-    """The delivery report's error (None = acknowledged), or the error ``produce`` raised at once."""
-    reports: list[ClientError | None] = []
-    try:
-        producer.produce(topic, value, key=b"probe", on_delivery=lambda err, _msg: reports.append(err))
-    except KafkaException as exc:
-        return exc.args[0]  # type: ignore[no-any-return]
-    assert producer.flush(WAIT_S + 5) == 0, f"no delivery report for {topic}"
-    return reports[0]
-
-
-def first_consume_error(settings: Settings, topic: str, group: str) -> ClientError | None:
-    """Subscribe in ``group``: the first error the consumer reports (None: a record came first)."""
-    consumer = build_consumer(settings, group)
-    consumer.subscribe([topic])
-    try:
-        deadline = time.monotonic() + WAIT_S
-        while time.monotonic() < deadline:
-            msg = consumer.poll(0.5)
-            if msg is not None:
-                return msg.error()
-        pytest.fail(f"neither a record nor an error from {topic} in {group} within {WAIT_S:g}s")
-    finally:
-        consumer.close()
-
-
 def read_feed(settings: Settings, sub: str, count: int) -> list[tuple[str, int, bool]]:
     """``count`` items of ``sub``'s feed read in its default group, then nothing more for a moment."""
     got: list[tuple[str, int, bool]] = []
@@ -296,15 +271,15 @@ def test_the_broker_refuses_another_orgs_topics(exchange: Exchange) -> None:
     bank = build_producer(exchange.login("bank-sg"), **{"message.timeout.ms": int(WAIT_S * 1000)})
     telco = build_producer(exchange.login("telco-th"), **{"message.timeout.ms": int(WAIT_S * 1000)})
     refused = {
-        "bank-sg -> scam.submissions.telco-th": send(bank, "scam.submissions.telco-th"),
-        "bank-sg -> scam.indicators": send(bank, "scam.indicators"),
-        "bank-sg -> scam.feed.bank-sg-all": send(bank, "scam.feed.bank-sg-all"),
-        "telco-th -> scam.feed.telco-th-phones": send(telco, "scam.feed.telco-th-phones"),
+        "bank-sg -> scam.submissions.telco-th": produce_error(bank, "scam.submissions.telco-th"),
+        "bank-sg -> scam.indicators": produce_error(bank, "scam.indicators"),
+        "bank-sg -> scam.feed.bank-sg-all": produce_error(bank, "scam.feed.bank-sg-all"),
+        "telco-th -> scam.feed.telco-th-phones": produce_error(telco, "scam.feed.telco-th-phones"),
     }
     assert {k: e.code() if e else None for k, e in refused.items()} == dict.fromkeys(refused, DENIED_TOPIC)
     telco_login = exchange.login("telco-th")
     for topic in ("scam.feed.bank-sg-all", "scam.indicators"):
-        err = first_consume_error(telco_login, topic, "telco-th.sub.x")  # its own group prefix
+        err = consume_error(telco_login, topic, "telco-th.sub.x")  # its own group prefix
         assert err is not None and err.code() == DENIED_TOPIC, f"{topic}: {err}"
     # The subscriber SDK says so instead of waiting for ever for a feed that never arrives.
     feed = FeedConsumer(telco_login, "bank-sg-all", "telco-th.sub.x")
@@ -327,12 +302,15 @@ def test_what_the_pipeline_refuses_is_dead_lettered_and_not_counted(exchange: Ex
     ghost = "scam.submissions.ghost"
     ensure_topics(admin, [input_topic_spec(exchange.admin, ghost)])
     as_admin = build_producer(exchange.admin)
-    assert send(as_admin, ghost, submission("ghost-org-report.com", "ghost")) is None
+    assert produce_error(as_admin, ghost, submission("ghost-org-report.com", "ghost")) is None
     ghost_written = time.monotonic()
 
     # A report on bank-sg's own channel that names telco-th as its producer.
     bank = build_producer(exchange.login("bank-sg"))
-    assert send(bank, "scam.submissions.bank-sg", submission("claims-to-be-telco.com", "telco-th")) is None
+    assert (
+        produce_error(bank, "scam.submissions.bank-sg", submission("claims-to-be-telco.com", "telco-th"))
+        is None
+    )
     # A sighting of an indicator telco-th's subscription never received (DOMAIN_SG: no phone).
     sight(exchange, "telco-th", DOMAIN_SG.indicator_id, "false_positive")
     # police-au is no subscriber: it has no sightings topic and no ACL, so the broker refuses the write.

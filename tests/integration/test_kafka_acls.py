@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from confluent_kafka import KafkaError as ClientError
-from confluent_kafka import KafkaException, Producer
+from confluent_kafka import Producer
 
 from pipeline.config import Settings, Topics, read_credentials
 from pipeline.dev.kafka import KafkaCluster, KafkaNode, kafka_uuid, server_properties
@@ -38,7 +38,7 @@ from pipeline.identity.kafka_admin import (
     provision_service_users,
     scram_users,
 )
-from pipeline.kafka.clients import build_admin, build_consumer, build_producer
+from pipeline.kafka.clients import build_admin, build_producer
 from pipeline.kafka.topics import (
     ensure_topics,
     feed_topic_spec,
@@ -48,6 +48,7 @@ from pipeline.kafka.topics import (
 )
 from pipeline.state.org import Organisation
 from pipeline.state.subscription import Subscription
+from tests.integration.acl_probes import consume_error, produce_error
 
 AVAILABLE, WHY_NOT = kafka_available()
 pytestmark = [
@@ -95,9 +96,9 @@ class Exchange:
             settings = self.admin if user == "admin" else self.logins[user]
             producer = build_producer(settings, **{"message.timeout.ms": int(WAIT_S * 1000)})
             if fresh:
-                return _send(producer, topic)
+                return produce_error(producer, topic)
             self.producers[user] = producer
-        return _send(self.producers[user], topic)
+        return produce_error(self.producers[user], topic)
 
     def login(self, user: str, password: str, tmp: Path) -> Settings:
         path = write_credentials(
@@ -139,36 +140,6 @@ def exchange(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Exchange]:
 
 
 # --- client helpers: what a client of the broker sees ----------------------------------------------------
-
-
-def _send(producer: Producer, topic: str) -> ClientError | None:
-    """The delivery report's error; or the error ``produce`` raised at once for a topic the broker already
-    refused this client (librdkafka remembers the refusal from its metadata)."""
-    reports: list[ClientError | None] = []
-    try:
-        producer.produce(
-            topic, b'{"probe": 1}', key=b"probe", on_delivery=lambda err, _msg: reports.append(err)
-        )
-    except KafkaException as exc:
-        return exc.args[0]  # type: ignore[no-any-return]
-    assert producer.flush(WAIT_S + 5) == 0, f"no delivery report for {topic}"
-    return reports[0]
-
-
-def consume(settings: Settings, topic: str, group: str) -> ClientError | None:
-    """Subscribe in ``group`` and wait for the first record (None) or the first error (returned)."""
-    consumer = build_consumer(settings, group)
-    consumer.subscribe([topic])
-    try:
-        deadline = time.monotonic() + WAIT_S
-        while time.monotonic() < deadline:
-            msg = consumer.poll(0.5)
-            if msg is None:
-                continue
-            return msg.error()
-        pytest.fail(f"neither a record nor an error from {topic} in group {group} within {WAIT_S:g}s")
-    finally:
-        consumer.close()
 
 
 def eventually(check: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
@@ -264,9 +235,9 @@ def test_no_org_writes_the_shared_submissions_topic(exchange: Exchange, org: str
 
 
 def test_a_subscriber_cannot_read_another_subscribers_feed(exchange: Exchange) -> None:
-    err = consume(exchange.logins["telco"], exchange.topics.feed("bank-feed"), "telco.x")
+    err = consume_error(exchange.logins["telco"], exchange.topics.feed("bank-feed"), "telco.x")
     assert err is not None and err.code() == DENIED_TOPIC, err
-    err = consume(exchange.logins["bank"], exchange.topics.feed("telco-feed"), "bank.x")
+    err = consume_error(exchange.logins["bank"], exchange.topics.feed("telco-feed"), "bank.x")
     assert err is not None and err.code() == DENIED_TOPIC, err
 
 
@@ -274,7 +245,7 @@ def test_a_subscriber_cannot_read_another_subscribers_feed(exchange: Exchange) -
     "topic", ["scam.indicators", "scam.submissions.bank", "scam.submissions", "scam.sightings.telco"]
 )
 def test_a_subscriber_cannot_read_the_pipelines_topics(exchange: Exchange, topic: str) -> None:
-    err = consume(exchange.logins["telco"], topic, "telco.x")
+    err = consume_error(exchange.logins["telco"], topic, "telco.x")
     assert err is not None and err.code() == DENIED_TOPIC, f"{topic}: {err}"
 
 
@@ -311,7 +282,7 @@ def test_an_org_cannot_grant_itself_acls_or_users(exchange: Exchange) -> None:
 
 @pytest.mark.parametrize("group", ["bank.x", "telco-x", "telcox.y", "scamshare", "telco"])
 def test_an_org_cannot_use_a_group_outside_its_prefix(exchange: Exchange, group: str) -> None:
-    err = consume(exchange.logins["telco"], exchange.topics.feed("telco-feed"), group)
+    err = consume_error(exchange.logins["telco"], exchange.topics.feed("telco-feed"), group)
     assert err is not None and err.code() == DENIED_GROUP, f"{group}: {err}"
 
 
@@ -328,8 +299,11 @@ def test_an_org_writes_its_own_topics(exchange: Exchange, org: str, topic: str) 
 
 
 def test_a_subscriber_reads_its_own_feed_in_its_group(exchange: Exchange) -> None:
-    assert consume(exchange.logins["telco"], exchange.topics.feed("telco-feed"), "telco.x") is None
-    assert consume(exchange.logins["bank"], exchange.topics.feed("bank-feed"), "bank.sub.bank-feed") is None
+    assert consume_error(exchange.logins["telco"], exchange.topics.feed("telco-feed"), "telco.x") is None
+    assert (
+        consume_error(exchange.logins["bank"], exchange.topics.feed("bank-feed"), "bank.sub.bank-feed")
+        is None
+    )
 
 
 @pytest.mark.parametrize(
@@ -337,7 +311,7 @@ def test_a_subscriber_reads_its_own_feed_in_its_group(exchange: Exchange) -> Non
 )
 def test_the_pipeline_reads_submissions_and_sightings(exchange: Exchange, topic: str) -> None:
     pipeline = exchange.logins[exchange.admin.pipeline_user]
-    assert consume(pipeline, topic, exchange.admin.app_id) is None
+    assert consume_error(pipeline, topic, exchange.admin.app_id) is None
 
 
 @pytest.mark.parametrize("topic", ["scam.indicators", "scam.feed.telco-feed", "scam.dlq"])
@@ -372,7 +346,7 @@ def test_acl_drift_reports_a_manual_acl_and_a_deleted_one(exchange: Exchange) ->
         eventually(
             lambda: exchange.produce("bank", "scam.submissions.bank-sg", fresh=True) is None, "trap open"
         )
-        err = consume(exchange.logins["telco"], exchange.topics.feed("telco-feed"), "telco.x")
+        err = consume_error(exchange.logins["telco"], exchange.topics.feed("telco-feed"), "telco.x")
         assert err is not None and err.code() == DENIED_TOPIC, err
     finally:
         delete_acls(admin, [trap])
@@ -390,7 +364,7 @@ def test_deprovision_removes_the_user_and_its_acls(exchange: Exchange, tmp_path:
     settings = exchange.login("shop", password, tmp_path)
     own = exchange.topics.submissions_of("shop")
     live = build_producer(settings, **{"message.timeout.ms": int(WAIT_S * 1000)})
-    assert _send(live, own) is None  # logged in and allowed
+    assert produce_error(live, own) is None  # logged in and allowed
     assert "shop" in scram_users(admin)
 
     deleted = deprovision_org(admin, exchange.admin, "shop", org_acls(shop, [], exchange.topics))
@@ -402,7 +376,8 @@ def test_deprovision_removes_the_user_and_its_acls(exchange: Exchange, tmp_path:
     assert err is not None and err.code() == ClientError._AUTHENTICATION, err
     # ... and a connection that logged in before is refused at once: ACLs are checked on every request.
     eventually(
-        lambda: (e := _send(live, own)) is not None and e.code() == DENIED_TOPIC, "live client refused"
+        lambda: (e := produce_error(live, own)) is not None and e.code() == DENIED_TOPIC,
+        "live client refused",
     )
     assert own in build_admin(exchange.admin).list_topics(timeout=10).topics  # its topic is kept
     assert acl_drift(_expected(exchange), current_acls(admin)).ok  # nothing of shop's left behind
