@@ -14,9 +14,10 @@ import orjson
 
 from pipeline.canon import REGISTRY, Canonical, Invalid, canonicalize
 from pipeline.stix.ids import INDICATOR_EXTENSION_ID, producer_identity_id
+from pipeline.stix.markings import MarkingIndex, Uninterpretable, marking_index, resolve_report_markings
 from pipeline.stix.pattern import parse_simple_pattern
 from pipeline.stix.times import epoch_ms, parse_timestamp
-from pipeline.stix.tlp import TLP, tlp_from_marking_refs
+from pipeline.stix.tlp import TLP
 from pipeline.wire.envelope import SUBMISSION_SPEC
 from pipeline.wire.fields import MAX_SCAM_TYPES, PRODUCER_ID_RE, SUBMISSION_ID_RE, FieldError, scam_types
 from pipeline.wire.limits import Limits
@@ -92,9 +93,12 @@ def validate_submission(
         return Rejected("no_indicator", "bundle holds no indicator object", producer)
     reports: list[Report] = []
     unmarked = default_tlp if default_tlp is not None else limits.default_tlp
+    markings = marking_index(objects)
     for index, obj in enumerate(indicators):
         sub_id = submission_id if len(indicators) == 1 else f"{submission_id}#{index}"
-        report = _report_from_indicator(obj, producer, sub_id, submitted_ms, unmarked)
+        report = _report_from_indicator(
+            obj, producer, sub_id, submitted_ms, unmarked, markings=markings, objects=objects
+        )
         if isinstance(report, Rejected):
             where = f"indicator {index} ({obj.get('id', 'no id')})"
             return Rejected(report.code, f"{where}: {report.reason}", producer)
@@ -201,7 +205,14 @@ def _check_envelope(
 
 
 def _report_from_indicator(
-    obj: dict[str, Any], producer: str, submission_id: str, submitted_ms: int, default_tlp: TLP
+    obj: dict[str, Any],
+    producer: str,
+    submission_id: str,
+    submitted_ms: int,
+    default_tlp: TLP,
+    *,
+    markings: MarkingIndex,
+    objects: list[Any],
 ) -> Report | Rejected:
     if obj.get("pattern_type", "stix") != "stix":
         return Rejected("unsupported_pattern", f"pattern_type {obj.get('pattern_type')!r} is not 'stix'")
@@ -225,10 +236,9 @@ def _report_from_indicator(
         isinstance(confidence, bool) or not isinstance(confidence, int) or not 0 <= confidence <= 100
     ):
         return Rejected("bad_field", "'confidence' must be an integer 0-100")
-    refs = obj.get("object_marking_refs", [])
-    if not isinstance(refs, list) or not all(isinstance(r, str) for r in refs):
-        return Rejected("bad_field", "'object_marking_refs' must be a list of ids")
-    tlp = tlp_from_marking_refs(refs)
+    resolved = resolve_report_markings(markings, obj, objects)
+    if isinstance(resolved, Uninterpretable):
+        return Rejected("uninterpretable_marking", resolved.reason)
     scam_types = _scam_types(ext.get("scam_types", []))
     if isinstance(scam_types, Rejected):
         return scam_types
@@ -243,7 +253,7 @@ def _report_from_indicator(
         submission_id=submission_id,
         producer=producer,
         canonical=canonical,
-        tlp=tlp if tlp is not None else default_tlp,
+        tlp=resolved.tlp if resolved.tlp is not None else default_tlp,
         confidence=confidence,
         scam_types=scam_types,
         revoked=revoked,

@@ -9,8 +9,11 @@
   email-addr, cryptocurrency-wallet, bank-account, user-account, imei) is a report too, unless an
   Indicator in the same file already covers it (a relationship to it, or a pattern naming the same value).
   Observables of other types are ignored.
-* TLP comes from ``object_marking_refs``: the standard TLP 1.0/2.0 ids, and marking definitions in the file
-  that name a TLP level.
+* TLP comes from the markings that apply to the report, read by :mod:`pipeline.stix.markings`: the
+  object's ``object_marking_refs`` and granular markings, those of the relationships around it and of the
+  observables at their other ends; well-known TLP/PAP ids and marking definitions in the file that state a
+  level. An object whose markings cannot be interpreted (unknown id, statement marking, ...) is rejected
+  with the reason, as the worker would hold it.
 
 Locations are JSON paths: ``objects[3]`` in a bundle, ``[3]`` in a list.
 """
@@ -26,8 +29,9 @@ from pipeline.errors import InputError
 from pipeline.processors.validate import observable_input
 from pipeline.producers.records import ReadItem, Rejected, parse_scam_types, report_from_fields
 from pipeline.stix.ids import INDICATOR_EXTENSION_ID
+from pipeline.stix.markings import MarkingIndex, Uninterpretable, marking_index, resolve_report_markings
 from pipeline.stix.pattern import parse_simple_pattern
-from pipeline.stix.tlp import TLP, TLP2_EXTENSION_ID, parse_tlp
+from pipeline.stix.tlp import TLP
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +65,7 @@ def stix_objects(doc: Any, name: str) -> tuple[list[Any], str]:
 def read_stix(doc: Any, name: str) -> Iterator[ReadItem]:
     """Yield a report per Indicator and per uncovered scam observable of a parsed STIX document."""
     objects, prefix = stix_objects(doc, name)
-    markings = _marking_levels(objects)
+    markings = marking_index(objects)
     patterns = {
         i: parse_simple_pattern(o["pattern"])
         for i, o in enumerate(objects)
@@ -75,50 +79,23 @@ def read_stix(doc: Any, name: str) -> Iterator[ReadItem]:
             yield Rejected(source, "not a STIX object (a JSON object with a 'type')")
             continue
         if obj["type"] == "indicator":
-            yield _from_indicator(obj, patterns.get(index), source, location, markings)
+            yield _from_indicator(
+                obj, patterns.get(index), source, location, markings=markings, objects=objects
+            )
         elif obj["type"] in KIND_BY_SCO_TYPE and obj.get("id") not in covered_ids:
-            item = _from_sco(obj, source, location, markings, covered_values)
+            item = _from_sco(
+                obj, source, location, markings=markings, objects=objects, covered_values=covered_values
+            )
             if item is not None:
                 yield item
 
 
-def _marking_levels(objects: list[Any]) -> dict[str, TLP]:
-    """TLP levels of marking definitions in the file, so a non-standard id naming a TLP still counts."""
-    levels: dict[str, TLP] = {}
-    for obj in objects:
-        is_marking = isinstance(obj, dict) and obj.get("type") == "marking-definition"
-        if is_marking and isinstance(obj.get("id"), str):
-            level = parse_tlp(obj["id"])
-            for candidate in _tlp_names(obj):
-                if level is None:
-                    level = parse_tlp(candidate)
-            if level is not None:
-                levels[obj["id"]] = level
-    return levels
-
-
-def _tlp_names(marking: Mapping[str, Any]) -> list[str]:
-    """TLP names a marking definition states: TLP 2.0 extension, TLP 1.0 definition, or its name."""
-    names: list[str] = []
-    extensions = marking.get("extensions")
-    ext = extensions.get(TLP2_EXTENSION_ID) if isinstance(extensions, dict) else None
-    if isinstance(ext, dict) and isinstance(ext.get("tlp_2_0"), str):
-        names.append(ext["tlp_2_0"])
-    definition = marking.get("definition")
-    if marking.get("definition_type") == "tlp" and isinstance(definition, dict) and definition.get("tlp"):
-        names.append(str(definition["tlp"]))
-    name = marking.get("name")
-    if isinstance(name, str) and name.strip().lower().startswith("tlp"):
-        names.append(name)
-    return names
-
-
-def _tlp(obj: Mapping[str, Any], markings: Mapping[str, TLP]) -> TLP | str | None:
-    refs = obj.get("object_marking_refs", [])
-    if not isinstance(refs, list) or not all(isinstance(r, str) for r in refs):
-        return "'object_marking_refs' must be a list of marking-definition ids"
-    levels = [lvl for ref in refs if (lvl := markings.get(ref, parse_tlp(ref))) is not None]
-    return max(levels) if levels else None
+def _tlp(obj: Mapping[str, Any], markings: MarkingIndex, objects: list[Any]) -> TLP | str | None:
+    """The TLP of the markings that apply to ``obj`` (None: unmarked), or why they cannot be read."""
+    resolved = resolve_report_markings(markings, obj, objects)
+    if isinstance(resolved, Uninterpretable):
+        return f"uninterpretable marking: {resolved.reason}"
+    return resolved.tlp
 
 
 def _covered(objects: list[Any], patterns: Mapping[int, Any]) -> tuple[set[str], set[tuple[str, str]]]:
@@ -144,7 +121,13 @@ def _covered(objects: list[Any], patterns: Mapping[int, Any]) -> tuple[set[str],
 
 
 def _from_indicator(
-    obj: dict[str, Any], comparisons: Any, source: str, location: str, markings: Mapping[str, TLP]
+    obj: dict[str, Any],
+    comparisons: Any,
+    source: str,
+    location: str,
+    *,
+    markings: MarkingIndex,
+    objects: list[Any],
 ) -> ReadItem:
     if obj.get("pattern_type", "stix") != "stix":
         return Rejected(source, f"pattern_type {obj.get('pattern_type')!r} is not supported (only 'stix')")
@@ -156,7 +139,7 @@ def _from_indicator(
     if not isinstance(target, tuple):
         return Rejected(source, target.reason)
     kind, value = target
-    tlp = _tlp(obj, markings)
+    tlp = _tlp(obj, markings, objects)
     if isinstance(tlp, str):
         return Rejected(source, tlp)
     props = {prop: v for _, prop, v in comparisons}
@@ -181,7 +164,9 @@ def _from_sco(
     obj: dict[str, Any],
     source: str,
     location: str,
-    markings: Mapping[str, TLP],
+    *,
+    markings: MarkingIndex,
+    objects: list[Any],
     covered_values: set[tuple[str, str]],
 ) -> ReadItem | None:
     comparisons = [(obj["type"], k, v) for k, v in obj.items() if k in _IDENTIFYING and isinstance(v, str)]
@@ -194,7 +179,7 @@ def _from_sco(
     kind, value = target
     if (kind, value.strip().lower()) in covered_values:
         return None
-    tlp = _tlp(obj, markings)
+    tlp = _tlp(obj, markings, objects)
     if isinstance(tlp, str):
         return Rejected(source, tlp)
     fields = {

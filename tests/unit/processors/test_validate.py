@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 import pytest
 from hypothesis import given, settings
@@ -150,3 +152,129 @@ json_values = st.recursive(
 def test_random_json_never_raises(doc: object) -> None:
     outcome = validate_submission(orjson.dumps(doc), LIMITS)
     assert isinstance(outcome, Rejected)
+
+
+# --- markings fail closed (pipeline.stix.markings) ---------------------------------------------------------
+
+IND_ID = "indicator--6a0c5f1e-8d4b-4f4e-9a53-3c1f2b6d7e81"  # indicator_obj's id
+SCO_ID = "domain-name--00000000-0000-5000-8000-0000000000d1"
+CUSTOM = "marking-definition--7b9d2a3e-1f44-4d6b-9c0e-5a8f3e2d1c00"
+UNKNOWN = "marking-definition--00000000-0000-4000-8000-00000000abcd"
+TLP1_WHITE = "marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9"
+OASIS_PAP_RED = "marking-definition--740d36e5-7714-4c30-961a-3ae632ceee0e"
+
+
+def _domain_indicator(**extra: Any) -> dict[str, Any]:
+    return indicator_obj("domain-name", {"value": "evil.example.com"}, tlp=None, **extra)
+
+
+def _sco(**extra: Any) -> dict[str, Any]:
+    return {"type": "domain-name", "spec_version": "2.1", "id": SCO_ID, "value": "evil.example.com", **extra}
+
+
+def _rel(**extra: Any) -> dict[str, Any]:
+    return {
+        "type": "relationship",
+        "spec_version": "2.1",
+        "id": "relationship--00000000-0000-4000-8000-0000000000e1",
+        "relationship_type": "based-on",
+        "source_ref": IND_ID,
+        "target_ref": SCO_ID,
+        **extra,
+    }
+
+
+def _marking(**fields: Any) -> dict[str, Any]:
+    return {"type": "marking-definition", "spec_version": "2.1", "id": CUSTOM, **fields}
+
+
+def _tlp(*objects: dict[str, Any], default_tlp: TLP | None = None) -> TLP:
+    outcome = validate_submission(submission(*objects), LIMITS, default_tlp=default_tlp)
+    assert not isinstance(outcome, Rejected), outcome
+    (report,) = outcome
+    return report.tlp
+
+
+def _held(*objects: dict[str, Any]) -> str:
+    outcome = validate_submission(submission(*objects), LIMITS)
+    assert isinstance(outcome, Rejected), outcome
+    assert outcome.code == "uninterpretable_marking"
+    assert outcome.producer == "telco-a"
+    return outcome.reason
+
+
+def test_unknown_marking_id_is_held_not_passed_as_the_default() -> None:
+    reason = _held(_domain_indicator(object_marking_refs=[UNKNOWN]))
+    assert reason.startswith(f"indicator 0 ({IND_ID}): ") and UNKNOWN in reason
+
+
+def test_statement_marking_is_held() -> None:
+    statement = _marking(definition_type="statement", definition={"statement": "Do not share"})
+    assert "statement" in _held(statement, _domain_indicator(object_marking_refs=[CUSTOM]))
+
+
+def test_granular_red_on_the_indicator_is_red() -> None:
+    granular = [{"marking_ref": TLP.RED.marking_id, "selectors": ["pattern"]}]
+    ind = _domain_indicator(object_marking_refs=[TLP.GREEN.marking_id], granular_markings=granular)
+    assert _tlp(ind) is TLP.RED
+
+
+def test_marking_only_on_the_sco_applies() -> None:
+    assert _tlp(_domain_indicator(), _rel(), _sco(object_marking_refs=[TLP.RED.marking_id])) is TLP.RED
+
+
+def test_marking_only_on_the_relationship_applies() -> None:
+    assert _tlp(_domain_indicator(), _rel(object_marking_refs=[TLP.RED.marking_id]), _sco()) is TLP.RED
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"definition_type": "TLP", "definition": {"TLP": "RED"}},  # OpenCTI 4 / MISP
+        {"definition_type": "tlp", "definition": {"tlp": "red"}},
+        {"definition_type": "Tlp", "definition": {"Tlp": "tlp:Red"}},
+        {"x_opencti_definition_type": "TLP", "x_opencti_definition": "TLP:RED"},
+        {"name": "TLP:RED"},
+    ],
+    ids=["opencti4", "lower", "mixed", "x_opencti", "name"],
+)
+def test_custom_red_defined_in_the_bundle_is_red(fields: dict[str, Any]) -> None:
+    assert _tlp(_marking(**fields), _domain_indicator(object_marking_refs=[CUSTOM])) is TLP.RED
+
+
+def test_pap_red_alongside_tlp_green_is_green_and_pap_alone_gets_the_default() -> None:
+    assert _tlp(_domain_indicator(object_marking_refs=[TLP.GREEN.marking_id, OASIS_PAP_RED])) is TLP.GREEN
+    assert _tlp(_domain_indicator(object_marking_refs=[OASIS_PAP_RED]), default_tlp=TLP.AMBER) is TLP.AMBER
+
+
+def test_two_markings_most_restrictive_wins() -> None:
+    ind = _domain_indicator(object_marking_refs=[TLP.AMBER.marking_id, TLP.GREEN.marking_id])
+    assert _tlp(ind) is TLP.AMBER
+    assert _tlp(ind, _rel(), _sco(object_marking_refs=[TLP.AMBER_STRICT.marking_id])) is TLP.AMBER_STRICT
+
+
+def test_unmarked_gets_the_organisations_default_and_tlp1_white_is_clear() -> None:
+    assert _tlp(_domain_indicator(), default_tlp=TLP.AMBER_STRICT) is TLP.AMBER_STRICT
+    assert _tlp(_domain_indicator(object_marking_refs=[TLP1_WHITE]), default_tlp=TLP.RED) is TLP.CLEAR
+
+
+def test_forged_standard_id_and_malformed_refs_are_held() -> None:
+    forged = {**TLP.CLEAR.marking_definition(), "name": "TLP:RED"}
+    forged["extensions"] = {k: {**v, "tlp_2_0": "red"} for k, v in forged["extensions"].items()}
+    assert "claims the standard id" in _held(
+        forged, _domain_indicator(object_marking_refs=[TLP.CLEAR.marking_id])
+    )
+    assert "'object_marking_refs' must be a list" in _held(_domain_indicator(object_marking_refs="x"))
+    assert "granular_markings" in _held(_domain_indicator(granular_markings=[{"marking_ref": TLP1_WHITE}]))
+
+
+def test_one_uninterpretable_indicator_holds_the_whole_submission() -> None:
+    good = indicator_obj("domain-name", {"value": "good.example.com"})
+    bad = indicator_obj(
+        "domain-name",
+        {"value": "bad.example.com"},
+        tlp=None,
+        id="indicator--00000000-0000-4000-8000-00000000000b",
+        object_marking_refs=[UNKNOWN],
+    )
+    assert _held(good, bad).startswith("indicator 1 (indicator--00000000-0000-4000-8000-00000000000b): ")

@@ -15,9 +15,13 @@ from pipeline.producers.records import Accepted, ReadItem, Rejected, ReportInput
 from pipeline.producers.stix_input import read_stix
 from pipeline.stix.build import report_bundle
 from pipeline.stix.ids import INDICATOR_EXTENSION_ID
-from pipeline.stix.tlp import TLP
+from pipeline.stix.markings import PAP_EXTENSION_ID
+from pipeline.stix.tlp import TLP, TLP2_EXTENSION_ID
 
 DATA = Path(__file__).parent / "data"
+UNKNOWN = "marking-definition--00000000-0000-4000-8000-00000000abcd"
+CUSTOM = "marking-definition--7b9d2a3e-1f44-4d6b-9c0e-5a8f3e2d1c00"
+TLP1_WHITE = "marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9"
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 
 
@@ -173,11 +177,11 @@ def test_relationship_in_either_direction_covers_the_sco() -> None:
     assert [i.source for i in _items(objects)] == ["b.json:[0]"]
 
 
-def test_unrecognised_markings_leave_tlp_unset() -> None:
-    statement = "marking-definition--00000000-0000-4000-8000-00000000abcd"
-    (item,) = _items(_indicator("[domain-name:value = 'a.com']", object_marking_refs=[statement]))
-    assert isinstance(item, ReportInput)
-    assert item.tlp is None
+def test_unknown_marking_id_rejects_the_indicator_instead_of_leaving_tlp_unset() -> None:
+    # Was test_unrecognised_markings_leave_tlp_unset: an unknown ref used to pass as unmarked (fail open).
+    (item,) = _items(_indicator("[domain-name:value = 'a.com']", object_marking_refs=[UNKNOWN]))
+    assert isinstance(item, Rejected)
+    assert item.reason.startswith("uninterpretable marking: ") and UNKNOWN in item.reason
 
 
 def test_most_restrictive_marking_wins() -> None:
@@ -191,3 +195,98 @@ def test_most_restrictive_marking_wins() -> None:
 def test_not_stix_is_a_file_error(doc: Any) -> None:
     with pytest.raises(InputError, match=r"^b.json: "):
         _items(doc)
+
+
+# --- markings fail closed (pipeline.stix.markings): the same resolver as the worker ---------------------
+
+
+def _domain(**extra: Any) -> dict[str, Any]:
+    return {"type": "domain-name", "id": "domain-name--d", "value": "sco.example.com", **extra}
+
+
+def _based_on(**extra: Any) -> dict[str, Any]:
+    return {
+        "type": "relationship",
+        "id": "relationship--r",
+        "relationship_type": "based-on",
+        "source_ref": "indicator--1",
+        "target_ref": "domain-name--d",
+        **extra,
+    }
+
+
+def _marking(**fields: Any) -> dict[str, Any]:
+    return {"type": "marking-definition", "id": CUSTOM, **fields}
+
+
+def _one_report(*objects: dict[str, Any]) -> ReportInput:
+    reports = _items(list(objects))
+    assert len(reports) == 1, reports
+    assert isinstance(reports[0], ReportInput), reports[0]
+    return reports[0]
+
+
+def _one_rejected(*objects: dict[str, Any]) -> Rejected:
+    (item,) = [i for i in _items(list(objects)) if isinstance(i, Rejected)]
+    return item
+
+
+def test_statement_marking_rejects_the_indicator() -> None:
+    statement = _marking(definition_type="statement", definition={"statement": "Internal only"})
+    item = _one_rejected(statement, _indicator("[domain-name:value = 'a.com']", object_marking_refs=[CUSTOM]))
+    assert "statement" in item.reason and CUSTOM in item.reason
+
+
+def test_granular_red_on_the_indicator_is_red() -> None:
+    granular = [{"marking_ref": TLP.RED.marking_id, "selectors": ["pattern"]}]
+    assert _one_report(_indicator("[domain-name:value = 'a.com']", granular_markings=granular)).tlp is TLP.RED
+
+
+def test_marking_only_on_the_related_sco_applies_to_the_indicator() -> None:
+    ind = _indicator("[domain-name:value = 'a.com']", object_marking_refs=[TLP.GREEN.marking_id])
+    item = _one_report(ind, _based_on(), _domain(object_marking_refs=[TLP.RED.marking_id]))
+    assert (item.value, item.tlp) == ("a.com", TLP.RED)  # the covered SCO yields no report of its own
+
+
+def test_marking_only_on_the_relationship_applies_to_the_indicator() -> None:
+    ind = _indicator("[domain-name:value = 'a.com']")
+    assert _one_report(ind, _based_on(object_marking_refs=[TLP.AMBER.marking_id]), _domain()).tlp is TLP.AMBER
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"definition_type": "TLP", "definition": {"TLP": "RED"}},
+        {"definition_type": "tlp", "definition": {"tlp": "red"}},
+        {"x_opencti_definition_type": "TLP", "x_opencti_definition": "TLP:RED"},
+        {"extensions": {TLP2_EXTENSION_ID: {"extension_type": "property-extension", "tlp_2_0": "red"}}},
+    ],
+    ids=["opencti4", "lower-case", "x_opencti", "tlp2-extension"],
+)
+def test_custom_red_defined_in_the_file_is_red(fields: dict[str, Any]) -> None:
+    ind = _indicator("[domain-name:value = 'a.com']", object_marking_refs=[CUSTOM])
+    assert _one_report(_marking(**fields), ind).tlp is TLP.RED
+
+
+def test_pap_red_alongside_tlp_green_is_green() -> None:
+    pap = _marking(name="PAP:RED", extensions={PAP_EXTENSION_ID: {"pap": "red"}})
+    ind = _indicator("[domain-name:value = 'a.com']", object_marking_refs=[TLP.GREEN.marking_id, CUSTOM])
+    assert _one_report(pap, ind).tlp is TLP.GREEN
+
+
+def test_unmarked_and_tlp1_white() -> None:
+    assert _one_report(_indicator("[domain-name:value = 'a.com']")).tlp is None
+    white = _indicator("[domain-name:value = 'a.com']", object_marking_refs=[TLP1_WHITE])
+    assert _one_report(white).tlp is TLP.CLEAR
+
+
+def test_a_bare_sco_is_its_own_indicator_for_markings() -> None:
+    granular = [{"marking_ref": TLP.RED.marking_id, "selectors": ["value"]}]
+    assert _one_report(_domain(granular_markings=granular)).tlp is TLP.RED
+    red = _marking(definition_type="TLP", definition={"TLP": "RED"})
+    assert _one_report(red, _domain(object_marking_refs=[CUSTOM])).tlp is TLP.RED
+    item = _one_rejected(_domain(object_marking_refs=[UNKNOWN]))
+    assert item.source == "b.json:[0]"
+    assert item.reason.startswith("uninterpretable marking: ") and "domain-name--d" in item.reason
+    statement = _marking(definition_type="statement", definition={"statement": "x"})
+    assert "statement" in _one_rejected(statement, _domain(object_marking_refs=[CUSTOM])).reason
