@@ -1,7 +1,8 @@
 """A bank screens payees against its local copy of the scamshare feed.
 
 ``sync`` reads new feed items into a local JSON file (indicator id → what the bank needs to know), dropping
-revoked indicators, and commits only after the file is written. ``check`` canonicalises a payee's account,
+indicators that are no longer active (and taking back those that become active again), and commits
+only after the file is written. ``check`` canonicalises a payee's account,
 wallet or phone number the same way the exchange does, so ``+66 81 234 5678`` and ``081-234-5678`` (TH)
 find the same entry, and looks its deterministic indicator id up in the local copy. Offline: no broker.
 
@@ -41,8 +42,9 @@ def save_db(path: Path, db: dict[str, dict[str, Any]]) -> None:
 
 
 def apply(db: dict[str, dict[str, Any]], item: FeedItem) -> None:
-    """Fold one feed item into the local copy (a revocation removes the entry)."""
-    if item.revoked:
+    """Fold one feed item into the local copy: an item that is not active (suppressed, withdrawn, expired,
+    revoked, erased) removes the entry; a later active version of it puts it back."""
+    if not item.active:
         db.pop(item.indicator_id, None)
         return
     sco = item.observable or {}

@@ -1,9 +1,10 @@
 """A telecom keeps a block-list file of scam phone numbers up to date from its scamshare feed.
 
 The file holds one E.164 number per line, sorted. A new or updated phone indicator at or above
-``--min-score`` adds its number; a revoked one (or one whose score fell below) removes it. The file is
-rewritten atomically before the feed offsets are committed, so a crash never loses an update; a restart
-resumes where the last run stopped.
+``--min-score`` adds its number; one that is no longer active (suppressed after false positives,
+withdrawn, expired, revoked) or whose score fell below removes it, and a later active version adds it
+back. The file is rewritten atomically before the feed offsets are committed, so a crash never loses an
+update; a restart resumes where the last run stopped.
 
     python examples/telecom_blocklist.py --subscriber telco-th --blocklist blocked.txt --min-score 40
     python examples/telecom_blocklist.py --subscriber telco-th --blocklist blocked.txt --follow
@@ -43,7 +44,7 @@ def apply(numbers: set[str], item: FeedItem, min_score: int) -> bool:
         return False
     number = str(sco["value"])
     before = number in numbers
-    if item.revoked or item.score < min_score:
+    if not item.active or item.score < min_score:  # suppressed, withdrawn, expired, revoked, erased
         numbers.discard(number)
     else:
         numbers.add(number)

@@ -1,8 +1,10 @@
-"""Fan-out: which subscribers receive a version of an indicator. Pure.
+"""Fan-out: which subscriptions receive a version of an indicator, and which view each gets. Pure.
 
-TLP rules (TLP 2.0): CLEAR and GREEN go to any matching subscriber; AMBER only to subscribers cleared for
-AMBER or higher; AMBER+STRICT only to subscribers of a reporting organisation; RED never leaves the pipeline.
-A revoked version goes to every past recipient, whatever its filter says now, and to nobody else.
+A subscription's view is its audience's (:mod:`pipeline.processors.visibility`): built from the reports it
+may see under TLP 2.0, so the TLP rules are applied when the views are built, not here. A subscription gets
+a version only when *its* view changed since what it last received (``since``), so a change it cannot see
+sends it nothing. An active view goes to every subscription whose filter matches; a view that is not active
+(suppressed, withdrawn, expired) and a final revocation go only to past recipients.
 """
 
 from __future__ import annotations
@@ -10,42 +12,41 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from pipeline.processors.output import IndicatorView, RoutedView
+from pipeline.processors.visibility import audience_key, parent_key
 from pipeline.state.subscription import Subscription
-from pipeline.stix.tlp import TLP
+
+__all__ = ["IndicatorView", "Routed", "matches", "route", "view_for_subscription"]
 
 
 @dataclass(frozen=True, slots=True)
-class IndicatorView:
-    """What routing needs to know of one published version."""
+class Routed:
+    """One subscription's delivery: the view it gets (None: the record's final revocation)."""
 
-    indicator_id: str
-    version: int
-    kind: str
-    country: str
-    score: int
-    scam_types: frozenset[str]
-    tlp: TLP
-    reporters: frozenset[str]
-    revoked: bool
+    subscription: Subscription
+    view: RoutedView | None
 
 
-def tlp_allows(sub: Subscription, view: IndicatorView) -> bool:
-    if view.tlp == TLP.RED:
-        return False
-    if view.tlp == TLP.AMBER_STRICT:
-        return sub.organisation in view.reporters
-    return sub.tlp >= view.tlp
+def view_for_subscription(record: IndicatorView, sub: Subscription) -> RoutedView | None:
+    """The view the subscription sees (None: it can see no report of this indicator)."""
+    key: str | None = audience_key(sub.tlp, sub.organisation)
+    while key is not None:
+        found = record.views.get(key)
+        if found is not None:
+            return found
+        key = parent_key(key)
+    return None
 
 
-def matches(sub: Subscription, view: IndicatorView) -> bool:
-    """The subscriber's filter (type, country, scam type, score) — TLP is checked separately.
+def matches(sub: Subscription, record: IndicatorView, view: RoutedView) -> bool:
+    """The subscriber's filter (type, country, scam type, score).
 
     The country filter applies to indicators with a known country (phones, IBANs); countryless ones
     (domains, URLs, wallets) pass it, since they reach every country's customers.
     """
-    if sub.types and view.kind not in sub.types:
+    if sub.types and record.kind not in sub.types:
         return False
-    if sub.countries and view.country and view.country not in sub.countries:
+    if sub.countries and record.country and record.country not in sub.countries:
         return False
     if sub.scam_types and not (sub.scam_types & view.scam_types):
         return False
@@ -53,20 +54,28 @@ def matches(sub: Subscription, view: IndicatorView) -> bool:
 
 
 def route(
-    view: IndicatorView, subscriptions: Iterable[Subscription], delivered: Mapping[str, int]
-) -> list[Subscription]:
-    """Subscribers that get this version. ``delivered`` maps subscriber id → last version it received.
+    record: IndicatorView, subscriptions: Iterable[Subscription], delivered: Mapping[str, int]
+) -> list[Routed]:
+    """Deliveries of this record. ``delivered`` maps subscriber id → the global version it last got.
 
-    A subscriber never gets the same or an older version twice.
+    A subscriber never gets the same or an older version twice, nor a version in which its view did not
+    change.
     """
-    out = []
+    out: list[Routed] = []
     for sub in subscriptions:
-        last = delivered.get(sub.id, 0)
-        if last >= view.version:
+        last = delivered.get(sub.id)
+        if last is not None and last >= record.version:
             continue
-        if view.revoked:
-            if sub.id in delivered:
-                out.append(sub)
-        elif tlp_allows(sub, view) and matches(sub, view):
-            out.append(sub)
+        if record.revoked:
+            if last is not None:
+                out.append(Routed(sub, None))
+            continue
+        view = view_for_subscription(record, sub)
+        if view is None or view.since <= (last or 0):
+            continue
+        if view.status != "active":
+            if last is not None:
+                out.append(Routed(sub, view))
+        elif matches(sub, record, view):
+            out.append(Routed(sub, view))
     return out

@@ -1,23 +1,29 @@
 """Merge: fold accepted reports into the state of their indicator. Pure; the store persists the result.
 
-The state is a join-semilattice apart from the version counter: first seen is a min, last seen a max,
-reporters and scam types are unions, confidence and TLP are maxima (TLP: the most restrictive wins),
-revocation is sticky. So folding the same reports in any order gives the same state (commutative), and the
-store's per-submission dedup makes a replayed report a no-op (idempotent).
+Reports are folded per organisation and TLP level (:class:`~pipeline.state.indicator.Contribution`): first
+seen is a min, last seen a max, scam types a union, confidence the organisation's own maximum (its default
+where it stated none). Reports of one organisation never change another's contribution, so folding the same
+reports in any order gives the same state (commutative); the store's per-submission dedup makes a replayed
+report a no-op (idempotent). A withdrawal marks the organisation's contributions withdrawn; its next report
+makes the level of that report count again.
 
-A new *version* is published only when something a subscriber acts on changes: a new indicator, a new
-reporter, the score band, the scam types, the TLP, or revocation. Anything else counts as a duplicate.
+A new *version* is published when some audience's view (:mod:`pipeline.processors.visibility`) changed in
+something a subscriber acts on: status, TLP, band, scam types or the number of reporting organisations.
+Anything else counts as a duplicate. Only erasure and the allowlist revoke (final, STIX ``revoked``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from pipeline.processors.score import ScoreModel, band
+from pipeline.processors.score import ScoreModel
 from pipeline.processors.validate import Report
-from pipeline.state.indicator import FP_REVOKE_SUBSCRIBERS, IndicatorState
-from pipeline.stix.tlp import TLP
+from pipeline.processors.visibility import fingerprints, next_audiences, widest_score
+from pipeline.state.indicator import Contribution, IndicatorState, sorted_contributions
 from pipeline.wire.sighting import SIGHTING_KINDS
+
+#: the confidence of a report that states none, when the caller did not apply its organisation's default
+UNSTATED_CONFIDENCE = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,18 +39,66 @@ class MergeOutcome:
 def new_state(report: Report) -> IndicatorState:
     c = report.canonical
     return IndicatorState(
-        indicator_id=c.indicator_id,
-        kind=c.kind,
-        value=c.value,
-        first_ms=report.observed_ms,
-        last_ms=report.observed_ms,
-        reports=0,
-        reporters=frozenset(),
-        confidence=0,
-        scam_types=frozenset(),
-        tlp=TLP.CLEAR,
-        country=c.facts.get("country", ""),
+        indicator_id=c.indicator_id, kind=c.kind, value=c.value, country=c.facts.get("country", "")
     )
+
+
+def fold(state: IndicatorState | None, report: Report) -> IndicatorState:
+    """The state with one more report folded in (no score, no versions: see :func:`finish`)."""
+    base = new_state(report) if state is None else state
+    base = replace(base, reports=base.reports + 1)
+    if base.revoked and not base.allowlisted:
+        return base  # final: later reports are counted, nothing else changes
+    # (an allowlisted value keeps recording who reports it: it may be a poisoning attempt)
+    if report.revoked:
+        mine = [replace(c, withdrawn=True) if c.org == report.producer else c for c in base.contributions]
+        return replace(base, contributions=tuple(mine))
+    confidence = report.confidence if report.confidence is not None else UNSTATED_CONFIDENCE
+    old = base.contribution(report.producer, report.tlp)
+    if old is None:
+        new = Contribution(
+            org=report.producer,
+            tlp=report.tlp,
+            first_ms=report.observed_ms,
+            last_ms=report.observed_ms,
+            reports=1,
+            confidence=confidence,
+            scam_types=frozenset(report.scam_types),
+        )
+    else:
+        new = Contribution(
+            org=old.org,
+            tlp=old.tlp,
+            first_ms=min(old.first_ms, report.observed_ms),
+            last_ms=max(old.last_ms, report.observed_ms),
+            reports=old.reports + 1,
+            confidence=max(old.confidence, confidence),
+            scam_types=old.scam_types | set(report.scam_types),
+        )
+    # A new report makes only its own level count again: what others see never depends on a report
+    # they may not see.
+    others = [c for c in base.contributions if c.key != new.key]
+    return replace(base, contributions=sorted_contributions([*others, new]))
+
+
+def finish(
+    before: IndicatorState | None, after: IndicatorState, model: ScoreModel, now_ms: int
+) -> MergeOutcome:
+    """Score ``after``, move the audiences whose view changed, and bump the version if any did."""
+    old = before.audience_map() if before is not None else {}
+    version = (before.version if before is not None else 0) + 1
+    rev = (before.rev if before is not None else 0) + 1
+    if after.revoked:
+        material = () if before is not None and before.revoked else ("revoked",)
+        state = replace(after, score=0, rev=rev, version=version if material else after.version)
+        return MergeOutcome(state, material)
+    audiences = next_audiences(old, fingerprints(after, model, now_ms), version)
+    changed = sorted(k for k, a in audiences.items() if old.get(k) != a)
+    state = replace(after, score=widest_score(after, model, now_ms), rev=rev)
+    if not changed:
+        return MergeOutcome(state)
+    reasons = ("new",) if before is None else tuple(f"view:{k}" for k in changed)
+    return MergeOutcome(replace(state, audiences=tuple(sorted(audiences.items())), version=version), reasons)
 
 
 def merge(state: IndicatorState | None, report: Report, model: ScoreModel, now_ms: int) -> MergeOutcome:
@@ -52,107 +106,60 @@ def merge(state: IndicatorState | None, report: Report, model: ScoreModel, now_m
 
     >>> # merge(None, report, model, now_ms).material == ("new",)
     """
-    created = state is None
-    base = new_state(report) if state is None else state
-    if base.revoked:
-        # Revocation is final for this id (STIX); later reports are counted, nothing else changes.
-        return MergeOutcome(replace(base, reports=base.reports + 1, rev=base.rev + 1))
-    if report.revoked:
-        reporters = base.reporters - {report.producer}
-        merged = replace(
-            base,
-            reports=base.reports + 1,
-            reporters=reporters,
-            retracted=base.retracted | {report.producer},
-            revoked=not reporters,
-            last_ms=max(base.last_ms, report.observed_ms),
-        )
-    else:
-        merged = replace(
-            base,
-            first_ms=min(base.first_ms, report.observed_ms),
-            last_ms=max(base.last_ms, report.observed_ms),
-            reports=base.reports + 1,
-            reporters=base.reporters | {report.producer},
-            confidence=max(base.confidence, report.confidence if report.confidence is not None else 50),
-            scam_types=base.scam_types | set(report.scam_types),
-            tlp=max(base.tlp, report.tlp),
-        )
-    return _finish(base, merged, created, model, now_ms)
+    return finish(state, fold(state, report), model, now_ms)
+
+
+def fold_sighting(state: IndicatorState, kind: str, org: str) -> IndicatorState:
+    """The state with one organisation's sighting folded in (no score, no versions: see :func:`finish`)."""
+    if state.revoked:
+        return state
+    index = SIGHTING_KINDS.index(kind)
+    sightings = list(state.sightings)
+    sightings[index] += 1
+    return replace(
+        state,
+        sightings=(sightings[0], sightings[1], sightings[2]),
+        tp_by=state.tp_by | {org} if kind != "false_positive" else state.tp_by,
+        fp_by=state.fp_by | {org} if kind == "false_positive" else state.fp_by,
+    )
 
 
 def apply_sighting(
-    state: IndicatorState, kind: str, count: int, model: ScoreModel, now_ms: int, *, subscriber: str = ""
+    state: IndicatorState, kind: str, model: ScoreModel, now_ms: int, *, org: str
 ) -> MergeOutcome:
-    """Fold a subscriber's sighting (true positive, false positive, blocked) into the state.
+    """Fold one organisation's sighting (true positive, false positive, blocked) into the state.
 
-    False positives from ``FP_REVOKE_SUBSCRIBERS`` distinct subscribers revoke the indicator.
+    One vote per organisation and kind (the caller's marks ensure it). True positives and blocks count as
+    corroboration by ``org``; false positives lower the score and, past the quorum, suppress the
+    indicator in every view where they outnumber the organisations that support it (reversible).
     """
-    if state.revoked:
-        return MergeOutcome(replace(state, rev=state.rev + 1))
-    index = SIGHTING_KINDS.index(kind)
-    sightings = list(state.sightings)
-    sightings[index] += count
-    fp_by = state.fp_by | {subscriber} if kind == "false_positive" and subscriber else state.fp_by
-    merged = replace(
-        state,
-        sightings=(sightings[0], sightings[1], sightings[2]),
-        fp_by=fp_by,
-        revoked=len(fp_by) >= FP_REVOKE_SUBSCRIBERS,
-    )
-    return _finish(state, merged, False, model, now_ms)
+    return finish(state, fold_sighting(state, kind, org), model, now_ms)
 
 
-def hold(state: IndicatorState) -> MergeOutcome:
+def hold(before: IndicatorState | None, after: IndicatorState) -> MergeOutcome:
     """An allowlisted indicator: flagged; if it had been published, its revocation is published once."""
-    held = replace(state, allowlisted=True)
-    if state.version > 0 and not state.revoked and not state.allowlisted:
-        return MergeOutcome(replace(held, revoked=True, score=0, version=state.version + 1), ("allowlisted",))
-    return MergeOutcome(held)
-
-
-def _finish(
-    before: IndicatorState, merged: IndicatorState, created: bool, model: ScoreModel, now_ms: int
-) -> MergeOutcome:
-    score = model.score(merged, now_ms)
-    merged = replace(merged, score=score, rev=before.rev + 1)
-    material: list[str] = []
-    if created:
-        material.append("new")
-    else:
-        if merged.reporters - before.reporters:
-            material.append("new_reporter")
-        if merged.scam_types != before.scam_types:
-            material.append("scam_types")
-        if merged.tlp != before.tlp:
-            material.append("tlp")
-        if merged.revoked and not before.revoked:
-            material.append("revoked")
-        elif band(score, model) != band(before.score, model):
-            material.append("score_band")
-        if merged.retracted != before.retracted and "revoked" not in material:
-            material.append("retracted")
-    if material:
-        merged = replace(merged, version=before.version + 1)
-    return MergeOutcome(merged, tuple(material))
+    held = replace(after, allowlisted=True, rev=(before.rev if before is not None else 0) + 1)
+    if before is not None and before.version > 0 and not before.revoked and not before.allowlisted:
+        return MergeOutcome(
+            replace(held, revoked=True, score=0, version=before.version + 1), ("allowlisted",)
+        )
+    version = before.version if before is not None else 0
+    return MergeOutcome(replace(held, version=version, audiences=before.audiences if before else ()))
 
 
 def merge_many(
     state: IndicatorState | None, reports: list[Report], model: ScoreModel, now_ms: int
 ) -> tuple[IndicatorState, tuple[str, ...], list[bool]]:
-    """Fold several reports of one indicator; returns the state, all material reasons, and per report
-    whether it was material (the rest count as duplicates). Publishes at most one version per batch."""
-    reasons: list[str] = []
+    """Fold several reports of one indicator; returns the state, the material reasons, and per report
+    whether it changed some audience's view (the rest count as duplicates). One version per batch."""
     flags: list[bool] = []
-    version_before = state.version if state is not None else 0
     current = state
+    prints = fingerprints(state, model, now_ms) if state is not None else {}
     for report in reports:
-        outcome = merge(current, report, model, now_ms)
-        reasons.extend(r for r in outcome.material if r not in reasons)
-        flags.append(outcome.publish)
-        current = outcome.state
+        folded = fold(current, report)
+        after = fingerprints(folded, model, now_ms)
+        flags.append(current is None or after != prints)
+        current, prints = folded, after
     assert current is not None
-    if current.version > version_before + 1:
-        # Several material changes in one batch are one new version for subscribers.
-        current = replace(current, version=version_before + 1)
-    return current, tuple(reasons), flags
+    outcome = finish(state, current, model, now_ms)
+    return outcome.state, outcome.material, flags

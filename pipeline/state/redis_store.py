@@ -27,7 +27,7 @@ import orjson
 import redis.asyncio as aioredis
 
 from pipeline.config import default
-from pipeline.state.indicator import IndicatorState
+from pipeline.state.indicator import Audience, Contribution, IndicatorState
 from pipeline.state.org import Organisation
 from pipeline.state.store import Commit, Delivery
 from pipeline.state.subscription import Subscription
@@ -74,44 +74,46 @@ return 0
 """
 
 
-# field name in Redis → (state attribute)
-_FIELDS = {
-    "k": "kind", "val": "value", "f": "first_ms", "l": "last_ms", "n": "reports", "p": "reporters",
-    "c": "confidence", "t": "scam_types", "tlp": "tlp", "x": "revoked", "rt": "retracted",
-    "sg": "sightings", "s": "score", "v": "version", "r": "rev", "cc": "country", "al": "allowlisted",
-    "fp": "fp_by",
-}  # fmt: skip
+# Redis hash fields of one indicator (short names: this is most of the memory an indicator costs):
+# k kind, val value, cc country, n reports, c contributions, a audiences, sg sightings, tp/fp sighting
+# organisations, x revoked, al allowlisted, s score, v version, r revision; d:<subscriber> deliveries.
+
+
+def _contribution_text(c: Contribution) -> str:
+    parts = (c.org, int(c.tlp), c.first_ms, c.last_ms, c.reports, c.confidence)
+    types = ",".join(sorted(c.scam_types))
+    return "|".join(str(p) for p in parts) + f"|{types}|{'1' if c.withdrawn else ''}"
+
+
+def _contribution(text: str) -> Contribution:
+    org, tlp, first, last, n, conf, types, w = text.split("|")
+    return Contribution(org, TLP(int(tlp)), int(first), int(last), int(n), int(conf), _split(types), w == "1")
 
 
 def state_to_fields(state: IndicatorState) -> list[str]:
     """Flat field/value list for HSET (Redis stores strings).
 
-    Fields that only ever move away from their default (revoked, allowlisted, retracted, false-positive
-    reporters, sightings, scam types, country) are left out while they hold it: most indicators never
-    leave the defaults, and an HSET that omits a field never needs to reset it. This keeps the hash at about
-    300 bytes (``make bench`` reports it).
+    Fields that only ever move away from their default (revoked, allowlisted, sightings, sighting
+    organisations, country) are left out while they hold it: most indicators never leave the defaults, and
+    an HSET that omits a field never needs to reset it (``make bench`` reports the bytes per indicator).
     """
     fields = [
         "k", state.kind,
         "val", state.value,
-        "f", str(state.first_ms),
-        "l", str(state.last_ms),
         "n", str(state.reports),
-        "p", ",".join(sorted(state.reporters)),
-        "c", str(state.confidence),
-        "tlp", str(int(state.tlp)),
+        "c", ";".join(_contribution_text(c) for c in state.contributions),
+        "a", ";".join(f"{k}={a.fingerprint}/{a.seq}/{a.since}" for k, a in state.audiences),
         "s", str(state.score),
         "v", str(state.version),
         "r", str(state.rev),
     ]  # fmt: skip
     optional = (
-        ("t", ",".join(sorted(state.scam_types))),
         ("x", "1" if state.revoked else ""),
-        ("rt", ",".join(sorted(state.retracted))),
         ("sg", "" if state.sightings == (0, 0, 0) else ",".join(str(n) for n in state.sightings)),
+        ("tp", ",".join(sorted(state.tp_by))),
+        ("fp", ",".join(sorted(state.fp_by))),
         ("cc", state.country),
         ("al", "1" if state.allowlisted else ""),
-        ("fp", ",".join(sorted(state.fp_by))),
     )
     for name, value in optional:
         if value:
@@ -128,6 +130,15 @@ def _split(text: str) -> frozenset[str]:
     return frozenset(text.split(",")) if text else frozenset()
 
 
+def _audiences(text: str) -> tuple[tuple[str, Audience], ...]:
+    out = []
+    for item in text.split(";") if text else []:
+        key, _, rest = item.partition("=")
+        fp, seq, since = rest.split("/")
+        out.append((key, Audience(fp, int(seq), int(since))))
+    return tuple(out)
+
+
 def state_from_fields(
     indicator_id: str, raw: Mapping[bytes, bytes]
 ) -> tuple[IndicatorState | None, dict[str, int]]:
@@ -136,26 +147,23 @@ def state_from_fields(
     if "r" not in data:
         return None, delivered
     tp, fp, bl = (int(n) for n in data.get("sg", "0,0,0").split(","))
+    contributions = data.get("c", "")
     state = IndicatorState(
         indicator_id=indicator_id,
         kind=data["k"],
         value=data["val"],
-        first_ms=int(data["f"]),
-        last_ms=int(data["l"]),
+        contributions=tuple(_contribution(t) for t in contributions.split(";")) if contributions else (),
         reports=int(data["n"]),
-        reporters=_split(data.get("p", "")),
-        confidence=int(data["c"]),
-        scam_types=_split(data.get("t", "")),
-        tlp=TLP(int(data["tlp"])),
-        revoked=data.get("x") == "1",
-        retracted=_split(data.get("rt", "")),
         sightings=(tp, fp, bl),
+        tp_by=_split(data.get("tp", "")),
+        fp_by=_split(data.get("fp", "")),
+        revoked=data.get("x") == "1",
+        allowlisted=data.get("al") == "1",
         score=int(data.get("s", "0")),
         version=int(data.get("v", "0")),
         rev=int(data["r"]),
         country=data.get("cc", ""),
-        allowlisted=data.get("al") == "1",
-        fp_by=_split(data.get("fp", "")),
+        audiences=_audiences(data.get("a", "")),
     )
     return state, delivered
 

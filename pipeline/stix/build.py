@@ -231,6 +231,7 @@ def indicator_bundle(
     enrichment: Mapping[str, Any],
     allowlisted: bool = False,
     bundle_id: str | None = None,
+    status: str = "active",
 ) -> dict[str, Any]:
     """The published version ``version`` of the indicator of ``c``, authored by the scamshare identity.
 
@@ -246,6 +247,9 @@ def indicator_bundle(
     if scam_types:
         ext["scam_types"] = list(scam_types)
     ext["version"] = version
+    if revoked and status == "active":
+        status = "revoked"
+    ext["status"] = status
     ext["score"] = score
     ext["reporter_count"] = reporter_count
     ext["report_count"] = report_count
@@ -266,7 +270,7 @@ def indicator_bundle(
         "modified": modified_ts,
         "created_by_ref": SCAMSHARE_IDENTITY_ID,
         "name": _name(c),
-        "description": _published_description(reporter_count, report_count, score, revoked=revoked),
+        "description": _published_description(reporter_count, report_count, score, status=status),
         "indicator_types": list(INDICATOR_TYPES),
         "pattern": c.pattern,
         "pattern_type": "stix",
@@ -302,9 +306,18 @@ def indicator_bundle(
     }
 
 
-def _published_description(reporter_count: int, report_count: int, score: int, *, revoked: bool) -> str:
-    if revoked:
-        return "Revoked by scamshare: no longer considered a scam indicator."
+_STATUS_TEXT = {
+    "revoked": "Revoked by scamshare: no longer considered a scam indicator.",
+    "erased": "Erased by scamshare: delete every copy of this indicator.",
+    "suppressed": "Suppressed: reported as a false positive; stop acting on it until a new version.",
+    "withdrawn": "Withdrawn by its reporters; stop acting on it until a new version.",
+    "expired": "Expired: no recent report; stop acting on it until a new version.",
+}
+
+
+def _published_description(reporter_count: int, report_count: int, score: int, *, status: str) -> str:
+    if status in _STATUS_TEXT:
+        return _STATUS_TEXT[status]
     return (
         f"Reported as a scam by {reporter_count} organisation(s) in {report_count} report(s); "
         f"scamshare score {score}/100."

@@ -29,6 +29,9 @@ logger = logging.getLogger(__name__)
 #: published objects; a change of content needs a new ``modified`` (and ``version``), never a re-stamp.
 DEFINED_AT: Final = "2026-11-01T00:00:00.000Z"
 EXTENSION_VERSION: Final = "1.0.0"
+#: The Indicator extension's 1.1.0 adds ``status`` (reversible suppression, withdrawal and expiry).
+INDICATOR_EXTENSION_VERSION: Final = "1.1.0"
+INDICATOR_EXTENSION_MODIFIED: Final = "2026-12-02T00:00:00.000Z"
 #: File in ``schemas/`` holding the identity, the extension definitions and their TLP marking as one bundle.
 DEFINITIONS_FILE: Final = "extension-definitions.json"
 _DEFINITIONS_BUNDLE_ID: Final = "bundle--e7d9e5f2-daf5-4bfc-b769-afb3d28a7a62"
@@ -53,19 +56,26 @@ def identity_object() -> dict[str, Any]:
 
 
 def _definition(
-    ext_id: str, *, name: str, description: str, schema: str, extension_type: str
+    ext_id: str,
+    *,
+    name: str,
+    description: str,
+    schema: str,
+    extension_type: str,
+    version: str = EXTENSION_VERSION,
+    modified: str = DEFINED_AT,
 ) -> dict[str, Any]:
     return {
         "type": "extension-definition",
         "spec_version": "2.1",
         "id": ext_id,
         "created": DEFINED_AT,
-        "modified": DEFINED_AT,
+        "modified": modified,
         "created_by_ref": SCAMSHARE_IDENTITY_ID,
         "name": name,
         "description": description,
         "schema": schema,
-        "version": EXTENSION_VERSION,
+        "version": version,
         "extension_types": [extension_type],
         "object_marking_refs": [TLP.CLEAR.marking_id],
     }
@@ -91,10 +101,12 @@ def property_extension_definitions() -> list[dict[str, Any]]:
             description=(
                 "Property extension on Indicators. Producers submit scam_types, country_hint and raw_value; "
                 "the pipeline adds version, score, reporter_count, report_count, sightings, first_reported, "
-                "last_reported, allowlisted and enrichment to the version it publishes."
+                "last_reported, status, allowlisted and enrichment to the version it publishes."
             ),
             schema=schema_url("indicator-extension"),
             extension_type="property-extension",
+            version=INDICATOR_EXTENSION_VERSION,
+            modified=INDICATOR_EXTENSION_MODIFIED,
         ),
         _definition(
             SIGHTING_EXTENSION_ID,

@@ -148,6 +148,11 @@ def indicator_extension_properties() -> dict[str, Any]:
             },
             # Added by the pipeline on the published version.
             "version": {"type": "integer", "minimum": 1, "description": "Pipeline version of the indicator."},
+            "status": {
+                "enum": ["active", "suppressed", "withdrawn", "expired", "revoked", "erased"],
+                "description": "active; suppressed, withdrawn or expired: stop acting on it until a new "
+                "version (valid_until is in the past); revoked, erased: final.",
+            },
             "score": {"type": "integer", "minimum": 0, "maximum": 100},
             "reporter_count": _count(),
             "report_count": _count(),

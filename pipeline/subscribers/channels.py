@@ -20,6 +20,7 @@ from pipeline.kafka.emit import Emitter
 from pipeline.state.subscription import Subscription
 from pipeline.wire.headers import (
     HEADER_REVOKED,
+    HEADER_STATUS,
     HEADER_SUBMITTED_MS,
     HEADER_SUBSCRIBER,
     HEADER_VERSION,
@@ -38,6 +39,8 @@ class Outgoing:
     bundle: bytes
     #: producer send time (ms since epoch) of the report behind this version, for end-to-end latency
     submitted_ms: bytes | None = None
+    #: active; suppressed, withdrawn, expired (stop acting on it until a new version); revoked, erased (final)
+    status: str = "active"
 
 
 class Channel(Protocol):
@@ -72,6 +75,7 @@ class KafkaFeedChannel:
             (HEADER_VERSION, str(item.version).encode()),
             (HEADER_SUBSCRIBER, item.subscription.id.encode()),
             (HEADER_REVOKED, b"1" if item.revoked else b"0"),
+            (HEADER_STATUS, item.status.encode()),
         ]
         if item.submitted_ms is not None:
             headers.append((HEADER_SUBMITTED_MS, item.submitted_ms))

@@ -3,7 +3,6 @@
 ::
 
     from pipeline.config import Settings
-from pipeline.identity.acls import reader_group
     from pipeline.subscribers.consumer import FeedConsumer
 
     def block(item):                  # raise to stop: the item is not committed and comes back next time
@@ -16,10 +15,15 @@ from pipeline.identity.acls import reader_group
         feed.run(block, on_revoked=unblock, idle_timeout_s=10)
 
 Each feed message is one STIX 2.1 bundle (indicator, SCO, relationship, TLP marking) keyed by the indicator
-id; headers carry the version and whether it is a revocation. A revoked version means: stop acting on this
-indicator (unblock the number). :class:`FeedConsumer` joins the subscriber's consumer group
-(``<org>.sub.<subscriber>`` by default, which lag monitoring watches), so a restarted consumer resumes
-after the last item whose handler succeeded. Plain confluent-kafka.
+id; headers carry the version and its status. Any status but ``active`` means: stop acting on this
+indicator (unblock the number) — ``suppressed`` (false positives), ``withdrawn`` (its reporters withdrew it)
+and ``expired`` (no recent report) carry a ``valid_until`` in the past and can be followed by a new active
+version, which means: act on it again; ``revoked`` and ``erased`` are final (``erased``: delete every copy).
+``item.revoked`` is true for all of them, so code written for revocations keeps working.
+
+:class:`FeedConsumer` joins the subscriber's consumer group (``<org>.sub.<subscriber>`` by default, which
+lag monitoring watches), so a restarted consumer resumes after the last item whose handler succeeded.
+Plain confluent-kafka.
 """
 
 from __future__ import annotations
@@ -39,12 +43,21 @@ from pipeline.errors import KafkaError as ScamshareKafkaError
 from pipeline.identity.acls import reader_group
 from pipeline.kafka.clients import build_consumer
 from pipeline.stix.ids import INDICATOR_EXTENSION_ID
-from pipeline.wire.headers import HEADER_REVOKED, HEADER_SUBMITTED_MS, HEADER_VERSION, header_map
+from pipeline.wire.headers import (
+    HEADER_REVOKED,
+    HEADER_STATUS,
+    HEADER_SUBMITTED_MS,
+    HEADER_VERSION,
+    header_map,
+)
 
 logger = logging.getLogger(__name__)
 
 
 Handler = Callable[["FeedItem"], None]
+
+STATUSES = frozenset({"active", "suppressed", "withdrawn", "expired", "revoked", "erased"})
+FINAL_STATUSES = frozenset({"revoked", "erased"})
 
 #: Errors a consumer cannot recover from by waiting: no such topic, or the broker's ACLs refuse it.
 REFUSED = frozenset({
@@ -69,6 +82,7 @@ class FeedItem:
 
     indicator_id: str
     version: int
+    #: stop acting on it: any status but active
     revoked: bool
     objects: list[dict[str, Any]]
     topic: str
@@ -76,6 +90,18 @@ class FeedItem:
     offset: int
     submitted_ms: int | None = None
     bundle: dict[str, Any] = field(default_factory=dict)
+    #: active; suppressed, withdrawn, expired (reversible); revoked, erased (final)
+    status: str = "active"
+
+    @property
+    def active(self) -> bool:
+        """Act on it (block the number, hold the payment)."""
+        return self.status == "active"
+
+    @property
+    def final(self) -> bool:
+        """No version of this indicator will follow (revoked or erased)."""
+        return self.status in FINAL_STATUSES
 
     @property
     def indicator(self) -> dict[str, Any]:
@@ -133,8 +159,14 @@ def parse_feed_message(
     version_raw = headers.get(HEADER_VERSION)
     ext = indicator.get("extensions", {}).get(INDICATOR_EXTENSION_ID, {})
     version = int(version_raw) if version_raw is not None else int(ext.get("version", 0))
-    revoked_raw = headers.get(HEADER_REVOKED)
-    revoked = revoked_raw == b"1" if revoked_raw is not None else bool(indicator.get("revoked", False))
+    status_raw = headers.get(HEADER_STATUS)
+    status = status_raw.decode("utf-8", "replace") if status_raw is not None else str(ext.get("status", ""))
+    if status not in STATUSES:
+        # An older publisher (no status): a revoked one is final, anything else active. Unknown: stop acting.
+        status = "revoked" if indicator.get("revoked") or headers.get(HEADER_REVOKED) == b"1" else "active"
+        if status_raw is not None or ext.get("status"):
+            status = "withdrawn"
+    revoked = status != "active"
     sent = headers.get(HEADER_SUBMITTED_MS)
     return FeedItem(
         indicator_id=key.decode() if key else str(indicator["id"]),
@@ -146,6 +178,7 @@ def parse_feed_message(
         offset=offset,
         submitted_ms=int(sent) if sent is not None and sent.isdigit() else None,
         bundle=bundle,
+        status=status,
     )
 
 
@@ -300,7 +333,8 @@ class FeedConsumer:
         max_messages: int | None = None,
         idle_timeout_s: float | None = None,
     ) -> int:
-        """Call ``handler`` (or ``on_revoked`` for a revoked version, when given) for each item, and commit
+        """Call ``handler`` (or ``on_revoked``, when given, for an item that is not active: suppressed,
+        withdrawn, expired, revoked or erased) for each item, and commit
         after it returns. If a handler raises, what succeeded before is committed and the exception
         propagates: the failed item is delivered again next time. Returns the number of items handled."""
         done = 0

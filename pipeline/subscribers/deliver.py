@@ -20,8 +20,8 @@ import orjson
 
 from pipeline.config import Topics
 from pipeline.kafka.emit import Emitter
-from pipeline.processors.fanout import IndicatorView, route
-from pipeline.processors.output import view_of
+from pipeline.processors.fanout import route
+from pipeline.processors.output import IndicatorView, view_of
 from pipeline.state.latency import observe
 from pipeline.state.store import Delivery, Store
 from pipeline.state.subscription import Subscription
@@ -90,17 +90,25 @@ class DeliverStep:
         sent_ms: list[int] = []
         for msg, view, record in parsed:
             already = delivered[view.indicator_id]
-            bundle = None
+            bundles: dict[str, bytes] = {}
             submitted = msg.headers.get(HEADER_SUBMITTED_MS)
-            for sub in route(view, subs, already):
-                bundle = bundle or orjson.dumps(record["bundle"])
+            for routed in route(view, subs, already):
+                sub, seen = routed.subscription, routed.view
+                key = seen.key if seen is not None else ""
+                if key not in bundles:
+                    raw = record["final"] if seen is None else record["views"][key]["bundle"]
+                    bundles[key] = orjson.dumps(raw)
+                status = "revoked" if seen is None else seen.status
                 self.channels[sub.channel].send(
-                    Outgoing(sub, view.indicator_id, view.version, view.revoked, bundle, submitted)
-                )
+                    Outgoing(
+                        sub, view.indicator_id, view.version if seen is None else seen.seq,
+                        status != "active", bundles[key], submitted, status=status,
+                    )
+                )  # fmt: skip
                 if submitted is not None:
                     sent_ms.extend(_int(submitted))
                 already[sub.id] = view.version
-                deliveries.append(Delivery(view.indicator_id, sub.id, view.version, view.revoked))
+                deliveries.append(Delivery(view.indicator_id, sub.id, view.version, status != "active"))
         await self.emitter.flush()
         for channel in self.channels.values():
             await channel.flush()

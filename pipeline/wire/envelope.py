@@ -22,7 +22,7 @@ from typing import Final
 from pipeline.stix.times import stix_timestamp
 
 SUBMISSION_SPEC: Final = "scamshare.submission/1"
-INDICATOR_SPEC: Final = "scamshare.indicator/1"
+INDICATOR_SPEC: Final = "scamshare.indicator/2"
 SIGHTING_SPEC: Final = "scamshare.sighting/1"
 
 SUBMISSION_CONTENT_TYPE: Final = "application/vnd.scamshare.submission+json;version=1"

@@ -32,7 +32,8 @@ HEADER_TRUNCATED: Final = "scamshare-truncated"
 # Feed messages (and sightings: who sent it).
 HEADER_VERSION: Final = "scamshare-version"  # the indicator's version number
 HEADER_SUBSCRIBER: Final = "scamshare-subscriber"
-HEADER_REVOKED: Final = "scamshare-revoked"  # "1" on a revoked version
+HEADER_REVOKED: Final = "scamshare-revoked"  # "1": stop acting on it (any status but active)
+HEADER_STATUS: Final = "scamshare-status"  # active, suppressed, withdrawn, expired, revoked, erased
 
 
 def header_map(headers: Any) -> dict[str, bytes]:

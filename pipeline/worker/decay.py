@@ -1,5 +1,5 @@
-"""The decay sweep: scores fall with age; a band change is published, and a score that decayed below the
-revocation threshold revokes the indicator (its revoked version reaches every past recipient).
+"""The decay sweep: scores fall with age; a band change is published, and a view with no report for two
+half-lives expires (its expired version reaches every past recipient; a new report brings it back).
 
 It walks the stored indicators a slice at a time (``batch`` keys per tick, the SCAN cursor kept in Redis) so
 one tick stays short however many indicators there are, and a restart resumes the walk. Writes go through the
@@ -9,9 +9,10 @@ same compare-and-set as every other step, so a sweep racing a new report simply 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-from pipeline.processors.score import ScoreModel, band
+from pipeline.processors.merge import finish
+from pipeline.processors.score import ScoreModel
 from pipeline.state.indicator import IndicatorState
 from pipeline.state.store import Commit
 from pipeline.stix.times import Clock, utc_now
@@ -26,20 +27,15 @@ CURSOR_MARKER = "decay-cursor"
 class DecayResult:
     examined: int = 0
     rescored: int = 0
-    revoked: int = 0
     walk_done: bool = False
 
 
 def decayed(state: IndicatorState, model: ScoreModel, now_ms: int) -> IndicatorState | None:
-    """The state's next version if decay changed something a subscriber acts on, else None. Pure."""
+    """The state's next version if decay changed some audience's view (a band, or expiry), else None. Pure."""
     if state.revoked or state.allowlisted or not state.reporters:
         return None
-    score = model.score(state, now_ms)
-    if score < model.revoke_below <= state.score:
-        return replace(state, score=0, revoked=True, version=state.version + 1, rev=state.rev + 1)
-    if band(score, model) != band(state.score, model):
-        return replace(state, score=score, version=state.version + 1, rev=state.rev + 1)
-    return None
+    outcome = finish(state, state, model, now_ms)
+    return outcome.state if outcome.publish else None
 
 
 @dataclass
@@ -60,17 +56,16 @@ class DecaySweep:
             new = decayed(state, model, now_ms)
             if new is None:
                 continue
-            counters = {"versions": 1, "decayed": 1} | ({"revocations": 1} if new.revoked else {})
+            counters = {"versions": 1, "decayed": 1}
             commits.append(Commit(new, state.rev, [], True, counters))
         outcomes = await store.commit(commits)
         changed = [c.state for c, ok in zip(commits, outcomes, strict=True) if ok]
         await self.versions.send([(s, None) for s in changed], now_ms)
         await self.versions.emitter.flush()
         result.rescored = len(changed)
-        result.revoked = sum(s.revoked for s in changed)
         await store.set_marker(CURSOR_MARKER, str(next_cursor))
         if changed:
-            logger.info("decay sweep: %d new version(s), %d revoked", len(changed), result.revoked)
+            logger.info("decay sweep: %d new version(s)", len(changed))
         return result
 
     async def walk(self) -> DecayResult:
@@ -80,7 +75,6 @@ class DecaySweep:
             r = await self.tick()
             total.examined += r.examined
             total.rescored += r.rescored
-            total.revoked += r.revoked
             if r.walk_done:
                 total.walk_done = True
                 return total

@@ -159,10 +159,15 @@ class IngestStep:
         if isinstance(org, Rejected):
             return org
         header = msg.headers.get(HEADER_PRODUCER)
-        return validate_submission(
+        reports = validate_submission(
             msg.value, self.limits, channel_org=org.id, default_tlp=org.default_tlp,
             header_producer=header.decode("utf-8", "replace") if header is not None else None,
         )  # fmt: skip
+        if isinstance(reports, Rejected):
+            return reports
+        # A report that states no confidence carries its organisation's default, never anyone else's.
+        default_confidence = getattr(org, "default_confidence", None)
+        return [replace(r, confidence=default_confidence) if r.confidence is None else r for r in reports]
 
     async def _merge(
         self, reports: list[Report], now_ms: int, result: BatchResult, refused: dict[str, Rejected]
@@ -214,11 +219,9 @@ class IngestStep:
             merged, reasons, flags = merge_many(state, fresh, self.model, now_ms)
             why_held = self.allowlist.match(fresh[0].canonical)
             if why_held is not None:
-                # Who reported an allowlisted value is kept, even once revoked: it may be a poisoning attempt.
-                reporters = merged.reporters | {r.producer for r in fresh if not r.revoked}
-                # Versions only count what subscribers saw: a value held from its first report has none.
-                base = replace(merged, version=0 if state is None else state.version)
-                held = hold(replace(base, reporters=reporters))
+                # Who reported an allowlisted value is kept (its contributions), even once revoked: it may
+                # be a poisoning attempt. Versions only count what subscribers saw.
+                held = hold(state, merged)
                 merged, reasons = held.state, held.material
                 counters = {"allowlisted": len(fresh)}
                 logger.info(
@@ -231,7 +234,7 @@ class IngestStep:
                 counters["indicators"] = 1
             if reasons:
                 counters["versions"] = 1
-                if "revoked" in reasons:
+                if merged.revoked and (state is None or not state.revoked):
                     counters["revocations"] = 1
             commits.append(
                 Commit(

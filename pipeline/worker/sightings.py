@@ -7,18 +7,21 @@ kept as information, never as votes), with the same compare-and-set and "applied
 else is dead-lettered with its reason (``no_identity``, ``unregistered_org``, ``identity_mismatch``,
 ``unknown_subscriber``, ``not_received``, ``unknown_indicator``) and counted as ``sightings_rejected:<code>``.
 
-A new version is published when the score band changes or the indicator is revoked — false positives from
-two or more distinct organisations revoke it, and the revoked version then reaches every past recipient
-through fan-out. Producers see the counts on the next version, never which subscriber reported.
+A new version is published when some audience's view changes: a band, or a suppression — false positives
+from at least the quorum of organisations, more than the organisations that support the indicator in that
+view, suppress it for every past recipient (reversible: new reports or true positives bring it back).
+Producers see the counts on the next version, never which subscriber reported.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-from pipeline.processors.merge import apply_sighting
+from pipeline.processors.merge import finish, fold_sighting
+from pipeline.processors.score import ScoreModel
+from pipeline.processors.visibility import compute_view
 from pipeline.state.indicator import IndicatorState
 from pipeline.state.org import Organisation
 from pipeline.state.store import Commit
@@ -60,6 +63,11 @@ class Sighted:
         """One vote per organisation, indicator and kind: the STIX ``count`` is information, not votes."""
         s = self.sighting
         return f"{MARK_PREFIX}{self.org}:{s.indicator_id}:{s.kind}"
+
+
+def suppressed(state: IndicatorState, model: ScoreModel, now_ms: int) -> bool:
+    """Whether false positives suppress the indicator in the community's AMBER view (for the counter)."""
+    return compute_view(state, 2, None, model, now_ms).status == "suppressed"
 
 
 @dataclass
@@ -176,13 +184,11 @@ class SightingStep:
                         published.setdefault(ind, state)  # its vote published a version: re-emit
             if not fresh:
                 continue
-            current, material = state, False
+            folded = state
             for s in fresh.values():
-                outcome = apply_sighting(current, s.sighting.kind, 1, model, now_ms, subscriber=s.org)
-                material = material or outcome.publish
-                current = outcome.state
-            if current.version > state.version + 1:
-                current = replace(current, version=state.version + 1)
+                folded = fold_sighting(folded, s.sighting.kind, s.org)
+            outcome = finish(state, folded, model, now_ms)
+            current, material = outcome.state, outcome.publish
             counters = {"sightings": len(fresh)}
             for s in fresh.values():
                 kind = s.sighting.kind
@@ -192,8 +198,8 @@ class SightingStep:
                 )
             if material:
                 counters["versions"] = 1
-                if current.revoked and not state.revoked:
-                    counters["revocations"] = 1
+                if suppressed(current, model, now_ms) and not suppressed(state, model, now_ms):
+                    counters["suppressions"] = 1
             commits.append(Commit(current, state.rev, list(fresh), material, counters))
             planned.append((ind, current, material))
         outcomes = await store.commit(commits)

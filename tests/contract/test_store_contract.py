@@ -17,7 +17,7 @@ import pytest
 
 from pipeline.processors.merge import merge
 from pipeline.processors.score import ScoreModel
-from pipeline.state.indicator import IndicatorState
+from pipeline.state.indicator import Audience, Contribution, IndicatorState
 from pipeline.state.memory_store import MemoryStore
 from pipeline.state.org import Organisation
 from pipeline.state.redis_store import RedisStore
@@ -85,19 +85,20 @@ async def test_state_round_trips(store: Store) -> None:
 
 
 async def test_a_state_with_every_field_away_from_its_default_round_trips(store: Store) -> None:
+    withdrawn = Contribution("bank-b", TLP.AMBER_STRICT, T0 - 5, T0, 2, 90, frozenset({"romance"}), True)
     full = replace(
         STATE,
+        contributions=(*STATE.contributions, withdrawn),
         revoked=True,
-        retracted=frozenset({"bank-b", "p3"}),
         sightings=(3, 2, 1),
+        tp_by=frozenset({"police"}),
         country="TH",
         allowlisted=True,
         fp_by=frozenset({"telco", "bank"}),
-        scam_types=frozenset({"investment", "romance"}),
-        tlp=TLP.AMBER_STRICT,
         score=0,
         version=4,
         rev=9,
+        audiences=(("1", Audience("abc123", 3, 4)), ("2:bank-b", Audience("def456", 1, 2))),
     )
     assert await store.commit([Commit(full, None, [], True)]) == [True]
     assert await store.load_states([full.indicator_id]) == [(full, {})]
@@ -355,7 +356,8 @@ async def test_states_added_during_a_walk_do_not_hide_the_others(store: Store) -
 async def test_organisations_round_trip_every_field_and_each_change_bumps_the_revision(store: Store) -> None:
     bank = Organisation(
         id="bank-sg", name="Bank", sector="bank", country="sg", roles={"producer", "subscriber"}, trust=0.8,
-        default_tlp="green", quotas={"reports_per_hour": 5000},
+        default_tlp="green", default_confidence=70,
+        quotas={"reports_per_second": 5000, "producer_byte_rate": None},
     )  # fmt: skip
     police = Organisation(
         id="police-au", name="Police", sector="law-enforcement", roles=["producer"], auth="mtls",

@@ -210,25 +210,30 @@ def canon(kind: str, value: str, country: str | None = None) -> Canonical:
     return c
 
 
-def feed_bundle(c: Canonical, *, version: int = 1, revoked: bool = False, score: int = 60) -> dict[str, Any]:
-    """A feed message's bundle as the fan-out sends it (built directly, no worker)."""
+def feed_bundle(
+    c: Canonical, *, version: int = 1, revoked: bool = False, score: int = 60, status: str | None = None
+) -> dict[str, Any]:
+    """A feed message's bundle as the fan-out sends it (built directly, no worker). ``status``: a reversible
+    one (suppressed, withdrawn, expired) — not revoked, ``valid_until`` in the past."""
     from datetime import UTC, datetime, timedelta  # noqa: PLC0415
 
     from pipeline.stix.build import indicator_bundle  # noqa: PLC0415
     from pipeline.stix.tlp import TLP  # noqa: PLC0415
 
     t0 = datetime(2026, 11, 22, 10, tzinfo=UTC)
+    stopped = revoked or status not in (None, "active")
     return indicator_bundle(
         c, version=version, created=t0, modified=t0 + timedelta(minutes=version), valid_from=t0,
-        valid_until=None if revoked else t0 + timedelta(days=60), revoked=revoked, confidence=80,
-        tlp=TLP.GREEN, scam_types=["investment"], score=0 if revoked else score, reporter_count=2,
-        report_count=3, sightings={"true_positive": 0, "false_positive": 0, "blocked": 0},
-        first_reported=t0, last_reported=t0, enrichment={},
+        valid_until=t0 + timedelta(minutes=version) if stopped else t0 + timedelta(days=60),
+        revoked=revoked, confidence=80, tlp=TLP.GREEN, scam_types=["investment"],
+        score=0 if stopped else score, reporter_count=2, report_count=3,
+        sightings={"true_positive": 0, "false_positive": 0, "blocked": 0},
+        first_reported=t0, last_reported=t0, enrichment={}, status=status or "active",
     )  # fmt: skip
 
 
-def produce_feed(settings: Settings, topic: str, items: list[tuple[Canonical, int, bool]]) -> None:
-    """Create ``topic`` and write (canonical, version, revoked) feed messages to it, acknowledged."""
+def produce_feed(settings: Settings, topic: str, items: list[tuple[Canonical, int, bool | str]]) -> None:
+    """Create ``topic`` and write (canonical, version, revoked or status) feed messages, acknowledged."""
     import orjson  # noqa: PLC0415
 
     from pipeline.kafka.clients import DeliveryTracker, build_producer, produce, wait_delivered  # noqa: PLC0415
@@ -237,11 +242,16 @@ def produce_feed(settings: Settings, topic: str, items: list[tuple[Canonical, in
     ensure_topics(build_admin(settings), [feed_topic_spec(settings, topic)])
     tracker = DeliveryTracker()
     producer = build_producer(settings, on_delivery=tracker)
-    for c, version, revoked in items:
+    for c, version, revoked_or_status in items:
+        status = revoked_or_status if isinstance(revoked_or_status, str) else None
+        revoked = revoked_or_status is True
+        stopped = revoked or status not in (None, "active")
         headers = [
             ("scamshare-version", str(version).encode()),
-            ("scamshare-revoked", b"1" if revoked else b"0"),
+            ("scamshare-revoked", b"1" if stopped else b"0"),
         ]
-        bundle = feed_bundle(c, version=version, revoked=revoked)
+        if status is not None:
+            headers.append(("scamshare-status", status.encode()))
+        bundle = feed_bundle(c, version=version, revoked=revoked, status=status)
         produce(producer, topic, c.indicator_id.encode(), orjson.dumps(bundle), headers=headers)
     wait_delivered(producer, 30, tracker=tracker)

@@ -73,6 +73,34 @@ def test_bank_payee_check(settings: Settings, tmp_path: Path) -> None:
     assert after.returncode == 0
     assert after.stdout.startswith("CLEAR")
 
+    # Suppressed after false positives: out of the copy; new evidence makes it active again: back in.
+    produce_feed(settings, feed, [(IBAN, 2, "suppressed")])
+    run(
+        settings,
+        "bank_payee_check.py",
+        "sync",
+        "--subscriber",
+        "bank",
+        "--db",
+        str(db),
+        "--idle-timeout",
+        "1",
+    )
+    assert json.loads(db.read_text()).get(IBAN.indicator_id) is None
+    produce_feed(settings, feed, [(IBAN, 3, "active")])
+    run(
+        settings,
+        "bank_payee_check.py",
+        "sync",
+        "--subscriber",
+        "bank",
+        "--db",
+        str(db),
+        "--idle-timeout",
+        "1",
+    )
+    assert json.loads(db.read_text())[IBAN.indicator_id]["version"] == 3
+
 
 def test_telecom_blocklist(settings: Settings, tmp_path: Path) -> None:
     feed = settings.topics.feed("telco")
@@ -89,3 +117,11 @@ def test_telecom_blocklist(settings: Settings, tmp_path: Path) -> None:
     assert second.returncode == 0, second.stderr
     assert blocklist.read_text() == "+66899990000\n"
     assert "+0 -1: 1 number(s)" in second.stdout
+
+    # Suppressed (false positives), then active again on new evidence: unblocked, then blocked again.
+    produce_feed(settings, feed, [(PHONE_2, 2, "suppressed")])
+    run(settings, "telecom_blocklist.py", *args)
+    assert blocklist.read_text() == ""
+    produce_feed(settings, feed, [(PHONE_2, 3, "active")])
+    run(settings, "telecom_blocklist.py", *args)
+    assert blocklist.read_text() == "+66899990000\n"

@@ -93,21 +93,21 @@ async def test_reports_are_validated_merged_scored_and_fanned_out(
     assert feeds == {"telco": 2, "bank": 3, "platform": 1}
     assert {s: stats.get(f"delivered:{s}", 0) for s in feeds} == feeds
 
-    # Both subscribers that got the number report it as a false positive: it is revoked, and the revoked
-    # version reaches both feeds.
+    # Both subscribers that got the number report it as a false positive: it is suppressed (reversibly),
+    # and the suppressed version reaches both feeds.
     now = datetime.now(UTC)
     for subscriber, org in (("telco", "telco-a"), ("bank", "bank-b")):
         report_sighting(
             settings, subscriber=subscriber, indicator_id=phone_id, kind="false-positive", now=now, org=org
         )
     deadline = time.monotonic() + 60
-    while (await store.stats()).get("revocations", 0) < 1 and time.monotonic() < deadline:
+    while (await store.stats()).get("suppressions", 0) < 1 and time.monotonic() < deadline:
         await asyncio.sleep(0.3)
     stats = await wait_processed(settings, store, 5, worker)
-    assert (stats["sightings"], stats["sightings:false_positive"], stats["revocations"]) == (2, 2, 1)
+    assert (stats["sightings"], stats["sightings:false_positive"], stats["suppressions"]) == (2, 2, 1)
     assert undeclared(stats) == []  # every counter a real worker wrote is declared, hence exported
     [(state, delivered)] = await store.load_states([phone_id])
-    assert state is not None and state.revoked and state.version == 3
+    assert state is not None and not state.revoked and state.version == 3
     assert delivered == {"telco": 3, "bank": 3}
     assert {sub.id: read_feed(settings, sub)[0] for sub in SUBS} == {"telco": 3, "bank": 4, "platform": 1}
 
@@ -118,11 +118,12 @@ async def test_reports_are_validated_merged_scored_and_fanned_out(
 
 def test_the_latest_version_on_a_feed_is_a_stix_bundle_with_counts_not_names(settings: Settings) -> None:
     """What a subscriber receives names no reporter (producers see counts, not who reported)."""
-    state = merge(None, report(producer="secret-informant"), ScoreModel(), T0).state
-    record = build_record(state, canon("phone", "+66812345678"), ScoreModel(), T0)
-    bundle = orjson.dumps(record["bundle"])
-    assert b"secret-informant" not in bundle
-    assert record["reporters"] == ["secret-informant"]  # internal routing field only
+    model = ScoreModel(default_trust=0.5)
+    state = merge(None, report(producer="secret-informant"), model, T0).state
+    record = build_record(state, canon("phone", "+66812345678"), model, T0)
+    assert record["views"]
+    for view in record["views"].values():
+        assert b"secret-informant" not in orjson.dumps(view["bundle"])
 
 
 async def test_an_organisation_registered_while_the_worker_runs_is_consumed_within_30_s(

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.errors import InputError
-from pipeline.processors.fanout import IndicatorView, route
+from pipeline.processors.fanout import route
+from pipeline.processors.output import IndicatorView, RoutedView
 from pipeline.state.subscription import Subscription
 from pipeline.stix.tlp import TLP
 from pipeline.subscribers.subscriptions import (
@@ -55,13 +56,11 @@ def test_types_imei_routes_imeis_only() -> None:
     assert telco.types == {"phone", "imei"}
 
     def view(kind: str) -> IndicatorView:
-        return IndicatorView(
-            indicator_id="indicator--1", version=1, kind=kind, country="", score=50,
-            scam_types=frozenset({"investment"}), tlp=TLP.GREEN, reporters=frozenset({"x"}), revoked=False,
-        )  # fmt: skip
+        green = RoutedView("1", 1, 1, "active", TLP.GREEN, 50, frozenset({"investment"}))
+        return IndicatorView("indicator--1", 1, kind, "", False, {"1": green})
 
-    assert [s.id for s in route(view("imei"), [telco, bank], {})] == ["telco-th"]
-    assert [s.id for s in route(view("bank-account"), [telco, bank], {})] == ["bank-sg"]
+    assert [r.subscription.id for r in route(view("imei"), [telco, bank], {})] == ["telco-th"]
+    assert [r.subscription.id for r in route(view("bank-account"), [telco, bank], {})] == ["bank-sg"]
 
 
 def test_unknown_type_lists_imei_among_the_known() -> None:

@@ -1,26 +1,16 @@
+"""Routing: who gets which version, through merge → record → route (the worker's own functions)."""
+
 from __future__ import annotations
 
 import pytest
 from pydantic import ValidationError
 
-from pipeline.processors.fanout import IndicatorView, route
+from pipeline.processors.score import ScoreModel
 from pipeline.state.subscription import Subscription
 from pipeline.stix.tlp import TLP
 
-
-def sub(id_: str, **kw) -> Subscription:  # type: ignore[no-untyped-def]
-    base = {"name": id_.title(), "sector": "telecom", "organisation": id_}
-    return Subscription(id=id_, **{**base, **kw})
-
-
-def view(**kw) -> IndicatorView:  # type: ignore[no-untyped-def]
-    base = {
-        "indicator_id": "indicator--1", "version": 1, "kind": "phone", "country": "TH", "score": 60,
-        "scam_types": frozenset({"investment"}), "tlp": TLP.GREEN, "reporters": frozenset({"bank-a"}),
-        "revoked": False,
-    }  # fmt: skip
-    return IndicatorView(**{**base, **kw})
-
+from .exchange import Exchange, sub
+from .factories import report
 
 SUBS = [
     sub("telco-th", types={"phone"}, countries={"th"}),
@@ -28,10 +18,7 @@ SUBS = [
     sub("platform-x", sector="platform", types={"domain", "url"}, min_score=50),
     sub("police", sector="law-enforcement", tlp="amber+strict"),
 ]
-
-
-def ids(subs: list[Subscription]) -> list[str]:
-    return [s.id for s in subs]
+MODEL = ScoreModel(trust={"bank-a": 0.9, "other": 0.9, "third": 0.9})
 
 
 @pytest.mark.parametrize(
@@ -45,25 +32,42 @@ def ids(subs: list[Subscription]) -> list[str]:
     ],
 )
 def test_tlp_matrix(tlp: TLP, expected: list[str]) -> None:
-    assert ids(route(view(tlp=tlp), SUBS, {})) == expected
+    assert Exchange(SUBS, MODEL).report(report(producer="bank-a", tlp=tlp)) == expected
 
 
 def test_filters_by_type_country_score_and_scam_type() -> None:
-    assert ids(route(view(country="MY"), SUBS, {})) == ["bank-a", "police"]
-    assert ids(route(view(country=""), SUBS, {})) == ["telco-th", "bank-a", "police"]
-    assert ids(route(view(kind="domain", score=40), SUBS, {})) == ["police"]
-    assert ids(route(view(kind="domain", score=50), SUBS, {})) == ["platform-x", "police"]
+    assert Exchange(SUBS, MODEL).report(report(value="+60123456789")) == ["bank-a", "police"]
+    assert Exchange(SUBS, MODEL).report(report("wallet", "1BoatSLRHtKNngkdXEeobR76b53LETtpyT")) == [
+        "bank-a", "police",
+    ]  # fmt: skip
+    # A domain from one organisation scores below platform-x's min_score 50; corroborated, it passes.
+    ex = Exchange(SUBS, MODEL)
+    assert ex.report(report("domain", "kbank-verify23.com", producer="other", confidence=60)) == ["police"]
+    assert ex.report(report("domain", "kbank-verify23.com", producer="third", sub="2")) == [
+        "platform-x", "police",
+    ]  # fmt: skip
     romance_only = sub("r", scam_types={"romance"})
-    assert route(view(), [romance_only], {}) == []
+    assert Exchange([romance_only], MODEL).report(report()) == []
 
 
-def test_a_version_is_never_delivered_twice() -> None:
-    assert ids(route(view(version=2), SUBS, {"telco-th": 2, "bank-a": 1})) == ["bank-a", "police"]
+def test_a_version_is_never_delivered_twice_nor_one_the_subscriber_cannot_tell_apart() -> None:
+    ex = Exchange(SUBS, MODEL)
+    ex.report(report(producer="other"))
+    assert ex.report(report(producer="other", sub="again")) == []  # nothing changed for anyone
+    # An AMBER report changes the AMBER audience only: GREEN-cleared telco-th gets nothing new.
+    assert ex.report(report(producer="third", sub="3", tlp=TLP.AMBER)) == ["bank-a", "police"]
 
 
 def test_revocation_goes_to_every_past_recipient_and_nobody_else() -> None:
-    revoked = view(version=3, revoked=True, tlp=TLP.RED, country="MY")
-    assert ids(route(revoked, SUBS, {"telco-th": 1, "platform-x": 2})) == ["telco-th", "platform-x"]
+    from dataclasses import replace  # noqa: PLC0415
+
+    ex = Exchange([*SUBS, sub("late", tlp="green")], MODEL)
+    ex.report(report(producer="other"))
+    ex.subs.append(sub("later", tlp="green"))
+    assert ex.state is not None
+    got = ex.set_state(replace(ex.state, revoked=True, version=ex.state.version + 1))
+    assert got == ["telco-th", "bank-a", "police", "late"]
+    assert all(ex.inbox[s][-1].status == "revoked" for s in got)
 
 
 @pytest.mark.parametrize(

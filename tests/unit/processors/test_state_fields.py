@@ -13,7 +13,7 @@ from pipeline.stix.tlp import TLP
 
 from .factories import T0, report
 
-MODEL = ScoreModel()
+MODEL = ScoreModel(default_trust=0.6)
 
 
 def as_redis(fields: list[str]) -> dict[bytes, bytes]:
@@ -52,9 +52,9 @@ def test_writing_each_new_state_over_the_old_fields_reads_back_the_new_state(pla
             state = merge(state, report(producer=producer, sub=str(i), revoked=revoked, tlp=tlp,
                                         scam_types=scam_types, at=T0 + i), MODEL, T0 + i).state  # fmt: skip
         elif state is not None and step[0] == "sighting":
-            state = apply_sighting(state, step[1], 1, MODEL, T0 + i, subscriber=step[2]).state
+            state = apply_sighting(state, step[1], MODEL, T0 + i, org=step[2]).state
         elif state is not None:
-            state = hold(state).state
+            state = hold(state, state).state
         if state is None:
             continue
         stored.update(
@@ -68,4 +68,4 @@ def test_writing_each_new_state_over_the_old_fields_reads_back_the_new_state(pla
 def test_a_plain_new_indicator_writes_only_the_core_fields() -> None:
     state = merge(None, report(scam_types=()), MODEL, T0).state
     names = state_to_fields(state)[::2]
-    assert set(names) == {"k", "val", "f", "l", "n", "p", "c", "tlp", "s", "v", "r", "cc"}
+    assert set(names) == {"k", "val", "n", "c", "a", "s", "v", "r", "cc"}

@@ -221,6 +221,7 @@ def test_indicator_bundle_objects(canonical: Canonical) -> None:
         "extension_type": "property-extension",
         "scam_types": ["investment", "impersonation"],
         "version": 3,
+        "status": "active",
         "score": 64,
         "reporter_count": 3,
         "report_count": 5,

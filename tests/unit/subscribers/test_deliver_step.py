@@ -18,6 +18,7 @@ from pipeline.wire.headers import (
     HEADER_REASON,
     HEADER_REVOKED,
     HEADER_STAGE,
+    HEADER_STATUS,
     HEADER_SUBSCRIBER,
     HEADER_VERSION,
 )
@@ -117,7 +118,7 @@ async def test_versions_are_routed_by_tlp_and_type_and_never_delivered_twice() -
     ]
 
 
-async def test_a_revoked_version_goes_to_every_past_recipient_and_nobody_else() -> None:
+async def test_a_withdrawn_version_goes_to_every_past_recipient_and_nobody_else() -> None:
     store = MemoryStore(now=lambda: NOW)
     await store.put_subscription(TELCO)
     await store.put_subscription(BANK)
@@ -126,16 +127,19 @@ async def test_a_revoked_version_goes_to_every_past_recipient_and_nobody_else() 
     # After v1: telco narrows its filter to domains, and a new subscriber arrives that would match.
     await store.put_subscription(TELCO.model_copy(update={"types": frozenset({"domain"})}))
     await store.put_subscription(Subscription(id="late", name="L", sector="other", organisation="late"))
-    # The only reporter withdraws it: revoked.
+    # The only reporter withdraws it: withdrawn in every view (not final: a new report brings it back).
     retraction = submission(
         indicator_obj("phone-number", {"value": "+66812345678"}, revoked=True), submission_id="r2"
     )
     revoked = await publish(store, retraction, start=1)
-    assert [orjson.loads(r.value)["revoked"] for r in revoked] == [True]
+    records = [orjson.loads(r.value) for r in revoked]
+    assert [r["revoked"] for r in records] == [False]
+    assert {v["status"] for v in records[0]["views"].values()} == {"withdrawn"}
     out = ListEmitter()
     assert await deliver(store, out).process(revoked) == 2
     assert sorted(m[0] for m in out.messages) == [TOPICS.feed("bank"), TOPICS.feed("telco")]
     assert all(dict(m[3])[HEADER_REVOKED] == b"1" for m in out.messages)
+    assert all(dict(m[3])[HEADER_STATUS] == b"withdrawn" for m in out.messages)
     stats = await store.stats()
     assert stats["revocations_delivered"] == 2
     assert "delivered:late" not in stats

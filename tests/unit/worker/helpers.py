@@ -56,7 +56,8 @@ class OpenRegistry(Registry):
 
 def ingest(store: Store, emitter: ListEmitter, *, max_cas_retries: int = 20) -> IngestStep:
     return IngestStep(
-        store, emitter, TOPICS, ScoreModel(), now=lambda: NOW, max_cas_retries=max_cas_retries,
+        store, emitter, TOPICS, ScoreModel(default_trust=0.55), now=lambda: NOW,
+        max_cas_retries=max_cas_retries,
         registry=OpenRegistry(store),
     )  # fmt: skip
 

@@ -1,4 +1,4 @@
-"""The decay sweep on the in-memory store: a lower band is published, a score below 10 revokes."""
+"""The decay sweep on the in-memory store: a lower band is published; after two half-lives a view expires."""
 
 from __future__ import annotations
 
@@ -25,7 +25,12 @@ A_YEAR_LATER = datetime(2027, 11, 1, tzinfo=UTC)
 
 
 def records(emitter: ListEmitter) -> list[dict[str, Any]]:
-    return [orjson.loads(m[2]) for m in emitter.on(TOPICS.indicators)]
+    out = []
+    for m in emitter.on(TOPICS.indicators):
+        record = orjson.loads(m[2])
+        green = record["views"]["1"]  # the community's GREEN view (every report here is GREEN)
+        out.append(record | {"score": green["score"], "status": green["status"]})
+    return out
 
 
 async def phone_and_domain(store: MemoryStore, out: ListEmitter) -> IngestStep:
@@ -42,25 +47,27 @@ async def phone_and_domain(store: MemoryStore, out: ListEmitter) -> IngestStep:
     return step
 
 
-async def test_decay_publishes_a_lower_band_and_revokes_what_decayed_below_ten() -> None:
+async def test_decay_publishes_a_lower_band_and_expires_what_had_no_report_for_two_half_lives() -> None:
     store, out = MemoryStore(now=lambda: NOW), ListEmitter()
     step = await phone_and_domain(store, out)
-    # Sixty days later the phone (half-life 30 d) has decayed a band; a year later both are gone.
+    # Sixty days later the phone (half-life 30 d) has decayed a band; a year later it has expired, and the
+    # domain (half-life 180 d: 344 days is less than two) decayed within its band, which publishes nothing.
     result = await DecaySweep(step.versions, batch=1, now=lambda: SIXTY_DAYS_LATER).walk()
-    assert (result.examined, result.walk_done, result.rescored, result.revoked) == (2, True, 1, 0)
+    assert (result.examined, result.walk_done, result.rescored) == (2, True, 1)
     much_later = DecaySweep(step.versions, batch=1, now=lambda: A_YEAR_LATER)
-    assert (await much_later.walk()).revoked == 2
+    assert (await much_later.walk()).rescored == 1
     got = records(out)
-    assert [(r["kind"], r["version"], r["score"], r["revoked"]) for r in got[2:3]] == [
-        ("phone", 2, 17, False),  # 67 after two 30-day half-lives: a band lower
+    assert [(r["kind"], r["version"], r["score"], r["status"]) for r in got[2:3]] == [
+        ("phone", 2, 17, "active"),  # 67 after two 30-day half-lives: a band lower
     ]
-    assert {(r["kind"], r["version"], r["score"], r["revoked"]) for r in got[3:]} == {
-        ("phone", 3, 0, True),  # decayed below 10: revoked
-        ("domain", 2, 0, True),
-    }
-    assert (await much_later.walk()).rescored == 0  # revoked is final: nothing more to do
+    assert [(r["kind"], r["version"], r["score"], r["status"]) for r in got[3:]] == [
+        ("phone", 3, 0, "expired"),  # no report for two half-lives: expired (a new report revives it)
+    ]
+    assert not any(r["revoked"] for r in got)
+    assert (await much_later.walk()).rescored == 0  # expired once: nothing more to do
     stats = exact(await store.stats())
-    assert (stats["decayed"], stats["revocations"], stats["versions"]) == (3, 2, 5)
+    assert (stats["decayed"], stats["versions"]) == (2, 4)
+    assert "revocations" not in stats
 
 
 async def test_a_tick_examines_one_slice_and_the_next_resumes_from_the_stored_cursor() -> None:

@@ -14,7 +14,7 @@ from pipeline.kafka.emit import ListEmitter
 from pipeline.processors.score import ScoreModel
 from pipeline.state.memory_store import MemoryStore
 from pipeline.state.org import Organisation
-from pipeline.stix.ids import producer_identity_id
+from pipeline.stix.ids import INDICATOR_EXTENSION_ID, producer_identity_id
 from pipeline.wire.headers import HEADER_PRODUCER, HEADER_REASON
 from pipeline.wire.message import InMessage
 from pipeline.worker.ingest import IngestStep
@@ -121,8 +121,9 @@ async def test_trust_comes_from_the_registry_and_invented_ids_cannot_push_a_valu
     assert (await step.process([report])).accepted == 1
     assert trust == ORGS  # read from the registry, not from settings or the message
     [record] = published(out)
-    assert record["reporters"] == ["telco-a"]
-    assert record["score"] < 80  # one organisation alone stays below the blocking band
+    assert {v["bundle"]["objects"][0]["extensions"][INDICATOR_EXTENSION_ID]["reporter_count"]
+            for v in record["views"].values()} == {1}  # fmt: skip
+    assert max(v["score"] for v in record["views"].values()) < 80  # one organisation stays below blocking
 
 
 async def test_only_the_reporting_org_can_withdraw_its_report() -> None:
@@ -143,13 +144,14 @@ async def test_only_the_reporting_org_can_withdraw_its_report() -> None:
     assert reasons(out)[-1].startswith("not_reporter: ")
     [(state, _)] = await store.load_states([PHONE.indicator_id])
     assert state is not None and state.reporters == {"telco-a", "bank-b"} and not state.revoked
-    # The reporters themselves can: after both withdrew, the indicator is revoked.
+    # The reporters themselves can: after both withdrew, every view is withdrawn (not final).
     await step.process([
         on("telco-a", submission(withdrawn, producer="telco-a", submission_id="t2"), 3),
         on("bank-b", submission(withdrawn, producer="bank-b", submission_id="b2"), 4),
     ])  # fmt: skip
     [(state, _)] = await store.load_states([PHONE.indicator_id])
-    assert state is not None and state.revoked and state.reporters == frozenset()
+    assert state is not None and not state.revoked and state.reporters == frozenset()
+    assert {v["status"] for v in published(out)[-1]["views"].values()} == {"withdrawn"}
 
 
 async def test_a_withdrawal_of_a_value_nobody_reported_cannot_revoke_it_in_advance() -> None:

@@ -48,7 +48,8 @@ async def test_two_formats_from_two_producers_become_one_indicator_with_two_repo
     )
     assert (first.accepted, first.published, second.accepted, second.published) == (1, 1, 1, 1)
     got = records(out)
-    assert [(r["version"], r["reporters"]) for r in got] == [(1, ["telco-a"]), (2, ["bank-b", "telco-a"])]
+    counts = [(r["version"], r["views"]["1"]["bundle"]["objects"][0]["extensions"]) for r in got]
+    assert [(v, next(iter(ext.values()))["reporter_count"]) for v, ext in counts] == [(1, 1), (2, 2)]
     assert {r["indicator_id"] for r in got} == {canonical("phone", "+66812345678").indicator_id}
     assert got[1]["value"] == "+66812345678"
     [(_, key, _, headers)] = out.on(TOPICS.indicators)[:1]

@@ -1,4 +1,4 @@
-"""The sightings step on the in-memory store: applied once; two subscribers' false positives revoke."""
+"""The sightings step on the in-memory store: applied once; false positives suppress, reversibly."""
 
 from __future__ import annotations
 
@@ -41,7 +41,13 @@ def sighting(
 
 
 def records(emitter: ListEmitter) -> list[dict[str, Any]]:
-    return [orjson.loads(m[2]) for m in emitter.on(TOPICS.indicators)]
+    """Each record, with the community GREEN view's status and bundle (the reports here are GREEN)."""
+    out = []
+    for m in emitter.on(TOPICS.indicators):
+        record = orjson.loads(m[2])
+        green = record["views"]["1"]
+        out.append(record | {"status": green["status"], "bundle": green["bundle"]})
+    return out
 
 
 SUBSCRIBERS = ("telco", "bank")
@@ -63,7 +69,9 @@ async def published_phone(store: MemoryStore, out: ListEmitter, *, received: boo
     return SightingStep(step.versions, now=lambda: NOW)
 
 
-async def test_false_positives_from_two_subscribers_revoke_and_sightings_count_once() -> None:
+async def test_false_positives_from_two_organisations_suppress_and_a_new_report_brings_it_back() -> None:
+    """Before: two false-positive votes revoked a real scam number for good; a genuine report changed
+    nothing. Now the quorum (2, and more organisations than support it) suppresses it, reversibly."""
     store, out = MemoryStore(now=lambda: NOW), ListEmitter()
     step = await published_phone(store, out)
     first = [sighting("telco", "false-positive", 1), sighting("telco", "false-positive", 2)]
@@ -75,14 +83,27 @@ async def test_false_positives_from_two_subscribers_revoke_and_sightings_count_o
     result = await step.process([sighting("bank", "false-positive", 3)])
     assert (result.applied, result.published) == (1, 1)
     got = records(out)
-    assert [(r["version"], r["revoked"]) for r in got] == [(1, False), (2, True)]
+    assert [(r["version"], r["revoked"], r["status"]) for r in got] == [
+        (1, False, "active"), (2, False, "suppressed"),
+    ]  # fmt: skip
+    assert got[-1]["views"]["1"]["score"] == 0
     ext = next(o for o in got[-1]["bundle"]["objects"] if o["type"] == "indicator")["extensions"]
     assert next(iter(ext.values()))["sightings"] == {"true_positive": 0, "false_positive": 2, "blocked": 0}
     assert b"telco" not in orjson.dumps(got[-1]["bundle"])  # producers see counts, not who reported
     stats = exact(await store.stats())
-    assert (stats["sightings"], stats["sightings:false_positive"], stats["revocations"]) == (2, 2, 1)
+    assert (stats["sightings"], stats["sightings:false_positive"], stats["suppressions"]) == (2, 2, 1)
     [(state, _)] = await store.load_states([PHONE.indicator_id])
-    assert state is not None and state.revoked and state.fp_by == {"telco", "bank"}
+    assert state is not None and not state.revoked and state.fp_by == {"telco", "bank"}
+    # New authenticated evidence: police reports it too. Two organisations now support it: back.
+    reports = ingest(store, out)
+    await reports.process(
+        submission_messages(
+            phone_submission("0812345678", country="TH", producer="police", submission_id="p")
+        )
+    )
+    back = records(out)[-1]
+    assert (back["version"], back["status"], back["revoked"]) == (3, "active", False)
+    assert back["views"]["1"]["score"] > 0
 
 
 async def test_a_replayed_sighting_that_published_re_emits_the_current_version() -> None:
@@ -95,7 +116,7 @@ async def test_a_replayed_sighting_that_published_re_emits_the_current_version()
     again = ListEmitter()
     result = await SightingStep(ingest(store, again).versions, now=lambda: NOW).process(revoking)
     assert (result.applied, result.replayed, result.published) == (0, 1, 1)
-    assert [(r["version"], r["revoked"]) for r in records(again)] == [(2, True)]
+    assert [(r["version"], r["status"]) for r in records(again)] == [(2, "suppressed")]
     assert exact(await store.stats()) == before
 
 

@@ -40,7 +40,7 @@ class CountingLookup:
 
 def enrichment_of(value: bytes) -> dict[str, Any]:
     record = orjson.loads(value)
-    indicator = next(o for o in record["bundle"]["objects"] if o["type"] == "indicator")
+    indicator = next(o for o in record["views"]["1"]["bundle"]["objects"] if o["type"] == "indicator")
     result: dict[str, Any] = next(iter(indicator["extensions"].values()))["enrichment"]
     return result
 

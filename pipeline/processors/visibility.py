@@ -1,0 +1,185 @@
+"""TLP per report: who may see which report, and what each audience's view of an indicator is. Pure.
+
+Every report keeps its own TLP. A subscription sees a report when (TLP 2.0):
+
+- CLEAR: always;  GREEN: when it is cleared for GREEN or more;  AMBER: when cleared for AMBER or more;
+- AMBER+STRICT: only when the subscription belongs to the reporting organisation;
+- any of its organisation's own reports (except RED): always — it knows them;
+- RED: never (RED reports count for nobody; they are kept, never shared).
+
+Subscriptions that see the same reports form an *audience*: the clearance class (CLEAR, GREEN, or
+AMBER-or-more), and, for an organisation that reported the indicator, that organisation's own audience
+per class. An audience's :class:`View` is computed from its visible reports only — counts, scam types,
+confidence, first/last seen, TLP, score and status — so no field of what a subscription receives depends on
+a report it may not see, and a restricted report can neither block nor delay what others receive.
+
+Status of a view: ``active``; ``suppressed`` (false positives from at least ``fp_quorum`` organisations,
+more than the organisations that still support it in this view — its reporters and true-positive
+sighters that did not also call it a false positive: reversible, new evidence brings it back);
+``withdrawn`` (every visible report was withdrawn by its reporter: reversible); ``expired`` (no visible
+report for two half-lives: reversible); ``none`` (nothing visible: never delivered).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Final, Literal
+
+from pipeline.processors.score import ScoreModel, band
+from pipeline.state.indicator import NO_VIEW, Audience, Contribution, IndicatorState
+from pipeline.stix.tlp import TLP
+
+Status = Literal["active", "suppressed", "withdrawn", "expired", "none"]
+
+#: The clearance classes: what a subscription cleared for AMBER, AMBER+STRICT or RED sees of others is AMBER.
+CLASSES: Final[tuple[TLP, ...]] = (TLP.CLEAR, TLP.GREEN, TLP.AMBER)
+ROOT: Final = Audience()
+
+
+def clearance_class(cleared: TLP) -> int:
+    return int(min(cleared, TLP.AMBER))
+
+
+def audience_key(cleared: TLP, org: str | None = None) -> str:
+    """``"1"`` (GREEN community) or ``"1:bank-sg"`` (bank-sg's own audience at GREEN)."""
+    cls = clearance_class(cleared)
+    return f"{cls}" if org is None else f"{cls}:{org}"
+
+
+def parent_key(key: str) -> str | None:
+    """The audience a key shares its view with while it has no entry of its own."""
+    if ":" in key:
+        return key.split(":", 1)[0]
+    return None if key == "0" else str(int(key) - 1)
+
+
+def resolve(entries: Mapping[str, Audience], key: str) -> tuple[str | None, Audience]:
+    """The entry that stands for ``key`` (its own, or the nearest ancestor's), with the key it is under."""
+    current: str | None = key
+    while current is not None:
+        entry = entries.get(current)
+        if entry is not None:
+            return current, entry
+        current = parent_key(current)
+    return None, ROOT
+
+
+def subscription_key(entries: Mapping[str, Audience], cleared: TLP, org: str) -> str | None:
+    """The key under which a subscription's current view is recorded (None: it sees nothing)."""
+    found, _ = resolve(entries, audience_key(cleared, org))
+    return found
+
+
+def visible(c: Contribution, cls: int, org: str | None) -> bool:
+    if c.tlp == TLP.RED:
+        return False
+    if org is not None and c.org == org:
+        return True
+    if c.tlp == TLP.AMBER_STRICT:
+        return False
+    return int(c.tlp) <= cls
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """What one audience sees of one indicator."""
+
+    status: Status
+    tlp: TLP = TLP.CLEAR
+    score: int = 0
+    band: str = "low"
+    scam_types: frozenset[str] = frozenset()
+    reporter_count: int = 0
+    report_count: int = 0
+    confidence: int = 0
+    first_ms: int = 0
+    last_ms: int = 0
+
+    def fingerprint(self) -> str:
+        """What a subscriber acts on: status, TLP, band, scam types, how many organisations report it."""
+        if self.status == "none":
+            return NO_VIEW
+        text = f"{self.status}|{int(self.tlp)}|{self.band}|{','.join(sorted(self.scam_types))}|"
+        text += str(self.reporter_count)
+        return hashlib.blake2b(text.encode(), digest_size=5).hexdigest()
+
+
+def view_for(state: IndicatorState, key: str, model: ScoreModel, now_ms: int) -> View:
+    cls_text, _, org = key.partition(":")
+    return compute_view(state, int(cls_text), org or None, model, now_ms)
+
+
+def compute_view(state: IndicatorState, cls: int, org: str | None, model: ScoreModel, now_ms: int) -> View:
+    seen = [c for c in state.contributions if visible(c, cls, org)]
+    return view_from(state, seen, model, now_ms)
+
+
+def view_from(state: IndicatorState, seen: Iterable[Contribution], model: ScoreModel, now_ms: int) -> View:
+    seen = list(seen)
+    if not seen:
+        return View("none")
+    active = [c for c in seen if not c.withdrawn]
+    if not active:
+        return View("withdrawn", tlp=max(c.tlp for c in seen))
+    reporters = {c.org for c in active}
+    first_ms = min(c.first_ms for c in active)
+    last_ms = max(c.last_ms for c in active)
+    score = model.score(state.kind, active, state.tp_by, state.fp_by, now_ms)
+    against = state.fp_by
+    support = (reporters | state.tp_by) - state.fp_by
+    status: Status = "active"
+    if len(against) >= model.fp_quorum and len(against) > len(support):
+        status, score = "suppressed", 0
+    elif now_ms >= last_ms + 2 * model.half_life_ms(state.kind):
+        status, score = "expired", 0
+    return View(
+        status=status,
+        tlp=max(c.tlp for c in active),
+        score=score,
+        band=band(score, model),
+        scam_types=frozenset(t for c in active for t in c.scam_types),
+        reporter_count=len(reporters),
+        report_count=sum(c.reports for c in active),
+        confidence=max(c.confidence for c in active),
+        first_ms=first_ms,
+        last_ms=last_ms,
+    )
+
+
+def widest_score(state: IndicatorState, model: ScoreModel, now_ms: int) -> int:
+    """The operators' score: every report except RED, as if one audience could see them all."""
+    seen = [c for c in state.active if c.tlp != TLP.RED]
+    return model.score(state.kind, seen, state.tp_by, state.fp_by, now_ms) if seen else 0
+
+
+def audience_keys(state: IndicatorState) -> list[str]:
+    """Every audience whose view can differ: the classes, then each reporting organisation's own."""
+    orgs = sorted({c.org for c in state.contributions if c.tlp != TLP.RED})
+    return [str(int(c)) for c in CLASSES] + [f"{int(c)}:{o}" for o in orgs for c in CLASSES]
+
+
+def fingerprints(state: IndicatorState, model: ScoreModel, now_ms: int) -> dict[str, str]:
+    return {k: view_for(state, k, model, now_ms).fingerprint() for k in audience_keys(state)}
+
+
+def next_audiences(
+    before: Mapping[str, Audience], prints: Mapping[str, str], version: int
+) -> dict[str, Audience]:
+    """The audiences after a change, given each key's new view fingerprint; ``version`` is the new
+    global version (``since`` of what changed). A key keeps no entry of its own while its view is its
+    parent's: a new entry's ``seq`` continues from what its subscribers last saw."""
+    after = dict(before)
+    for key, fp in prints.items():
+        own = before.get(key)
+        if own is not None:
+            if fp != own.fingerprint:
+                after[key] = Audience(fp, own.seq + 1, version)
+            continue
+        parent = parent_key(key)
+        _, inherited = resolve(after, parent) if parent is not None else (None, ROOT)
+        if fp != inherited.fingerprint:
+            _, was = resolve(before, key)
+            after[key] = Audience(fp, max(was.seq, inherited.seq) + 1, version)
+    return after

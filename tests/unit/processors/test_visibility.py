@@ -1,0 +1,159 @@
+"""TLP per report: each subscription's bundle comes from the reports it may see, and nothing else."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipeline.processors.score import ScoreModel
+from pipeline.processors.validate import Report
+from pipeline.processors.visibility import visible
+from pipeline.state.indicator import Contribution
+from pipeline.stix.tlp import TLP
+
+from .exchange import Exchange, sub
+from .factories import T0, report
+
+TELCO = sub("telco-th", "telco", tlp="green")
+BANK = sub("bank-sg", "bank", sector="bank", tlp="amber")
+PLATFORM = sub("platform-x", "platform", sector="platform", tlp="green")
+POLICE = sub("police-au", "police", sector="law-enforcement", tlp="amber+strict")
+SUBS = [TELCO, BANK, PLATFORM, POLICE]
+MODEL = ScoreModel(trust={"telco": 0.8, "bank": 0.9, "platform": 0.6, "police": 1.0, "c": 0.7})
+
+
+def test_a_green_reporter_never_receives_anyone_elses_amber_strict_report() -> None:
+    # Measured: a telecom that reported GREEN received the bank's AMBER+STRICT version (scam type,
+    # confidence and first-seen time included). Reporting a value must not be a probe for others' data.
+    ex = Exchange(SUBS, MODEL)
+    ex.report(report(producer="bank", sub="b1", tlp=TLP.AMBER_STRICT, scam_types=("romance",),
+                     confidence=95, at=T0))  # fmt: skip
+    assert ex.inbox.keys() == {"bank-sg"}
+    ex.report(report(producer="telco", sub="t1", tlp=TLP.GREEN, scam_types=("investment",),
+                     confidence=60, at=T0 + 5000))  # fmt: skip
+    telco = ex.last("telco-th")
+    assert telco is not None
+    assert telco.ext["scam_types"] == ["investment"]
+    assert telco.indicator["confidence"] == 60
+    assert telco.ext["first_reported"] == "2026-05-28T20:26:45.000Z"
+    assert telco.ext["reporter_count"] == 1 and telco.ext["report_count"] == 1
+    assert telco.indicator["object_marking_refs"] == [TLP.GREEN.marking_id]
+    bank = ex.last("bank-sg")
+    assert bank is not None and bank.ext["scam_types"] == ["investment", "romance"]
+    assert bank.ext["reporter_count"] == 2 and bank.indicator["confidence"] == 95
+    assert bank.indicator["object_marking_refs"] == [TLP.AMBER_STRICT.marking_id]
+
+
+def test_a_red_report_never_freezes_what_others_see() -> None:
+    # Measured: a RED report of an already delivered GREEN value froze it; later corroboration never
+    # reached any subscriber.
+    ex = Exchange(SUBS, MODEL)
+    ex.report(report(producer="platform", sub="p1", tlp=TLP.GREEN))
+    assert set(ex.inbox) == {"telco-th", "bank-sg", "platform-x", "police-au"}
+    assert ex.report(report(producer="police", sub="r1", tlp=TLP.RED)) == []
+    got = ex.report(report(producer="telco", sub="t1", tlp=TLP.GREEN))
+    assert set(got) == {"telco-th", "bank-sg", "platform-x", "police-au"}
+    for s in SUBS:
+        item = ex.last(s.id)
+        assert item is not None and item.ext["reporter_count"] == 2 and item.status == "active"
+
+
+def test_who_can_see_nothing_gets_nothing() -> None:
+    ex = Exchange(SUBS, MODEL)
+    assert ex.report(report(producer="bank", sub="b1", tlp=TLP.AMBER)) == ["bank-sg", "police-au"]
+    assert ex.report(report(producer="c", sub="c1", tlp=TLP.AMBER_STRICT)) == []
+    assert ex.report(report(producer="c", sub="c2", tlp=TLP.RED)) == []
+    assert "telco-th" not in ex.inbox and "platform-x" not in ex.inbox
+
+
+def test_own_reports_are_visible_to_the_reporter_at_any_clearance() -> None:
+    ex = Exchange([sub("telco-th", "telco", tlp="clear")], MODEL)
+    assert ex.report(report(producer="telco", sub="t1", tlp=TLP.AMBER)) == ["telco-th"]
+
+
+def test_a_subscriber_that_no_longer_sees_any_active_report_gets_a_withdrawal_others_keep_theirs() -> None:
+    ex = Exchange(SUBS, MODEL)
+    ex.report(report(producer="platform", sub="p1", tlp=TLP.GREEN))
+    ex.report(report(producer="bank", sub="b1", tlp=TLP.AMBER_STRICT))
+    got = ex.report(report(producer="platform", sub="p2", revoked=True))
+    assert set(got) == {"telco-th", "bank-sg", "platform-x", "police-au"}
+    for s in (TELCO, PLATFORM, POLICE):
+        item = ex.last(s.id)
+        assert item is not None and item.status == "withdrawn"
+        assert "scam_types" not in item.ext and item.ext["reporter_count"] == 0
+    bank = ex.last("bank-sg")
+    assert bank is not None and bank.status == "active" and bank.ext["reporter_count"] == 1
+    # A new report brings it back: withdrawal is not final.
+    assert "telco-th" in ex.report(report(producer="telco", sub="t9", tlp=TLP.GREEN))
+    back = ex.last("telco-th")
+    assert back is not None and back.status == "active" and back.ext["reporter_count"] == 1
+
+
+def test_visibility_rules() -> None:
+    def c(org: str, tlp: TLP) -> Contribution:
+        return Contribution(org, tlp, T0, T0, 1, 50, frozenset())
+
+    assert visible(c("a", TLP.CLEAR), 0, None)
+    assert not visible(c("a", TLP.GREEN), 0, None) and visible(c("a", TLP.GREEN), 1, None)
+    assert not visible(c("a", TLP.AMBER), 1, None) and visible(c("a", TLP.AMBER), 2, None)
+    assert visible(c("a", TLP.AMBER), 0, "a")
+    assert not visible(c("a", TLP.AMBER_STRICT), 2, None) and not visible(c("a", TLP.AMBER_STRICT), 2, "b")
+    assert visible(c("a", TLP.AMBER_STRICT), 0, "a")
+    assert not visible(c("a", TLP.RED), 2, "a")
+
+
+ORGS = ["telco", "bank", "platform", "police", "c"]
+reports_strategy = st.lists(
+    st.builds(
+        lambda i, org, tlp, conf, types, at, withdraw: report(
+            producer=org,
+            sub=f"s{i}",
+            tlp=tlp,
+            confidence=conf,
+            scam_types=types,
+            at=T0 - at,
+            revoked=withdraw,
+        ),
+        st.integers(0, 10**9),
+        st.sampled_from(ORGS),
+        st.sampled_from(list(TLP)),
+        st.none() | st.integers(0, 100),
+        st.sets(st.sampled_from(["investment", "romance", "phishing"]), max_size=2).map(
+            lambda s: tuple(sorted(s))
+        ),
+        st.integers(0, 10**8),
+        st.sampled_from([False, False, False, True]),
+    ),
+    min_size=1,
+    max_size=10,
+)
+
+
+def _sees(s_org: str, cleared: TLP, r: Report) -> bool:
+    contribution = Contribution(r.producer, r.tlp, 0, 0, 1, 0, frozenset())
+    return visible(contribution, int(min(cleared, TLP.AMBER)), s_org)
+
+
+@settings(max_examples=300, deadline=None)
+@given(reports_strategy, st.sampled_from(SUBS), st.lists(st.sampled_from(["true_positive",
+       "false_positive", "blocked"]), max_size=3), st.lists(st.sampled_from(ORGS), max_size=3))  # fmt: skip
+def test_no_field_a_subscriber_receives_depends_on_a_report_it_may_not_see(
+    reports: list[Report], s: object, kinds: list[str], sighters: list[str]
+) -> None:
+    """Run the reports with and without the ones ``s`` may not see: ``s`` receives the same, in order."""
+    assert s in SUBS
+    subscription = SUBS[SUBS.index(s)]  # type: ignore[arg-type]
+    seen = [
+        r for r in reports
+        if r.revoked or _sees(subscription.organisation, subscription.tlp, r)
+    ]  # fmt: skip
+    full, only = Exchange([subscription], MODEL), Exchange([subscription], MODEL)
+    for ex, batch in ((full, reports), (only, seen)):
+        for r in batch:
+            ex.report(r)
+        if ex.state is not None:
+            for kind, org in zip(kinds, sighters, strict=False):
+                ex.sight(kind, org)
+    got_full = [(i.status, i.version, i.indicator) for i in full.inbox.get(subscription.id, [])]
+    got_only = [(i.status, i.version, i.indicator) for i in only.inbox.get(subscription.id, [])]
+    assert got_full == got_only
