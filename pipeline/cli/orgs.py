@@ -6,12 +6,14 @@ organisation's own topics. On a broker with an authorizer (Apache Kafka with the
 also create its SCRAM-SHA-512 user (``auth: scram``; the secret is printed or written once, never stored)
 and its literal ACLs; ``remove`` deletes its ACLs and user; ``check`` compares the broker's ACLs with what the
 registry implies. The embedded broker has no ACLs: identity is by topic only there, and these commands say so.
+Where the broker has client quotas (Apache Kafka), ``add``/``update``/``load`` also set the org's user's
+producer byte rate (``--quota-producer-byte-rate``), ``remove`` removes it and ``check`` compares it.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any, Final, get_args
 
 import click
 from rich.table import Table
@@ -24,6 +26,7 @@ from pipeline.state.org import (
     ROLES,
     Organisation,
     OrgError,
+    Quotas,
     Sector,
     apply_org_update,
     load_orgs_file,
@@ -32,6 +35,33 @@ from pipeline.state.org import (
 from pipeline.state.redis_store import RedisStore
 
 SECTORS: tuple[str, ...] = get_args(Sector)
+#: What ``--quota-none`` stands for until the definition is built (None already means "not given").
+UNLIMITED: Final = "unlimited"
+#: (Quotas field, help text, default) of each ``--quota-…`` option.
+QUOTA_OPTIONS: Final = tuple(
+    (name, f"{str(field.description)[:1].upper()}{str(field.description)[1:]}", field.default)
+    for name, field in Quotas.model_fields.items()
+)
+
+
+class QuotaValue(click.ParamType):
+    """A quota on the command line: a count (validated by the model) or ``none`` for unlimited."""
+
+    name = "quota"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, int) or value is None:
+            return value
+        text = str(value).strip().lower()
+        if text in ("none", "unlimited"):
+            return UNLIMITED
+        try:
+            return int(text.replace("_", ""))
+        except ValueError:
+            self.fail(f"{value!r} is not a whole number or 'none'", param, ctx)
+
+
+QUOTA: Final = QuotaValue()
 
 
 def definition_options(fn: Any) -> Any:
@@ -45,8 +75,23 @@ def definition_options(fn: Any) -> Any:
         ),
         click.option("--trust", type=float, default=None, help="Weight of its reports, 0..1 [default 0.5]."),
         click.option("--default-tlp", default=None, help="TLP of its unmarked reports [default amber]."),
-        click.option("--reports-per-hour", type=int, default=None, help="Quota (trust issue)."),
-        click.option("--new-indicators-per-day", type=int, default=None, help="Quota (trust issue)."),
+        click.option(
+            "--default-confidence",
+            type=int,
+            default=None,
+            help="Confidence of its reports that state none, 0..100 [default 50].",
+        ),
+        *(
+            click.option(
+                f"--quota-{name.replace('_', '-')}",
+                f"quota_{name}",
+                type=QUOTA,
+                default=None,
+                metavar="N|none",
+                help=f"{text} ('none': unlimited) [default {default}].",
+            )
+            for name, text, default in QUOTA_OPTIONS
+        ),
         click.option("--auth", type=click.Choice(("scram", "mtls")), default=None, help="[default scram]"),
         click.option("--cert-cn", default=None, help="mTLS: subject CN of its client certificate."),
     ]
@@ -56,13 +101,24 @@ def definition_options(fn: Any) -> Any:
 
 
 def _fields(roles: tuple[str, ...], **given: Any) -> dict[str, Any]:
-    quotas = {k: given.pop(k) for k in ("reports_per_hour", "new_indicators_per_day")}
+    """The definition the options give; a quota given as ``none`` becomes None (unlimited)."""
+    quotas = {name: given.pop(f"quota_{name}") for name, _text, _default in QUOTA_OPTIONS}
     out = {k: v for k, v in given.items() if v is not None}
     if roles:
         out["roles"] = list(roles)
     if any(v is not None for v in quotas.values()):
-        out["quotas"] = {k: v for k, v in quotas.items() if v is not None}
+        out["quotas"] = {k: None if v is UNLIMITED else v for k, v in quotas.items() if v is not None}
     return out
+
+
+def describe_quotas(quotas: Quotas) -> str:
+    """``10000 new/h, 200 reports/s, 5000 sightings/h, 1048576 B/s``, with ``unlimited`` for None."""
+    units = {"new_indicators_per_hour": "new/h", "reports_per_second": "reports/s",
+             "sightings_per_hour": "sightings/h", "producer_byte_rate": "B/s"}  # fmt: skip
+    return ", ".join(
+        f"{'unlimited' if value is None else value} {units[name]}"
+        for name, value in quotas.model_dump().items()
+    )
 
 
 @click.group("orgs")
@@ -175,13 +231,15 @@ def list_cmd(
         return
     table = Table()
     table.add_column("id", no_wrap=True)
-    for header in ("name", "sector", "country", "roles", "trust", "default tlp", "auth"):
+    for header in ("name", "sector", "country", "roles", "trust", "default tlp", "default conf", "quotas",
+                   "auth"):  # fmt: skip
         table.add_column(header, overflow="fold")
     for o in known:
         data = o.to_json()
         cells = [
             o.id, o.name, o.sector, o.country or "", ",".join(data["roles"]), f"{o.trust:g}",
-            data["default_tlp"], o.auth if o.auth == "scram" else f"mtls CN={o.cert_cn}",
+            data["default_tlp"], str(o.default_confidence), describe_quotas(o.quotas),
+            o.auth if o.auth == "scram" else f"mtls CN={o.cert_cn}",
         ]  # fmt: skip
         table.add_row(*(Text(c) for c in cells))
     obj.console.print(table)

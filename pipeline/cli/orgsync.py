@@ -1,5 +1,7 @@
 """What ``scamshare orgs`` and ``subscribers`` do on the broker: topics always; users and ACLs where the
-broker has an authorizer (Apache Kafka with the StandardAuthorizer). The embedded broker has none."""
+broker has an authorizer (Apache Kafka with the StandardAuthorizer); each organisation's producer byte-rate
+client quota where the broker has client quotas (Apache Kafka). The embedded broker has neither, and the
+commands say so instead of failing."""
 
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
 
 from pipeline.config import Settings
 from pipeline.errors import KafkaError
-from pipeline.identity import credentials, kafka_admin
+from pipeline.identity import credentials, kafka_admin, quotas
 from pipeline.identity.acls import Acl, org_acls, principal, registry_acls
 from pipeline.kafka.clients import build_admin
 from pipeline.kafka.topics import ensure_topics, input_topic_spec
@@ -59,6 +61,17 @@ def broker_enforces_acls(admin: AdminClient, timeout: float = 10.0) -> bool:
     return True
 
 
+def sync_quota(settings: Settings, org_id: str, expected: float | None) -> tuple[bool, str]:
+    """Make ``org_id``'s producer byte-rate quota ``expected`` (None: none); (broker has quotas, a note)."""
+    try:
+        outcome = quotas.sync_user_quota(settings, org_id, expected)
+    except quotas.QuotasUnsupportedError:
+        return False, quotas.UNSUPPORTED
+    if expected is None:
+        return True, "producer quota removed" if outcome == "removed" else "no producer quota"
+    return True, f"producer quota {expected:.0f} B/s {'set' if outcome == 'set' else 'unchanged'}"
+
+
 def registry(settings: Settings) -> tuple[list[Organisation], list[Subscription]]:
     url = settings.redis_url_value()
     assert url is not None
@@ -84,6 +97,9 @@ class Provisioned:
     credentials: Path | None = None
     acls_added: int = 0
     acls_removed: int = 0
+    quotas_supported: bool = False
+    producer_byte_rate: float | None = None
+    quota: str | None = None  # what was done about the quota, in words
 
     @property
     def summary(self) -> str:
@@ -96,13 +112,17 @@ class Provisioned:
                 parts.append(f"user {self.user} created")
             if self.credentials:
                 parts.append(f"credentials written to {self.credentials}")
+        if self.quota:
+            parts.append(self.quota)
         return "; ".join(parts)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "topics": self.topics, "acls_enforced": self.secured, "user_created": self.user,
             "credentials_file": str(self.credentials) if self.credentials else None,
-            "acls_added": self.acls_added, "acls_removed": self.acls_removed, "summary": self.summary,
+            "acls_added": self.acls_added, "acls_removed": self.acls_removed,
+            "quotas_supported": self.quotas_supported, "producer_byte_rate": self.producer_byte_rate,
+            "summary": self.summary,
         }  # fmt: skip
 
 
@@ -115,11 +135,14 @@ def provision(
     create_user: bool = True,
     print_secret: bool = True,
 ) -> Provisioned:
-    """Create ``org``'s topics; where the broker has ACLs, its user (once) and exactly its ACLs."""
+    """Create ``org``'s topics; where the broker has ACLs, its user (once) and exactly its ACLs; where it
+    has client quotas, its user's producer byte rate (``quotas.producer_byte_rate``; None removes it)."""
     admin = build_admin(settings)
     out = Provisioned(
         topics=ensure_topics(admin, [input_topic_spec(settings, n) for n in own_topics(org, settings.topics)])
     )
+    out.producer_byte_rate = quotas.producer_quota(org)
+    out.quotas_supported, out.quota = sync_quota(settings, org.id, out.producer_byte_rate)
     if not broker_enforces_acls(admin):
         return out
     out.secured = True
@@ -169,13 +192,15 @@ def sync_org(settings: Settings, org_id: str) -> int | None:
 
 
 def deprovision(settings: Settings, org_id: str) -> str | None:
-    """Delete ``org_id``'s ACLs and SCRAM user where the broker has ACLs; a note saying what happened."""
+    """Delete ``org_id``'s ACLs and SCRAM user where the broker has ACLs, and its producer quota where it
+    has client quotas; a note saying what happened."""
     admin = build_admin(settings)
+    _supported, quota = sync_quota(settings, org_id, None)
     if not broker_enforces_acls(admin):
-        return "the broker has no ACLs: nothing to delete there"
+        return f"the broker has no ACLs: nothing to delete there; {quota}"
     acls = set(kafka_admin.current_acls(admin, [principal(org_id)]))
     kafka_admin.deprovision_org(admin, settings, org_id, acls)
-    return f"{len(acls)} ACL(s) and its user deleted"
+    return f"{len(acls)} ACL(s) and its user deleted; {quota}"
 
 
 @dataclass
@@ -183,33 +208,56 @@ class CheckReport:
     secured: bool
     missing: list[Acl] = field(default_factory=list)
     extra: list[Acl] = field(default_factory=list)
+    quotas_supported: bool = False
+    quota_drift: list[quotas.QuotaMismatch] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not (self.missing or self.extra)
+        return not (self.missing or self.extra or self.quota_drift)
 
     def lines(self) -> list[str]:
         if not self.secured:
-            return [NO_AUTHORIZER.replace(", no user was created", "")]
-        out = [f"missing {a}" for a in self.missing] + [f"extra   {a}" for a in self.extra]
-        return out or ["ACLs match the registry"]
+            out = [NO_AUTHORIZER.replace(", no user was created", "")]
+        else:
+            out = [f"missing {a}" for a in self.missing] + [f"extra   {a}" for a in self.extra]
+            out = out or ["ACLs match the registry"]
+        if not self.quotas_supported:
+            return [*out, quotas.UNSUPPORTED]
+        return [*out, *(f"quota   {m}" for m in self.quota_drift)] if self.quota_drift else [
+            *out, "producer quotas match the registry"]  # fmt: skip
 
     def to_json(self) -> dict[str, Any]:
         return {
             "acls_enforced": self.secured, "ok": self.ok,
             "missing": [str(a) for a in self.missing], "extra": [str(a) for a in self.extra],
+            "quotas_supported": self.quotas_supported,
+            "quota_drift": [
+                {"user": m.user, "expected": m.expected, "actual": m.actual} for m in self.quota_drift
+            ],
         }  # fmt: skip
 
 
+def check_quotas(settings: Settings, orgs: list[Organisation]) -> tuple[bool, list[quotas.QuotaMismatch]]:
+    """(broker has client quotas, registered users whose producer quota differs from the registry's)."""
+    expected = quotas.registry_quotas(orgs)
+    try:
+        actual = quotas.describe_user_quotas(settings, expected if len(expected) == 1 else None)
+    except quotas.QuotasUnsupportedError:
+        return False, []
+    return True, quotas.quota_drift(expected, actual)
+
+
 def check(settings: Settings) -> CheckReport:
-    """The registry's ACLs against the broker's (every ALLOW binding on the broker is compared)."""
+    """The registry's ACLs against the broker's (every ALLOW binding on the broker is compared), and each
+    registered organisation's producer quota against its user's on the broker."""
     admin = build_admin(settings)
-    if not broker_enforces_acls(admin):
-        return CheckReport(secured=False)
     orgs, subs = registry(settings)
+    supported, quota_drift = check_quotas(settings, orgs)
+    if not broker_enforces_acls(admin):
+        return CheckReport(secured=False, quotas_supported=supported, quota_drift=quota_drift)
     expected = registry_acls(
         orgs, subs, settings.topics, app_id=settings.app_id,
         pipeline_user=settings.pipeline_user, exporter_user=settings.exporter_user,
     )  # fmt: skip
     drift = kafka_admin.acl_drift(expected, kafka_admin.current_acls(admin, None))
-    return CheckReport(True, list(drift.missing), list(drift.extra))
+    return CheckReport(True, list(drift.missing), list(drift.extra), supported, quota_drift)

@@ -10,6 +10,8 @@ otherwise let ``bank`` match ``bank.sg``'s groups, and ``scam.submissions.<org>`
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal
 
@@ -19,6 +21,8 @@ from pipeline.config import Topics
 from pipeline.state.definitions import DefinitionError, parse_definition, parse_yaml_definitions, read_text
 from pipeline.stix.tlp import TLP, parse_tlp
 from pipeline.wire.fields import COUNTRY_RE, PRODUCER_ID_RE
+
+logger = logging.getLogger(__name__)
 
 #: 1-63 characters of a-z 0-9 _ -, starting with a letter or digit (no '.', see the module docstring).
 ORG_ID_RE: Final = PRODUCER_ID_RE
@@ -32,17 +36,50 @@ ROLES: Final[tuple[Role, ...]] = ("producer", "subscriber")
 AuthKind = Literal["scram", "mtls"]
 
 
-class Quotas(BaseModel):
-    """Limits on what one organisation may submit (enforced by the trust issue's admission step).
+#: Quota fields of earlier releases (never enforced): dropped when a stored record is read, refused in a
+#: definition with the field that replaced them.
+RETIRED_QUOTAS: Final[dict[str, str | None]] = {
+    "reports_per_hour": "reports_per_second",
+    "new_indicators_per_day": "new_indicators_per_hour",
+    "reports_per_message": None,
+}
 
-    ``None`` means no limit of that kind.
+
+class Quotas(BaseModel):
+    """Limits on what one organisation may send; ``None`` means unlimited, 0 means none at all.
+
+    The exchange's admission step counts the first three per organisation; ``producer_byte_rate`` is the
+    broker's own: ``scamshare orgs add|update|load`` set it on Apache Kafka as a client quota of the org's
+    user (``user=<org>``), which throttles every producer that logs in as it. The defaults suit a
+    participant of a national exchange; raise them for the big reporters.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    reports_per_hour: int | None = Field(default=None, ge=0, le=100_000_000)
-    new_indicators_per_day: int | None = Field(default=None, ge=0, le=100_000_000)
-    reports_per_message: int | None = Field(default=None, ge=1, le=100_000)
+    new_indicators_per_hour: int | None = Field(
+        default=10_000, ge=0, description="indicators it may report first (new to the exchange) per hour"
+    )
+    reports_per_second: int | None = Field(
+        default=200, ge=0, description="reports (one indicator each) it may submit per second"
+    )
+    sightings_per_hour: int | None = Field(
+        default=5_000, ge=0, description="sightings it may report per hour"
+    )
+    producer_byte_rate: int | None = Field(
+        default=1_048_576,
+        ge=0,
+        description="bytes per second the broker lets its Kafka user produce (a client quota; 1 MiB/s)",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_retired(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping) or not RETIRED_QUOTAS.keys() & data.keys():
+            return data
+        dropped = {k: data[k] for k in RETIRED_QUOTAS if data.get(k) is not None}
+        if dropped:  # parse_org refuses these in a definition; a stored record must still load
+            logger.warning("retired quota fields dropped (they were never enforced): %s", dropped)
+        return {k: v for k, v in data.items() if k not in RETIRED_QUOTAS}
 
 
 class Organisation(BaseModel):
@@ -57,6 +94,9 @@ class Organisation(BaseModel):
     roles: frozenset[Role] = Field(description="producer (reports), subscriber (feeds, sightings), or both")
     trust: float = Field(default=0.5, ge=0, le=1, description="weight of its reports in the score")
     default_tlp: TLP = Field(default=TLP.AMBER, description="TLP of its reports that carry no marking")
+    default_confidence: int = Field(
+        default=50, ge=0, le=100, description="confidence of its reports that state none"
+    )
     quotas: Quotas = Field(default_factory=Quotas)
     auth: AuthKind = "scram"
     cert_cn: str | None = Field(
@@ -148,14 +188,26 @@ class OrgError(DefinitionError):
 
 def parse_org(data: Any) -> Organisation:
     """Validate one definition (a mapping); raises OrgError naming each bad field."""
+    quotas = data.get("quotas") if isinstance(data, Mapping) else None
+    if isinstance(quotas, Mapping):
+        retired = [k for k in RETIRED_QUOTAS if k in quotas]
+        if retired:
+            fixes = [f"{k} → {RETIRED_QUOTAS[k]}" if RETIRED_QUOTAS[k] else f"{k} (drop it)" for k in retired]
+            raise OrgError(f"field 'quotas': retired field(s) {retired}; use {', '.join(fixes)}")
     return parse_definition(Organisation, data, OrgError)
 
 
 def apply_org_update(current: Organisation, changes: dict[str, Any]) -> Organisation:
-    """``current`` with the given fields replaced (``None`` = not given); the id cannot change."""
+    """``current`` with the given fields replaced (``None`` = not given); the id cannot change.
+
+    ``quotas`` is merged key by key: ``{"reports_per_second": None}`` makes that one unlimited and keeps
+    the others.
+    """
     given = {k: v for k, v in changes.items() if v is not None}
     if "id" in given and given["id"] != current.id:
         raise OrgError(f"field 'id': cannot change {current.id!r} to {given['id']!r}; add a new one")
+    if isinstance(given.get("quotas"), Mapping):
+        given["quotas"] = {**current.quotas.model_dump(), **given["quotas"]}
     return parse_org({**current.to_json(), **given})
 
 

@@ -25,7 +25,7 @@ from pipeline.stix.tlp import TLP
 from pipeline.subscribers.backfill import backfill_async
 from tests.conftest import StackAddresses
 
-from .helpers import canon, enrol, module_settings, read_topic, running_worker, wait_processed
+from .helpers import canon, enrol, module_settings, read_records, read_topic, running_worker, wait_processed
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -131,14 +131,15 @@ async def test_matching_matrix_and_tlp(
     assert {s: stats.get(f"delivered:{s}", 0) for s in expected} == {s: len(v) for s, v in expected.items()}
 
 
-async def test_revocation_reaches_every_past_recipient(
+async def test_a_withdrawal_reaches_every_past_recipient(
     msettings: Settings, worker: subprocess.Popen[bytes], store: RedisStore
 ) -> None:
     # phones-th now wants Singapore only: PHONE_TH no longer matches its filter, but it had received it.
     sub = next(s for s in SUBS if s.id == "phones-th")
     await store.put_subscription(sub.model_copy(update={"countries": frozenset({"SG"})}))
     time.sleep(1.2)  # the fan-out agent re-reads subscriptions at most every second
-    # Two reporters: one retraction is not a revocation; the second one is.
+    # Two reporters: one retraction withdraws nothing; the second one withdraws it from every past
+    # recipient (status withdrawn: stop acting on it; a new report would bring it back).
     publish(msettings, "org-x", (SHARED, {}))
     publish(msettings, "org-y", (SHARED, {}))
     await wait_processed(msettings, store, 12, worker)
@@ -156,9 +157,11 @@ async def test_revocation_reaches_every_past_recipient(
             want.add(SHARED.indicator_id)
         assert revoked == want, sub_id
     [(state, delivered)] = await store.load_states([PHONE_TH.indicator_id])
-    assert state is not None and state.revoked
+    assert state is not None and not state.revoked and state.reporters == frozenset()
     assert set(delivered) == recipients
-    assert len(set(delivered.values())) == 1  # all at the revoked version
+    assert len(set(delivered.values())) == 1  # all at the withdrawn version
+    last = read_records(msettings, msettings.topics.feed("amber"))[-1]
+    assert (last.key, last.headers["scamshare-status"]) == (SHARED.indicator_id.encode(), b"withdrawn")
 
 
 async def test_subscription_added_at_run_time_takes_effect(

@@ -235,7 +235,9 @@ def test_each_org_got_its_own_private_credentials_and_no_drift(exchange: Exchang
     assert scram_users(admin) == {"admin", *ORGS, s.pipeline_user, s.exporter_user}
     check = exchange.cli("orgs", "check", "--json")
     assert check.exit_code == 0, check.output
-    assert json.loads(check.output) == {"acls_enforced": True, "ok": True, "missing": [], "extra": []}
+    assert json.loads(check.output) == {
+        "acls_enforced": True, "ok": True, "missing": [], "extra": [], "quotas_supported": True, "quota_drift": [],
+    }  # fmt: skip
 
 
 # --- the legitimate path ------------------------------------------------------------------------------
@@ -345,6 +347,7 @@ def test_orgs_check_reports_an_acl_added_by_hand(exchange: Exchange) -> None:
         assert check.exit_code == 1, check.output
         assert json.loads(check.output) == {
             "acls_enforced": True, "ok": False, "missing": [], "extra": [str(extra)],
+            "quotas_supported": True, "quota_drift": [],
         }  # fmt: skip
     finally:
         delete_acls(admin, [extra])

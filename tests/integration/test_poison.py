@@ -20,8 +20,6 @@ def batch(settings: Settings, *values: bytes) -> list[InMessage]:
     return [InMessage(settings.topics.submissions, 0, i, None, v) for i, v in enumerate(values)]
 
 
-
-
 async def test_the_failing_message_is_dead_lettered_once_and_the_rest_processed(
     settings: Settings, store: RedisStore, redis_client: redis.Redis
 ) -> None:

@@ -43,9 +43,12 @@ def test_pipeline_topics_follow_settings() -> None:
     # One broker: min.insync.replicas cannot exceed the replication factor; an explicit value is kept.
     single = pipeline_topics(Settings(topic_prefix="x."))[0].config
     assert single["min.insync.replicas"] == "1"
-    assert pipeline_topics(Settings(replication_factor=5, min_insync_replicas=3))[0].config[
-        "min.insync.replicas"
-    ] == "3"
+    assert (
+        pipeline_topics(Settings(replication_factor=5, min_insync_replicas=3))[0].config[
+            "min.insync.replicas"
+        ]
+        == "3"
+    )
     # A bigger worker limit raises the topics' limit with it, so the worker (not the broker) rejects.
     big = pipeline_topics(Settings(max_message_bytes=4_000_000))[0].config
     assert big["max.message.bytes"] == str(4_000_000 + 64 * 1024)
