@@ -151,6 +151,13 @@ class Settings(BaseSettings):
     dedup_window_s: int = Field(
         default=7 * 24 * 3600, ge=60, description="How long a submission id is remembered for idempotency."
     )
+    state_grace_days: int = Field(
+        default=30,
+        ge=0,
+        le=3650,
+        description="How long an indicator's state outlives its validity (valid_until) before Redis expires "
+        "it, with its delivery marks: a late sighting or report within the grace still finds it.",
+    )
     max_message_bytes: int = Field(default=1_000_000, ge=1024)
     max_objects_per_bundle: int = Field(default=1000, ge=1)
     max_json_depth: int = Field(default=32, ge=2)
@@ -162,6 +169,31 @@ class Settings(BaseSettings):
         le=300,
         description="How often the worker re-reads the organisation registry and subscribes to the topics "
         "of newly registered organisations (a new organisation is consumed within about this + a rebalance).",
+    )
+
+    # --- Trust: scores, suppression, quotas -----------------------------------------------------------
+    min_corroboration: int = Field(
+        default=2,
+        ge=1,
+        le=10,
+        description="Distinct organisations (reporters and true-positive sighters) a view needs before its "
+        "score may reach the blocking band; one organisation alone stays below it.",
+    )
+    corroboration_diversity: Literal["sector", "country"] | None = Field(
+        default=None, description="If set, those organisations must also differ in sector (or country)."
+    )
+    fp_quorum: int = Field(
+        default=2,
+        ge=1,
+        le=100,
+        description="False-positive organisations needed to suppress an indicator (and more of them than "
+        "organisations that support it); reversible.",
+    )
+    quotas_enforced: bool = Field(
+        default=True, description="Apply each organisation's quotas (over-quota messages are held, not lost)."
+    )
+    max_held_per_org: int = Field(
+        default=100_000, ge=1, description="Held messages per organisation before new ones go to the DLQ."
     )
 
     # --- Enrichment and allowlists -------------------------------------------------------------------

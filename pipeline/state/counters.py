@@ -35,7 +35,10 @@ COUNTERS: Final[tuple[CounterSpec, ...]] = (
     CounterSpec("allowlisted", "allowlisted", "Reports held back by an allowlist."),
     CounterSpec("indicators", "indicators_created", "Indicators seen for the first time."),
     CounterSpec("versions", "versions", "Indicator versions published to the indicators topic."),
+    CounterSpec("held", "held", "Messages held by their organisation's quotas, by quota.", label="quota"),
+    CounterSpec("released", "released", "Held messages released once the quota allowed."),
     CounterSpec("revocations", "revocations", "Final revocations published (allowlist, erasure)."),
+    CounterSpec("erasures", "erasures", "Values erased on request (`scamshare erase`): final, everywhere."),
     CounterSpec("suppressions", "suppressions", "Indicators suppressed by false positives (reversible)."),
     CounterSpec("decayed", "decayed", "Versions published by the decay sweep (lower band or expiry)."),
     CounterSpec(

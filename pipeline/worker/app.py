@@ -38,6 +38,7 @@ from pipeline.subscribers.deliver import DeliverStep
 from pipeline.wire.headers import header_map
 from pipeline.wire.message import InMessage
 from pipeline.worker.decay import DecaySweep
+from pipeline.worker.held import install_release_timer
 from pipeline.worker.inputs import InputTopics
 from pipeline.worker.poison import INFRASTRUCTURE_ERRORS, process_isolating
 from pipeline.worker.runtime import Runtime
@@ -283,7 +284,7 @@ def build_worker(
     @app.agent(sightings, name="sightings")
     async def sightings_agent(stream: faust.StreamT[Any]) -> None:
         v = runtime.versions()
-        step = SightingStep(v, registry=runtime.registry())
+        step = SightingStep(v, registry=runtime.registry(), admission=runtime.admission())
         await run(
             "sightings",
             stream,
@@ -318,6 +319,8 @@ def build_worker(
             logger.warning("decay tick failed, next tick retries: %r", exc)
             return
         logger.debug("decay tick %s", result)
+
+    install_release_timer(app, runtime, retried=DECAY_RETRIED)
 
     @app.agent(indicators, name="fanout")
     async def fanout(stream: faust.StreamT[Any]) -> None:

@@ -34,6 +34,7 @@ from pipeline.wire.headers import (
 from pipeline.wire.limits import Limits
 from pipeline.wire.message import InMessage
 from pipeline.wire.rejected import Rejected
+from pipeline.worker.admission import Admission
 from pipeline.worker.contention import until_committed
 from pipeline.worker.online import Guarded
 from pipeline.worker.registry import Registry, channel_org
@@ -80,6 +81,10 @@ class BatchResult:
     duplicates: int = 0
     replayed: int = 0
     published: int = 0
+    #: messages held by their organisation's quotas (released later by :meth:`IngestStep.release_held`)
+    held: int = 0
+    #: the sources of the messages this call admitted (validated, and processed or rejected)
+    admitted: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -98,6 +103,8 @@ class IngestStep:
     online: Sequence[Guarded] = ()
     enrichment_ttl_s: int = ENRICHMENT_TTL_S
     registry: Registry | None = None
+    #: the organisations' quotas; None: not enforced (step tests about merging)
+    admission: Admission | None = None
 
     def __post_init__(self) -> None:
         if self.registry is None:
@@ -115,7 +122,8 @@ class IngestStep:
             self.enrichment_ttl_s,
         )
 
-    async def process(self, batch: Sequence[InMessage]) -> BatchResult:
+    async def process(self, batch: Sequence[InMessage], *, releasing: bool = False) -> BatchResult:
+        """Process one batch. ``releasing``: these are held messages offered again (see release_held)."""
         result = BatchResult()
         now = self.now()
         now_ms = int(now.timestamp() * 1000)
@@ -124,14 +132,28 @@ class IngestStep:
         assert self.registry is not None
         orgs = await self.registry.current()
         origin: dict[str, InMessage] = {}
+        valid: list[tuple[InMessage, Organisation, list[Report]]] = []
         for msg in batch:
-            outcome = self._validate(msg, orgs)
-            if isinstance(outcome, Rejected):
-                rejects.append((msg, outcome))
-                self.emitter.send(self.topics.dlq, *dead_letter(msg, outcome, "validate", now))
+            checked = self._validate(msg, orgs)
+            if isinstance(checked, Rejected):
+                rejects.append((msg, checked))
             else:
-                reports.extend(outcome)
-                origin.update((r.submission_id, msg) for r in outcome)
+                valid.append((msg, checked[0], checked[1]))
+        if self.admission is not None and valid:
+            admitted = await self.admission.reports(self.store, valid, releasing=releasing)
+            result.held = admitted.held
+            for msg in admitted.overflow:
+                full = f"the organisation's quota is used up and {self.admission.max_held} messages are held"
+                rejects.append((msg, Rejected("over_quota", full)))
+            if admitted.counters:
+                await self.store.incr(admitted.counters)
+            valid = [v for v in valid if v[0].source in admitted.admitted]
+        result.admitted = {msg.source for msg, _ in rejects} | {v[0].source for v in valid}
+        for msg, rejected in rejects:
+            self.emitter.send(self.topics.dlq, *dead_letter(msg, rejected, "validate", now))
+        for msg, _, found in valid:
+            reports.extend(found)
+            origin.update((r.submission_id, msg) for r in found)
 
         refused: dict[str, Rejected] = {}
         published = await self._merge(reports, now_ms, result, refused)
@@ -153,7 +175,9 @@ class IngestStep:
             logger.info("rejected source=%s code=%s reason=%s", msg.source, rejected.code, rejected.reason)
         return result
 
-    def _validate(self, msg: InMessage, orgs: Mapping[str, Organisation]) -> list[Report] | Rejected:
+    def _validate(
+        self, msg: InMessage, orgs: Mapping[str, Organisation]
+    ) -> tuple[Organisation, list[Report]] | Rejected:
         """Validate one message as its channel's organisation; reject it when the channel is nobody's."""
         org = channel_org(msg.topic, self.topics.submissions, orgs, "producer")
         if isinstance(org, Rejected):
@@ -166,8 +190,9 @@ class IngestStep:
         if isinstance(reports, Rejected):
             return reports
         # A report that states no confidence carries its organisation's default, never anyone else's.
-        default_confidence = getattr(org, "default_confidence", None)
-        return [replace(r, confidence=default_confidence) if r.confidence is None else r for r in reports]
+        return org, [
+            replace(r, confidence=org.default_confidence) if r.confidence is None else r for r in reports
+        ]
 
     async def _merge(
         self, reports: list[Report], now_ms: int, result: BatchResult, refused: dict[str, Rejected]

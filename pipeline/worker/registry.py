@@ -29,6 +29,8 @@ class Registry:
     refresh_s: float = 1.0
     clock: Callable[[], float] = time.monotonic
     trust: dict[str, float] = field(default_factory=dict)
+    #: organisation → (sector, country), for the score's diversity option; updated in place like ``trust``
+    profiles: dict[str, tuple[str, str]] = field(default_factory=dict)
     _orgs: dict[str, Organisation] = field(default_factory=dict)
     _subs: dict[str, Subscription] = field(default_factory=dict)
     _loaded_at: float | None = None
@@ -60,6 +62,10 @@ class Registry:
         for gone in set(self.trust) - set(fresh):
             del self.trust[gone]
         self.trust.update(fresh)
+        profiles = {o.id: (o.sector, o.country or "") for o in orgs}
+        for gone in set(self.profiles) - set(profiles):
+            del self.profiles[gone]
+        self.profiles.update(profiles)
         logger.info("registry revision orgs=%d subscriptions=%d", orgs_rev, subs_rev)
 
     def producers(self) -> list[str]:

@@ -12,8 +12,10 @@ from pipeline.kafka.emit import KafkaEmitter
 from pipeline.processors.allowlist import load_allowlist
 from pipeline.processors.enrich import Enricher, default_enrichers, load_config
 from pipeline.processors.score import ScoreModel
+from pipeline.state.quotas import RedisQuotas
 from pipeline.state.redis_store import RedisStore
 from pipeline.wire.limits import Limits
+from pipeline.worker.admission import Admission
 from pipeline.worker.ingest import IngestStep
 from pipeline.worker.online import Guarded, build_online
 from pipeline.worker.registry import Registry
@@ -31,17 +33,38 @@ class Runtime:
     _producers: list[Producer] = field(default_factory=list)
     #: Each registered producer's trust, kept current by the registry; the score model reads it.
     trust: dict[str, float] = field(default_factory=dict)
+    #: Each organisation's (sector, country), kept current by the registry, for the diversity option.
+    profiles: dict[str, tuple[str, str]] = field(default_factory=dict)
+    _admission: Admission | None = None
 
     def __post_init__(self) -> None:
         if self.model is None:
             # Only registered organisations' reports ever reach the score, each with its registered trust.
-            self.model = ScoreModel(trust=self.trust, default_trust=0.0)
+            s = self.settings
+            self.model = ScoreModel(
+                trust=self.trust, default_trust=0.0, profiles=self.profiles,
+                min_corroboration=s.min_corroboration, diversity=s.corroboration_diversity,
+                fp_quorum=s.fp_quorum,
+            )  # fmt: skip
+
+    def admission(self) -> Admission | None:
+        """The organisations' quotas, shared by the steps (None when ``quotas_enforced`` is off)."""
+        if not self.settings.quotas_enforced:
+            return None
+        if self._admission is None:
+            store = self.store()
+            quotas = RedisQuotas(store.client, self.settings.redis_key_prefix)
+            self._admission = Admission(quotas, max_held=self.settings.max_held_per_org)
+        return self._admission
 
     def registry(self) -> Registry:
         """The organisation registry all agents share (one refresh serves them all)."""
         if self._registry is None:
             self._registry = Registry(
-                self.store(), refresh_s=min(1.0, self.settings.registry_refresh_s), trust=self.trust
+                self.store(),
+                refresh_s=min(1.0, self.settings.registry_refresh_s),
+                trust=self.trust,
+                profiles=self.profiles,
             )
         return self._registry
 
@@ -80,6 +103,7 @@ class Runtime:
             online=self._online(),
             enrichment_ttl_s=s.enrichment_ttl_s,
             registry=self.registry(),
+            admission=self.admission(),
         )
 
     def versions(self) -> VersionPublisher:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pipeline.processors.merge import finish, fold_sighting
 from pipeline.processors.score import ScoreModel
@@ -31,6 +31,7 @@ from pipeline.wire.headers import dead_letter
 from pipeline.wire.message import InMessage
 from pipeline.wire.rejected import Rejected
 from pipeline.wire.sighting import ParsedSighting, parse_sighting
+from pipeline.worker.admission import Admission
 from pipeline.worker.contention import until_committed
 from pipeline.worker.registry import Registry, channel_org
 from pipeline.worker.versions import VersionPublisher
@@ -48,6 +49,9 @@ class SightingResult:
     rejected: int = 0
     unknown: int = 0
     published: int = 0
+    held: int = 0
+    #: the sources of the messages this call admitted (see :class:`pipeline.worker.admission.Admission`)
+    admitted: set[str] = field(default_factory=set)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,12 +80,14 @@ class SightingStep:
     now: Clock = utc_now
     max_cas_retries: int = 20
     registry: Registry | None = None
+    #: the organisations' sightings_per_hour quota; None: not enforced
+    admission: Admission | None = None
 
     def __post_init__(self) -> None:
         if self.registry is None:
             self.registry = Registry(self.versions.store)
 
-    async def process(self, batch: Sequence[InMessage]) -> SightingResult:
+    async def process(self, batch: Sequence[InMessage], *, releasing: bool = False) -> SightingResult:
         result = SightingResult()
         now = self.now()
         now_ms = int(now.timestamp() * 1000)
@@ -90,12 +96,27 @@ class SightingStep:
         orgs, subs = await self.registry.current(), await self.registry.subscriptions()
         rejects: dict[str, tuple[InMessage, Rejected]] = {}
         groups: dict[str, list[Sighted]] = {}
+        accepted: list[Sighted] = []
         for msg in batch:
             parsed = self._authenticate(msg, orgs, subs)
             if isinstance(parsed, Rejected):
                 rejects[msg.source] = (msg, parsed)
             else:
-                groups.setdefault(parsed.sighting.indicator_id, []).append(parsed)
+                accepted.append(parsed)
+        if self.admission is not None and accepted:
+            admitted = await self.admission.sightings(
+                [(s.msg, orgs[s.org]) for s in accepted], releasing=releasing
+            )
+            result.held = admitted.held
+            for msg in admitted.overflow:
+                full = f"the organisation's quota is used up and {self.admission.max_held} messages are held"
+                rejects[msg.source] = (msg, Rejected("over_quota", full))
+            if admitted.counters:
+                await store.incr(admitted.counters)
+            accepted = [s for s in accepted if s.msg.source in admitted.admitted]
+        result.admitted = set(rejects) | {s.msg.source for s in accepted}
+        for parsed in accepted:
+            groups.setdefault(parsed.sighting.indicator_id, []).append(parsed)
         published: dict[str, IndicatorState] = {}
         await until_committed(
             groups,

@@ -216,3 +216,27 @@ async def test_a_stix_object_naming_another_identity_is_an_identity_mismatch() -
     assert (result.applied, result.rejected) == (0, 1)
     [(_, _, _, headers)] = out.on(TOPICS.dlq)
     assert dict(headers)[HEADER_REASON].startswith(b"identity_mismatch: ")
+
+
+async def test_sightings_over_the_hourly_quota_are_held_then_released() -> None:
+    from pipeline.state.org import Quotas  # noqa: PLC0415
+    from pipeline.state.quotas import MemoryQuotas  # noqa: PLC0415
+    from pipeline.worker.admission import Admission  # noqa: PLC0415
+    from pipeline.worker.held import release_held  # noqa: PLC0415
+    from tests.unit.processors.factories import SteppedClock  # noqa: PLC0415
+
+    clock = SteppedClock()
+    store, out = MemoryStore(now=clock), ListEmitter()
+    step = await published_phone(store, out)
+    await store.put_organisation(
+        Organisation(id="bank", name="bank", sector="other", roles={"subscriber", "producer"},
+                     quotas=Quotas(sightings_per_hour=1))
+    )  # fmt: skip
+    admission = Admission(MemoryQuotas(now=clock))
+    limited = SightingStep(step.versions, now=clock, admission=admission)
+    result = await limited.process([sighting("bank", "true-positive", 1), sighting("bank", "blocked", 2)])
+    assert (result.applied, result.held) == (1, 1)
+    assert exact(await store.stats())["held:sightings_per_hour"] == 1
+    clock.advance(3600)
+    assert await release_held(admission, ingest(store, out), limited) == 1
+    assert exact(await store.stats())["sightings:blocked"] == 1

@@ -1,0 +1,275 @@
+"""Quotas per organisation: fixed-window counters and the queue of held messages (Redis and in memory).
+
+A *demand* is what one message asks of its organisation's quotas (``{"reports_per_second": 3,
+"new_indicators_per_hour": 2}``). :meth:`QuotaStore.admit` takes the demands of one organisation's messages in
+order and admits the longest prefix that fits every window, atomically (one Lua script in Redis), so two
+workers never over-admit. Windows are fixed (per second, per hour); a single message larger than a whole
+window's quota is admitted only into an empty window, so it is delayed, never stuck. Admitted messages are processed; the others are *held*: stored whole (topic,
+partition, offset, key, value, headers) until a later window has room, then released in arrival order —
+never lost. While an organisation has held messages, its new ones queue behind them.
+
+Keys (``p`` = the store prefix; ``{org}`` is a hash tag, so each organisation's keys share one Redis Cluster
+slot): ``p q:{org}:<name>:<window>`` window counters (expire with their window), ``p qh:{org}`` sorted set of
+held message sources (score: when held), ``p qm:{org}`` hash source → message, ``p qorgs`` set of
+organisations with held messages.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, Protocol
+
+import orjson
+import redis.asyncio as aioredis
+
+from pipeline.state.org import Organisation
+from pipeline.stix.times import Clock, utc_now
+from pipeline.wire.message import InMessage
+
+#: quota field → window in seconds
+WINDOWS: Final[Mapping[str, int]] = {
+    "reports_per_second": 1,
+    "new_indicators_per_hour": 3600,
+    "sightings_per_hour": 3600,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """How many of the messages (in order) were admitted; why the next one was not; and when to retry."""
+
+    admitted: int
+    limit: str | None = None
+    retry_after_ms: int = 0
+
+
+def limits_of(org: Organisation, names: Sequence[str]) -> dict[str, int]:
+    """The organisation's limits among ``names`` (unlimited ones left out)."""
+    quotas = org.quotas.model_dump()
+    return {n: int(quotas[n]) for n in names if quotas.get(n) is not None}
+
+
+def encode_message(msg: InMessage) -> bytes:
+    def b64(raw: bytes | None) -> str | None:
+        return None if raw is None else base64.b64encode(raw).decode()
+
+    return orjson.dumps({
+        "topic": msg.topic, "partition": msg.partition, "offset": msg.offset, "key": b64(msg.key),
+        "value": b64(msg.value), "headers": {k: b64(v) for k, v in msg.headers.items()},
+        "timestamp_ms": msg.timestamp_ms,
+    })  # fmt: skip
+
+
+def decode_message(raw: bytes) -> InMessage:
+    doc: dict[str, Any] = orjson.loads(raw)
+
+    def unb64(text: str | None) -> bytes | None:
+        return None if text is None else base64.b64decode(text)
+
+    return InMessage(
+        topic=doc["topic"], partition=int(doc["partition"]), offset=int(doc["offset"]),
+        key=unb64(doc["key"]), value=unb64(doc["value"]) or b"",
+        headers={k: v for k, raw_v in doc["headers"].items() if (v := unb64(raw_v)) is not None},
+        timestamp_ms=doc.get("timestamp_ms"),
+    )  # fmt: skip
+
+
+class QuotaStore(Protocol):
+    async def admit(
+        self, org: str, limits: Mapping[str, int], demands: Sequence[Mapping[str, int]], *, releasing: bool
+    ) -> Verdict:
+        """Admit the longest prefix of ``demands`` that fits. Not ``releasing``: nothing is admitted while
+        the organisation has held messages (they go first)."""
+        ...
+
+    async def hold(self, org: str, messages: Sequence[InMessage]) -> list[bool]:
+        """Hold messages (idempotent by source); True for each newly held."""
+        ...
+
+    async def held(self, org: str, limit: int) -> list[InMessage]:
+        """The organisation's oldest held messages, in the order they were held."""
+        ...
+
+    async def release(self, org: str, sources: Sequence[str]) -> None:
+        """Forget released (processed) messages."""
+        ...
+
+    async def held_orgs(self) -> list[str]: ...
+
+    async def held_count(self, org: str) -> int: ...
+
+
+_ADMIT = """
+local releasing = ARGV[1] == '1'
+if not releasing and redis.call('EXISTS', KEYS[1]) == 1 then return {0, 'held', 0} end
+local nlimits = tonumber(ARGV[2])
+local nmsgs = tonumber(ARGV[3])
+local used = {}
+for i = 1, nlimits do used[i] = tonumber(redis.call('GET', KEYS[i + 1]) or '0') end
+local admitted = 0
+local over = ''
+local wait = 0
+for m = 1, nmsgs do
+  local fits = true
+  for i = 1, nlimits do
+    local want = tonumber(ARGV[3 + nlimits * 2 + (m - 1) * nlimits + i])
+    if used[i] > 0 and used[i] + want > tonumber(ARGV[3 + i]) then
+      fits = false
+      over = KEYS[i + 1]
+      wait = redis.call('PTTL', KEYS[i + 1])
+      break
+    end
+  end
+  if not fits then break end
+  for i = 1, nlimits do
+    used[i] = used[i] + tonumber(ARGV[3 + nlimits * 2 + (m - 1) * nlimits + i])
+  end
+  admitted = m
+end
+for i = 1, nlimits do
+  if used[i] > 0 then
+    if redis.call('EXISTS', KEYS[i + 1]) == 1 then
+      redis.call('SET', KEYS[i + 1], used[i], 'KEEPTTL')
+    else
+      redis.call('SET', KEYS[i + 1], used[i], 'PX', ARGV[3 + nlimits + i])
+    end
+  end
+end
+return {admitted, over, wait}
+"""
+
+
+class RedisQuotas:
+    def __init__(self, client: aioredis.Redis, prefix: str, *, now: Clock = utc_now) -> None:
+        self._r = client
+        self._p = prefix
+        self._now = now
+        self._admit = client.register_script(_ADMIT)
+
+    def _held_key(self, org: str) -> str:
+        # {org}: one hash slot per organisation, so the admit script runs unchanged on Redis Cluster.
+        return f"{self._p}qh:{{{org}}}"
+
+    def _messages_key(self, org: str) -> str:
+        return f"{self._p}qm:{{{org}}}"
+
+    def _window_key(self, org: str, name: str, now_ms: int) -> str:
+        window_ms = WINDOWS[name] * 1000
+        return f"{self._p}q:{{{org}}}:{name}:{now_ms // window_ms}"
+
+    async def admit(
+        self, org: str, limits: Mapping[str, int], demands: Sequence[Mapping[str, int]], *, releasing: bool
+    ) -> Verdict:
+        names = sorted(limits)
+        now_ms = int(self._now().timestamp() * 1000)
+        keys = [self._held_key(org), *(self._window_key(org, n, now_ms) for n in names)]
+        ttls = [WINDOWS[n] * 1000 - now_ms % (WINDOWS[n] * 1000) for n in names]
+        wants = [str(int(d.get(n, 0))) for d in demands for n in names]
+        args = ["1" if releasing else "0", str(len(names)), str(len(demands))]
+        args += [str(limits[n]) for n in names] + [str(t) for t in ttls] + wants
+        admitted, over, wait = await self._admit(keys=keys, args=args)
+        over_text = over.decode() if isinstance(over, bytes) else str(over)
+        limit = None if not over_text else ("held" if over_text == "held" else over_text.split(":")[-2])
+        return Verdict(int(admitted), limit if int(admitted) < len(demands) else None, max(0, int(wait)))
+
+    async def hold(self, org: str, messages: Sequence[InMessage]) -> list[bool]:
+        if not messages:
+            return []
+        now_ms = int(self._now().timestamp() * 1000)
+        async with self._r.pipeline(transaction=True) as pipe:
+            for i, msg in enumerate(messages):
+                pipe.zadd(self._held_key(org), {msg.source: now_ms + i / 1000}, nx=True)
+                pipe.hsetnx(self._messages_key(org), msg.source, encode_message(msg))
+            pipe.sadd(f"{self._p}qorgs", org)
+            results = await pipe.execute()
+        return [bool(results[2 * i]) for i in range(len(messages))]
+
+    async def held(self, org: str, limit: int) -> list[InMessage]:
+        sources = await self._r.zrange(self._held_key(org), 0, limit - 1)
+        if not sources:
+            return []
+        raws = await self._r.hmget(
+            self._messages_key(org), [bytes(x) if isinstance(x, bytes) else str(x) for x in sources]
+        )
+        return [
+            decode_message(raw if isinstance(raw, bytes) else raw.encode()) for raw in raws if raw is not None
+        ]
+
+    async def release(self, org: str, sources: Sequence[str]) -> None:
+        async with self._r.pipeline(transaction=True) as pipe:
+            if sources:
+                pipe.zrem(self._held_key(org), *sources)
+                pipe.hdel(self._messages_key(org), *sources)
+            pipe.zcard(self._held_key(org))
+            *_, left = await pipe.execute()
+        if not left:
+            await self._r.srem(f"{self._p}qorgs", org)
+
+    async def held_orgs(self) -> list[str]:
+        members = await self._r.smembers(f"{self._p}qorgs")
+        return sorted(m.decode() if isinstance(m, bytes) else str(m) for m in members)
+
+    async def held_count(self, org: str) -> int:
+        return int(await self._r.zcard(self._held_key(org)))
+
+
+class MemoryQuotas:
+    """The same semantics in memory (tests of steps), windows measured on the injected clock."""
+
+    def __init__(self, *, now: Clock = utc_now) -> None:
+        self._now = now
+        self._used: dict[tuple[str, str, int], int] = {}
+        self._held: dict[str, dict[str, InMessage]] = {}
+
+    async def admit(
+        self, org: str, limits: Mapping[str, int], demands: Sequence[Mapping[str, int]], *, releasing: bool
+    ) -> Verdict:
+        if not releasing and self._held.get(org):
+            return Verdict(0, "held") if demands else Verdict(0)
+        now_ms = int(self._now().timestamp() * 1000)
+        window = {n: now_ms // (WINDOWS[n] * 1000) for n in limits}
+        used = {n: self._used.get((org, n, window[n]), 0) for n in limits}
+        admitted = 0
+        for demand in demands:
+            over = next(
+                (n for n in sorted(limits) if used[n] and used[n] + demand.get(n, 0) > limits[n]), None
+            )
+            if over is not None:
+                wait = WINDOWS[over] * 1000 - now_ms % (WINDOWS[over] * 1000)
+                self._store(org, window, used)
+                return Verdict(admitted, over, wait)
+            for n in limits:
+                used[n] += demand.get(n, 0)
+            admitted += 1
+        self._store(org, window, used)
+        return Verdict(admitted)
+
+    def _store(self, org: str, window: Mapping[str, int], used: Mapping[str, int]) -> None:
+        for n, value in used.items():
+            self._used[(org, n, window[n])] = value
+
+    async def hold(self, org: str, messages: Sequence[InMessage]) -> list[bool]:
+        queue = self._held.setdefault(org, {})
+        out = []
+        for msg in messages:
+            out.append(msg.source not in queue)
+            queue.setdefault(msg.source, msg)
+        return out
+
+    async def held(self, org: str, limit: int) -> list[InMessage]:
+        return list(self._held.get(org, {}).values())[:limit]
+
+    async def release(self, org: str, sources: Sequence[str]) -> None:
+        queue = self._held.get(org, {})
+        for source in sources:
+            queue.pop(source, None)
+        if not queue:
+            self._held.pop(org, None)
+
+    async def held_orgs(self) -> list[str]:
+        return sorted(org for org, q in self._held.items() if q)
+
+    async def held_count(self, org: str) -> int:
+        return len(self._held.get(org, {}))

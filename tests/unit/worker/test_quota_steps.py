@@ -1,0 +1,105 @@
+"""Quotas per organisation on the in-memory stores: over-quota messages are held, counted, released later."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from pipeline.kafka.emit import ListEmitter
+from pipeline.processors.score import ScoreModel
+from pipeline.state.memory_store import MemoryStore
+from pipeline.state.org import Organisation, Quotas
+from pipeline.state.quotas import MemoryQuotas
+from pipeline.worker.admission import Admission
+from pipeline.worker.held import release_held
+from pipeline.worker.ingest import IngestStep
+from pipeline.worker.registry import Registry
+from pipeline.worker.sightings import SightingStep
+from tests.unit.processors.factories import SteppedClock, exact, indicator_obj, submission
+from tests.unit.worker.helpers import TOPICS, submission_messages
+
+
+def numbers(message: int, per_message: int) -> list[str]:
+    return [f"+6681{message:03d}{n:04d}" for n in range(per_message)]
+
+
+def bulk(message: int, per_message: int, producer: str = "spammer") -> bytes:
+    objs = [indicator_obj("phone-number", {"value": v}) for v in numbers(message, per_message)]
+    for i, o in enumerate(objs):
+        o["id"] = f"indicator--6a0c5f1e-8d4b-4f4e-9a53-{message:04d}{i:08d}"
+    return submission(*objs, producer=producer, submission_id=f"bulk-{message}")
+
+
+async def setup(
+    quotas: Mapping[str, Any],
+) -> tuple[IngestStep, MemoryStore, ListEmitter, SteppedClock, Admission]:
+    clock = SteppedClock()
+    store, out = MemoryStore(now=clock), ListEmitter()
+    await store.put_organisation(
+        Organisation(id="spammer", name="S", sector="other", roles={"producer"}, quotas=Quotas(**quotas))
+    )
+    admission = Admission(MemoryQuotas(now=clock), max_held=12)
+    step = IngestStep(
+        store, out, TOPICS, ScoreModel(default_trust=0.5), now=clock, registry=Registry(store, refresh_s=0),
+        admission=admission,
+    )  # fmt: skip
+    return step, store, out, clock, admission
+
+
+def published_ids(out: ListEmitter) -> set[str]:
+    return {orjson.loads(m[2])["indicator_id"] for m in out.on(TOPICS.indicators)}
+
+
+async def test_a_flood_of_new_numbers_is_held_at_the_quota_and_released_in_order_later() -> None:
+    """Before: 20 messages of 1,000 random numbers were all accepted and fanned out to every phone feed."""
+    step, store, out, clock, admission = await setup(
+        {"new_indicators_per_hour": 50, "reports_per_second": None}
+    )
+    messages = submission_messages(*(bulk(m, 10) for m in range(20)))
+    result = await step.process(messages)
+    # 5 messages of 10 new numbers fill the hour; the other 15 wait, 12 held (the queue's size) and 3 to
+    # the DLQ as over_quota with their original bytes: nothing is lost.
+    assert (result.accepted, result.held, result.rejected) == (50, 12, 3)
+    assert len(published_ids(out)) == 50
+    dead = out.on(TOPICS.dlq)
+    assert [m[2] for m in dead] == [m.value for m in messages[17:]]
+    assert all(dict(m[3])["scamshare-reason"].startswith(b"over_quota: ") for m in dead)
+    stats = exact(await store.stats())
+    assert (stats["held"], stats["held:new_indicators_per_hour"], stats["rejected:over_quota"]) == (12, 12, 3)
+    # A new message queues behind the held ones, even a small one; the queue is full, so: the DLQ.
+    late = await step.process(submission_messages(bulk(99, 1), start=20))
+    assert (late.accepted, late.held, late.rejected) == (0, 0, 1)
+    sightings = SightingStep(step.versions, now=clock, registry=step.registry, admission=admission)
+    # Within the hour nothing is released; an hour later the next 5 messages go through, oldest first.
+    assert await release_held(admission, step, sightings) == 0
+    clock.advance(3600)
+    assert await release_held(admission, step, sightings) == 5
+    assert len(published_ids(out)) == 100
+    assert await admission.quotas.held_count("spammer") == 7
+    clock.advance(3600)
+    assert await release_held(admission, step, sightings) == 5
+    clock.advance(3600)
+    assert await release_held(admission, step, sightings) == 2
+    assert await admission.quotas.held_orgs() == []
+    stats = exact(await store.stats())
+    assert stats["released"] == 12 and stats["accepted"] == 50 + 120
+
+
+async def test_reports_per_second_delays_but_a_message_larger_than_the_window_is_not_stuck() -> None:
+    step, _, out, clock, admission = await setup({"reports_per_second": 5, "new_indicators_per_hour": None})
+    first = await step.process(submission_messages(bulk(1, 8), bulk(2, 3)))
+    assert (first.accepted, first.held) == (8, 1)  # 8 > 5 fits only an empty window; the next one waits
+    sightings = SightingStep(step.versions, now=clock, registry=step.registry, admission=admission)
+    clock.advance(1)
+    assert await release_held(admission, step, sightings) == 1
+    assert len(published_ids(out)) == 11
+
+
+async def test_unlimited_quotas_hold_nothing() -> None:
+    step, _, _, _, _ = await setup(
+        {"reports_per_second": None, "new_indicators_per_hour": None, "sightings_per_hour": None}
+    )
+    result = await step.process(submission_messages(*(bulk(m, 10) for m in range(5))))
+    assert (result.accepted, result.held) == (50, 0)
