@@ -36,7 +36,7 @@ from pipeline.kafka.topics import (
     pipeline_topics,
 )
 from pipeline.producers.publisher import Submission
-from pipeline.state.org import Organisation, Role
+from pipeline.state.org import Organisation, Quotas, Role
 from pipeline.state.redis_store import RedisStore, glob_escape
 from pipeline.state.subscription import Subscription
 from pipeline.stix.tlp import TLP
@@ -169,7 +169,14 @@ async def prepare(settings: Settings, store: RedisStore) -> str:
     for org, has in roles.items():
         await store.put_organisation(
             Organisation(
-                id=org, name=org, sector="other", roles=frozenset(has), trust=0.55, default_tlp=TLP.GREEN
+                id=org,
+                name=org,
+                sector="other",
+                roles=frozenset(has),
+                trust=0.55,
+                default_tlp=TLP.GREEN,
+                # The benchmark measures throughput: its synthetic producers have no quotas.
+                quotas=Quotas(reports_per_second=None, new_indicators_per_hour=None, sightings_per_hour=None),
             )
         )
     for sub in BENCH_SUBSCRIBERS:

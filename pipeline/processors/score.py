@@ -53,8 +53,8 @@ class ScoreModel:
     #: lower bounds of the bands: [0, medium) low, [medium, block) medium, [block, 100] block
     medium: int = 40
     block: int = 80
-    #: a view whose score decays below this expires (delivered as expired, reversible by a new report)
-    revoke_below: int = 10
+    #: how long a state outlives its last report's validity (two half-lives) before the store drops it
+    state_grace_days: float = 30.0
 
     def __post_init__(self) -> None:
         missing = [kind for kind in REGISTRY.names if kind not in self.half_life_days]
@@ -69,6 +69,12 @@ class ScoreModel:
             return self.half_life_days[kind] * DAY_MS
         except KeyError:
             raise KeyError(f"no half-life for indicator kind {kind!r}") from None
+
+    def expires_at_ms(self, kind: str, last_ms: int, now_ms: int) -> int:
+        """When the state of an indicator last reported at ``last_ms`` may be dropped: its validity (two
+        half-lives) plus the grace, and never before ``now_ms`` plus the grace."""
+        grace = self.state_grace_days * DAY_MS
+        return int(max(last_ms + 2 * self.half_life_ms(kind), now_ms) + grace)
 
     def trust_of(self, org: str) -> float:
         return min(1.0, max(0.0, self.trust.get(org, self.default_trust)))

@@ -2,8 +2,9 @@
 
 It keeps the semantics of :class:`~pipeline.state.redis_store.RedisStore` (one contract test suite runs
 against both): compare-and-set on the revision, submission marks and count-once markers that expire after
-the dedup window, delivery marks that never move backwards, an expiring JSON cache, markers, subscriptions
-with a revision, and a cursor walk over the stored states. Expiry is measured by the injected clock, so a
+the dedup window, delivery marks that never move backwards, states that expire at the time a commit names,
+an expiring JSON cache, markers, subscriptions with a revision, erasure markers with their audit log, and a
+cursor walk over the stored states. Expiry is measured by the injected clock, so a
 test can step past a TTL instead of sleeping. Every method runs without awaiting anything, so each call is
 atomic on the event loop, as each Lua script is in Redis.
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -54,9 +55,13 @@ class MemoryStore:
         self._now = now
         self._ttl = timedelta(seconds=dedup_ttl_s)
         # Insertion-ordered and never shrinking: a scan cursor (a position) stays valid while states are
-        # added, which is how a full walk visits every state exactly once.
-        self._states: dict[str, IndicatorState] = {}
+        # added, which is how a full walk visits every state exactly once. A deleted or expired state keeps
+        # its position as None.
+        self._states: dict[str, IndicatorState | None] = {}
+        self._expires: dict[str, datetime] = {}
         self._delivered: dict[str, dict[str, int]] = {}
+        self._erased: set[str] = set()
+        self._audit: list[bytes] = []
         self._marks: dict[str, tuple[bool, datetime]] = {}
         self._counted: dict[str, datetime] = {}
         self._cache: dict[str, tuple[bytes, datetime]] = {}
@@ -73,6 +78,19 @@ class MemoryStore:
     def _alive(self, expires: datetime) -> bool:
         return self._now() < expires
 
+    def _state(self, key: str) -> IndicatorState | None:
+        """The live state under ``key``; an expired one is dropped with its delivery marks (as in Redis)."""
+        expires = self._expires.get(key)
+        if expires is not None and not self._alive(expires):
+            self._drop(key)
+        return self._states.get(key)
+
+    def _drop(self, key: str) -> None:
+        if key in self._states:
+            self._states[key] = None
+        self._expires.pop(key, None)
+        self._delivered.pop(key, None)
+
     def _count(self, counters: Mapping[str, int], *, skip_zero: bool = False) -> None:
         for name, inc in counters.items():
             if inc or not skip_zero:
@@ -84,7 +102,7 @@ class MemoryStore:
     ) -> list[tuple[IndicatorState | None, dict[str, int]]]:
         out: list[tuple[IndicatorState | None, dict[str, int]]] = []
         for ind in indicator_ids:
-            state = self._states.get(_key(ind))
+            state = self._state(_key(ind))
             out.append(
                 (None if state is None else _named(state, ind), dict(self._delivered.get(_key(ind), {})))
             )
@@ -95,6 +113,7 @@ class MemoryStore:
     ) -> list[dict[str, int]]:
         out = []
         for ind in indicator_ids:
+            self._state(_key(ind))  # expiry
             marks = self._delivered.get(_key(ind), {})
             out.append({sub: marks[sub] for sub in subscriber_ids if sub in marks})
         return out
@@ -110,11 +129,13 @@ class MemoryStore:
         out = []
         for c in commits:
             key = _key(c.state.indicator_id)
-            current = self._states.get(key)
+            current = self._state(key)
             if (None if current is None else current.rev) != c.expected_rev:
                 out.append(False)
                 continue
             self._states[key] = c.state
+            if c.expire_at_ms is not None:
+                self._expires[key] = datetime.fromtimestamp(c.expire_at_ms / 1000, tz=UTC)
             expires = self._now() + self._ttl
             for sid in c.submission_ids:
                 self._marks[sid] = (c.published, expires)
@@ -134,6 +155,7 @@ class MemoryStore:
     async def mark_delivered(self, deliveries: Sequence[Delivery]) -> list[bool]:
         out = []
         for d in deliveries:
+            self._state(_key(d.indicator_id))  # expiry
             marks = self._delivered.setdefault(_key(d.indicator_id), {})
             if marks.get(d.subscriber, 0) >= d.version:
                 out.append(False)
@@ -156,7 +178,8 @@ class MemoryStore:
             raise ValueError(f"count must be at least 1, not {count}")
         keys = list(self._states)[cursor : cursor + count]
         next_cursor = cursor + count if cursor + count < len(self._states) else 0
-        return next_cursor, [_named(self._states[k], _ID_PREFIX + k) for k in keys]
+        states = ((k, self._state(k)) for k in keys)
+        return next_cursor, [_named(s, _ID_PREFIX + k) for k, s in states if s is not None]
 
     async def get_marker(self, name: str) -> str | None:
         return self._markers.get(name)
@@ -203,6 +226,24 @@ class MemoryStore:
         removed = self._orgs.pop(org_id, None) is not None
         self._orgs_rev += 1
         return removed
+
+    # -- erasure ------------------------------------------------------------------------------------
+    async def mark_erased(self, indicator_id: str, audit: Mapping[str, Any]) -> None:
+        self._erased.add(_key(indicator_id))
+        self._audit.append(orjson.dumps(dict(audit)))
+
+    async def erased(self, indicator_ids: Sequence[str]) -> list[bool]:
+        return [_key(ind) in self._erased for ind in indicator_ids]
+
+    async def audit_log(self, limit: int) -> list[dict[str, Any]]:
+        return [orjson.loads(r) for r in self._audit[-limit:]] if limit >= 1 else []
+
+    async def delete_indicator(self, indicator_id: str, sco_id: str) -> None:
+        self._drop(_key(indicator_id))
+        self._cache.pop(sco_id, None)
+        # As Redis matches them: ``sighting:<org>:<indicator id>:<kind>``.
+        for sid in [s for s in self._marks if s.startswith("sighting:") and f":{indicator_id}:" in s]:
+            del self._marks[sid]
 
 
 if TYPE_CHECKING:

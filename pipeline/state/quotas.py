@@ -4,7 +4,8 @@ A *demand* is what one message asks of its organisation's quotas (``{"reports_pe
 "new_indicators_per_hour": 2}``). :meth:`QuotaStore.admit` takes the demands of one organisation's messages in
 order and admits the longest prefix that fits every window, atomically (one Lua script in Redis), so two
 workers never over-admit. Windows are fixed (per second, per hour); a single message larger than a whole
-window's quota is admitted only into an empty window, so it is delayed, never stuck. Admitted messages are processed; the others are *held*: stored whole (topic,
+window's quota is admitted only into an empty window, so it is delayed, never stuck. Admitted messages are
+processed; the others are *held*: stored whole (topic,
 partition, offset, key, value, headers) until a later window has room, then released in arrival order —
 never lost. While an organisation has held messages, its new ones queue behind them.
 

@@ -2,7 +2,7 @@
 
 Layout (``p`` = settings.redis_key_prefix, default ``ss:``):
 
-- ``p i:<uuid>``        hash — one indicator's state (short field names, see ``_FIELDS``) plus one
+- ``p i:<uuid>``        hash — one indicator's state (short field names, see ``redis_fields``) plus one
                          ``d:<subscriber>`` field per past recipient holding the last version it received
 - ``p s:<submission>``  string with TTL — "this submission was merged" (1 = it published a version, 0 = not)
 - ``p x:<topic>:<partition>:<offset>`` string with TTL — "this reject was counted"
@@ -11,6 +11,13 @@ Layout (``p`` = settings.redis_key_prefix, default ``ss:``):
 - ``p stats``           hash — pipeline counters (accepted, rejected, rejected:<code>, duplicates, ...)
 - ``p subs``            hash — subscriber id → subscription JSON; ``p subs:rev`` bumps on every change
 - ``p orgs``            hash — organisation id → organisation JSON; ``p orgs:rev`` bumps on every change
+- ``p erased:<uuid>``   string, never expires — "this indicator was erased" (the erasure time, RFC 3339):
+                         its reports are refused for good. The uuid is the indicator id's (a pseudonym)
+- ``p audit``           list — one JSON audit record per erasure (who, when, why, how many recipients; never
+                         the value), appended at the tail
+
+An indicator's hash may carry an expiry (``Commit.expire_at_ms``: its validity plus ``state_grace_days``);
+the sighting marks of one indicator are the submission marks ``p s:sighting:<org>:<indicator id>:<kind>``.
 
 Every write that must not be repeated on replay is one Lua script: the state is written only if its revision
 is still the one that was read (compare-and-set), together with the submission marks and the counters, so a
@@ -27,23 +34,26 @@ import orjson
 import redis.asyncio as aioredis
 
 from pipeline.config import default
-from pipeline.state.indicator import Audience, Contribution, IndicatorState
+from pipeline.state.indicator import IndicatorState
 from pipeline.state.org import Organisation
+from pipeline.state.redis_fields import state_from_fields, state_to_fields
 from pipeline.state.store import Commit, Delivery
 from pipeline.state.subscription import Subscription
-from pipeline.stix.tlp import TLP
 
 DEFAULT_PREFIX: str = default("redis_key_prefix")
 DEDUP_TTL_S: int = default("dedup_window_s")
 
+# ARGV: expected revision ('' = must not exist), dedup TTL, published flag, expire-at ms ('' = leave the
+# expiry as it is), number of field pairs, the field pairs, then counter name/increment pairs.
 _CAS = """
 local cur = redis.call('HGET', KEYS[1], 'r')
 if cur == false then cur = '' end
 if cur ~= ARGV[1] then return 0 end
-local n = tonumber(ARGV[4])
-if n > 0 then redis.call('HSET', KEYS[1], unpack(ARGV, 5, 4 + 2 * n)) end
+local n = tonumber(ARGV[5])
+if n > 0 then redis.call('HSET', KEYS[1], unpack(ARGV, 6, 5 + 2 * n)) end
+if ARGV[4] ~= '' then redis.call('PEXPIREAT', KEYS[1], ARGV[4]) end
 for i = 3, #KEYS do redis.call('SET', KEYS[i], ARGV[3], 'EX', ARGV[2]) end
-for i = 5 + 2 * n, #ARGV, 2 do redis.call('HINCRBY', KEYS[2], ARGV[i], ARGV[i + 1]) end
+for i = 6 + 2 * n, #ARGV, 2 do redis.call('HINCRBY', KEYS[2], ARGV[i], ARGV[i + 1]) end
 return 1
 """
 
@@ -74,98 +84,9 @@ return 0
 """
 
 
-# Redis hash fields of one indicator (short names: this is most of the memory an indicator costs):
-# k kind, val value, cc country, n reports, c contributions, a audiences, sg sightings, tp/fp sighting
-# organisations, x revoked, al allowlisted, s score, v version, r revision; d:<subscriber> deliveries.
-
-
-def _contribution_text(c: Contribution) -> str:
-    parts = (c.org, int(c.tlp), c.first_ms, c.last_ms, c.reports, c.confidence)
-    types = ",".join(sorted(c.scam_types))
-    return "|".join(str(p) for p in parts) + f"|{types}|{'1' if c.withdrawn else ''}"
-
-
-def _contribution(text: str) -> Contribution:
-    org, tlp, first, last, n, conf, types, w = text.split("|")
-    return Contribution(org, TLP(int(tlp)), int(first), int(last), int(n), int(conf), _split(types), w == "1")
-
-
-def state_to_fields(state: IndicatorState) -> list[str]:
-    """Flat field/value list for HSET (Redis stores strings).
-
-    Fields that only ever move away from their default (revoked, allowlisted, sightings, sighting
-    organisations, country) are left out while they hold it: most indicators never leave the defaults, and
-    an HSET that omits a field never needs to reset it (``make bench`` reports the bytes per indicator).
-    """
-    fields = [
-        "k", state.kind,
-        "val", state.value,
-        "n", str(state.reports),
-        "c", ";".join(_contribution_text(c) for c in state.contributions),
-        "a", ";".join(f"{k}={a.fingerprint}/{a.seq}/{a.since}" for k, a in state.audiences),
-        "s", str(state.score),
-        "v", str(state.version),
-        "r", str(state.rev),
-    ]  # fmt: skip
-    optional = (
-        ("x", "1" if state.revoked else ""),
-        ("sg", "" if state.sightings == (0, 0, 0) else ",".join(str(n) for n in state.sightings)),
-        ("tp", ",".join(sorted(state.tp_by))),
-        ("fp", ",".join(sorted(state.fp_by))),
-        ("cc", state.country),
-        ("al", "1" if state.allowlisted else ""),
-    )
-    for name, value in optional:
-        if value:
-            fields += [name, value]
-    return fields
-
-
 def glob_escape(text: str) -> str:
     """Escape Redis glob characters, so a key prefix can be SCANned as ``glob_escape(prefix) + '*'``."""
     return "".join(f"\\{c}" if c in "*?[]\\" else c for c in text)
-
-
-def _split(text: str) -> frozenset[str]:
-    return frozenset(text.split(",")) if text else frozenset()
-
-
-def _audiences(text: str) -> tuple[tuple[str, Audience], ...]:
-    out = []
-    for item in text.split(";") if text else []:
-        key, _, rest = item.partition("=")
-        fp, seq, since = rest.split("/")
-        out.append((key, Audience(fp, int(seq), int(since))))
-    return tuple(out)
-
-
-def state_from_fields(
-    indicator_id: str, raw: Mapping[bytes, bytes]
-) -> tuple[IndicatorState | None, dict[str, int]]:
-    data = {k.decode(): v.decode() for k, v in raw.items()}
-    delivered = {k[2:]: int(v) for k, v in data.items() if k.startswith("d:")}
-    if "r" not in data:
-        return None, delivered
-    tp, fp, bl = (int(n) for n in data.get("sg", "0,0,0").split(","))
-    contributions = data.get("c", "")
-    state = IndicatorState(
-        indicator_id=indicator_id,
-        kind=data["k"],
-        value=data["val"],
-        contributions=tuple(_contribution(t) for t in contributions.split(";")) if contributions else (),
-        reports=int(data["n"]),
-        sightings=(tp, fp, bl),
-        tp_by=_split(data.get("tp", "")),
-        fp_by=_split(data.get("fp", "")),
-        revoked=data.get("x") == "1",
-        allowlisted=data.get("al") == "1",
-        score=int(data.get("s", "0")),
-        version=int(data.get("v", "0")),
-        rev=int(data["r"]),
-        country=data.get("cc", ""),
-        audiences=_audiences(data.get("a", "")),
-    )
-    return state, delivered
 
 
 class RedisStore:
@@ -251,6 +172,7 @@ class RedisStore:
                         "" if c.expected_rev is None else str(c.expected_rev),
                         str(self._ttl),
                         "1" if c.published else "0",
+                        "" if c.expire_at_ms is None else str(c.expire_at_ms),
                         str(len(fields) // 2),
                         *fields,
                         *counters,
@@ -355,6 +277,42 @@ class RedisStore:
 
     async def remove_organisation(self, org_id: str) -> bool:
         return await self._registry_remove(f"{self._p}orgs", org_id)
+
+    # -- erasure ------------------------------------------------------------------------------------
+    def erased_key(self, indicator_id: str) -> str:
+        return f"{self._p}erased:{indicator_id.removeprefix('indicator--')}"
+
+    @property
+    def audit_key(self) -> str:
+        return f"{self._p}audit"
+
+    async def mark_erased(self, indicator_id: str, audit: Mapping[str, Any]) -> None:
+        async with self._r.pipeline(transaction=True) as pipe:
+            pipe.set(self.erased_key(indicator_id), str(audit.get("at", "")), nx=True)
+            pipe.rpush(self.audit_key, orjson.dumps(dict(audit)))
+            await pipe.execute()
+
+    async def erased(self, indicator_ids: Sequence[str]) -> list[bool]:
+        if not indicator_ids:
+            return []
+        async with self._r.pipeline(transaction=False) as pipe:
+            for ind in indicator_ids:
+                pipe.exists(self.erased_key(ind))
+            found = await pipe.execute()
+        return [bool(n) for n in found]
+
+    async def audit_log(self, limit: int) -> list[dict[str, Any]]:
+        if limit < 1:
+            return []
+        raw = await self._r.lrange(self.audit_key, -limit, -1)
+        return [orjson.loads(item) for item in raw]
+
+    async def delete_indicator(self, indicator_id: str, sco_id: str) -> None:
+        # The sighting marks name the indicator inside their key: found by a SCAN (they are few per key
+        # space slice; SCAN does not block the server as KEYS would).
+        pattern = glob_escape(f"{self._p}s:sighting:") + "*" + glob_escape(f":{indicator_id}:") + "*"
+        marks = [key async for key in self._r.scan_iter(match=pattern, count=1000)]
+        await self._r.delete(self.state_key(indicator_id), f"{self._p}e:{sco_id}", *marks)
 
     @property
     def client(self) -> aioredis.Redis:

@@ -20,6 +20,9 @@ class Commit:
     submission_ids: Sequence[str]
     published: bool
     counters: Mapping[str, int] = field(default_factory=dict)
+    #: when set, the indicator's state (with its delivery marks) expires at this absolute time, in ms since
+    #: the epoch, set only if the compare-and-set wins; None leaves the expiry as it is (none for a new state)
+    expire_at_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,4 +110,25 @@ class Store(Protocol):
 
     async def remove_organisation(self, org_id: str) -> bool:
         """Remove an organisation; False if there was none. Bumps the revision either way."""
+        ...
+
+    # -- erasure ------------------------------------------------------------------------------------
+    async def mark_erased(self, indicator_id: str, audit: Mapping[str, Any]) -> None:
+        """Mark the indicator erased for good and append ``audit`` (JSON-able, never the value) to the log.
+
+        The marker never expires and is kept when it is set already; the audit record is appended each call.
+        """
+        ...
+
+    async def erased(self, indicator_ids: Sequence[str]) -> list[bool]:
+        """Per indicator: whether it was erased (reports of it must be refused)."""
+        ...
+
+    async def audit_log(self, limit: int) -> list[dict[str, Any]]:
+        """The last ``limit`` audit records, oldest first."""
+        ...
+
+    async def delete_indicator(self, indicator_id: str, sco_id: str) -> None:
+        """Delete the indicator's state with its delivery marks, the enrichment cached for ``sco_id``, and
+        the sighting marks (``sighting:<org>:<indicator id>:<kind>``) of the indicator."""
         ...

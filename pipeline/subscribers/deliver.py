@@ -6,6 +6,10 @@ keyed by indicator id with the STIX bundle (indicator, SCO, relationship, markin
 Deliveries are marked in Redis only after every channel has flushed, so a crash can repeat a delivery
 (subscribers see the same id and ``modified`` twice, which STIX consumers treat as one version) but never
 lose one, and the per-subscriber delivered counters move exactly once.
+
+A tombstone (an empty value: ``scamshare erase`` deletes the key from the compacted topic once every past
+recipient has the erased version) is no version and is skipped silently. A final revocation goes out with
+the status its final bundle states: ``erased`` for an erasure, ``revoked`` otherwise.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from pipeline.processors.output import IndicatorView, view_of
 from pipeline.state.latency import observe
 from pipeline.state.store import Delivery, Store
 from pipeline.state.subscription import Subscription
+from pipeline.stix.ids import INDICATOR_EXTENSION_ID
 from pipeline.stix.times import Clock, utc_now
 from pipeline.subscribers.channels import Channel, Outgoing
 from pipeline.wire.envelope import INDICATOR_SPEC
@@ -72,6 +77,8 @@ class DeliverStep:
             subs = [s for s in subs if s.id in self.only]
         parsed: list[tuple[InMessage, IndicatorView, dict[str, Any]]] = []
         for msg in batch:
+            if not msg.value:
+                continue  # a tombstone: the indicator was erased and its key deleted, nothing to deliver
             try:
                 record = orjson.loads(msg.value)
                 problem = None if record.get("spec") == INDICATOR_SPEC else f"spec is {record.get('spec')!r}"
@@ -98,7 +105,7 @@ class DeliverStep:
                 if key not in bundles:
                     raw = record["final"] if seen is None else record["views"][key]["bundle"]
                     bundles[key] = orjson.dumps(raw)
-                status = "revoked" if seen is None else seen.status
+                status = final_status(record) if seen is None else seen.status
                 self.channels[sub.channel].send(
                     Outgoing(
                         sub, view.indicator_id, view.version if seen is None else seen.seq,
@@ -119,6 +126,17 @@ class DeliverStep:
             {"fanout_records": len(batch), **observe("e2e", [done_ms - s for s in sent_ms])}
         )
         return sum(marked)
+
+
+def final_status(record: Mapping[str, Any]) -> str:
+    """The status a revoked record's final bundle states on its indicator: ``erased`` or ``revoked``."""
+    try:
+        for obj in record["final"]["objects"]:
+            if obj["type"] == "indicator" and obj["extensions"][INDICATOR_EXTENSION_ID]["status"] == "erased":
+                return "erased"
+    except (KeyError, TypeError):
+        return "revoked"  # view_of checked the record; a final bundle without the extension is a revocation
+    return "revoked"
 
 
 def _int(raw: bytes) -> list[int]:

@@ -64,21 +64,22 @@ def dlq_headers(msg: InMessage, rejected: Rejected, stage: str, now: datetime) -
 
 
 def dead_letter(
-    msg: InMessage, rejected: Rejected, stage: str, now: datetime
+    msg: InMessage, rejected: Rejected, stage: str, now: datetime, *, keep: int = DLQ_MAX_VALUE_BYTES
 ) -> tuple[bytes | None, bytes, Headers]:
     """``(key, value, headers)`` of the DLQ record for ``msg``: its original bytes, or a bounded prefix.
 
-    A value over :data:`DLQ_MAX_VALUE_BYTES` is cut to that prefix and the record says so
+    A value over ``keep`` (:data:`DLQ_MAX_VALUE_BYTES`) is cut to that prefix and the record says so
     (``scamshare-truncated: 1``, the original size and SHA-256), so an oversized message is dead-lettered
-    like any other instead of failing the DLQ write for ever.
+    like any other instead of failing the DLQ write for ever. ``keep=0``: only the size and digest (a report
+    of an erased value must not bring the value back through the DLQ).
     """
     headers = dlq_headers(msg, rejected, stage, now)
     value = msg.value
-    if len(value) > DLQ_MAX_VALUE_BYTES:
+    if len(value) > keep:
         headers += [
             (HEADER_TRUNCATED, b"1"),
             (HEADER_ORIGINAL_SIZE, str(len(value)).encode()),
             (HEADER_ORIGINAL_SHA256, hashlib.sha256(value).hexdigest().encode()),
         ]
-        value = value[:DLQ_MAX_VALUE_BYTES]
+        value = value[:keep]
     return msg.key, value, headers

@@ -57,7 +57,8 @@ class DecaySweep:
             if new is None:
                 continue
             counters = {"versions": 1, "decayed": 1}
-            commits.append(Commit(new, state.rev, [], True, counters))
+            expire = model.expires_at_ms(new.kind, new.last_ms, now_ms)
+            commits.append(Commit(new, state.rev, [], True, counters, expire_at_ms=expire))
         outcomes = await store.commit(commits)
         changed = [c.state for c, ok in zip(commits, outcomes, strict=True) if ok]
         await self.versions.send([(s, None) for s in changed], now_ms)

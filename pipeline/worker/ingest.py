@@ -27,10 +27,7 @@ from pipeline.state.latency import observe
 from pipeline.state.org import Organisation
 from pipeline.state.store import Commit, Store
 from pipeline.stix.times import Clock, utc_now
-from pipeline.wire.headers import (
-    HEADER_PRODUCER,
-    dead_letter,
-)
+from pipeline.wire.headers import DLQ_MAX_VALUE_BYTES, HEADER_PRODUCER, dead_letter
 from pipeline.wire.limits import Limits
 from pipeline.wire.message import InMessage
 from pipeline.wire.rejected import Rejected
@@ -71,6 +68,14 @@ def own_withdrawals(
             reporters.add(r.producer)
         kept.append(r)
     return kept
+
+
+def refuse_erased(reports: list[Report], refused: dict[str, Rejected]) -> list[Report]:
+    """Reports of an erased value: all refused (``erased``), whoever sends them; none is kept."""
+    for r in reports:
+        why = f"{r.indicator_id} was erased from this exchange; it cannot be reported again"
+        refused[r.submission_id] = Rejected("erased", why, r.producer)
+    return []
 
 
 @dataclass
@@ -160,7 +165,9 @@ class IngestStep:
         for sub_id, why in refused.items():
             msg = origin[sub_id]
             rejects.append((msg, why))
-            self.emitter.send(self.topics.dlq, *dead_letter(msg, why, "merge", now))
+            # A report of an erased value: size and digest only, never the value again.
+            keep = 0 if why.code == "erased" else DLQ_MAX_VALUE_BYTES
+            self.emitter.send(self.topics.dlq, *dead_letter(msg, why, "merge", now, keep=keep))
         await self.versions.send(published, now_ms)
         result.published = len(published)
         await self.emitter.flush()
@@ -221,11 +228,12 @@ class IngestStep:
         ids = list(groups)
         all_reports = [r for i in ids for r in groups[i]]
         seen = await self.store.seen_submissions([r.submission_id for r in all_reports])
-        seen_by_sub = {r.submission_id: s for r, s in zip(all_reports, seen, strict=True)}
+        seen_by_sub = dict(zip((r.submission_id for r in all_reports), seen, strict=True))
         states = await self.store.load_states(ids)
         commits: list[Commit] = []
         planned: list[tuple[str, IndicatorState, bool, int]] = []
-        for ind, (state, _delivered) in zip(ids, states, strict=True):
+        erased = await self.store.erased(ids)
+        for ind, (state, _delivered), gone in zip(ids, states, erased, strict=True):
             fresh: list[Report] = []
             for r in groups[ind]:
                 if seen_by_sub[r.submission_id] is None and all(
@@ -238,7 +246,7 @@ class IngestStep:
                     to_publish.setdefault(ind, (state, r.submitted_ms))
                 else:
                     result.replayed += 1
-            fresh = own_withdrawals(state, fresh, refused)
+            fresh = refuse_erased(fresh, refused) if gone else own_withdrawals(state, fresh, refused)
             if not fresh:
                 continue
             merged, reasons, flags = merge_many(state, fresh, self.model, now_ms)
@@ -268,6 +276,7 @@ class IngestStep:
                     submission_ids=[r.submission_id for r in fresh],
                     published=bool(reasons),
                     counters=counters,
+                    expire_at_ms=self.model.expires_at_ms(merged.kind, merged.last_ms, now_ms),
                 )
             )
             planned.append((ind, merged, bool(reasons), min(r.submitted_ms for r in fresh)))

@@ -44,7 +44,7 @@ class Runtime:
             self.model = ScoreModel(
                 trust=self.trust, default_trust=0.0, profiles=self.profiles,
                 min_corroboration=s.min_corroboration, diversity=s.corroboration_diversity,
-                fp_quorum=s.fp_quorum,
+                fp_quorum=s.fp_quorum, state_grace_days=s.state_grace_days,
             )  # fmt: skip
 
     def admission(self) -> Admission | None:

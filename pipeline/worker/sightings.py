@@ -221,7 +221,8 @@ class SightingStep:
                 counters["versions"] = 1
                 if suppressed(current, model, now_ms) and not suppressed(state, model, now_ms):
                     counters["suppressions"] = 1
-            commits.append(Commit(current, state.rev, list(fresh), material, counters))
+            expire = model.expires_at_ms(current.kind, current.last_ms, now_ms)
+            commits.append(Commit(current, state.rev, list(fresh), material, counters, expire_at_ms=expire))
             planned.append((ind, current, material))
         outcomes = await store.commit(commits)
         retry: dict[str, list[Sighted]] = {}

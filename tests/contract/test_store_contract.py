@@ -2,12 +2,14 @@
 
 Every promise the protocol makes is pinned here once, so a step tested on the in-memory store behaves the
 same on Redis: compare-and-set on the revision, submission marks, exactly-once counters, delivery marks that
-never move backwards, the expiring cache, markers, subscriptions and their revision, the state walk.
+never move backwards, states that expire, the expiring cache, markers, subscriptions and their revision, the
+state walk, erasure markers, the audit log and the deletion of an indicator.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -40,6 +42,8 @@ class Backend:
     short: Store
     #: let time pass for the backend (Redis: really wait; memory: step the clock)
     elapse: Callable[[float], Awaitable[None]]
+    #: the backend's current time in ms since the epoch (Redis: the wall clock; memory: the stepped clock)
+    now_ms: Callable[[], int]
 
 
 @pytest.fixture
@@ -63,10 +67,16 @@ def backend(store: Store, clock: SteppedClock, request: pytest.FixtureRequest) -
         async def step(seconds: float) -> None:
             clock.advance(seconds)
 
-        return Backend(store, MemoryStore(now=clock, dedup_ttl_s=SHORT_TTL_S), step)
+        return Backend(
+            store,
+            MemoryStore(now=clock, dedup_ttl_s=SHORT_TTL_S),
+            step,
+            lambda: int(clock().timestamp() * 1000),
+        )
     assert isinstance(store, RedisStore)
     prefix = request.getfixturevalue("contract_prefix")  # its keys are removed with ``redis_store``
-    return Backend(store, RedisStore(store.client, prefix=prefix, dedup_ttl_s=SHORT_TTL_S), asyncio.sleep)
+    short = RedisStore(store.client, prefix=prefix, dedup_ttl_s=SHORT_TTL_S)
+    return Backend(store, short, asyncio.sleep, lambda: int(time.time() * 1000))
 
 
 def state_of(n: int) -> IndicatorState:
@@ -152,6 +162,64 @@ async def test_delivery_marks_alone_are_not_a_state(store: Store) -> None:
     # "must not exist yet" is about the state: the marks stay, beside the new state.
     assert await store.commit([Commit(STATE, None, ["s1"], True)]) == [True]
     assert await store.load_states([STATE.indicator_id]) == [(STATE, {"telco": 1})]
+
+
+# -- states that expire ----------------------------------------------------------------------------------
+
+
+async def expires(backend: Backend, indicator_id: str) -> bool:
+    """Whether the state carries an expiry (Redis: a TTL on its hash; memory: gone ten years from now)."""
+    store = backend.store
+    if isinstance(store, RedisStore):
+        return int(await store.client.pttl(store.state_key(indicator_id))) >= 0
+    await backend.elapse(3650 * 86_400)
+    [(state, _)] = await store.load_states([indicator_id])
+    return state is None
+
+
+async def test_a_state_committed_with_an_expiry_is_gone_after_it_with_its_deliveries(
+    backend: Backend,
+) -> None:
+    store, at = backend.store, backend.now_ms() + 1000
+    assert await store.commit([Commit(STATE, None, ["s1"], True, expire_at_ms=at)]) == [True]
+    await store.mark_delivered([Delivery(STATE.indicator_id, "telco", 1, False)])
+    assert await store.load_states([STATE.indicator_id]) == [(STATE, {"telco": 1})]
+    await backend.elapse(1.3)
+    assert await store.load_states([STATE.indicator_id]) == [(None, {})]
+    assert await store.load_delivered([STATE.indicator_id], ["telco"]) == [{}]
+    assert await store.scan_states(0, 100) == (0, [])
+    # Gone means new: the next report creates the indicator again (the submission marks are not the state).
+    assert await store.commit([Commit(STATE, None, ["s2"], True)]) == [True]
+    assert not await expires(backend, STATE.indicator_id)
+
+
+async def test_without_an_expiry_a_state_has_none(backend: Backend) -> None:
+    assert await backend.store.commit([Commit(STATE, None, ["s1"], True)]) == [True]
+    assert not await expires(backend, STATE.indicator_id)
+
+
+async def test_a_commit_without_an_expiry_keeps_the_one_set_and_a_later_one_moves_it(
+    backend: Backend,
+) -> None:
+    store, soon = backend.store, backend.now_ms() + 1000
+    await store.commit([Commit(STATE, None, ["s1"], True, expire_at_ms=soon)])
+    newer = replace(STATE, reports=2, rev=2)
+    assert await store.commit([Commit(newer, 1, ["s2"], False)]) == [True]
+    await backend.elapse(1.3)
+    assert await store.load_states([STATE.indicator_id]) == [(None, {})]
+    await store.commit([Commit(STATE, None, ["s3"], True, expire_at_ms=backend.now_ms() + 1000)])
+    later = backend.now_ms() + 3_600_000
+    assert await store.commit([Commit(newer, 1, ["s4"], False, expire_at_ms=later)]) == [True]
+    await backend.elapse(1.3)
+    assert await store.load_states([STATE.indicator_id]) == [(newer, {})]
+
+
+async def test_a_lost_compare_and_set_sets_no_expiry(backend: Backend) -> None:
+    store = backend.store
+    await store.commit([Commit(STATE, None, ["s1"], True)])
+    stale = Commit(replace(STATE, reports=2, rev=2), 0, ["s2"], True, expire_at_ms=backend.now_ms() - 1000)
+    assert await store.commit([stale]) == [False]
+    assert await store.load_states([STATE.indicator_id]) == [(STATE, {})]
 
 
 # -- submission marks and counters ---------------------------------------------------------------------------
@@ -376,3 +444,57 @@ async def test_organisations_round_trip_every_field_and_each_change_bumps_the_re
     assert (rev, [o.id for o in orgs]) == (5, ["police-au"])
     # The two registries are independent: subscriptions are not organisations.
     assert await store.subscriptions() == (0, [])
+
+
+# -- erasure ---------------------------------------------------------------------------------------------
+
+AUDIT = {"action": "erase", "indicator_id": STATE.indicator_id, "kind": "phone", "operator": "dpo",
+         "at": "2026-11-22T10:00:00Z", "reason": "a real person's number", "recipients": 2}  # fmt: skip
+
+
+async def test_an_erasure_marker_is_permanent_and_each_erasure_is_audited(store: Store) -> None:
+    assert await store.erased([STATE.indicator_id, UNKNOWN]) == [False, False]
+    assert await store.audit_log(10) == []
+    await store.mark_erased(STATE.indicator_id, AUDIT)
+    # The marker names the indicator, in either spelling of its id, and nothing else.
+    bare = STATE.indicator_id.removeprefix("indicator--")
+    assert await store.erased([STATE.indicator_id, bare, UNKNOWN]) == [True, True, False]
+    assert await store.erased([]) == []
+    second = {**AUDIT, "indicator_id": UNKNOWN, "recipients": 0}
+    await store.mark_erased(UNKNOWN, second)
+    await store.mark_erased(UNKNOWN, {**second, "operator": "again"})  # still erased, audited again
+    assert await store.erased([UNKNOWN]) == [True]
+    assert await store.audit_log(10) == [AUDIT, second, {**second, "operator": "again"}]  # oldest first
+    assert await store.audit_log(2) == [second, {**second, "operator": "again"}]  # the latest ones
+    assert await store.audit_log(0) == []
+
+
+async def test_deleting_an_indicator_removes_its_state_marks_enrichment_and_sightings_only(
+    store: Store,
+) -> None:
+    other = state_of(1)
+    sco, other_sco = "phone-number--11111111-1111-5111-8111-111111111111", "domain-name--other"
+    mine = [
+        f"sighting:telco:{STATE.indicator_id}:true_positive",
+        f"sighting:bank:{STATE.indicator_id}:blocked",
+    ]
+    theirs = f"sighting:telco:{other.indicator_id}:true_positive"
+    await store.commit([Commit(STATE, None, ["s1", *mine], True), Commit(other, None, ["s2", theirs], True)])
+    await store.mark_delivered(
+        [Delivery(STATE.indicator_id, "telco", 1, False), Delivery(other.indicator_id, "telco", 1, False)]
+    )
+    await store.cache({sco: {"carrier": "x"}, other_sco: {"ns": []}}, 3600)
+    await store.mark_erased(STATE.indicator_id, AUDIT)
+
+    await store.delete_indicator(STATE.indicator_id, sco)
+
+    assert await store.load_states([STATE.indicator_id, other.indicator_id]) == [
+        (None, {}),
+        (other, {"telco": 1}),
+    ]
+    assert await store.seen_submissions([*mine, theirs, "s1"]) == [None, None, True, True]
+    assert await store.cached([sco, other_sco]) == [None, {"ns": []}]
+    assert await store.erased([STATE.indicator_id]) == [True]  # the marker outlives the state
+    assert await store.audit_log(10) == [AUDIT]
+    assert [s.indicator_id for s in (await store.scan_states(0, 100))[1]] == [other.indicator_id]
+    await store.delete_indicator(STATE.indicator_id, sco)  # again: nothing left, no error

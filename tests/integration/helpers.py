@@ -27,8 +27,11 @@ from pipeline.state.redis_store import RedisStore
 
 #: The fields an enrolled test organisation gets unless a test says otherwise: GREEN for unmarked reports
 #: (what reports defaulted to before the registry) and the old default trust.
+#: quotas off unless a test is about them (tests publish bursts far beyond 200 reports a second)
+UNLIMITED = {"new_indicators_per_hour": None, "reports_per_second": None, "sightings_per_hour": None}
 ORG_DEFAULTS: dict[str, Any] = {
     "sector": "other", "roles": ["producer", "subscriber"], "trust": 0.55, "default_tlp": "green",
+    "quotas": UNLIMITED,
 }  # fmt: skip
 
 

@@ -236,7 +236,8 @@ def test_each_org_got_its_own_private_credentials_and_no_drift(exchange: Exchang
     check = exchange.cli("orgs", "check", "--json")
     assert check.exit_code == 0, check.output
     assert json.loads(check.output) == {
-        "acls_enforced": True, "ok": True, "missing": [], "extra": [], "quotas_supported": True, "quota_drift": [],
+        "acls_enforced": True, "ok": True, "missing": [], "extra": [],
+        "quotas_supported": True, "quota_drift": [],
     }  # fmt: skip
 
 

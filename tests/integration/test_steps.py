@@ -79,7 +79,16 @@ def exact(stats: dict[str, int]) -> dict[str, int]:
 
 
 def ingest(settings: Settings, store: RedisStore, emitter: ListEmitter) -> IngestStep:
-    return IngestStep(store, emitter, settings.topics, ScoreModel(), now=lambda: NOW)
+    return IngestStep(store, emitter, settings.topics, ScoreModel(default_trust=0.55), now=lambda: NOW)
+
+
+def green(record: dict[str, Any]) -> dict[str, Any]:
+    """The community GREEN view of a record (every report in these tests is GREEN): its bundle's
+    indicator extension, with the view's score and status."""
+    view = record["views"]["1"]
+    indicator = next(o for o in view["bundle"]["objects"] if o["type"] == "indicator")
+    ext: dict[str, Any] = next(iter(indicator["extensions"].values()))
+    return ext | {"score": view["score"], "status": view["status"], "bundle": view["bundle"]}
 
 
 async def test_two_formats_from_two_producers_become_one_indicator_with_two_reporters(
@@ -92,11 +101,9 @@ async def test_two_formats_from_two_producers_become_one_indicator_with_two_repo
         msgs(settings, phone_submission("+66 81 234 5678", producer="bank-b", submission_id="b"), start=1)
     )
     records = [orjson.loads(m[2]) for m in out.on(settings.topics.indicators)]
-    assert [(r["version"], r["reporters"]) for r in records] == [(1, ["telco-a"]), (2, ["bank-b", "telco-a"])]
+    assert [(r["version"], green(r)["reporter_count"]) for r in records] == [(1, 1), (2, 2)]
     assert {r["indicator_id"] for r in records} == {records[0]["indicator_id"]}
     assert records[1]["value"] == "+66812345678"
-    ext = next(o for o in records[1]["bundle"]["objects"] if o["type"] == "indicator")["extensions"]
-    assert next(iter(ext.values()))["reporter_count"] == 2
     stats = await store.stats()
     assert (stats["accepted"], stats["indicators"], stats["versions"]) == (2, 1, 2)
 
@@ -274,8 +281,7 @@ async def test_offline_enrichment_is_on_the_record_and_online_lookups_are_cached
         msgs(settings, submission(indicator_obj("domain-name", {"value": "KBANK-verify23.com."})))
     )
     [record] = [orjson.loads(m[2]) for m in out.on(settings.topics.indicators)]
-    indicator = next(o for o in record["bundle"]["objects"] if o["type"] == "indicator")
-    enrichment = next(iter(indicator["extensions"].values()))["enrichment"]
+    enrichment = green(record)["enrichment"]
     assert (enrichment["lookalike_of"], enrichment["lookalike"]) == ("kbank", "contains")
     assert redis_client.get(cache_key) is None  # offline results are recomputed, cheaper than a round trip
 
@@ -288,11 +294,10 @@ async def test_offline_enrichment_is_on_the_record_and_online_lookups_are_cached
     assert orjson.loads(redis_client.get(cache_key) or b"{}") == {"registered": "2026-11-01"}
     assert 0 < (redis_client.ttl(cache_key) or 0) <= step.enrichment_ttl_s
     last = orjson.loads(out.on(settings.topics.indicators)[-1][2])
-    ext = next(o for o in last["bundle"]["objects"] if o["type"] == "indicator")["extensions"]
-    assert next(iter(ext.values()))["enrichment"]["registered"] == "2026-11-01"
+    assert green(last)["enrichment"]["registered"] == "2026-11-01"
 
 
-async def test_false_positives_from_two_subscribers_revoke_and_sightings_count_once(
+async def test_false_positives_from_two_subscribers_suppress_and_sightings_count_once(
     settings: Settings, store: RedisStore
 ) -> None:
     produced = ListEmitter()
@@ -320,7 +325,7 @@ async def test_false_positives_from_two_subscribers_revoke_and_sightings_count_o
         sighting("telco", "false-positive", "00000000-0000-4000-8000-000000000002", 1),
     ]
     result = await step.process(first)
-    # One vote per organisation and kind; one organisation alone does not revoke.
+    # One vote per organisation and kind; one organisation alone does not suppress.
     assert (result.applied, result.replayed, result.published) == (1, 1, 0)
     await step.process(first)  # replay: nothing counted again
     result = await step.process(
@@ -328,12 +333,13 @@ async def test_false_positives_from_two_subscribers_revoke_and_sightings_count_o
     )
     assert result.published == 1
     records = [orjson.loads(m[2]) for m in produced.on(settings.topics.indicators)]
-    assert [(r["version"], r["revoked"]) for r in records] == [(1, False), (2, True)]
-    ext = next(o for o in records[-1]["bundle"]["objects"] if o["type"] == "indicator")["extensions"]
-    assert next(iter(ext.values()))["sightings"] == {"true_positive": 0, "false_positive": 2, "blocked": 0}
-    assert b"telco" not in orjson.dumps(records[-1]["bundle"])  # producers see counts, not who reported
+    assert [(r["version"], r["revoked"], green(r)["status"]) for r in records] == [
+        (1, False, "active"), (2, False, "suppressed"),
+    ]  # fmt: skip
+    assert green(records[-1])["sightings"] == {"true_positive": 0, "false_positive": 2, "blocked": 0}
+    assert b"telco" not in orjson.dumps(records[-1]["views"])  # producers see counts, not who reported
     stats = exact(await store.stats())
-    assert (stats["sightings"], stats["sightings:false_positive"], stats["revocations"]) == (2, 2, 1)
+    assert (stats["sightings"], stats["sightings:false_positive"], stats["suppressions"]) == (2, 2, 1)
     nowhere = "indicator--00000000-0000-5000-8000-000000000000"
     sid = "00000000-0000-4000-8000-000000000009"
     envelope = build_sighting(
@@ -345,7 +351,7 @@ async def test_false_positives_from_two_subscribers_revoke_and_sightings_count_o
     assert [m[0] for m in dead.messages] == [settings.topics.dlq]
 
 
-async def test_decay_sweep_publishes_band_changes_and_revokes_what_decayed_away(
+async def test_decay_sweep_publishes_band_changes_and_expires_what_decayed_away(
     settings: Settings, store: RedisStore
 ) -> None:
     produced = ListEmitter()
@@ -364,21 +370,19 @@ async def test_decay_sweep_publishes_band_changes_and_revokes_what_decayed_away(
     )
     [phone, domain] = [orjson.loads(m[2]) for m in produced.on(settings.topics.indicators)]
     # three reporters of default trust at confidence 70: 67 (medium band); one reporter: 31 (low band)
-    assert (phone["score"], domain["score"]) == (67, 31)
-    # Sixty days later the phone (half-life 30 d) has decayed a band; half a year later it is gone.
+    assert (green(phone)["score"], green(domain)["score"]) == (67, 31)
+    # Sixty days later the phone (half-life 30 d) has decayed a band; a year later, two half-lives without
+    # a report, it has expired. The domain (half-life 180 d) stays in its band: nothing to publish.
     later = datetime(2027, 1, 21, tzinfo=UTC)
     sweep = DecaySweep(step.versions, batch=1, now=lambda: later)
     result = await sweep.walk()
-    assert (result.examined, result.walk_done, result.rescored, result.revoked) == (2, True, 1, 0)
+    assert (result.examined, result.walk_done, result.rescored) == (2, True, 1)
     much_later = DecaySweep(step.versions, batch=1, now=lambda: datetime(2027, 11, 1, tzinfo=UTC))
-    assert (await much_later.walk()).revoked == 2
+    assert (await much_later.walk()).rescored == 1
     records = [orjson.loads(m[2]) for m in produced.on(settings.topics.indicators)]
-    assert [(r["kind"], r["version"], r["score"], r["revoked"]) for r in records[2:3]] == [
-        ("phone", 2, 17, False),  # 67 after two 30-day half-lives: a band lower
+    assert [(r["kind"], r["version"], green(r)["score"], green(r)["status"]) for r in records[2:]] == [
+        ("phone", 2, 17, "active"),  # 67 after two 30-day half-lives: a band lower
+        ("phone", 3, 0, "expired"),  # reversible: a new report makes it active again
     ]
-    assert {(r["kind"], r["version"], r["score"], r["revoked"]) for r in records[3:]} == {
-        ("phone", 3, 0, True),  # decayed below 10: revoked (in whatever order the walk meets them)
-        ("domain", 2, 0, True),
-    }
-    assert (await much_later.walk()).rescored == 0  # revoked is final: nothing more to do
-    assert exact(await store.stats())["decayed"] == 3
+    assert (await much_later.walk()).rescored == 0  # expired once: nothing more to do
+    assert exact(await store.stats())["decayed"] == 2

@@ -8,8 +8,8 @@ from click.testing import CliRunner
 from pipeline.cli import cli
 
 COMMANDS = [
-    ["bench", "pipeline"], ["config"], ["consume"], ["demo"], ["dev", "up"], ["dev", "down"],
-    ["dev", "status"], ["exporter"], ["lag"],
+    ["audit"], ["bench", "pipeline"], ["config"], ["consume"], ["demo"], ["dev", "up"], ["dev", "down"],
+    ["dev", "status"], ["erase"], ["exporter"], ["lag"],
     ["normalize"], ["orgs", "add"], ["orgs", "update"], ["orgs", "remove"], ["orgs", "list"],
     ["orgs", "load"], ["orgs", "check"], ["publish"], ["sighting", "report"], ["subscribers", "add"],
     ["subscribers", "update"],

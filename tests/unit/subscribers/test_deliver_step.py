@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import orjson
 import pytest
 
 from pipeline.errors import DeliveryError
 from pipeline.kafka.emit import ListEmitter
+from pipeline.processors.output import build_record
+from pipeline.processors.score import ScoreModel
 from pipeline.state.memory_store import MemoryStore
 from pipeline.state.subscription import Subscription
 from pipeline.stix.tlp import TLP
 from pipeline.subscribers.channels import Outgoing, kafka_channels
-from pipeline.subscribers.deliver import DeliverStep
+from pipeline.subscribers.deliver import DeliverStep, final_status
 from pipeline.wire.headers import (
     HEADER_REASON,
     HEADER_REVOKED,
@@ -32,6 +35,8 @@ from tests.unit.processors.factories import (
     submission,
 )
 from tests.unit.worker.helpers import TOPICS, ingest, submission_messages
+
+NOW_MS = int(NOW.timestamp() * 1000)
 
 TELCO = Subscription(
     id="telco", name="T", sector="telecom", organisation="telco", tlp="green", types={"phone"}
@@ -224,3 +229,43 @@ async def test_a_channel_gets_what_routing_chose_and_nothing_is_marked_before_it
     assert (item.indicator_id, item.version, item.revoked) == (phone, 1, False)
     assert orjson.loads(item.bundle)["type"] == "bundle"
     assert await store.load_delivered([phone], ["telco", "bank"]) == [{"telco": 1, "bank": 1}]
+
+
+async def test_a_tombstone_is_skipped_silently_and_the_rest_is_delivered() -> None:
+    """``scamshare erase`` deletes an erased key from the compacted topic: no version, no DLQ message."""
+    store = MemoryStore(now=lambda: NOW)
+    await store.put_subscription(BANK)
+    [good] = await publish(store, phone_submission("0812345678", country="TH"))
+    tombstone = InMessage(TOPICS.indicators, 0, 7, good.key, b"")
+    out = ListEmitter()
+    assert await deliver(store, out).process([tombstone, good, tombstone]) == 1
+    assert out.on(TOPICS.dlq) == []
+    assert [m[0] for m in out.messages] == [TOPICS.feed("bank")]
+    assert "fanout_errors" not in await store.stats()
+
+
+async def test_an_erased_record_reaches_every_past_recipient_with_the_status_erased() -> None:
+    store = MemoryStore(now=lambda: NOW)
+    await store.put_subscription(TELCO)
+    await store.put_subscription(BANK)
+    first = await publish(store, phone_submission("0812345678", country="TH", submission_id="r1"))
+    assert await deliver(store, ListEmitter()).process(first) == 2
+    await store.put_subscription(Subscription(id="late", name="L", sector="other", organisation="late"))
+    c = canonical("phone", "+66812345678")
+    [(state, _)] = await store.load_states([c.indicator_id])
+    assert state is not None
+    final = replace(state, revoked=True, contributions=(), audiences=(), version=state.version + 1)
+    record = build_record(final, c, ScoreModel(), NOW_MS, erased=True)
+    assert final_status(record) == "erased"
+    assert final_status(build_record(final, c, ScoreModel(), NOW_MS)) == "revoked"  # allowlist revocation
+    out = ListEmitter()
+    msg = InMessage(TOPICS.indicators, 0, 1, c.indicator_id.encode(), orjson.dumps(record))
+    assert await deliver(store, out).process([msg]) == 2
+    assert sorted(m[0] for m in out.messages) == [TOPICS.feed("bank"), TOPICS.feed("telco")]  # not "late"
+    for _, key, value, headers in out.messages:
+        h = dict(headers)
+        assert (h[HEADER_STATUS], h[HEADER_REVOKED], h[HEADER_VERSION]) == (b"erased", b"1", b"2")
+        assert key == c.indicator_id.encode()
+        [indicator] = [o for o in orjson.loads(value)["objects"] if o["type"] == "indicator"]
+        assert indicator["revoked"] is True
+    assert await store.load_delivered([c.indicator_id], ["telco", "bank"]) == [{"telco": 2, "bank": 2}]

@@ -196,3 +196,32 @@ async def test_contention_beyond_max_tries_is_a_transient_error_and_writes_nothi
     assert out.on(TOPICS.indicators) == []
     assert await store.stats() == {}  # the reject is not counted either: the whole batch is retried
     assert await store.seen_submissions(["a"]) == [None]
+
+
+async def test_a_report_of_an_erased_value_is_refused_and_its_bytes_never_reach_the_dlq() -> None:
+    store, out = MemoryStore(now=lambda: NOW), ListEmitter()
+    phone = canonical("phone", "+66812345678")
+    await store.mark_erased(phone.indicator_id, {"action": "erase", "indicator_id": phone.indicator_id})
+    result = await ingest(store, out).process(msgs(phone_submission("0812345678", country="TH")))
+    assert (result.accepted, result.rejected, result.published) == (0, 1, 0)
+    [(topic, _, value, headers)] = out.messages
+    assert topic == TOPICS.dlq and value == b""
+    assert dict(headers)["scamshare-reason"].startswith(b"erased: ")
+    assert b"812345678" not in b"".join(v for _, v in headers)
+    assert await store.load_states([phone.indicator_id]) == [(None, {})]
+    assert exact(await store.stats())["rejected:erased"] == 1
+
+
+async def test_every_commit_sets_when_the_state_expires() -> None:
+    commits: list[Any] = []
+
+    class Recording(MemoryStore):
+        async def commit(self, batch):  # type: ignore[no-untyped-def]
+            commits.extend(batch)
+            return await super().commit(batch)
+
+    store, out = Recording(now=lambda: NOW), ListEmitter()
+    await ingest(store, out).process(msgs(phone_submission("0812345678", country="TH")))
+    [commit] = commits
+    # valid_until (two 30-day half-lives after the report) plus the 30-day grace
+    assert commit.expire_at_ms == commit.state.last_ms + (60 + 30) * 86_400_000

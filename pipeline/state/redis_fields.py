@@ -1,0 +1,100 @@
+"""One indicator's state as a Redis hash: the field layout and its (de)serialisation.
+
+Short field names, since the hash is most of the memory an indicator costs (``make bench`` reports the bytes
+per indicator). :mod:`pipeline.state.redis_store` writes and reads these hashes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from pipeline.state.indicator import Audience, Contribution, IndicatorState
+from pipeline.stix.tlp import TLP
+
+# Redis hash fields of one indicator (short names: this is most of the memory an indicator costs):
+# k kind, val value, cc country, n reports, c contributions, a audiences, sg sightings, tp/fp sighting
+# organisations, x revoked, al allowlisted, s score, v version, r revision; d:<subscriber> deliveries.
+
+
+def _contribution_text(c: Contribution) -> str:
+    parts = (c.org, int(c.tlp), c.first_ms, c.last_ms, c.reports, c.confidence)
+    types = ",".join(sorted(c.scam_types))
+    return "|".join(str(p) for p in parts) + f"|{types}|{'1' if c.withdrawn else ''}"
+
+
+def _contribution(text: str) -> Contribution:
+    org, tlp, first, last, n, conf, types, w = text.split("|")
+    return Contribution(org, TLP(int(tlp)), int(first), int(last), int(n), int(conf), _split(types), w == "1")
+
+
+def state_to_fields(state: IndicatorState) -> list[str]:
+    """Flat field/value list for HSET (Redis stores strings).
+
+    Fields that only ever move away from their default (revoked, allowlisted, sightings, sighting
+    organisations, country) are left out while they hold it: most indicators never leave the defaults, and
+    an HSET that omits a field never needs to reset it (``make bench`` reports the bytes per indicator).
+    """
+    fields = [
+        "k", state.kind,
+        "val", state.value,
+        "n", str(state.reports),
+        "c", ";".join(_contribution_text(c) for c in state.contributions),
+        "a", ";".join(f"{k}={a.fingerprint}/{a.seq}/{a.since}" for k, a in state.audiences),
+        "s", str(state.score),
+        "v", str(state.version),
+        "r", str(state.rev),
+    ]  # fmt: skip
+    optional = (
+        ("x", "1" if state.revoked else ""),
+        ("sg", "" if state.sightings == (0, 0, 0) else ",".join(str(n) for n in state.sightings)),
+        ("tp", ",".join(sorted(state.tp_by))),
+        ("fp", ",".join(sorted(state.fp_by))),
+        ("cc", state.country),
+        ("al", "1" if state.allowlisted else ""),
+    )
+    for name, value in optional:
+        if value:
+            fields += [name, value]
+    return fields
+
+
+def _split(text: str) -> frozenset[str]:
+    return frozenset(text.split(",")) if text else frozenset()
+
+
+def _audiences(text: str) -> tuple[tuple[str, Audience], ...]:
+    out = []
+    for item in text.split(";") if text else []:
+        key, _, rest = item.partition("=")
+        fp, seq, since = rest.split("/")
+        out.append((key, Audience(fp, int(seq), int(since))))
+    return tuple(out)
+
+
+def state_from_fields(
+    indicator_id: str, raw: Mapping[bytes, bytes]
+) -> tuple[IndicatorState | None, dict[str, int]]:
+    data = {k.decode(): v.decode() for k, v in raw.items()}
+    delivered = {k[2:]: int(v) for k, v in data.items() if k.startswith("d:")}
+    if "r" not in data:
+        return None, delivered
+    tp, fp, bl = (int(n) for n in data.get("sg", "0,0,0").split(","))
+    contributions = data.get("c", "")
+    state = IndicatorState(
+        indicator_id=indicator_id,
+        kind=data["k"],
+        value=data["val"],
+        contributions=tuple(_contribution(t) for t in contributions.split(";")) if contributions else (),
+        reports=int(data["n"]),
+        sightings=(tp, fp, bl),
+        tp_by=_split(data.get("tp", "")),
+        fp_by=_split(data.get("fp", "")),
+        revoked=data.get("x") == "1",
+        allowlisted=data.get("al") == "1",
+        score=int(data.get("s", "0")),
+        version=int(data.get("v", "0")),
+        rev=int(data["r"]),
+        country=data.get("cc", ""),
+        audiences=_audiences(data.get("a", "")),
+    )
+    return state, delivered
