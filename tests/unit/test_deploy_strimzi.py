@@ -403,3 +403,14 @@ def test_redis_requires_a_password_and_tls() -> None:
     assert shlex.split(script)[:3] == ["printf", "requirepass %s\\n", "$REDIS_PASSWORD"]
     (password,) = [e for e in container["env"] if e["name"] == "REDIS_PASSWORD"]
     assert password["valueFrom"]["secretKeyRef"] == {"name": "scamshare-redis", "key": "password"}
+
+
+def test_each_organisation_user_carries_its_registered_producer_byte_rate() -> None:
+    by_name = users()
+    for org in ORGS:
+        quota = org.quotas.producer_byte_rate
+        spec = by_name[org.id]["spec"]
+        if quota is None:
+            assert "quotas" not in spec, org.id
+        else:
+            assert spec["quotas"] == {"producerByteRate": quota}, org.id
