@@ -12,9 +12,9 @@ from pipeline.subscribers.consumer import FeedConsumer, FeedItem, subscriber_gro
 def _line(item: FeedItem) -> Text:
     sco = item.observable or {}
     ext = item.extension
-    state = "REVOKED" if item.revoked else "active"
+    state = item.status if item.active else item.status.upper()  # SUPPRESSED, WITHDRAWN, REVOKED, ...
     return Text(
-        f"{item.indicator_id} v{item.version} {state:7} {sco.get('type', '?')} {item.observable_value} "
+        f"{item.indicator_id} v{item.version} {state:10} {sco.get('type', '?')} {item.observable_value} "
         f"score={ext.get('score', '?')} reporters={ext.get('reporter_count', '?')} "
         f"scam_types={','.join(ext.get('scam_types', [])) or '-'}"
     )

@@ -12,6 +12,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import orjson
 import pytest
 import pytest_asyncio
 
@@ -191,6 +192,42 @@ async def test_backfill_without_duplicates(
     assert sorted(keys) == sorted(current | {canon("domain", "after-late-joined.com").indicator_id})
     stats = await store.stats()
     assert stats["delivered:late"] == len(keys)
+
+
+PROBE = canon("phone", "+66 81 555 0101")
+
+
+def last_indicator(settings: Settings, sub_id: str, key: str) -> dict[str, object]:
+    records = [r for r in read_records(settings, settings.topics.feed(sub_id)) if r.key == key.encode()]
+    bundle = orjson.loads(records[-1].value)
+    return next(o for o in bundle["objects"] if o["type"] == "indicator")  # type: ignore[no-any-return]
+
+
+async def test_reporting_a_value_is_no_probe_for_another_organisations_strict_report(
+    msettings: Settings, worker: subprocess.Popen[bytes], store: RedisStore
+) -> None:
+    """Before: a GREEN reporter received the bank's AMBER+STRICT version (its scam type and confidence)."""
+    publish(
+        msettings, "org-b", (PROBE, {"tlp": TLP.AMBER_STRICT, "scam_types": ["romance"], "confidence": 95})
+    )
+    publish(msettings, "org-a", (PROBE, {"tlp": TLP.GREEN, "scam_types": ["investment"], "confidence": 60}))
+    await wait_processed(msettings, store, 18, worker)
+    ext_id = "extension-definition--fd33f239-c904-58d7-bddd-8d22a4d10af0"
+    for sub_id in ("everyone", "strict-c"):  # org-a, the GREEN reporter, and org-c, an uninvolved one
+        ind = last_indicator(msettings, sub_id, PROBE.indicator_id)
+        ext = ind["extensions"][ext_id]  # type: ignore[index]
+        assert (ext["scam_types"], ext["reporter_count"], ind["confidence"]) == (["investment"], 1, 60), (
+            sub_id
+        )
+        assert ind["object_marking_refs"] == [TLP.GREEN.marking_id]
+    bank = last_indicator(msettings, "amber", PROBE.indicator_id)  # org-b's own view holds its report
+    ext = bank["extensions"][ext_id]  # type: ignore[index]
+    assert (ext["scam_types"], ext["reporter_count"], bank["confidence"]) == (
+        ["investment", "romance"],
+        2,
+        95,
+    )
+    assert bank["object_marking_refs"] == [TLP.AMBER_STRICT.marking_id]
 
 
 def test_worker_survived(worker: subprocess.Popen[bytes], tmp_path: Path) -> None:

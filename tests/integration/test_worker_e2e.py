@@ -107,14 +107,13 @@ async def test_reports_are_validated_merged_scored_and_fanned_out(
     assert (stats["sightings"], stats["sightings:false_positive"], stats["suppressions"]) == (2, 2, 1)
     assert undeclared(stats) == []  # every counter a real worker wrote is declared, hence exported
     [(state, delivered)] = await store.load_states([phone_id])
-    # One version per sighting batch that changed a view (the first lowers the band, the second suppresses,
-    # or both at once): every recipient has the last one, and it says suppressed.
+    # A version per sighting batch that changed some audience's view (the first false positive may lower
+    # a band, the second suppresses); a subscription gets those in which its own view changed, the last
+    # of which says suppressed.
     assert state is not None and not state.revoked and state.version in {3, 4}
-    assert delivered == {"telco": state.version, "bank": state.version}
-    extra = state.version - 2
-    assert {sub.id: read_feed(settings, sub)[0] for sub in SUBS} == {
-        "telco": 2 + extra, "bank": 3 + extra, "platform": 1,
-    }  # fmt: skip
+    assert set(delivered) == {"telco", "bank"} and delivered["telco"] == delivered["bank"]
+    feeds = {sub.id: read_feed(settings, sub)[0] for sub in SUBS}
+    assert feeds["telco"] - 2 == feeds["bank"] - 3 >= 1 and feeds["platform"] == 1
     for sub_id in ("telco", "bank"):
         last = [
             r for r in read_records(settings, settings.topics.feed(sub_id)) if r.key == phone_id.encode()
