@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -39,7 +40,10 @@ def demo_settings(obj: CliContext, settings: Settings, say: bool) -> Iterator[Se
             app_id=f"{settings.app_id}-demo-{stamp}",
         )
         return
-    with devstack.EmbeddedStack(settings.state_dir / "demo-stack") as stack:
+    demo_dir = settings.state_dir / "demo-stack"
+    # Each demo starts from nothing: a Redis left by an earlier run (or an earlier release) is not reused.
+    shutil.rmtree(demo_dir, ignore_errors=True)
+    with devstack.EmbeddedStack(demo_dir) as stack:
         if say:
             obj.err.print(f"started embedded broker {stack.bootstrap} and Redis {stack.redis_url}")
         yield override(

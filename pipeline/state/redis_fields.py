@@ -80,11 +80,15 @@ def state_from_fields(
         return None, delivered
     tp, fp, bl = (int(n) for n in data.get("sg", "0,0,0").split(","))
     contributions = data.get("c", "")
+    if "tlp" in data and contributions.isdigit():
+        parsed = legacy_contributions(data)
+    else:
+        parsed = tuple(_contribution(t) for t in contributions.split(";")) if contributions else ()
     state = IndicatorState(
         indicator_id=indicator_id,
         kind=data["k"],
         value=data["val"],
-        contributions=tuple(_contribution(t) for t in contributions.split(";")) if contributions else (),
+        contributions=parsed,
         reports=int(data["n"]),
         sightings=(tp, fp, bl),
         tp_by=_split(data.get("tp", "")),
@@ -98,3 +102,26 @@ def state_from_fields(
         audiences=_audiences(data.get("a", "")),
     )
     return state, delivered
+
+
+def legacy_contributions(data: Mapping[str, str]) -> tuple[Contribution, ...]:
+    """Contributions of a state written before TLP per report (``scamshare.indicator/1``): one per reporter
+    at the merged TLP (the most restrictive, so nothing becomes more visible than it was), with the merged
+    confidence, first/last seen and scam types; a retracted reporter's is withdrawn. Its audiences are
+    empty, so its next change publishes every audience's view afresh."""
+    reporters, retracted = _split(data.get("p", "")), _split(data.get("rt", ""))
+    orgs = sorted(reporters | retracted)
+    reports = max(1, int(data.get("n", "1")) // max(1, len(orgs)))
+    return tuple(
+        Contribution(
+            org=org,
+            tlp=TLP(int(data["tlp"])),
+            first_ms=int(data["f"]),
+            last_ms=int(data["l"]),
+            reports=reports,
+            confidence=int(data["c"]),
+            scam_types=_split(data.get("t", "")),
+            withdrawn=org in retracted,
+        )
+        for org in orgs
+    )

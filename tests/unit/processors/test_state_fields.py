@@ -69,3 +69,19 @@ def test_a_plain_new_indicator_writes_only_the_core_fields() -> None:
     state = merge(None, report(scam_types=()), MODEL, T0).state
     names = state_to_fields(state)[::2]
     assert set(names) == {"k", "val", "n", "c", "a", "s", "v", "r", "cc"}
+
+
+def test_a_state_written_before_tlp_per_report_reads_as_contributions_at_its_merged_tlp() -> None:
+    old = {"k": "phone", "val": "+66812345678", "f": str(T0), "l": str(T0 + 5), "n": "3", "p": "a,b",
+           "rt": "c", "c": "80", "t": "romance", "tlp": "3", "s": "70", "v": "2", "r": "4", "cc": "TH",
+           "d:telco": "2"}  # fmt: skip
+    state, delivered = state_from_fields("indicator--1", {k.encode(): v.encode() for k, v in old.items()})
+    assert state is not None and delivered == {"telco": 2}
+    assert [(c.org, c.tlp, c.confidence, c.withdrawn, c.reports) for c in state.contributions] == [
+        ("a", TLP.AMBER_STRICT, 80, False, 1), ("b", TLP.AMBER_STRICT, 80, False, 1),
+        ("c", TLP.AMBER_STRICT, 80, True, 1),
+    ]  # fmt: skip
+    assert state.reporters == {"a", "b"} and state.audiences == () and state.version == 2
+    # Its next change is material for every audience that can see it.
+    after = merge(state, report(producer="a", sub="new", tlp=TLP.GREEN), MODEL, T0 + 10)
+    assert after.publish and after.state.version == 3
