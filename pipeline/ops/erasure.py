@@ -194,7 +194,7 @@ class _Eraser:
                 return state, False
             final = erased_state(state)
             counters = {"erasures": 1, "versions": 1, "revocations": 1}
-            if (await self.store.commit([Commit(final, state.rev, [], True, counters)]))[0]:
+            if (await self.store.commit([Commit(final, state.rev, [], True, counters, replace=True)]))[0]:
                 self._publish(final, c)
                 return final, True
         raise ErasureError(

@@ -151,15 +151,25 @@ def merge_many(
     state: IndicatorState | None, reports: list[Report], model: ScoreModel, now_ms: int
 ) -> tuple[IndicatorState, tuple[str, ...], list[bool]]:
     """Fold several reports of one indicator; returns the state, the material reasons, and per report
-    whether it changed some audience's view (the rest count as duplicates). One version per batch."""
+    whether it added something (the rest count as duplicates). One version per batch."""
     flags: list[bool] = []
     current = state
-    prints = fingerprints(state, model, now_ms) if state is not None else {}
     for report in reports:
-        folded = fold(current, report)
-        after = fingerprints(folded, model, now_ms)
-        flags.append(current is None or after != prints)
-        current, prints = folded, after
+        flags.append(adds_something(current, report))
+        current = fold(current, report)
     assert current is not None
     outcome = finish(state, current, model, now_ms)
     return outcome.state, outcome.material, flags
+
+
+def adds_something(state: IndicatorState | None, report: Report) -> bool:
+    """Whether a report is more than a repeat: a new indicator, a withdrawal, a new organisation or TLP
+    level, a level that was withdrawn, new scam types or a higher confidence. (Whether a version is
+    published is :func:`finish`'s decision; this only tells duplicates apart, cheaply.)"""
+    if state is None or report.revoked:
+        return True
+    old = state.contribution(report.producer, report.tlp)
+    if old is None or old.withdrawn:
+        return True
+    confidence = report.confidence if report.confidence is not None else UNSTATED_CONFIDENCE
+    return not set(report.scam_types) <= old.scam_types or confidence > old.confidence

@@ -161,7 +161,19 @@ def audience_keys(state: IndicatorState) -> list[str]:
 
 
 def fingerprints(state: IndicatorState, model: ScoreModel, now_ms: int) -> dict[str, str]:
-    return {k: view_for(state, k, model, now_ms).fingerprint() for k in audience_keys(state)}
+    """Each audience's view fingerprint; audiences that see the same reports share one computation."""
+    memo: dict[tuple[int, ...], str] = {}
+    out: dict[str, str] = {}
+    contributions = state.contributions
+    for key in audience_keys(state):
+        cls_text, _, org = key.partition(":")
+        cls = int(cls_text)
+        seen = tuple(i for i, c in enumerate(contributions) if visible(c, cls, org or None))
+        fp = memo.get(seen)
+        if fp is None:
+            fp = memo[seen] = view_from(state, [contributions[i] for i in seen], model, now_ms).fingerprint()
+        out[key] = fp
+    return out
 
 
 def next_audiences(

@@ -12,18 +12,21 @@ from pipeline.state.indicator import Audience, Contribution, IndicatorState
 from pipeline.stix.tlp import TLP
 
 # Redis hash fields of one indicator (short names: this is most of the memory an indicator costs):
-# k kind, val value, cc country, n reports, c contributions, a audiences, sg sightings, tp/fp sighting
-# organisations, x revoked, al allowlisted, s score, v version, r revision; d:<subscriber> deliveries.
+# k kind, val value, cc country, n reports, sg sightings, tp/fp sighting organisations, x revoked,
+# al allowlisted, s score, v version, r revision; c:<org>:<tlp> one contribution each, a:<audience> one
+# audience each, d:<subscriber> deliveries. One field per contribution and audience keeps every value short:
+# Redis keeps a hash whose fields and values are all at most 64 bytes (hash-max-listpack-value) as a compact
+# listpack, and a longer one as a hash table about three times the size.
 
 
 def _contribution_text(c: Contribution) -> str:
-    parts = (c.org, int(c.tlp), c.first_ms, c.last_ms, c.reports, c.confidence)
     types = ",".join(sorted(c.scam_types))
-    return "|".join(str(p) for p in parts) + f"|{types}|{'1' if c.withdrawn else ''}"
+    return f"{c.first_ms}|{c.last_ms}|{c.reports}|{c.confidence}|{types}|{'1' if c.withdrawn else ''}"
 
 
-def _contribution(text: str) -> Contribution:
-    org, tlp, first, last, n, conf, types, w = text.split("|")
+def _contribution(field: str, text: str) -> Contribution:
+    _, org, tlp = field.split(":")
+    first, last, n, conf, types, w = text.split("|")
     return Contribution(org, TLP(int(tlp)), int(first), int(last), int(n), int(conf), _split(types), w == "1")
 
 
@@ -38,12 +41,14 @@ def state_to_fields(state: IndicatorState) -> list[str]:
         "k", state.kind,
         "val", state.value,
         "n", str(state.reports),
-        "c", ";".join(_contribution_text(c) for c in state.contributions),
-        "a", ";".join(f"{k}={a.fingerprint}/{a.seq}/{a.since}" for k, a in state.audiences),
         "s", str(state.score),
         "v", str(state.version),
         "r", str(state.rev),
     ]  # fmt: skip
+    for c in state.contributions:
+        fields += [f"c:{c.org}:{int(c.tlp)}", _contribution_text(c)]
+    for key, a in state.audiences:
+        fields += [f"a:{key}", f"{a.fingerprint}/{a.seq}/{a.since}"]
     optional = (
         ("x", "1" if state.revoked else ""),
         ("sg", "" if state.sightings == (0, 0, 0) else ",".join(str(n) for n in state.sightings)),
@@ -62,13 +67,13 @@ def _split(text: str) -> frozenset[str]:
     return frozenset(text.split(",")) if text else frozenset()
 
 
-def _audiences(text: str) -> tuple[tuple[str, Audience], ...]:
+def _audiences(data: Mapping[str, str]) -> tuple[tuple[str, Audience], ...]:
     out = []
-    for item in text.split(";") if text else []:
-        key, _, rest = item.partition("=")
-        fp, seq, since = rest.split("/")
-        out.append((key, Audience(fp, int(seq), int(since))))
-    return tuple(out)
+    for field, text in data.items():
+        if field.startswith("a:"):
+            fp, seq, since = text.split("/")
+            out.append((field[2:], Audience(fp, int(seq), int(since))))
+    return tuple(sorted(out))
 
 
 def state_from_fields(
@@ -79,11 +84,11 @@ def state_from_fields(
     if "r" not in data:
         return None, delivered
     tp, fp, bl = (int(n) for n in data.get("sg", "0,0,0").split(","))
-    contributions = data.get("c", "")
-    if "tlp" in data and contributions.isdigit():
+    parsed = tuple(
+        sorted((_contribution(f, t) for f, t in data.items() if f.startswith("c:")), key=lambda c: c.key)
+    )
+    if not parsed and "tlp" in data and data.get("c", "").isdigit():
         parsed = legacy_contributions(data)
-    else:
-        parsed = tuple(_contribution(t) for t in contributions.split(";")) if contributions else ()
     state = IndicatorState(
         indicator_id=indicator_id,
         kind=data["k"],
@@ -99,7 +104,7 @@ def state_from_fields(
         version=int(data.get("v", "0")),
         rev=int(data["r"]),
         country=data.get("cc", ""),
-        audiences=_audiences(data.get("a", "")),
+        audiences=_audiences(data),
     )
     return state, delivered
 

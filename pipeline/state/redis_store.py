@@ -49,11 +49,16 @@ _CAS = """
 local cur = redis.call('HGET', KEYS[1], 'r')
 if cur == false then cur = '' end
 if cur ~= ARGV[1] then return 0 end
-local n = tonumber(ARGV[5])
-if n > 0 then redis.call('HSET', KEYS[1], unpack(ARGV, 6, 5 + 2 * n)) end
+if ARGV[5] == '1' then
+  for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do
+    if string.sub(f, 1, 2) ~= 'd:' then redis.call('HDEL', KEYS[1], f) end
+  end
+end
+local n = tonumber(ARGV[6])
+if n > 0 then redis.call('HSET', KEYS[1], unpack(ARGV, 7, 6 + 2 * n)) end
 if ARGV[4] ~= '' then redis.call('PEXPIREAT', KEYS[1], ARGV[4]) end
 for i = 3, #KEYS do redis.call('SET', KEYS[i], ARGV[3], 'EX', ARGV[2]) end
-for i = 6 + 2 * n, #ARGV, 2 do redis.call('HINCRBY', KEYS[2], ARGV[i], ARGV[i + 1]) end
+for i = 7 + 2 * n, #ARGV, 2 do redis.call('HINCRBY', KEYS[2], ARGV[i], ARGV[i + 1]) end
 return 1
 """
 
@@ -173,6 +178,7 @@ class RedisStore:
                         str(self._ttl),
                         "1" if c.published else "0",
                         "" if c.expire_at_ms is None else str(c.expire_at_ms),
+                        "1" if c.replace else "0",
                         str(len(fields) // 2),
                         *fields,
                         *counters,

@@ -23,6 +23,9 @@ class Commit:
     #: when set, the indicator's state (with its delivery marks) expires at this absolute time, in ms since
     #: the epoch, set only if the compare-and-set wins; None leaves the expiry as it is (none for a new state)
     expire_at_ms: int | None = None
+    #: drop every stored field of the state first (its delivery marks stay): a state that loses
+    #: contributions, audiences or sightings (erasure) — a plain commit only adds and overwrites fields
+    replace: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ import pytest
 
 from pipeline.processors.merge import merge
 from pipeline.processors.score import ScoreModel
-from pipeline.state.indicator import Audience, Contribution, IndicatorState
+from pipeline.state.indicator import Audience, Contribution, IndicatorState, sorted_contributions
 from pipeline.state.memory_store import MemoryStore
 from pipeline.state.org import Organisation
 from pipeline.state.redis_store import RedisStore
@@ -98,7 +98,7 @@ async def test_a_state_with_every_field_away_from_its_default_round_trips(store:
     withdrawn = Contribution("bank-b", TLP.AMBER_STRICT, T0 - 5, T0, 2, 90, frozenset({"romance"}), True)
     full = replace(
         STATE,
-        contributions=(*STATE.contributions, withdrawn),
+        contributions=sorted_contributions((*STATE.contributions, withdrawn)),
         revoked=True,
         sightings=(3, 2, 1),
         tp_by=frozenset({"police"}),
@@ -498,3 +498,14 @@ async def test_deleting_an_indicator_removes_its_state_marks_enrichment_and_sigh
     assert await store.audit_log(10) == [AUDIT]
     assert [s.indicator_id for s in (await store.scan_states(0, 100))[1]] == [other.indicator_id]
     await store.delete_indicator(STATE.indicator_id, sco)  # again: nothing left, no error
+
+
+async def test_a_replacing_commit_drops_what_the_new_state_no_longer_has_but_keeps_deliveries(
+    store: Store,
+) -> None:
+    assert await store.commit([Commit(STATE, None, [], True)]) == [True]
+    await store.mark_delivered([Delivery(STATE.indicator_id, "telco", STATE.version, False)])
+    emptied = replace(STATE, contributions=(), audiences=(), revoked=True, rev=STATE.rev + 1)
+    assert await store.commit([Commit(emptied, STATE.rev, [], True, replace=True)]) == [True]
+    [(loaded, delivered)] = await store.load_states([STATE.indicator_id])
+    assert loaded == emptied and delivered == {"telco": STATE.version}

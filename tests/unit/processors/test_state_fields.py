@@ -65,10 +65,14 @@ def test_writing_each_new_state_over_the_old_fields_reads_back_the_new_state(pla
         assert delivered == {}
 
 
-def test_a_plain_new_indicator_writes_only_the_core_fields() -> None:
+def test_a_plain_new_indicator_writes_only_the_core_fields_each_value_short() -> None:
     state = merge(None, report(scam_types=()), MODEL, T0).state
-    names = state_to_fields(state)[::2]
-    assert set(names) == {"k", "val", "n", "c", "a", "s", "v", "r", "cc"}
+    fields = state_to_fields(state)
+    names = fields[::2]
+    assert {n for n in names if ":" not in n} == {"k", "val", "n", "s", "v", "r", "cc"}
+    assert {n for n in names if ":" in n} == {"c:telco-a:1"} | {f"a:{k}" for k, _ in state.audiences}
+    # Every field and value within Redis's listpack limit (64 bytes): the hash stays compact.
+    assert max(len(x) for x in fields) <= 64
 
 
 def test_a_state_written_before_tlp_per_report_reads_as_contributions_at_its_merged_tlp() -> None:
