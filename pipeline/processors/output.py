@@ -22,9 +22,10 @@ from typing import Any
 
 from pipeline.canon import Canonical, canonicalize
 from pipeline.processors.score import ScoreModel
-from pipeline.processors.visibility import View, view_for
+from pipeline.processors.visibility import View, view_from, visible_indexes
 from pipeline.state.indicator import IndicatorState
 from pipeline.stix.build import indicator_bundle
+from pipeline.stix.ids import INDICATOR_EXTENSION_ID
 from pipeline.stix.times import stix_timestamp
 from pipeline.stix.tlp import TLP, parse_tlp
 from pipeline.wire.envelope import INDICATOR_SPEC
@@ -142,8 +143,17 @@ def build_record(
     if state.revoked:
         record["final"] = final_bundle(state, c, now_ms, erased=erased)
         return record
+    # Audiences that see the same reports share one view and one bundle (only its version differs).
+    built: dict[tuple[int, ...], tuple[View, dict[str, Any]]] = {}
     for key, audience in state.audiences:
-        view = view_for(state, key, model, now_ms)
+        seen = visible_indexes(state, key)
+        if seen not in built:
+            view = view_from(state, [state.contributions[i] for i in seen], model, now_ms)
+            bundle = view_bundle(
+                state, view, seq=audience.seq, c=c, model=model, now_ms=now_ms, enrichment=facts
+            )
+            built[seen] = (view, bundle)
+        view, bundle = built[seen]
         if view.status == "none":
             continue
         record["views"][key] = {
@@ -153,11 +163,19 @@ def build_record(
             "tlp": view.tlp.label,
             "score": view.score,
             "scam_types": sorted(view.scam_types),
-            "bundle": view_bundle(
-                state, view, seq=audience.seq, c=c, model=model, now_ms=now_ms, enrichment=facts
-            ),
+            "bundle": with_version(bundle, audience.seq),
         }
     return record
+
+
+def with_version(bundle: dict[str, Any], version: int) -> dict[str, Any]:
+    """``bundle`` with its indicator's scamshare version set to ``version`` (copies only what changes)."""
+    indicator, *rest = bundle["objects"]
+    ext = indicator["extensions"][INDICATOR_EXTENSION_ID]
+    if ext.get("version") == version:
+        return bundle
+    extensions = {**indicator["extensions"], INDICATOR_EXTENSION_ID: {**ext, "version": version}}
+    return {**bundle, "objects": [{**indicator, "extensions": extensions}, *rest]}
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,7 +39,8 @@ ROOT: Final = Audience()
 
 
 def clearance_class(cleared: TLP) -> int:
-    return int(min(cleared, TLP.AMBER))
+    level = int(cleared)
+    return 2 if level > 2 else level  # AMBER, AMBER+STRICT and RED clearances see others' AMBER at most
 
 
 def audience_key(cleared: TLP, org: str | None = None) -> str:
@@ -160,15 +161,20 @@ def audience_keys(state: IndicatorState) -> list[str]:
     return [str(int(c)) for c in CLASSES] + [f"{int(c)}:{o}" for o in orgs for c in CLASSES]
 
 
+def visible_indexes(state: IndicatorState, key: str) -> tuple[int, ...]:
+    """Positions in ``state.contributions`` of the reports audience ``key`` may see."""
+    cls_text, _, org = key.partition(":")
+    cls = int(cls_text)
+    return tuple(i for i, c in enumerate(state.contributions) if visible(c, cls, org or None))
+
+
 def fingerprints(state: IndicatorState, model: ScoreModel, now_ms: int) -> dict[str, str]:
     """Each audience's view fingerprint; audiences that see the same reports share one computation."""
     memo: dict[tuple[int, ...], str] = {}
     out: dict[str, str] = {}
     contributions = state.contributions
     for key in audience_keys(state):
-        cls_text, _, org = key.partition(":")
-        cls = int(cls_text)
-        seen = tuple(i for i, c in enumerate(contributions) if visible(c, cls, org or None))
+        seen = visible_indexes(state, key)
         fp = memo.get(seen)
         if fp is None:
             fp = memo[seen] = view_from(state, [contributions[i] for i in seen], model, now_ms).fingerprint()
