@@ -34,7 +34,7 @@ from pipeline.config import Topics
 from pipeline.errors import ScamshareError
 from pipeline.kafka.clients import DeliveryTracker, ProducerLike, produce
 from pipeline.processors.output import build_record
-from pipeline.processors.score import ScoreModel
+from pipeline.processors.score import DAY_MS, ScoreModel
 from pipeline.state.indicator import IndicatorState
 from pipeline.state.store import Commit, Store
 from pipeline.stix.times import Clock, stix_timestamp, utc_now
@@ -194,7 +194,11 @@ class _Eraser:
                 return state, False
             final = erased_state(state)
             counters = {"erasures": 1, "versions": 1, "revocations": 1}
-            if (await self.store.commit([Commit(final, state.rev, [], True, counters, replace=True)]))[0]:
+            # Even if this erasure is abandoned (never re-run after a timeout), the final state, which still
+            # names the value, expires after the grace.
+            expire = self._now_ms() + int(self.model.state_grace_days * DAY_MS)
+            commit = Commit(final, state.rev, [], True, counters, expire_at_ms=expire, replace=True)
+            if (await self.store.commit([commit]))[0]:
                 self._publish(final, c)
                 return final, True
         raise ErasureError(

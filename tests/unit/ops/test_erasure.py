@@ -229,3 +229,17 @@ async def test_an_erasure_that_loses_a_race_with_the_worker_reads_again(clock: S
 )
 def test_a_reason_that_repeats_the_value_is_recognised(reason: str, mentions: bool) -> None:
     assert mentions_value(reason, "081-234-5678", PHONE) is mentions
+
+
+async def test_an_abandoned_erasure_still_lets_the_state_expire(clock: SteppedClock) -> None:
+    store = await delivered_store(clock)
+    producer = RecordingProducer()
+    fanout = FanOut(store, producer, clock)
+    fanout.running = False  # the worker is down, and nobody runs erase again
+    first = await erase(store, producer, TOPICS, request(), now=clock, sleep=fanout, timeout_s=2, poll_s=1)
+    assert first.completed is False
+    [(state, _)] = await store.load_states([IND])
+    assert state is not None and state.value == "+66812345678"
+    clock.advance(31 * 86_400)  # past the 30-day grace
+    assert await store.load_states([IND]) == [(None, {})]
+    assert await store.erased([IND]) == [True]  # the marker stays: it can never be reported again
