@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from pipeline.processors.output import IndicatorView, RoutedView
-from pipeline.processors.visibility import audience_key, parent_key
+from pipeline.processors.visibility import audience_key, nearest
 from pipeline.state.subscription import Subscription
 
 __all__ = ["IndicatorView", "Routed", "matches", "route", "view_for_subscription"]
@@ -29,13 +29,7 @@ class Routed:
 
 def view_for_subscription(record: IndicatorView, sub: Subscription) -> RoutedView | None:
     """The view the subscription sees (None: it can see no report of this indicator)."""
-    key: str | None = audience_key(sub.tlp, sub.organisation)
-    while key is not None:
-        found = record.views.get(key)
-        if found is not None:
-            return found
-        key = parent_key(key)
-    return None
+    return nearest(record.views, audience_key(sub.tlp, sub.organisation))
 
 
 def matches(sub: Subscription, record: IndicatorView, view: RoutedView) -> bool:

@@ -25,11 +25,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final, Literal, TypeVar
 
 from pipeline.processors.score import ScoreModel, band
 from pipeline.state.indicator import NO_VIEW, Audience, Contribution, IndicatorState
 from pipeline.stix.tlp import TLP
+
+T = TypeVar("T")
 
 Status = Literal["active", "suppressed", "withdrawn", "expired", "none"]
 
@@ -56,21 +58,23 @@ def parent_key(key: str) -> str | None:
     return None if key == "0" else str(int(key) - 1)
 
 
-def resolve(entries: Mapping[str, Audience], key: str) -> tuple[str | None, Audience]:
-    """The entry that stands for ``key`` (its own, or the nearest ancestor's), with the key it is under."""
+def nearest(entries: Mapping[str, T], key: str) -> T | None:
+    """The entry that stands for ``key``: its own, else its nearest ancestor's (None: no ancestor has one).
+
+    The audiences of a state and the views of a record share this walk."""
     current: str | None = key
     while current is not None:
         entry = entries.get(current)
         if entry is not None:
-            return current, entry
+            return entry
         current = parent_key(current)
-    return None, ROOT
+    return None
 
 
-def subscription_key(entries: Mapping[str, Audience], cleared: TLP, org: str) -> str | None:
-    """The key under which a subscription's current view is recorded (None: it sees nothing)."""
-    found, _ = resolve(entries, audience_key(cleared, org))
-    return found
+def resolve(entries: Mapping[str, Audience], key: str) -> Audience:
+    """What audience ``key`` last saw (nothing yet: :data:`ROOT`)."""
+    found = nearest(entries, key)
+    return ROOT if found is None else found
 
 
 def visible(c: Contribution, cls: int, org: str | None) -> bool:
@@ -105,11 +109,6 @@ class View:
         text = f"{self.status}|{int(self.tlp)}|{self.band}|{','.join(sorted(self.scam_types))}|"
         text += str(self.reporter_count)
         return hashlib.blake2b(text.encode(), digest_size=5).hexdigest()
-
-
-def view_for(state: IndicatorState, key: str, model: ScoreModel, now_ms: int) -> View:
-    cls_text, _, org = key.partition(":")
-    return compute_view(state, int(cls_text), org or None, model, now_ms)
 
 
 def compute_view(state: IndicatorState, cls: int, org: str | None, model: ScoreModel, now_ms: int) -> View:
@@ -196,8 +195,8 @@ def next_audiences(
                 after[key] = Audience(fp, own.seq + 1, version)
             continue
         parent = parent_key(key)
-        _, inherited = resolve(after, parent) if parent is not None else (None, ROOT)
+        inherited = resolve(after, parent) if parent is not None else ROOT
         if fp != inherited.fingerprint:
-            _, was = resolve(before, key)
+            was = resolve(before, key)
             after[key] = Audience(fp, max(was.seq, inherited.seq) + 1, version)
     return after

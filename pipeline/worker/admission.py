@@ -19,6 +19,7 @@ from pipeline.state.org import Organisation
 from pipeline.state.quotas import QuotaStore, limits_of
 from pipeline.state.store import Store
 from pipeline.wire.message import InMessage
+from pipeline.wire.rejected import Rejected
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ class Admitted:
     admitted: set[str] = field(default_factory=set)
     held: int = 0
     #: held while the organisation's queue was full: to the DLQ as over_quota
-    overflow: list[InMessage] = field(default_factory=list)
+    overflow: list[tuple[InMessage, Rejected]] = field(default_factory=list)
     counters: dict[str, int] = field(default_factory=dict)
 
 
@@ -94,7 +95,8 @@ class Admission:
             room = self.max_held - await self.quotas.held_count(org_id)
             keep, overflow = rest[: max(0, room)], rest[max(0, room) :]
             fresh = sum(await self.quotas.hold(org_id, keep))
-            out.overflow.extend(overflow)
+            full = f"the organisation's quota is used up and {self.max_held} messages are held"
+            out.overflow.extend((msg, Rejected("over_quota", full, org_id)) for msg in overflow)
             out.held += len(keep)
             if fresh:
                 why = verdict.limit or "held"

@@ -147,9 +147,7 @@ class IngestStep:
         if self.admission is not None and valid:
             admitted = await self.admission.reports(self.store, valid, releasing=releasing)
             result.held = admitted.held
-            for msg in admitted.overflow:
-                full = f"the organisation's quota is used up and {self.admission.max_held} messages are held"
-                rejects.append((msg, Rejected("over_quota", full)))
+            rejects.extend(admitted.overflow)
             if admitted.counters:
                 await self.store.incr(admitted.counters)
             valid = [v for v in valid if v[0].source in admitted.admitted]

@@ -108,9 +108,7 @@ class SightingStep:
                 [(s.msg, orgs[s.org]) for s in accepted], releasing=releasing
             )
             result.held = admitted.held
-            for msg in admitted.overflow:
-                full = f"the organisation's quota is used up and {self.admission.max_held} messages are held"
-                rejects[msg.source] = (msg, Rejected("over_quota", full))
+            rejects.update((msg.source, (msg, why)) for msg, why in admitted.overflow)
             if admitted.counters:
                 await store.incr(admitted.counters)
             accepted = [s for s in accepted if s.msg.source in admitted.admitted]

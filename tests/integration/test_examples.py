@@ -46,8 +46,8 @@ def test_bank_payee_check(settings: Settings, tmp_path: Path) -> None:
         settings, feed, [(IBAN, 1, False), (WALLET, 1, False), (PHONE, 1, False), (PHONE_2, 1, False)]
     )
     db = tmp_path / "payees.json"
-    synced = run(settings, "bank_payee_check.py", "sync", "--subscriber", "bank", "--db", str(db),
-                 "--idle-timeout", "1")  # fmt: skip
+    sync = ["sync", "--subscriber", "bank", "--db", str(db), "--idle-timeout", "1"]
+    synced = run(settings, "bank_payee_check.py", *sync)
     assert synced.returncode == 0, synced.stderr
     assert "4 update(s); 4 indicator(s)" in synced.stdout
 
@@ -66,8 +66,7 @@ def test_bank_payee_check(settings: Settings, tmp_path: Path) -> None:
 
     # A revocation removes the entry; the sync resumes after what it committed.
     produce_feed(settings, feed, [(PHONE, 2, True)])
-    resynced = run(settings, "bank_payee_check.py", "sync", "--subscriber", "bank", "--db", str(db),
-                   "--idle-timeout", "1")  # fmt: skip
+    resynced = run(settings, "bank_payee_check.py", *sync)
     assert "1 update(s); 3 indicator(s)" in resynced.stdout, resynced.stderr
     after = run(settings, "bank_payee_check.py", "check", "--db", str(db), "--phone", "+66812345678")
     assert after.returncode == 0
@@ -75,30 +74,10 @@ def test_bank_payee_check(settings: Settings, tmp_path: Path) -> None:
 
     # Suppressed after false positives: out of the copy; new evidence makes it active again: back in.
     produce_feed(settings, feed, [(IBAN, 2, "suppressed")])
-    run(
-        settings,
-        "bank_payee_check.py",
-        "sync",
-        "--subscriber",
-        "bank",
-        "--db",
-        str(db),
-        "--idle-timeout",
-        "1",
-    )
+    assert run(settings, "bank_payee_check.py", *sync).returncode == 0
     assert json.loads(db.read_text()).get(IBAN.indicator_id) is None
     produce_feed(settings, feed, [(IBAN, 3, "active")])
-    run(
-        settings,
-        "bank_payee_check.py",
-        "sync",
-        "--subscriber",
-        "bank",
-        "--db",
-        str(db),
-        "--idle-timeout",
-        "1",
-    )
+    assert run(settings, "bank_payee_check.py", *sync).returncode == 0
     assert json.loads(db.read_text())[IBAN.indicator_id]["version"] == 3
 
 
