@@ -89,10 +89,14 @@ class Skipped:
     """An input entry deliberately not published (e.g. a MISP attribute with ``to_ids: false``).
 
     Not an error: the exit code ignores it, but the summary counts it so nothing vanishes silently.
+    ``category`` is what was skipped, for the per-type counts of the summary: the MISP attribute or object
+    type (``ip-dst``, ``file``), the STIX object type or pattern type (``file``, ``indicator:yara``), or a
+    reason class (``to_ids-false``, ``deleted``).
     """
 
     source: str
     reason: str
+    category: str = "other"
 
 
 class Accepted(NamedTuple):
