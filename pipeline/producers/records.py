@@ -99,6 +99,21 @@ class Skipped:
     category: str = "other"
 
 
+@dataclass(frozen=True, slots=True)
+class ReadOptions:
+    """How readers interpret what a file leaves unsaid; built once from the CLI options.
+
+    ``country`` is the country of national phone numbers and bank accounts when a record names none (a
+    record's own ``country`` always wins). ``kind`` is the kind of every value of a plain list (one value per
+    line, or a JSON array of strings), which has no ``type`` column. ``include_non_ids`` keeps MISP
+    attributes marked ``to_ids: false`` (context by MISP's convention; skipped by default).
+    """
+
+    country: str | None = None
+    kind: str | None = None
+    include_non_ids: bool = False
+
+
 class Accepted(NamedTuple):
     """A report whose value canonicalised: unpacks as ``(canonical, report)``."""
 
@@ -228,14 +243,19 @@ def parse_description(value: object) -> str | None:
 
 
 def report_from_fields(
-    fields: Mapping[str, Any], *, source: str, location: str = "", tlp: TLP | None = None
+    fields: Mapping[str, Any],
+    *,
+    source: str,
+    location: str = "",
+    tlp: TLP | None = None,
+    country: str | None = None,
 ) -> ReportInput | Rejected:
     """Validate the fields of one input record into a :class:`ReportInput`, or say why not.
 
     Field names are those of the CSV header: ``type`` (or ``kind``), ``value``, ``country``,
     ``scam_type`` / ``scam_types``, ``confidence``, ``tlp``, ``first_seen``, ``description``, ``bic``
     for bank accounts, and ``revoked`` (true: withdraw an earlier report of this value). ``tlp`` is the
-    level to use when the record names none (e.g. a MISP event's tag).
+    level to use when the record names none (e.g. a MISP event's tag); ``country`` likewise (``--country``).
     """
     raw_kind = fields.get("type", fields.get("kind"))
     if raw_kind is None or (isinstance(raw_kind, str) and not raw_kind.strip()):
@@ -258,7 +278,7 @@ def report_from_fields(
             value=value.strip(),
             source=source,
             location=location,
-            country=parse_country(fields.get("country")),
+            country=parse_country(fields.get("country")) or country,
             scam_types=parse_scam_types(scam_raw),
             confidence=parse_confidence(fields.get("confidence")),
             tlp=record_tlp if record_tlp is not None else tlp,
