@@ -9,23 +9,22 @@ The SDK a producer or subscriber imports::
     with Publisher(settings, producer_id="telco-th") as pub:
         ...
 
-Everything else is internal. The Kafka-backed classes are imported on first use, so ``import pipeline``
-(and the CLI's start-up) stays cheap.
+Everything else is internal. Every name is imported on first use, so ``import pipeline`` (and the CLI's
+start-up, which imports it first) loads neither the broker client nor the phone-number metadata.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pipeline.canon import KINDS, Canonical, Invalid, canonicalize
-from pipeline.config import Settings, Topics
-from pipeline.errors import ScamshareError
-from pipeline.stix.tlp import TLP
-
 if TYPE_CHECKING:
+    from pipeline.canon import KINDS, Canonical, Invalid, canonicalize
+    from pipeline.config import Settings, Topics
+    from pipeline.errors import ScamshareError
     from pipeline.kafka.emit import ListEmitter
     from pipeline.producers.publisher import DeliveryReport, Publisher, Submission
     from pipeline.state.memory_store import MemoryStore
+    from pipeline.stix.tlp import TLP
     from pipeline.subscribers.consumer import FeedConsumer, FeedItem
 
 __all__ = [
@@ -47,6 +46,14 @@ __all__ = [
 ]
 
 _LAZY = {
+    "KINDS": "pipeline.canon",
+    "TLP": "pipeline.stix.tlp",
+    "Canonical": "pipeline.canon",
+    "Invalid": "pipeline.canon",
+    "canonicalize": "pipeline.canon",
+    "Settings": "pipeline.config",
+    "Topics": "pipeline.config",
+    "ScamshareError": "pipeline.errors",
     "DeliveryReport": "pipeline.producers.publisher",
     "FeedConsumer": "pipeline.subscribers.consumer",
     "FeedItem": "pipeline.subscribers.consumer",

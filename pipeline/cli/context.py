@@ -9,14 +9,15 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from pydantic import ValidationError
 from rich.console import Console
 
-from pipeline.config import CredentialsError, Settings
 from pipeline.errors import ConfigError, NotConfiguredError, ScamshareError
+
+if TYPE_CHECKING:
+    from pipeline.config import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -42,6 +43,10 @@ class CliContext:
 
 def override(settings: Settings, **overrides: Any) -> Settings:
     """:meth:`Settings.replace` with an invalid value reported as a bad command-line parameter."""
+    from pydantic import ValidationError  # noqa: PLC0415  (pydantic-settings: not for --help)
+
+    from pipeline.config import CredentialsError  # noqa: PLC0415
+
     try:
         return settings.replace(**overrides)
     except (ValidationError, CredentialsError) as exc:

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import importlib
+import subprocess
+import sys
+
+import click
 import pytest
 from click.testing import CliRunner
 
+from pipeline.cli import COMMANDS as LAZY_COMMANDS
 from pipeline.cli import cli
 
 COMMANDS = [
@@ -39,3 +45,27 @@ def test_config_masks_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     assert result.exit_code == 0
     assert "hunter2" not in result.output and "s3cret" not in result.output
     assert "redis://:**********@redis:6379/0" in result.output
+
+
+def test_the_lazy_command_table_matches_the_commands_it_names() -> None:
+    """``--help`` prints COMMANDS' one-liners without importing the commands: they must stay theirs."""
+    for name, (module, attribute, short) in LAZY_COMMANDS.items():
+        command = getattr(importlib.import_module(module), attribute)
+        assert isinstance(command, click.Command), name
+        assert command.name == name, name
+        assert command.get_short_help_str(limit=10_000) == short, name
+
+
+def test_help_and_normalize_import_neither_the_broker_client_nor_faust() -> None:
+    code = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from pipeline.cli import cli\n"
+        "r = CliRunner().invoke(cli, ['--help'])\n"
+        "assert r.exit_code == 0 and 'normalize' in r.output, r.output\n"
+        "r = CliRunner().invoke(cli, ['normalize', 'domain', 'example.com'])\n"
+        "assert r.exit_code == 0, r.output\n"
+        "print(sorted(m for m in ('confluent_kafka', 'faust', 'redis', 'aiokafka') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
