@@ -6,8 +6,9 @@ A Canonical's SCO type comes from its kind's declaration in the registry (:mod:`
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from pipeline.stix.ids import indicator_id, pattern_for, sco_id
 
@@ -69,6 +70,48 @@ class Invalid:
 Canonicaliser = Callable[[str, "str | None"], "Canonical | Invalid"]
 
 
+class LazyFacts(Mapping[str, str]):
+    """Facts computed on first read: a phone number's carrier and geocoded region cost about as much as
+    parsing it, and a producer checking a million rows never reads them (the worker does, once per value).
+
+    It compares, pickles and prints as the dict it computes.
+    """
+
+    __slots__ = ("_compute", "_facts")
+
+    def __init__(self, compute: Callable[[], Mapping[str, str]]) -> None:
+        self._compute: Callable[[], Mapping[str, str]] | None = compute
+        self._facts: dict[str, str] = {}
+
+    def _resolved(self) -> dict[str, str]:
+        if self._compute is not None:
+            self._facts, self._compute = dict(self._compute()), None
+        return self._facts
+
+    def __getitem__(self, key: str) -> str:
+        return self._resolved()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._resolved())
+
+    def __len__(self) -> int:
+        return len(self._resolved())
+
+    def __eq__(self, other: object) -> bool:
+        return self._resolved() == other if isinstance(other, Mapping) else NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Unread facts travel as their recipe (a process pool canonicalises for `publish`), read ones as data.
+        if self._compute is not None:
+            return LazyFacts, (self._compute,)
+        return dict, (self._facts,)
+
+    def __repr__(self) -> str:
+        return repr(self._resolved())
+
+
 def simple(kind: str, value: str, facts: Mapping[str, str] | None = None, **extra: str) -> Canonical:
     """A Canonical whose id and pattern are ``value`` alone (domain, url, email, phone, wallet, imei)."""
     props = {"value": value, **extra}
@@ -78,8 +121,8 @@ def simple(kind: str, value: str, facts: Mapping[str, str] | None = None, **extr
         props=props,
         id_props={"value": value},
         pattern_props={"value": value},
-        facts=dict(facts or {}),
+        facts=facts if isinstance(facts, LazyFacts) else dict(facts or {}),
     )
 
 
-__all__ = ["Canonical", "Canonicaliser", "Invalid", "simple"]
+__all__ = ["Canonical", "Canonicaliser", "Invalid", "LazyFacts", "simple"]

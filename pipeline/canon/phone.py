@@ -38,7 +38,7 @@ from phonenumbers import (
 )
 from phonenumbers import ValidationResult as Possible
 
-from pipeline.canon.core import Canonical, Invalid, simple
+from pipeline.canon.core import Canonical, Invalid, LazyFacts, simple
 from pipeline.canon.registry import Kind, NewSco, value_input
 from pipeline.stix.ids import extension_definition_id
 from pipeline.stix.schemas import sco_schema
@@ -175,7 +175,7 @@ def canonicalize(value: str, country: str | None) -> Canonical | Invalid:
         line_type = phonenumbers.number_type(number)
         if line_type != PhoneNumberType.UNKNOWN:
             e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
-            return simple(KIND, e164, facts_for(number, line_type))
+            return simple(KIND, e164, LazyFacts(functools.partial(facts_for, number, line_type)))
     if parsed:
         # For '00...' the '+' reading is what the person most likely meant: explain that one.
         return Invalid(KIND, value, _explain(parsed[-1] if compact.startswith("00") else parsed[0]))

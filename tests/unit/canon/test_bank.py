@@ -36,14 +36,14 @@ def test_accepted(raw: str, country: str | None, value: str) -> None:
 
 
 REJECTED = [
-    ("DE89370400440532013001", None, "IBAN checksum (mod-97) fails"),
-    ("DE89370400440532013001", "DE", "IBAN checksum (mod-97) fails"),
-    ("DE8937040044053201300", None, "wrong IBAN length for DE"),
+    ("DE89370400440532013001", None, "the IBAN check digits are wrong (mod-97 fails)"),
+    ("DE89370400440532013001", "DE", "the IBAN check digits are wrong (mod-97 fails)"),
+    ("DE8937040044053201300", None, "DE (Germany) IBANs have 22 characters; this one has 21"),
     ("1234567890", None, "give a country hint"),
     ("XX:1234567890", None, "unknown country 'XX'"),
     ("TH:12", None, "4 to 34 letters and digits"),
     ("TH:12#45$78", None, "4 to 34 letters and digits"),
-    ("DE89370400440532013000 COBAXXFF", None, "BIC 'COBAXXFF' is not valid"),
+    ("DE89370400440532013000 COBAXXFF", None, "BIC 'COBAXXFF' is not valid: its letters 5-6 ('XX') are not"),
     ("COBAXXFF:1234567890", None, "BIC 'COBAXXFF' is not valid"),
     ("COBADEFF:1234567890 DEUTDEFF", None, "two different BICs"),
 ]
