@@ -1,9 +1,12 @@
 """``scamshare publish FILE... --producer ID``: validate reports from files and publish them.
 
-Every file is read and checked before anything is sent, so an unreadable file (bad encoding, invalid
-JSON, a CSV without the required columns) stops the run with exit code 2 and nothing published. Rejected
-entries are listed with ``file:line`` and the reason; the good ones are still published, and the exit code
-is 1. ``--dry-run`` stops after validation and needs no broker.
+Every file is read once as a check before anything is sent, so an unreadable file (bad encoding, invalid
+JSON, a CSV without the required columns) stops the run with exit code 2 and nothing published. Then the
+files are read again and sent as they are read, in bounded memory (:mod:`pipeline.producers.bulk`):
+rejected entries are counted and listed with ``file:line`` and the reason, the good ones are still
+published, and the exit code is 1. Entries the exchange does not carry (file hashes, IPs, YARA rules, MISP
+context attributes) are *skipped*: counted by type, listed, and no error. ``--dry-run`` stops after
+validation and needs no broker.
 
 Each report's submission id is derived from (producer, SHA-256 of the file, location in the file), so
 publishing the same file twice is dropped as a repeat by the pipeline instead of being counted twice; an
@@ -12,23 +15,24 @@ edited file is new reports (see :func:`pipeline.producers.records.file_submissio
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import click
-import orjson
 from confluent_kafka import KafkaException
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from pipeline.canon import KINDS
 from pipeline.cli.context import CliContext, connected_settings, connection_options, handle_errors, print_json
 from pipeline.errors import ConfigError, InputError
 from pipeline.identity.channel import speaking_for
+from pipeline.producers.bulk import BundleWriter, Tally, accepted_reports, prepare_all
 from pipeline.producers.publisher import (
     DeliveryReport,
     Publisher,
@@ -36,18 +40,11 @@ from pipeline.producers.publisher import (
     build_submission,
     check_producer_id,
 )
-from pipeline.producers.readers import FORMATS, SourceFile, load_source, read_source
-from pipeline.producers.records import (
-    Accepted,
-    Rejected,
-    ReportInput,
-    Skipped,
-    file_submission_id,
-    to_canonical_report,
-)
-from pipeline.stix.build import new_bundle_id
+from pipeline.producers.readers import FORMATS, Prepared, load_source
+from pipeline.producers.records import DEFAULT_OPTIONS, Accepted, ReadOptions, normalise_kind, parse_country
+from pipeline.producers.sources import SourceFile
 from pipeline.stix.tlp import TLP
-from pipeline.wire.schemas import definitions_bundle
+from pipeline.wire.fields import FieldError
 
 logger = logging.getLogger(__name__)
 
@@ -56,65 +53,34 @@ EXIT_UNREADABLE = 2
 _TLP_CHOICES = [level.label for level in TLP]
 
 
-@dataclass
-class Batch:
-    """What the files held: accepted reports with their submission ids, rejects and skipped entries."""
-
-    accepted: list[tuple[Accepted, str]] = field(default_factory=list)
-    rejected: list[Rejected] = field(default_factory=list)
-    skipped: list[Skipped] = field(default_factory=list)
-    files: list[dict[str, Any]] = field(default_factory=list)
-
-
-def collect(sources: list[SourceFile], fmt: str | None, producer: str) -> Batch:
-    """Read and canonicalise every source (raises InputError for an unreadable one)."""
-    batch = Batch()
-    for src in sources:
-        before = (len(batch.accepted), len(batch.rejected), len(batch.skipped))
-        for item in read_source(src, fmt):
-            outcome = to_canonical_report(item) if isinstance(item, ReportInput) else item
-            if isinstance(outcome, Accepted):
-                sid = file_submission_id(producer, src.sha256, outcome.report.location)
-                batch.accepted.append((outcome, sid))
-            elif isinstance(outcome, Rejected):
-                batch.rejected.append(outcome)
-            else:
-                batch.skipped.append(outcome)
-        batch.files.append(
-            {
-                "file": src.name,
-                "sha256": src.sha256,
-                "reports": len(batch.accepted) - before[0],
-                "rejected": len(batch.rejected) - before[1],
-                "skipped": len(batch.skipped) - before[2],
-            }
-        )
-    return batch
-
-
-class BundleCollector:
-    """Gathers the objects of many report bundles into one bundle, each id once (first one wins)."""
-
-    def __init__(self) -> None:
-        self._objects: dict[str, dict[str, Any]] = {obj["id"]: obj for obj in definitions_bundle()["objects"]}
-
-    def add(self, bundle: dict[str, Any]) -> None:
-        for obj in bundle["objects"]:
-            self._objects.setdefault(obj["id"], obj)
-
-    def bundle(self) -> dict[str, Any]:
-        return {"type": "bundle", "id": new_bundle_id(), "objects": list(self._objects.values())}
+def collect(
+    sources: list[SourceFile], fmt: str | None, producer: str, options: ReadOptions = DEFAULT_OPTIONS
+) -> tuple[list[tuple[Accepted, str]], Tally]:
+    """Every accepted report (with its submission id) of small inputs, and the tally: for tests and tools."""
+    tally = Tally()
+    accepted = list(accepted_reports(prepare_all(sources, fmt, options), producer, tally))
+    return accepted, tally
 
 
 @contextmanager
-def _progress(enabled: bool, obj: CliContext, total: int, label: str) -> Iterator[Callable[[], None]]:
+def _progress(enabled: bool, obj: CliContext, total: int, label: str) -> Iterator[Callable[[int], None]]:
+    """A bar on a terminal's stderr, told how many entries are done (it redraws a few times a second)."""
     if not enabled or total == 0:
-        yield lambda: None
+        yield lambda done: None
         return
     columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=obj.err, transient=False) as progress:
         task = progress.add_task(label, total=total)
-        yield lambda: progress.advance(task)
+
+        shown = [0]
+
+        def update(done: int) -> None:
+            if done - shown[0] >= 512 or done >= total:
+                shown[0] = done
+                progress.update(task, completed=done)
+
+        yield update
+        progress.update(task, completed=total)
 
 
 @click.command("publish")
@@ -134,6 +100,25 @@ def _progress(enabled: bool, obj: CliContext, total: int, label: str) -> Iterato
     type=click.Choice(FORMATS),
     default=None,
     help="Input format [default: by extension/content].",
+)
+@click.option(
+    "--type",
+    "kind",
+    default=None,
+    metavar="KIND",
+    help=f"The kind of every value of a plain list (one value per line, or a JSON array of strings), and of "
+    f"CSV/JSON Lines rows that name none: {', '.join(KINDS)}.",
+)
+@click.option(
+    "--country",
+    default=None,
+    metavar="CC",
+    help="Country (ISO 3166 alpha-2) of national phone numbers and bank accounts; a row's own wins.",
+)
+@click.option(
+    "--include-non-ids",
+    is_flag=True,
+    help="Keep MISP attributes marked to_ids: false (context by MISP's convention; skipped by default).",
 )
 @click.option("--dry-run", is_flag=True, help="Validate only: publish nothing (no broker needed).")
 @click.option(
@@ -168,6 +153,9 @@ def publish(
     files: tuple[str, ...],
     producer_id: str | None,
     fmt: str | None,
+    kind: str | None,
+    country: str | None,
+    include_non_ids: bool,
     dry_run: bool,
     emit_stix: str | None,
     default_tlp: str,
@@ -177,21 +165,23 @@ def publish(
     redis_url: str | None,
     kafka_option: dict[str, str],
 ) -> None:
-    """Publish scam reports from FILE... (CSV, JSON Lines, STIX 2.1 bundle or MISP event; '-' = stdin).
+    """Publish scam reports from FILE... (CSV, JSON Lines, a plain list, STIX 2.1 or MISP; '-' = stdin).
 
     CSV header: type,value,country,scam_type,confidence,tlp,first_seen,description (only type and value
-    are required). Exit code 0 when all was published, 1 when entries were rejected (the rest is still
-    published) or not delivered, 2 for unreadable files and usage errors.
+    are required; type may come from --type). A plain list is one value per line with --type KIND.
+    Exit code 0 when all was published (skipped entries are no error), 1 when entries were rejected (the
+    rest is still published) or not delivered, 2 for unreadable files and usage errors.
     """
     if as_json and emit_stix == "-":
         raise click.UsageError("--emit-stix - and --json both write to stdout; give --emit-stix a file")
     tlp = TLP[default_tlp.upper().replace("+", "_")]
+    options = _read_options(kind, country, include_non_ids)
     try:
         producer_id = check_producer_id(speaking_for(obj.settings, producer_id))
         if emit_stix not in (None, "-"):
             _check_writable(emit_stix)
         stdin = click.get_binary_stream("stdin")
-        batch = collect([load_source(path, stdin=stdin) for path in files], fmt, producer_id)
+        prepared = prepare_all([load_source(path, stdin=stdin) for path in files], fmt, options)
         # After reading: a bad file is reported even where no broker is configured yet.
         settings = (
             None if dry_run else connected_settings(obj, bootstrap, redis_url, kafka_option, redis=False)
@@ -200,49 +190,42 @@ def publish(
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(EXIT_UNREADABLE) from exc
 
-    collector = BundleCollector() if emit_stix else None
-    out = obj.err if emit_stix == "-" else obj.console
-    show_progress = not as_json and obj.err.is_terminal
+    tally = Tally()
     report: DeliveryReport | None = None
-
-    def collected(sub: Submission) -> None:
-        if collector is not None:
-            collector.add(sub.bundle)
-
-    total = len(batch.accepted)
-    if settings is None:
-        with _progress(show_progress, obj, total, "validating") as advance:
-            for (canonical, rep), sid in batch.accepted:
-                sub = build_submission(
-                    canonical, producer=producer_id, now=datetime.now(UTC), submission_id=sid, report=rep,
+    show_progress = not as_json and obj.err.is_terminal
+    total = sum(file.entries for file in prepared)
+    with _bundle_writer(emit_stix) as writer:
+        if settings is None:
+            with _progress(show_progress, obj, total, "validating") as advance:
+                _validate(prepared, producer_id, tally, writer, tlp, advance)
+        else:
+            try:
+                publisher = Publisher(
+                    settings,
+                    producer_id=producer_id,
                     default_tlp=tlp,
-                )  # fmt: skip
-                collected(sub)
-                advance()
-    else:
-        try:
-            publisher = Publisher(
-                settings,
-                producer_id=producer_id,
-                default_tlp=tlp,
-                flush_timeout=timeout + 5,
-                # Past this, librdkafka gives up on a message and reports why, instead of leaving it queued.
-                kafka_overrides={"message.timeout.ms": int(timeout * 1000)},
-            )
-        except KafkaException as exc:
-            click.echo(f"error: invalid Kafka client configuration: {exc}", err=True)
-            raise SystemExit(EXIT_UNREADABLE) from exc
-        with _progress(show_progress, obj, total, "publishing") as advance:
-            for (canonical, rep), sid in batch.accepted:
-                collected(publisher.publish(canonical, rep, submission_id=sid))
-                advance()
-        report = publisher.flush()
-
-    if collector is not None and emit_stix is not None:
-        _write_bundle(collector.bundle(), emit_stix)
+                    flush_timeout=timeout + 5,
+                    # Past this, librdkafka gives up on a message and says why, instead of keeping it queued.
+                    kafka_overrides={"message.timeout.ms": int(timeout * 1000)},
+                )
+            except KafkaException as exc:
+                click.echo(f"error: invalid Kafka client configuration: {exc}", err=True)
+                raise SystemExit(EXIT_UNREADABLE) from exc
+            with _progress(show_progress, obj, total, "publishing") as advance:
+                try:
+                    for (canonical, rep), sid in accepted_reports(prepared, producer_id, tally):
+                        sub = publisher.publish(canonical, rep, submission_id=sid)
+                        if writer is not None:
+                            writer.add(sub.bundle, canonical.indicator_id, canonical.sco_type)
+                        advance(_done(tally))
+                except InputError as exc:  # the file changed between the check and the send
+                    report = publisher.flush()
+                    click.echo(f"error: {exc} (after {report.delivered} report(s) were published)", err=True)
+                    raise SystemExit(EXIT_UNREADABLE) from exc
+            report = publisher.flush()
 
     summary = _summary(
-        batch,
+        tally,
         report,
         dry_run=dry_run,
         topic=None if settings is None else settings.topics.submissions_of(producer_id),
@@ -251,9 +234,69 @@ def publish(
     if as_json:
         print_json(summary)
     else:
-        _print_summary(out, summary)
-    if batch.rejected or (report is not None and not report.ok):
+        _print_summary(obj.err if emit_stix == "-" else obj.console, summary)
+    if tally.rejected_total or (report is not None and not report.ok):
         raise SystemExit(EXIT_REJECTED)
+
+
+def _read_options(kind: str | None, country: str | None, include_non_ids: bool) -> ReadOptions:
+    canonical_kind = None
+    if kind is not None:
+        canonical_kind = normalise_kind(kind)
+        if canonical_kind is None:
+            raise click.BadParameter(
+                f"unknown type {kind!r}; expected one of {', '.join(KINDS)}", param_hint="--type"
+            )
+    try:
+        code = parse_country(country)
+    except FieldError as exc:
+        raise click.BadParameter(str(exc), param_hint="--country") from exc
+    # A chain alias (btc, xmr, ...) is kept as given: the reader checks each address belongs to that chain.
+    named = kind.strip().lower() if kind is not None and canonical_kind == "wallet" else canonical_kind
+    return ReadOptions(country=code, kind=named, include_non_ids=include_non_ids)
+
+
+def _validate(
+    prepared: list[Prepared],
+    producer: str,
+    tally: Tally,
+    writer: BundleWriter | None,
+    tlp: TLP,
+    advance: Callable[[int], None],
+) -> None:
+    """--dry-run: canonicalise every report; build the STIX only when --emit-stix wants it."""
+    for (canonical, rep), sid in accepted_reports(prepared, producer, tally):
+        if writer is not None:
+            sub: Submission = build_submission(
+                canonical, producer=producer, now=datetime.now(UTC), submission_id=sid, report=rep,
+                default_tlp=tlp,
+            )  # fmt: skip
+            writer.add(sub.bundle, canonical.indicator_id, canonical.sco_type)
+        advance(_done(tally))
+    advance(_done(tally))
+
+
+def _done(tally: Tally) -> int:
+    return tally.reports + tally.rejected_total + tally.skipped_total
+
+
+@contextmanager
+def _bundle_writer(target: str | None) -> Iterator[BundleWriter | None]:
+    if target is None:
+        yield None
+        return
+    with contextlib.ExitStack() as stack:
+        stream: IO[bytes]
+        if target == "-":
+            stream = click.get_binary_stream("stdout")
+        else:
+            try:
+                stream = stack.enter_context(Path(target).open("wb"))
+            except OSError as exc:
+                click.echo(f"error: {target}: cannot write: {exc.strerror or exc}", err=True)
+                raise SystemExit(EXIT_UNREADABLE) from exc
+        with BundleWriter(stream) as writer:
+            yield writer
 
 
 def _check_writable(target: str) -> None:
@@ -263,32 +306,28 @@ def _check_writable(target: str) -> None:
         raise InputError(target, None, f"cannot write: directory {parent} does not exist")
 
 
-def _write_bundle(bundle: dict[str, Any], target: str) -> None:
-    data = orjson.dumps(bundle, option=orjson.OPT_INDENT_2) + b"\n"
-    if target == "-":
-        click.get_binary_stream("stdout").write(data)
-        return
-    try:
-        Path(target).write_bytes(data)
-    except OSError as exc:
-        raise InputError(target, None, f"cannot write: {exc.strerror or exc}") from exc
-
-
 def _summary(
-    batch: Batch, report: DeliveryReport | None, *, dry_run: bool, topic: str | None
+    tally: Tally, report: DeliveryReport | None, *, dry_run: bool, topic: str | None
 ) -> dict[str, Any]:
     return {
         "dry_run": dry_run,
         "topic": topic,
-        "files": batch.files,
-        "reports": len(batch.accepted),
+        "files": tally.files,
+        "reports": tally.reports,
         "published": report.delivered if report is not None else 0,
         "failed": report.failed if report is not None else 0,
         "pending": report.pending if report is not None else 0,
         "failures": report.problems() if report is not None else [],
-        "rejected": [{"source": r.source, "reason": r.reason} for r in batch.rejected],
-        "skipped": [{"source": s.source, "reason": s.reason} for s in batch.skipped],
+        "rejected_total": tally.rejected_total,
+        "rejected": [{"source": r.source, "reason": r.reason} for r in tally.rejected],
+        "skipped_total": tally.skipped_total,
+        "skipped_by_type": dict(tally.skipped_by.most_common()),
+        "skipped": [{"source": s.source, "reason": s.reason, "category": s.category} for s in tally.skipped],
     }
+
+
+#: Skipped entries listed one by one in the text summary (all are counted; --json lists more).
+_SKIPPED_SHOWN = 20
 
 
 def _print_summary(console: Console, summary: dict[str, Any]) -> None:
@@ -305,11 +344,19 @@ def _print_summary(console: Console, summary: dict[str, Any]) -> None:
         )
     for failure in summary["failures"]:
         line(f"  not delivered: {failure}", "red")
-    if summary["skipped"]:
-        line(f"skipped {len(summary['skipped'])}:", "yellow")
-        for item in summary["skipped"]:
+    if summary["skipped_total"]:
+        by_type = ", ".join(f"{kind} {n}" for kind, n in summary["skipped_by_type"].items())
+        line(
+            f"skipped {summary['skipped_total']} (not carried by the exchange, or context): {by_type}",
+            "yellow",
+        )
+        for item in summary["skipped"][:_SKIPPED_SHOWN]:
             line(f"  {item['source']}: {item['reason']}")
-    if summary["rejected"]:
-        line(f"rejected {len(summary['rejected'])}:", "bold red")
+        if summary["skipped_total"] > _SKIPPED_SHOWN:
+            line(f"  ... {summary['skipped_total'] - _SKIPPED_SHOWN} more (--json lists them)")
+    if summary["rejected_total"]:
+        line(f"rejected {summary['rejected_total']}:", "bold red")
         for item in summary["rejected"]:
             line(f"  {item['source']}: {item['reason']}")
+        if summary["rejected_total"] > len(summary["rejected"]):
+            line(f"  ... and {summary['rejected_total'] - len(summary['rejected'])} more")

@@ -114,6 +114,10 @@ class ReadOptions:
     include_non_ids: bool = False
 
 
+#: The options of a reader told nothing (a module-level value: a default argument must not be a call).
+DEFAULT_OPTIONS: Final = ReadOptions()
+
+
 class Accepted(NamedTuple):
     """A report whose value canonicalised: unpacks as ``(canonical, report)``."""
 

@@ -60,14 +60,18 @@ def test_json_summary(tmp_path: Path) -> None:
     summary = json.loads(result.stdout)
     assert summary["dry_run"] is True
     assert summary["published"] == 0
-    # bundle.json's revoked Indicator is a withdrawal report (it used to be skipped)
-    assert [f["reports"] for f in summary["files"]] == [7, 2, 3, 8, 7]
-    assert summary["reports"] == 27
-    assert len(summary["rejected"]) == 13
+    # bundle.json's revoked Indicator is a withdrawal report (it used to be skipped); its OR of two domains
+    # is two reports, and its ipv4 indicator and SCO are skipped (they used to be rejected)
+    assert [f["reports"] for f in summary["files"]] == [7, 2, 3, 10, 7]
+    assert summary["reports"] == 29
+    assert summary["rejected_total"] == len(summary["rejected"]) == 11
     assert {"source": f"{DATA / 'reports.jsonl'}:4", "reason": "expected a JSON object, got list"} in summary[
         "rejected"
     ]
-    assert len(summary["skipped"]) == 2
+    assert summary["skipped_total"] == len(summary["skipped"]) == 5
+    assert summary["skipped_by_type"] == {
+        "indicator:ipv4-addr": 1, "ipv4-addr": 1, "to_ids-false": 1, "ip-dst": 1, "deleted": 1,
+    }  # fmt: skip
 
 
 def test_emit_stix_writes_one_valid_deduplicated_bundle(tmp_path: Path) -> None:
@@ -82,9 +86,9 @@ def test_emit_stix_writes_one_valid_deduplicated_bundle(tmp_path: Path) -> None:
     assert len(ids) == len(set(ids))
     types = Counter(o["type"] for o in bundle["objects"])
     # The samples report some values twice (+61412345678, paypa1-secure.com, ...): one indicator each.
-    batch = collect([load_source(p) for p in ALL_SAMPLES], None, "telco-au")
-    expected = {accepted.canonical.indicator_id for accepted, _ in batch.accepted}
-    assert len(expected) < len(batch.accepted) == 27
+    accepted_reports, _tally = collect([load_source(p) for p in ALL_SAMPLES], None, "telco-au")
+    expected = {accepted.canonical.indicator_id for accepted, _ in accepted_reports}
+    assert len(expected) < len(accepted_reports) == 29
     indicators = [o for o in bundle["objects"] if o["type"] == "indicator"]
     assert {o["id"] for o in indicators} == expected
     assert types["indicator"] == types["relationship"] == len(expected)

@@ -20,7 +20,16 @@ from pipeline.producers.readers import (
     read_path,
     read_source,
 )
-from pipeline.producers.records import Accepted, ReadItem, Rejected, ReportInput, to_canonical_report
+from pipeline.producers import sources
+from pipeline.producers.readers import prepare
+from pipeline.producers.records import (
+    Accepted,
+    ReadItem,
+    ReadOptions,
+    Rejected,
+    ReportInput,
+    to_canonical_report,
+)
 from pipeline.stix.tlp import TLP
 
 DATA = Path(__file__).parent / "data"
@@ -95,7 +104,7 @@ def test_csv_missing_required_column_is_a_file_error() -> None:
     with pytest.raises(InputError) as err:
         _read("feed.csv", b"\n\ntype,country\nphone,AU\n")
     assert (err.value.path, err.value.line) == ("feed.csv", 3)
-    assert str(err.value) == "feed.csv:3: missing required column 'value' (header: type,country)"
+    assert str(err.value) == "feed.csv:3: missing required column 'value' in the header 'type,country'"
 
 
 def test_csv_repeated_column_is_a_file_error() -> None:
@@ -284,3 +293,112 @@ def test_any_bytes_give_items_or_an_input_error(data: bytes, fmt: str | None, na
         assert item.source.startswith(f"{name}:")
         if isinstance(item, ReportInput):
             assert isinstance(to_canonical_report(item), Accepted | Rejected)
+
+
+# --- plain lists and streaming (issue: real-world inputs) -----------------------------------------------
+
+DOMAINS = ReadOptions(kind="domain")
+
+
+def test_a_one_value_per_line_list_without_type_says_what_is_missing() -> None:
+    with pytest.raises(InputError) as err:
+        _read("feed.txt", b"evil-bank-login.com\npaypa1-secure.com\n")
+    assert err.value.line == 1
+    assert "no header line: the first line is 'evil-bank-login.com'" in str(err.value)
+    assert "--type KIND" in str(err.value)
+
+
+def test_a_plain_list_with_type_reads_every_line_skipping_comments_and_hosts_sinks() -> None:
+    data = b"# a feed\n\nevil-bank-login.com\n0.0.0.0 paypa1-secure.com\nnot a domain\n"
+    items = list(read_source(SourceFile("feed.txt", data), None, DOMAINS))
+    assert _summary(items)[:2] == [
+        ("feed.txt:3", "evil-bank-login.com"),
+        ("feed.txt:4", "paypa1-secure.com"),
+    ]
+    assert [type(to_canonical_report(i)).__name__ for i in items if isinstance(i, ReportInput)] == [
+        "Accepted",
+        "Accepted",
+        "Rejected",
+    ]
+
+
+def test_a_plain_list_takes_the_country_for_national_numbers() -> None:
+    items = list(
+        read_source(
+            SourceFile("numbers.txt", b"081-234-5678\n"), None, ReadOptions(kind="phone", country="TH")
+        )
+    )
+    (accepted,) = [to_canonical_report(i) for i in items if isinstance(i, ReportInput)]
+    assert isinstance(accepted, Accepted)
+    assert accepted.canonical.value == "+66812345678"
+
+
+def test_a_json_array_of_strings_is_a_plain_list() -> None:
+    data = b'["evil-bank-login.com", 7, "paypa1-secure.com"]'
+    with pytest.raises(
+        InputError, match="a JSON array of strings is a plain list of values: give --type KIND"
+    ):
+        _read("feed.json", b'["evil-bank-login.com"]')
+    items = list(read_source(SourceFile("feed.json", data), None, DOMAINS))
+    assert _summary(items) == [
+        ("feed.json:[0]", "evil-bank-login.com"),
+        ("feed.json:[1]", "expected a string in a list of values, got int"),
+        ("feed.json:[2]", "paypa1-secure.com"),
+    ]
+
+
+def test_a_csv_with_only_a_value_column_takes_its_type_from_the_option() -> None:
+    items = list(
+        read_source(SourceFile("a.csv", b"value,country\n0812345678,TH\n"), None, ReadOptions(kind="phone"))
+    )
+    assert [(i.kind, i.value, i.country) for i in items if isinstance(i, ReportInput)] == [
+        ("phone", "0812345678", "TH")
+    ]
+    with pytest.raises(InputError, match="missing required column 'type'.*give --type KIND"):
+        _read("a.csv", b"value,country\n0812345678,TH\n")
+
+
+def test_a_row_country_wins_over_the_option() -> None:
+    data = b"type,value,country\nphone,0412345678,AU\nphone,0812345678,\n"
+    items = list(read_source(SourceFile("a.csv", data), None, ReadOptions(country="TH")))
+    assert [i.country for i in items if isinstance(i, ReportInput)] == ["AU", "TH"]
+
+
+def test_lines_are_numbered_across_read_chunks(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(sources, "CHUNK_BYTES", 64)
+    path = tmp_path / "big.csv"
+    rows = [f"domain,scam-{n}.example" for n in range(200)]
+    path.write_bytes(("type,value\n" + "\n".join(rows) + "\n").encode())
+    items = list(read_source(load_source(str(path))))
+    assert len(items) == 200
+    assert _summary(items)[150] == (f"{path}:152", "scam-150.example")
+
+
+def test_a_bad_byte_deep_in_a_file_names_its_line_before_anything_is_read(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(sources, "CHUNK_BYTES", 64)
+    path = tmp_path / "big.csv"
+    path.write_bytes(b"type,value\n" + b"domain,a.example\n" * 100 + b"domain,b\xff.example\n")
+    with pytest.raises(InputError) as err:
+        prepare(load_source(str(path)))
+    assert (err.value.line, "byte 0xff at column 9" in str(err.value)) == (102, True)
+
+
+def test_prepare_counts_entries_and_reads_again_the_same_items(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    path.write_bytes(
+        b'{"type": "domain", "value": "a.example"}\n\n{"type": "domain", "value": "b.example"}\n'
+    )
+    prepared = prepare(load_source(str(path)))
+    assert (prepared.fmt, prepared.entries) == ("jsonl", 2)
+    assert _summary(list(prepared.items())) == _summary(list(prepared.items()))
+
+
+def test_large_stdin_is_spooled_to_a_file_not_held(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sources, "CHUNK_BYTES", 64)
+    data = b"type,value\n" + b"domain,a.example\n" * 50
+    src = load_source("-", stdin=io.BytesIO(data))
+    assert src.data is None and src.path is not None
+    assert src.sha256 == SourceFile("x", data).sha256
+    assert len(list(read_source(src))) == 50

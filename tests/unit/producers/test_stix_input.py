@@ -11,7 +11,15 @@ import pytest
 
 from pipeline.canon import Canonical, canonicalize
 from pipeline.errors import InputError
-from pipeline.producers.records import Accepted, ReadItem, Rejected, ReportInput, to_canonical_report
+from pipeline.producers.records import (
+    Accepted,
+    ReadItem,
+    ReadOptions,
+    Rejected,
+    ReportInput,
+    Skipped,
+    to_canonical_report,
+)
 from pipeline.producers.stix_input import read_stix
 from pipeline.stix.build import report_bundle
 from pipeline.stix.ids import INDICATOR_EXTENSION_ID
@@ -36,9 +44,9 @@ def _indicator(pattern: str, **extra: Any) -> dict[str, Any]:
 def test_sample_bundle() -> None:
     items = _items(json.loads((DATA / "bundle.json").read_text()))
     by_source = {i.source.removeprefix("b.json:"): i for i in items}
-    assert sorted(by_source) == sorted(f"objects[{n}]" for n in (2, 5, 6, 7, 8, 9, 10, 13, 14, 15, 16)), (
-        "covered SCOs (objects[3], objects[17]), identities, markings and ipv4 SCOs yield nothing"
-    )
+    assert sorted(by_source) == sorted(
+        [*(f"objects[{n}]" for n in (2, 5, 6, 7, 8, 9, 10, 12, 13, 14, 15, 16)), "objects[13].pattern[1]"]
+    ), "covered SCOs (objects[3], objects[17]), identities and markings yield nothing"
 
     phone = by_source["objects[2]"]
     assert isinstance(phone, ReportInput)
@@ -78,14 +86,20 @@ def test_sample_bundle() -> None:
     withdrawn = by_source["objects[9]"]  # a revoked Indicator: the producer withdraws its report
     assert isinstance(withdrawn, ReportInput)
     assert (withdrawn.kind, withdrawn.value, withdrawn.revoked) == ("domain", "old-scam.example.com", True)
-    for loc, reason in [
-        ("objects[8]", "observable type 'ipv4-addr' is not one scamshare exchanges"),
-        ("objects[13]", "unsupported pattern: OR"),
-        ("objects[14]", "not a STIX object"),
-    ]:
+    # An OR of two domains is two reports; the ipv4 indicator and SCO are skipped, not rejected.
+    assert [
+        (by_source[loc].kind, by_source[loc].value) for loc in ("objects[13]", "objects[13].pattern[1]")
+    ] == [
+        ("domain", "a.example.com"),
+        ("domain", "b.example.com"),
+    ]
+    assert by_source["objects[13].pattern[1]"].location == "objects[13].pattern[1]"
+    for loc, category in [("objects[8]", "indicator:ipv4-addr"), ("objects[12]", "ipv4-addr")]:
         item = by_source[loc]
-        assert isinstance(item, Rejected)
-        assert reason in item.reason
+        assert isinstance(item, Skipped)
+        assert item.category == category
+    assert isinstance(by_source["objects[14]"], Rejected)
+    assert "not a STIX object" in by_source["objects[14]"].reason
 
 
 def test_our_own_report_bundle_round_trips() -> None:
@@ -139,10 +153,6 @@ def test_extension_scam_types_are_strict_labels_lenient() -> None:
 @pytest.mark.parametrize(
     ("obj", "reason"),
     [
-        (
-            _indicator("[domain-name:value = 'a.com']", pattern_type="sigma"),
-            "pattern_type 'sigma' is not supported",
-        ),
         ({"type": "indicator", "id": "indicator--1"}, "indicator has no 'pattern' string"),
         (_indicator("[user-account:account_login = 'bob']"), "user-account needs account_type"),
         (_indicator("[domain-name:value = 'a.com']", confidence=200), "confidence must be between 0 and 100"),
@@ -290,3 +300,100 @@ def test_a_bare_sco_is_its_own_indicator_for_markings() -> None:
     assert item.reason.startswith("uninterpretable marking: ") and "domain-name--d" in item.reason
     statement = _marking(definition_type="statement", definition={"statement": "x"})
     assert "statement" in _one_rejected(statement, _domain(object_marking_refs=[CUSTOM])).reason
+
+
+# --- whole patterns: OR/AND, references, skipped parts (issue: real-world inputs) ------------------------
+
+
+def _reports(items: list[ReadItem]) -> list[tuple[str, str]]:
+    return [(i.kind, i.value) for i in items if isinstance(i, ReportInput)]
+
+
+def _skipped(items: list[ReadItem]) -> list[str]:
+    return [i.category for i in items if isinstance(i, Skipped)]
+
+
+@pytest.mark.parametrize("pattern_type", ["yara", "sigma", "snort", "suricata"])
+def test_other_pattern_languages_are_skipped_by_type_not_rejected(pattern_type: str) -> None:
+    items = _items(_indicator("rule x { condition: true }", pattern_type=pattern_type))
+    assert _skipped(items) == [f"indicator:{pattern_type}"]
+    assert not any(isinstance(i, Rejected) for i in items)
+
+
+def test_an_or_of_carried_observables_is_one_report_each_and_the_rest_is_skipped() -> None:
+    # The shape of the OASIS poisonivy sample: hashes OR'ed with domains, in several observations.
+    pattern = (
+        "([file:hashes.'SHA-256' = 'aa' OR domain-name:value = 'a.example.com'] OR "
+        "[domain-name:value = 'b.example.com' OR ipv4-addr:value = '198.51.100.1']) WITHIN 600 SECONDS"
+    )
+    items = _items(_indicator(pattern))
+    assert _reports(items) == [("domain", "a.example.com"), ("domain", "b.example.com")]
+    assert _skipped(items) == ["pattern:file", "pattern:ipv4-addr"]
+    assert [i.source for i in items if isinstance(i, ReportInput)] == ["b.json:[0]", "b.json:[0].pattern[1]"]
+
+
+def test_and_of_one_observables_properties_is_one_report_and_in_lists_expand() -> None:
+    items = _items(
+        _indicator("[bank-account:account_number = '12345678' AND bank-account:country IN ('GB', 'IE')]")
+    )
+    assert _reports(items) == [("bank-account", "GB:12345678"), ("bank-account", "IE:12345678")]
+
+
+def test_an_email_senders_reference_is_the_email_address_and_its_subject_is_skipped() -> None:
+    items = _items(
+        _indicator(
+            "[email-message:from_ref.value = 'billing@paypa1-secure.com' AND email-message:subject = 'x']"
+        )
+    )
+    assert _reports(items) == [("email", "billing@paypa1-secure.com")]
+    assert _skipped(items) == ["pattern:email-message"]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "category"),
+    [
+        ("[domain-name:value LIKE '%.evil.example']", "indicator:LIKE"),
+        ("[domain-name:value NOT = 'good.example']", "indicator:NOT"),
+        ("[domain-name:value != 'good.example']", "indicator:!="),
+        ("[email-message:to_refs[*].value = 'victim@example.org']", "indicator:email-message"),
+    ],
+)
+def test_comparisons_the_exchange_cannot_carry_are_skipped(pattern: str, category: str) -> None:
+    assert _skipped(_items(_indicator(pattern))) == [category]
+
+
+def test_a_pattern_that_does_not_parse_is_still_rejected() -> None:
+    (item,) = _items(_indicator("[domain-name:value = 'a.com' OR"))
+    assert isinstance(item, Rejected)
+    assert "invalid pattern" in item.reason
+
+
+def test_sdos_and_other_scos_are_skipped_and_structure_is_not_counted() -> None:
+    objects = [
+        {"type": "identity", "id": "identity--1", "name": "x"},
+        {"type": "malware", "id": "malware--1", "name": "poison ivy", "is_family": True},
+        {"type": "file", "id": "file--1", "hashes": {"MD5": "00"}},
+        {
+            "type": "relationship",
+            "id": "relationship--1",
+            "source_ref": "malware--1",
+            "target_ref": "file--1",
+        },
+    ]
+    assert _skipped(_items(objects)) == ["malware", "file"]
+
+
+@pytest.mark.parametrize("value", ["66812345678", "+66812345678"])
+def test_e164_phone_numbers_with_or_without_the_plus(value: str) -> None:
+    sco = {"type": "phone-number", "id": "phone-number--1", "value": value}
+    assert _reports(_items([sco])) == [("phone", "+66812345678")]
+    assert _reports(_items(_indicator(f"[phone-number:value = '{value}']"))) == [("phone", "+66812345678")]
+
+
+def test_a_national_phone_number_takes_the_country_option() -> None:
+    sco = {"type": "phone-number", "id": "phone-number--1", "value": "0812345678"}
+    (item,) = list(read_stix([sco], "b.json", ReadOptions(country="TH")))
+    assert isinstance(item, ReportInput)
+    accepted = to_canonical_report(item)
+    assert isinstance(accepted, Accepted)
+    assert accepted.canonical.value == "+66812345678"
