@@ -113,7 +113,8 @@ DECLARATION: Final = Kind(
     stix_input=value_input(SCO_TYPE),
     example="Support <Support@Secure-Login-Bank.com>",
     aliases=(SCO_TYPE, "email-address", "e-mail"),
-    misp_types={"email-src": KIND, "email": KIND, "email-dst": KIND},
+    # Not email-dst: a message's recipient is its victim, never the scam.
+    misp_types={"email-src": KIND, "email": KIND},
 )
 
 __all__ = ["DECLARATION", "canonicalize"]

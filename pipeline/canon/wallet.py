@@ -1,26 +1,45 @@
 """Cryptocurrency wallet addresses: chain detection and checksum verification, all offline.
 
-Detection order (each step is tried only when the previous ones do not apply; the formats do not overlap,
-so the order only decides which reason a malformed value gets):
+Every accepted address has had its checksum verified (except Solana's, which has none) and is reported
+with its ``chain`` and ``asset`` (in the SCO and in the facts) and ``address_type`` (facts). Detection order
+(each step only when the previous ones do not apply; the encodings are kept apart by prefix, alphabet and
+decoded length, so the order mostly decides which reason a malformed value gets):
 
-1. URI wrappers are removed: ``bitcoin:``, ``litecoin:``, ``ethereum:`` (EIP-681 ``@chain``/``/fn`` too),
-   ``tron:``, ``solana:``, ``xrp:``/``ripple:``, with any ``?query``. The scheme must match the chain found.
-2. ``0x`` + 40 hex digits: Ethereum / EVM (the same address on every EVM chain, so chain ``ethereum``,
-   asset ETH). Mixed case must pass the EIP-55 checksum (Keccak-256); the canonical form is lower case.
-3. Bech32 / bech32m (BIP 173 / 350) with prefix ``bc1`` (Bitcoin) or ``ltc1`` (Litecoin): witness v0 with a
-   20-byte (p2wpkh) or 32-byte (p2wsh) program, v1 32-byte (p2tr), v2-16 (``witness_vN``). Mixed case is
-   rejected (BIP 173) unless every character is Base58, in which case it is a Base58 address that happens
-   to start that way (a TRON ``TB1...``, a Solana ``bc1...``). Canonical form lower case; testnet
-   prefixes (``tb1``, ``bcrt1``, ``tltc1``) are rejected.
-4. ``r`` + 24-34 characters of the XRP alphabet with a valid XRP Base58Check checksum: XRP Ledger account.
-5. Bitcoin-alphabet Base58, by decoded length:
-   - 25 bytes: Base58Check; version byte 0x00 BTC p2pkh (``1``), 0x05 BTC p2sh (``3``; Litecoin's legacy
-     P2SH uses the same byte and is reported as BTC), 0x30 LTC p2pkh (``L``), 0x32 LTC p2sh (``M``),
-     0x41 TRON (``T``); any other version byte is rejected;
-   - 32 bytes (43-44 characters, fewer with leading zero bytes): Solana account (an ed25519 key or a
-     program-derived address; Solana has no checksum, so any 32 bytes pass).
+1. URI wrappers are removed: ``bitcoin:``, ``litecoin:``, ``dogecoin:``, ``dash:``, ``bitcoincash:``,
+   ``ethereum:`` (EIP-681 ``@chain``/``/fn`` too), ``tron:``, ``solana:``, ``xrp:``/``ripple:``,
+   ``monero:``, ``web+cardano:``, ``neo:``, with any ``?query``. The scheme must match the chain found.
+   ``bitcoincash:`` is also CashAddr's own prefix; a legacy address inside it is rewritten to CashAddr.
+2. ``0x`` + 40 hex digits: EVM (chain ``ethereum`` for every EVM chain, BNB Smart Chain included;
+   :mod:`~pipeline.canon.wallet_evm`).
+3. Single-case prefixes: testnets (``tb1``, ``bcrt1``, ``tltc1``, ``tbnb1``, ``addr_test1``,
+   ``stake_test1``, ``bchtest:``, ``bchreg:``) are rejected; bech32 ``bc1``/``ltc1`` segwit and ``bnb1``
+   BNB Beacon Chain (:mod:`~pipeline.canon.wallet_bech32`), ``addr1``/``stake1`` Cardano Shelley
+   (:mod:`~pipeline.canon.wallet_cardano`), ``bitcoincash:`` CashAddr
+   (:mod:`~pipeline.canon.wallet_cashaddr`). A mixed-case value made only of Base58 characters is not
+   bech32 (BIP 173 forbids mixed case): it is a Base58 address that happens to start so (``TB1...``).
+4. Single-case base32 ``G``/``M`` of 56/69 characters: Stellar (:mod:`~pipeline.canon.wallet_stellar`);
+   an ``S...`` secret seed is refused with a warning.
+5. CashAddr without its prefix (42 or 61 characters of the bech32 alphabet, ``q``/``p``...): claimed only
+   if the ``bitcoincash`` checksum holds.
+6. ``r`` + XRP-alphabet Base58Check: XRP Ledger account (:mod:`~pipeline.canon.wallet_base58`).
+7. 95 or 106 Base58 characters that decode block-wise with a Keccak checksum: Monero
+   (:mod:`~pipeline.canon.wallet_monero`). Its block encoding is not Bitcoin's Base58, so this comes
+   before the generic decoding below.
+8. Bitcoin-alphabet Base58, by decoded length: 25 bytes Base58Check (bitcoin, litecoin, dogecoin, dash,
+   tron, neo by version byte), 32 Solana, 35/36 SS58 (polkadot, kusama, substrate, ``ss58-<n>``;
+   :mod:`~pipeline.canon.wallet_substrate`), CBOR ``82 d8 18...`` Cardano Byron.
 
-Base58 addresses keep their case (it is significant); bech32 and EVM addresses are lower-cased.
+Why no value is read two ways: ``0x``, bech32 (a known prefix and ``1`` separator, single case) and
+CashAddr (``bitcoincash:``, or its checksum) are claimed first; Stellar needs a single-case base32 string of
+exactly 56/69 characters (Base58 addresses are mixed case) with a valid CRC16; Monero needs 95/106
+characters whose 11-character blocks decode and pass Keccak; the Bitcoin-alphabet rest is told apart by
+decoded length (Base58Check 25, Solana 32, SS58 35-36, Byron's CBOR header), Base58Check by version byte.
+What remains is a checksum passing by chance under another format's rules (1 in 65,536 for the 16-bit
+SS58 and StrKey checksums, far less for the others).
+
+Legacy Bitcoin Cash (and Litecoin ``3...``) addresses are byte-identical to Bitcoin's and are reported as
+bitcoin: nothing in them says otherwise. Canonical forms: Base58 and Monero as written (case matters),
+bech32 and EVM lower case, CashAddr lower case with ``bitcoincash:``, Stellar upper case.
 
 >>> canonicalize("bitcoin:1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa?amount=1", None).facts["address_type"]
 'p2pkh'
@@ -29,15 +48,39 @@ Base58 addresses keep their case (it is significant); bech32 and EVM addresses a
 from __future__ import annotations
 
 import functools
-import hashlib
 import logging
 import re
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any, Final
 
 import base58
 
 from pipeline.canon.core import Canonical, Invalid, simple
 from pipeline.canon.registry import Kind, NewSco, value_input
+from pipeline.canon.wallet_base58 import (
+    BTC_ALPHABET,
+    XRP_CHECKSUM_REASON,
+    detect_base58check,
+    detect_solana,
+    detect_xrp,
+    hash_of,
+    looks_like_xrp,
+)
+from pipeline.canon.wallet_bech32 import detect_bnb, detect_segwit
+from pipeline.canon.wallet_cardano import detect_byron, detect_shelley
+from pipeline.canon.wallet_cashaddr import (
+    CHECKSUM_REASON,
+    PREFIX,
+    detect_cashaddr,
+    legacy_to_cashaddr,
+    looks_like_cashaddr,
+)
+from pipeline.canon.wallet_evm import detect_evm, eip55, keccak256
+from pipeline.canon.wallet_monero import detect_monero
+from pipeline.canon.wallet_stellar import detect_stellar
+from pipeline.canon.wallet_substrate import detect_ss58
+from pipeline.canon.wallet_types import Detection, Found
 from pipeline.stix.ids import extension_definition_id
 from pipeline.stix.schemas import sco_schema
 
@@ -51,243 +94,172 @@ KIND = "wallet"
 SCO_TYPE: Final = "cryptocurrency-wallet"
 EXTENSION_ID: Final = extension_definition_id(SCO_TYPE)
 ID_PROPERTIES: Final = (("value",),)
+#: The schema's limit on ``value``; it also bounds the work of decoding Base58 (quadratic in length).
+MAX_LENGTH: Final = 256
 
-_ASSETS = {
-    "bitcoin": "BTC",
-    "ethereum": "ETH",
-    "tron": "TRX",
-    "litecoin": "LTC",
-    "solana": "SOL",
-    "xrp": "XRP",
-}
-_URI_SCHEMES = {
+#: Chain → asset. ``substrate`` (SS58 prefix 42) and ``ss58-<n>`` name no asset, so none is reported.
+ASSETS: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "bitcoin": "BTC",
+        "litecoin": "LTC",
+        "dogecoin": "DOGE",
+        "dash": "DASH",
+        "bitcoin-cash": "BCH",
+        "ethereum": "ETH",
+        "tron": "TRX",
+        "solana": "SOL",
+        "xrp": "XRP",
+        "monero": "XMR",
+        "cardano": "ADA",
+        "polkadot": "DOT",
+        "kusama": "KSM",
+        "stellar": "XLM",
+        "bnb-beacon": "BNB",
+        "neo": "NEO",
+    }
+)
+#: Every chain the canonicaliser reports (besides ``ss58-<n>`` for other SS58 networks).
+CHAINS: Final = (*ASSETS, "substrate")
+#: Input alias (a file's type column, a MISP type) → the chain it names, as the canonicaliser reports it:
+#: an address declared with the alias must be of that chain. Every chain name is its own alias, so a
+#: STIX ``chain`` property reads back. Not here: ``bnb``, which names both the BNB Beacon Chain (``bnb1``)
+#: and BNB Smart Chain (``0x``, reported as ethereum); ``bch`` for a legacy address, which is reported as
+#: bitcoin unless written as ``bitcoincash:<address>``.
+CHAIN_BY_ALIAS: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        **{chain: chain for chain in CHAINS},
+        "btc": "bitcoin",
+        "ltc": "litecoin",
+        "doge": "dogecoin",
+        "bch": "bitcoin-cash",
+        "bitcoincash": "bitcoin-cash",
+        "eth": "ethereum",
+        "bsc": "ethereum",  # BNB Smart Chain: EVM addresses, reported as ethereum
+        "trx": "tron",
+        "sol": "solana",
+        "ripple": "xrp",
+        "xmr": "monero",
+        "ada": "cardano",
+        "dot": "polkadot",
+        "ksm": "kusama",
+        "xlm": "stellar",
+    }
+)
+_URI_SCHEMES: Final = {
     "bitcoin": "bitcoin",
     "litecoin": "litecoin",
+    "dogecoin": "dogecoin",
+    "dash": "dash",
+    "bitcoincash": "bitcoin-cash",
     "ethereum": "ethereum",
     "tron": "tron",
     "solana": "solana",
     "xrp": "xrp",
     "ripple": "xrp",
+    "monero": "monero",
+    "web+cardano": "cardano",
+    "neo": "neo",
 }
-_BASE58CHECK_VERSIONS = {
-    0x00: ("bitcoin", "p2pkh"),
-    0x05: ("bitcoin", "p2sh"),
-    0x30: ("litecoin", "p2pkh"),
-    0x32: ("litecoin", "p2sh"),
-    0x41: ("tron", "account"),
-}
-_SEGWIT_HRPS = {"bc": "bitcoin", "ltc": "litecoin"}
-_TESTNET_HRPS = ("tb1", "bcrt1", "tltc1", "rltc1")
-_URI = re.compile(r"^([A-Za-z]+):(?://)?")
-_EVM = re.compile(r"0[xX]([0-9a-fA-F]{40})")
-_BTC_ALPHABET = frozenset(base58.BITCOIN_ALPHABET.decode())
-_XRP_ALPHABET = frozenset(base58.XRP_ALPHABET.decode())
-
-# --- Keccak-256 (the original Keccak padding, not SHA3-256's) for EIP-55 ------------------------------
-_RC = (
-    0x0000000000000001, 0x0000000000008082, 0x800000000000808A, 0x8000000080008000,
-    0x000000000000808B, 0x0000000080000001, 0x8000000080008081, 0x8000000000008009,
-    0x000000000000008A, 0x0000000000000088, 0x0000000080008009, 0x000000008000000A,
-    0x000000008000808B, 0x800000000000008B, 0x8000000000008089, 0x8000000000008003,
-    0x8000000000008002, 0x8000000000000080, 0x000000000000800A, 0x800000008000000A,
-    0x8000000080008081, 0x8000000000008080, 0x0000000080000001, 0x8000000080008008,
+_URI: Final = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):(?://)?")
+_TESTNET_PREFIXES: Final = (
+    "tb1", "bcrt1", "tltc1", "rltc1", "tbnb1", "addr_test1", "stake_test1", "bchtest:", "bchreg:",
 )  # fmt: skip
-# Rotation offsets by lane index x + 5y.
-_ROT = (0, 1, 62, 28, 27, 36, 44, 6, 55, 20, 3, 10, 43, 25, 39, 41, 45, 15, 21, 8, 18, 2, 61, 56, 14)
-# pi: lane (x, y) moves to (y, 2x + 3y); with its rotation and the theta column it takes.
-_PI_ROT = tuple(
-    (x + 5 * y, y + 5 * ((2 * x + 3 * y) % 5), _ROT[x + 5 * y], x) for y in range(5) for x in range(5)
+_BECH32_PREFIXES: Final[Mapping[str, Callable[[str], Detection]]] = {
+    "bc1": detect_segwit,
+    "ltc1": detect_segwit,
+    "bnb1": detect_bnb,
+    "addr1": detect_shelley,
+    "stake1": detect_shelley,
+}
+_BASE58_DETECTORS: Final[tuple[Callable[[str, bytes], Detection], ...]] = (
+    detect_base58check,
+    detect_solana,
+    detect_ss58,
+    detect_byron,
 )
-# chi: lane i combines with the next two lanes of its row.
-_CHI = tuple((i, i - i % 5 + (i + 1) % 5, i - i % 5 + (i + 2) % 5) for i in range(25))
-_M64 = (1 << 64) - 1
+# A CashAddr payload starts with its version byte's type (q, p, z, r); a legacy address with 1 or 3.
+_CASHADDR_FIRST: Final = frozenset("qpzr")
+_CHECKED: Final = f"checked: {', '.join(CHAINS)} and other SS58 networks"
 
 
-def _keccak_f(a: list[int]) -> list[int]:
-    """Keccak-f[1600] on 25 64-bit lanes indexed x + 5y (index tables precomputed: ~4x faster)."""
-    for rc in _RC:
-        c0 = a[0] ^ a[5] ^ a[10] ^ a[15] ^ a[20]
-        c1 = a[1] ^ a[6] ^ a[11] ^ a[16] ^ a[21]
-        c2 = a[2] ^ a[7] ^ a[12] ^ a[17] ^ a[22]
-        c3 = a[3] ^ a[8] ^ a[13] ^ a[18] ^ a[23]
-        c4 = a[4] ^ a[9] ^ a[14] ^ a[19] ^ a[24]
-        d = (
-            c4 ^ (((c1 << 1) | (c1 >> 63)) & _M64),
-            c0 ^ (((c2 << 1) | (c2 >> 63)) & _M64),
-            c1 ^ (((c3 << 1) | (c3 >> 63)) & _M64),
-            c2 ^ (((c4 << 1) | (c4 >> 63)) & _M64),
-            c3 ^ (((c0 << 1) | (c0 >> 63)) & _M64),
-        )
-        b = [0] * 25
-        for src, dst, r, x in _PI_ROT:
-            v = a[src] ^ d[x]
-            b[dst] = ((v << r) | (v >> (64 - r))) & _M64  # r == 0: v >> 64 is 0, so v itself
-        a = [b[i] ^ (~b[j] & b[k]) for i, j, k in _CHI]
-        a[0] ^= rc
-    return a
+def _unprefixed_cashaddr(address: str) -> Detection:
+    return None if ":" in address else detect_cashaddr(address)
 
 
-def _sponge256(data: bytes, pad: int) -> bytes:
-    rate = 136
-    padded = bytearray(data) + bytes([pad]) + b"\x00" * (rate - 1 - len(data) % rate)
-    padded[-1] |= 0x80
-    state = [0] * 25
-    for off in range(0, len(padded), rate):
-        block = padded[off : off + rate]
-        for i in range(rate // 8):
-            state[i] ^= int.from_bytes(block[8 * i : 8 * i + 8], "little")
-        state = _keccak_f(state)
-    return b"".join(lane.to_bytes(8, "little") for lane in state[:4])
-
-
-def keccak256(data: bytes) -> bytes:
-    """Keccak-256 as Ethereum uses it (pad 0x01 ... 0x80; SHA3-256 differs only in using 0x06).
-
-    Pure Python (no package in the environment provides Keccak): about 0.1 ms per address.
-    """
-    return _sponge256(data, 0x01)
-
-
-def eip55(hex40: str) -> str:
-    """EIP-55 mixed-case checksum form of 40 hex digits (without ``0x``)."""
-    lower = hex40.lower()
-    digest = keccak256(lower.encode("ascii")).hex()
-    return "0x" + "".join(
-        ch.upper() if int(h, 16) >= 8 else ch for ch, h in zip(lower, digest[:40], strict=True)
-    )
-
-
-# --- Bech32 / bech32m (BIP 173, BIP 350) --------------------------------------------------------------
-_CHARSET = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
-_CHARSET_INDEX = {c: i for i, c in enumerate(_CHARSET)}
-_GEN = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
-_BECH32, _BECH32M = 1, 0x2BC830A3
-
-
-def _polymod(values: list[int]) -> int:
-    chk = 1
-    for v in values:
-        top = chk >> 25
-        chk = (chk & 0x1FFFFFF) << 5 ^ v
-        for i in range(5):
-            if (top >> i) & 1:
-                chk ^= _GEN[i]
-    return chk
-
-
-def _segwit(address: str) -> tuple[str, str] | str:
-    """(chain, address_type) of a bech32/bech32m segwit address, or a reason."""
-    if address.lower() != address and address.upper() != address:
-        return "bech32 address mixes upper and lower case"
-    address = address.lower()
-    pos = address.rfind("1")
-    if pos < 1 or pos + 7 > len(address) or len(address) > 90:
-        return "malformed bech32 address (separator or length)"
-    hrp, data_part = address[:pos], address[pos + 1 :]
-    if any(c not in _CHARSET_INDEX for c in data_part):
-        return "bech32 address has a character outside the bech32 alphabet"
-    data = [_CHARSET_INDEX[c] for c in data_part]
-    const = _polymod([ord(c) >> 5 for c in hrp] + [0] + [ord(c) & 31 for c in hrp] + data)
-    if const not in (_BECH32, _BECH32M):
-        return "bad bech32 checksum"
-    version, program5 = data[0], data[1:-6]
-    acc, bits, program = 0, 0, bytearray()
-    for v in program5:
-        acc, bits = (acc << 5) | v, bits + 5
-        if bits >= 8:
-            bits -= 8
-            program.append((acc >> bits) & 0xFF)
-    if bits >= 5 or (acc << (8 - bits)) & 0xFF:
-        return "bech32 address has invalid padding"
-    if version > 16 or not 2 <= len(program) <= 40:
-        return "invalid segwit witness version or program length"
-    if (version == 0) != (const == _BECH32):
-        return "wrong bech32 variant for the witness version (v0 uses bech32, v1+ bech32m)"
-    if version == 0:
-        kinds = {20: "p2wpkh", 32: "p2wsh"}
-        if len(program) not in kinds:
-            return "segwit v0 program must be 20 or 32 bytes"
-        return _SEGWIT_HRPS[hrp], kinds[len(program)]
-    if version == 1 and len(program) == 32:
-        return _SEGWIT_HRPS[hrp], "p2tr"
-    return _SEGWIT_HRPS[hrp], f"witness_v{version}"
-
-
-# --- Base58 -------------------------------------------------------------------------------------------
-def _checksum_ok(raw: bytes) -> bool:
-    return hashlib.sha256(hashlib.sha256(raw[:-4]).digest()).digest()[:4] == raw[-4:]
-
-
-def _xrp(address: str) -> bool:
-    if not 25 <= len(address) <= 35 or not set(address) <= _XRP_ALPHABET:
-        return False
-    raw = base58.b58decode(address, alphabet=base58.XRP_ALPHABET)
-    return len(raw) == 25 and raw[0] == 0 and _checksum_ok(raw)
-
-
-def _base58(address: str) -> tuple[str, str] | str:
-    """(chain, address_type) of a Bitcoin-alphabet Base58 address, or a reason."""
-    if not set(address) <= _BTC_ALPHABET:
-        return "not a recognised wallet address (BTC, ETH, TRX, LTC, SOL, XRP)"
-    raw = base58.b58decode(address)
-    if len(raw) == 25:
-        if not _checksum_ok(raw):
-            return "bad Base58Check checksum (a mistyped character?)"
-        found = _BASE58CHECK_VERSIONS.get(raw[0])
-        if found is None:
-            return f"Base58Check version byte 0x{raw[0]:02x} is not a supported chain (BTC, LTC, TRX mainnet)"
+def _detect(address: str) -> Found | str:
+    """The address's canonical form, chain and type, or the reason it is not one (see the module doc)."""
+    found = detect_evm(address)
+    if found is not None:
         return found
-    if len(raw) == 32 and 32 <= len(address) <= 44:
-        return "solana", "account"
-    return f"Base58 value decodes to {len(raw)} bytes: BTC/LTC/TRX addresses have 25, Solana addresses 32"
-
-
-def _detect(address: str) -> tuple[str, str, str] | str:
-    """(canonical address, chain, address_type) or a reason."""
-    evm = _EVM.fullmatch(address)
-    if evm:
-        hex40 = evm.group(1)
-        if hex40 != hex40.lower() and hex40 != hex40.upper() and eip55(hex40) != "0x" + hex40:
-            return "EIP-55 checksum mismatch: the mixed-case address has a typo"
-        return "0x" + hex40.lower(), "ethereum", "account"
-    if address[:2] in ("0x", "0X"):
-        return "an 0x address must have exactly 40 hex digits"
     lowered = address.lower()
-    # Bech32 is single-case; Base58 addresses (TRON 'TB1...', Solana 'bc1...') are mixed case.
     single_case = address in (lowered, address.upper())
-    if single_case and lowered.startswith(_TESTNET_HRPS):
+    if single_case and lowered.startswith(_TESTNET_PREFIXES):
         return "testnet addresses are not accepted"
-    if lowered.startswith(("bc1", "ltc1")) and (single_case or not set(address) <= _BTC_ALPHABET):
-        found = _segwit(address)
-        return found if isinstance(found, str) else (lowered, *found)
-    if address.startswith("r") and _xrp(address):
-        return address, "xrp", "account"
-    found = _base58(address)
-    if isinstance(found, str) and address.startswith("r") and 25 <= len(address) <= 35:
-        return "bad Base58Check checksum for an XRP address (a mistyped character?)"
-    return found if isinstance(found, str) else (address, *found)
+    if single_case or not set(address) <= BTC_ALPHABET:
+        for prefix, detector in _BECH32_PREFIXES.items():
+            if lowered.startswith(prefix):
+                return detector(address) or "not a bech32 address"
+    if lowered.startswith(PREFIX + ":"):
+        return detect_cashaddr(address) or "malformed bitcoin-cash CashAddr"
+    for detector in (detect_stellar, _unprefixed_cashaddr, detect_xrp, detect_monero):
+        found = detector(address)
+        if found is not None:
+            return found
+    raw = base58.b58decode(address) if set(address) <= BTC_ALPHABET else None
+    if raw is not None:
+        for base58_detector in _BASE58_DETECTORS:
+            found = base58_detector(address, raw)
+            if isinstance(found, str) and looks_like_xrp(address):
+                return XRP_CHECKSUM_REASON  # an XRP typo decodes, in Bitcoin's alphabet, to nonsense
+            if found is not None:
+                return found
+    if looks_like_xrp(address):
+        return XRP_CHECKSUM_REASON
+    if looks_like_cashaddr(address):
+        return CHECKSUM_REASON
+    if raw is not None:
+        return (
+            f"Base58 value decodes to {len(raw)} bytes, which no supported chain uses (Base58Check 25, "
+            f"Solana 32, SS58 35-36; {_CHECKED})"
+        )
+    return f"not an address of any supported chain ({_CHECKED})"
+
+
+def _unwrap(text: str) -> tuple[str, str | None]:
+    """(address, URI scheme) with a known URI scheme and its query removed."""
+    uri = _URI.match(text)
+    if not uri or uri.group(1).lower() not in _URI_SCHEMES:
+        return text, None
+    scheme = uri.group(1).lower()
+    address = re.split(r"[?@/]", text[uri.end() :], maxsplit=1)[0]
+    if scheme == PREFIX and address[:1].lower() in _CASHADDR_FIRST:
+        # The scheme is the CashAddr prefix, checked as such (URI schemes are case-insensitive).
+        address = f"{PREFIX.upper() if address.isupper() else PREFIX}:{address}"
+    return address, scheme
 
 
 @functools.lru_cache(maxsize=CACHE_SIZE)
 def canonicalize(value: str, country: str | None) -> Canonical | Invalid:
     """Canonical ``cryptocurrency-wallet`` (see the module docstring). ``country`` is ignored."""
-    text = value.strip()
-    scheme_chain = None
-    uri = _URI.match(text)
-    if uri and uri.group(1).lower() in _URI_SCHEMES:
-        scheme_chain = _URI_SCHEMES[uri.group(1).lower()]
-        text = re.split(r"[?@/]", text[uri.end() :], maxsplit=1)[0]
+    text, scheme = _unwrap(value.strip())
     if not text or any(c.isspace() for c in text):
         return Invalid(KIND, value, "a wallet address is one word with no spaces")
+    if len(text) > MAX_LENGTH:
+        return Invalid(KIND, value, f"longer than {MAX_LENGTH} characters: not a wallet address")
     found = _detect(text)
     if isinstance(found, str):
         return Invalid(KIND, value, found)
-    address, chain, address_type = found
-    if scheme_chain is not None and scheme_chain != chain:
-        return Invalid(KIND, value, f"the {scheme_chain}: URI holds a {chain} address")
-    asset = _ASSETS[chain]
-    facts = {"chain": chain, "asset": asset, "address_type": address_type}
-    return simple(KIND, address, facts, chain=chain, asset=asset)
+    scheme_chain = _URI_SCHEMES.get(scheme or "")
+    if scheme_chain == "bitcoin-cash" and found.chain == "bitcoin" and found.address[0] in "13":
+        found = legacy_to_cashaddr(found.address_type, hash_of(found.address)) or found
+    if scheme_chain is not None and scheme_chain != found.chain:
+        return Invalid(KIND, value, f"the {scheme}: URI holds a {found.chain} address")
+    facts = {"chain": found.chain, "address_type": found.address_type}
+    props = {"chain": found.chain}
+    asset = ASSETS.get(found.chain)
+    if asset is not None:
+        facts["asset"] = props["asset"] = asset
+    return simple(KIND, found.address, facts, **props)
 
 
 def cryptocurrency_wallet_schema() -> dict[str, Any]:
@@ -335,9 +307,10 @@ DECLARATION: Final = Kind(
     enrichers=("facts",),
     stix_input=value_input(SCO_TYPE),
     example="1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2",
-    # btc/eth/xmr also name the chain: the producers check the address belongs to it.
-    aliases=(SCO_TYPE, "crypto-wallet", "btc", "bitcoin", "eth", "ethereum", "xmr", "monero"),
-    misp_types={"btc": "btc", "xmr": "xmr"},
+    # The chain aliases also name the chain: the producers check the address belongs to it. ``bnb`` names
+    # two chains (see CHAIN_BY_ALIAS), so it only says "a wallet".
+    aliases=(SCO_TYPE, "crypto-wallet", *CHAIN_BY_ALIAS, "bnb"),
+    misp_types={"btc": "btc", "xmr": "xmr", "dash": "dash"},
     new_sco=NewSco(
         EXTENSION_ID,
         "New SCO type cryptocurrency-wallet: an address that received scam payments (value), with its "
@@ -346,4 +319,13 @@ DECLARATION: Final = Kind(
     ),
 )
 
-__all__ = ["DECLARATION", "canonicalize", "cryptocurrency_wallet_schema", "eip55", "keccak256"]
+__all__ = [
+    "ASSETS",
+    "CHAINS",
+    "CHAIN_BY_ALIAS",
+    "DECLARATION",
+    "canonicalize",
+    "cryptocurrency_wallet_schema",
+    "eip55",
+    "keccak256",
+]

@@ -44,6 +44,9 @@ from pipeline.producers.stix_input import is_stix_document, read_stix
 from pipeline.producers.tabular import (
     CSV_OPTIONAL,
     CSV_REQUIRED,
+    count_csv,
+    count_jsonl,
+    count_list,
     is_string_array,
     list_value,
     looks_like_header,
@@ -81,10 +84,8 @@ def prepare(src: SourceFile, fmt: str | None = None, options: ReadOptions = DEFA
     if fmt in ("stix", "misp") or (fmt == "list" and head.lstrip().startswith("[")):
         doc = load_json(whole_text(src), src.name)
         return _prepared_document(src, fmt, doc, options)
-    read = _LINE_READERS[fmt]
-    entries = 0
-    for _ in read(text_lines(src), src.name, options):
-        entries += 1
+    read, count = _LINE_READERS[fmt]
+    entries = count(text_lines(src), src.name, options)
     return Prepared(src, fmt, entries, lambda: read(text_lines(src), src.name, options))
 
 
@@ -98,10 +99,13 @@ def _prepared_document(src: SourceFile, fmt: str, doc: Any, options: ReadOptions
     return Prepared(src, fmt, len(items), lambda: iter(items))
 
 
-_LINE_READERS: Final[dict[str, Callable[[Iterator[str], str, ReadOptions], Iterator[ReadItem]]]] = {
-    "csv": read_csv_lines,
-    "jsonl": read_jsonl_lines,
-    "list": read_list_lines,
+_Reader = Callable[[Iterator[str], str, ReadOptions], Iterator[ReadItem]]
+_Counter = Callable[[Iterator[str], str, ReadOptions], int]
+#: Format → (reader, check pass). The check pass reads the same lines for their syntax only.
+_LINE_READERS: Final[dict[str, tuple[_Reader, _Counter]]] = {
+    "csv": (read_csv_lines, count_csv),
+    "jsonl": (read_jsonl_lines, count_jsonl),
+    "list": (read_list_lines, count_list),
 }
 
 

@@ -21,6 +21,7 @@ from datetime import UTC, date, datetime
 from typing import Any, Final, NamedTuple
 
 from pipeline.canon import KINDS, REGISTRY, Canonical, Invalid, canonicalize
+from pipeline.canon.wallet import CHAIN_BY_ALIAS as WALLET_CHAINS
 from pipeline.stix.times import parse_timestamp
 from pipeline.stix.tlp import TLP, parse_tlp
 from pipeline.wire.fields import BIC_RE, COUNTRY_RE, FieldError, scam_types
@@ -29,16 +30,9 @@ from pipeline.wire.fields import BIC_RE, COUNTRY_RE, FieldError, scam_types
 #: and turning ``_`` and spaces into ``-``), as each kind declares them: STIX SCO type names and MISP
 #: attribute types are among them.
 KIND_ALIASES: Final[Mapping[str, str]] = REGISTRY.aliases()
-#: Wallet aliases that name a chain: the address must belong to it (checked when the canonicaliser
-#: reports the chain it recognised).
-CHAIN_BY_ALIAS: Final[Mapping[str, str]] = {
-    "btc": "bitcoin",
-    "bitcoin": "bitcoin",
-    "eth": "ethereum",
-    "ethereum": "ethereum",
-    "xmr": "monero",
-    "monero": "monero",
-}
+#: Wallet aliases that name a chain (``btc``, ``doge``, ``monero``, ...), as the wallet kind declares them:
+#: the address must belong to it (checked when the canonicaliser reports the chain it recognised).
+CHAIN_BY_ALIAS: Final[Mapping[str, str]] = WALLET_CHAINS
 
 # The same rules the validate stage applies (pipeline.processors.validate), checked here so a producer
 # hears about a bad field at once instead of finding its report in the DLQ.

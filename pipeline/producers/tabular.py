@@ -75,6 +75,23 @@ def read_csv_lines(
     separated by ``;`` or ``|``. Blank rows are skipped. A missing required column or a repeated one raises
     InputError at once, before any row is read.
     """
+    reader, columns, offset = _csv_reader(lines, name, options)
+    return _csv_rows(reader, columns, name, offset, options)
+
+
+def count_csv(lines: Iterable[str], name: str, options: ReadOptions = DEFAULT_OPTIONS) -> int:
+    """The check pass over a CSV: its header and every record's syntax; the number of rows it holds."""
+    reader, _columns, offset = _csv_reader(lines, name, options)
+    rows = 0
+    try:
+        for row in reader:
+            rows += any(cell.strip() for cell in row)
+    except csv.Error as exc:
+        raise InputError(name, offset + reader.line_num, f"unreadable CSV: {exc}") from exc
+    return rows
+
+
+def _csv_reader(lines: Iterable[str], name: str, options: ReadOptions) -> tuple[Any, list[str], int]:
     stream = iter(lines)
     found = _first_content(stream)
     if found is None:
@@ -87,8 +104,7 @@ def read_csv_lines(
         header = [column_name(cell) for cell in next(reader)]
     except csv.Error as exc:
         raise InputError(name, header_no, f"unreadable CSV header: {exc}") from exc
-    columns = _check_header(header, header_line, name, header_no, options)
-    return _csv_rows(reader, columns, name, header_no - 1, options)
+    return reader, _check_header(header, header_line, name, header_no, options), header_no - 1
 
 
 def _check_header(header: list[str], raw: str, name: str, line: int, options: ReadOptions) -> list[str]:
@@ -150,13 +166,7 @@ def read_jsonl_lines(
     Blank lines are skipped. A line that is not valid JSON raises InputError naming it; a valid JSON value
     that is not an object is rejected.
     """
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            raise InputError(name, number, f"invalid JSON: {exc.msg} (column {exc.colno})") from exc
+    for number, obj in _json_lines(lines, name):
         source = f"{name}:{number}"
         if not isinstance(obj, dict):
             yield Rejected(source, f"expected a JSON object, got {type(obj).__name__}")
@@ -164,6 +174,21 @@ def read_jsonl_lines(
         if options.kind and not obj.get("type") and not obj.get("kind"):
             obj["type"] = options.kind
         yield report_from_fields(obj, source=source, location=str(number), country=options.country)
+
+
+def count_jsonl(lines: Iterable[str], name: str, options: ReadOptions = DEFAULT_OPTIONS) -> int:
+    """The check pass over JSON Lines: every line parses; the number of entries."""
+    return sum(1 for _ in _json_lines(lines, name))
+
+
+def _json_lines(lines: Iterable[str], name: str) -> Iterator[tuple[int, Any]]:
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            yield number, orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            raise InputError(name, number, f"invalid JSON: {exc.msg} (column {exc.colno})") from exc
 
 
 def list_value(line: str) -> str | None:
@@ -191,6 +216,13 @@ def read_list_lines(lines: Iterable[str], name: str, options: ReadOptions) -> It
         )
 
 
+def count_list(lines: Iterable[str], name: str, options: ReadOptions) -> int:
+    """The check pass over a plain list: the number of values."""
+    if not options.kind:
+        raise InputError(name, None, "a plain list of values (one per line) needs --type KIND")
+    return sum(1 for line in lines if list_value(line) is not None)
+
+
 def read_string_array(doc: list[Any], name: str, options: ReadOptions) -> Iterator[ReadItem]:
     """Reports from a JSON array of strings, all of kind ``options.kind``; other entries are rejected."""
     if not options.kind:
@@ -216,6 +248,9 @@ def is_string_array(doc: Any) -> bool:
 __all__ = [
     "CSV_OPTIONAL",
     "CSV_REQUIRED",
+    "count_csv",
+    "count_jsonl",
+    "count_list",
     "is_string_array",
     "list_value",
     "looks_like_header",

@@ -243,7 +243,7 @@ _BTC = "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa"
             "monero",
         ),
         ("USDT", _ETH, None),  # a token on several chains: a plain wallet, the chain from the address
-        ("DOGE", "DH5yaieqoZN36fDVciNyRueRGvGLR3mr7L", None),
+        ("DOGE", "DH5yaieqoZN36fDVciNyRueRGvGLR3mr7L", "dogecoin"),
     ],
 )
 def test_coin_address_symbol(symbol: str, address: str, chain: str | None) -> None:

@@ -11,17 +11,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipeline.errors import InputError
+from pipeline.producers import sources
 from pipeline.producers.readers import (
     STDIN_NAME,
     SourceFile,
     decode,
     infer_format,
     load_source,
+    prepare,
     read_path,
     read_source,
 )
-from pipeline.producers import sources
-from pipeline.producers.readers import prepare
 from pipeline.producers.records import (
     Accepted,
     ReadItem,
@@ -354,7 +354,7 @@ def test_a_csv_with_only_a_value_column_takes_its_type_from_the_option() -> None
     assert [(i.kind, i.value, i.country) for i in items if isinstance(i, ReportInput)] == [
         ("phone", "0812345678", "TH")
     ]
-    with pytest.raises(InputError, match="missing required column 'type'.*give --type KIND"):
+    with pytest.raises(InputError, match=r"missing required column 'type'.*give --type KIND"):
         _read("a.csv", b"value,country\n0812345678,TH\n")
 
 
