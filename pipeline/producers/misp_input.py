@@ -6,7 +6,8 @@ each object template becomes (at most) one report in :mod:`pipeline.producers.mi
 An attribute outside any object is read by its type, as the kinds declare them: ``phone-number`` and ``prtn``
 → phone; ``domain``, ``hostname`` (and ``domain|ip``, ``hostname|port``, first part) → domain; ``url`` → url;
 ``email-src``, ``email`` → email (never ``email-dst``: the recipient is the victim); ``btc``, ``xmr``,
-``dash`` → wallet of that chain; ``iban`` → bank account; ``imei`` → imei. Nothing vanishes silently; every other entry is one of:
+``dash`` → wallet of that chain; ``iban`` → bank account; ``imei`` → imei. Nothing vanishes silently;
+every other entry is one of:
 
 - skipped, counted by category: a type the exchange does not carry (``ip-dst``, ``md5``, ``sha256``,
   ``yara``, ``sigma``, ``comment``, ``text``, ``link``...) under its MISP type; ``to_ids: false`` as
