@@ -13,8 +13,14 @@ the split is the same on every machine running the same tldextract version. ``re
 the list's private section (``evil.github.io``, ``foo.blogspot.com``: what the scammer controls);
 ``registry_domain`` is the ICANN-registered name (``github.io``: what WHOIS knows).
 
+A leading ``www.`` label is dropped: ``www.example.com`` and ``example.com`` are one indicator. By
+convention ``www`` is the same site as the name under it, and reports of a scam site come in both forms;
+keeping two indicators would split its reports, score and sightings in half. Only that label (repeated or not), and never
+down to a public suffix (``www.co.uk`` stays, and is rejected as a suffix-only name is). The fact
+``www: "dropped"`` records that the input had it. URLs keep their host as written: a URL is exact.
+
 >>> canonicalize("WWW.Example[.]COM.", None).value
-'www.example.com'
+'example.com'
 """
 
 from __future__ import annotations
@@ -242,6 +248,11 @@ def canonicalize(value: str, country: str | None) -> Canonical | Invalid:
         facts = host_facts(host)
     except HostError as exc:
         return Invalid(KIND, value, str(exc))
+    if host.startswith("www.") and host != "www." + facts["suffix"]:
+        # Every leading www label, so that the result canonicalises to itself (www.www.example.com).
+        while host.startswith("www.") and host != "www." + facts["suffix"]:
+            host = host[4:]
+        facts = {**host_facts(host), "www": "dropped"}
     return simple(KIND, host, facts)
 
 

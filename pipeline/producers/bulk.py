@@ -11,17 +11,24 @@ by object.
 from __future__ import annotations
 
 import hashlib
-from collections import Counter
-from collections.abc import Iterator, Sequence
+import itertools
+import multiprocessing
+import os
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import IO, Any, Final, Self
 
 import orjson
 
+from pipeline.canon import Canonical
 from pipeline.producers.readers import Prepared, prepare
 from pipeline.producers.records import (
     Accepted,
+    ReadItem,
     ReadOptions,
     Rejected,
     ReportInput,
@@ -35,6 +42,9 @@ from pipeline.wire.schemas import definitions_bundle
 
 #: Rejected and skipped entries listed in a summary (the counts are always exact).
 MAX_LISTED: Final = 1000
+#: Entries per batch handed to a pool process, and the run size from which a pool pays for itself.
+BATCH: Final = 2000
+POOL_FROM: Final = 20_000
 
 
 @dataclass
@@ -67,31 +77,88 @@ def prepare_all(sources: Sequence[SourceFile], fmt: str | None, options: ReadOpt
 
 
 def accepted_reports(
-    prepared: Sequence[Prepared], producer: str, tally: Tally
+    prepared: Sequence[Prepared], producer: str, tally: Tally, *, workers: int = 1
 ) -> Iterator[tuple[Accepted, str]]:
-    """Each canonical report with its submission id, in file order; rejects and skips go to ``tally``."""
-    for file in prepared:
-        before = (tally.reports, tally.rejected_total, tally.skipped_total)
-        sha256 = file.source.sha256
-        for item in file.items():
-            outcome = to_canonical_report(item) if isinstance(item, ReportInput) else item
-            if isinstance(outcome, Accepted):
-                tally.reports += 1
-                yield outcome, file_submission_id(producer, sha256, outcome.report.location)
-            elif isinstance(outcome, Rejected):
-                tally.reject(outcome)
-            else:
-                tally.skip(outcome)
-        tally.files.append(
-            {
-                "file": file.source.name,
-                "format": file.fmt,
-                "sha256": sha256,
-                "reports": tally.reports - before[0],
-                "rejected": tally.rejected_total - before[1],
-                "skipped": tally.skipped_total - before[2],
-            }
-        )
+    """Each canonical report with its submission id, in file order; rejects and skips go to ``tally``.
+
+    With ``workers`` > 1, values are canonicalised by that many processes, in batches, while this one
+    reads and sends; the order and every result are the same as with one.
+    """
+    with _canonicaliser(workers) as outcomes:
+        for file in prepared:
+            before = (tally.reports, tally.rejected_total, tally.skipped_total)
+            sha256 = file.source.sha256
+            for outcome in outcomes(file.items()):
+                if isinstance(outcome, Accepted):
+                    tally.reports += 1
+                    yield outcome, file_submission_id(producer, sha256, outcome.report.location)
+                elif isinstance(outcome, Rejected):
+                    tally.reject(outcome)
+                else:
+                    tally.skip(outcome)
+            tally.files.append(
+                {
+                    "file": file.source.name,
+                    "format": file.fmt,
+                    "sha256": sha256,
+                    "reports": tally.reports - before[0],
+                    "rejected": tally.rejected_total - before[1],
+                    "skipped": tally.skipped_total - before[2],
+                }
+            )
+
+
+Outcome = Accepted | Rejected | Skipped
+_Outcomes = Callable[[Iterable[ReadItem]], Iterator[Outcome]]
+
+
+def _in_process(items: Iterable[ReadItem]) -> Iterator[Outcome]:
+    for item in items:
+        yield to_canonical_report(item) if isinstance(item, ReportInput) else item
+
+
+@contextmanager
+def _canonicaliser(workers: int) -> Iterator[_Outcomes]:
+    if workers <= 1:
+        yield _in_process
+        return
+    # spawn, not fork: the publisher's librdkafka threads must not be copied into a child.
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+
+        def outcomes(items: Iterable[ReadItem]) -> Iterator[Outcome]:
+            window: deque[tuple[list[ReadItem], Future[list[Canonical | Rejected]]]] = deque()
+            stream = iter(items)
+            while True:
+                while len(window) < 2 * workers and (batch := list(itertools.islice(stream, BATCH))):
+                    reports = [item for item in batch if isinstance(item, ReportInput)]
+                    window.append((batch, pool.submit(canonical_batch, reports)))
+                if not window:
+                    return
+                batch, future = window.popleft()
+                results = iter(future.result())
+                for item in batch:
+                    if not isinstance(item, ReportInput):
+                        yield item
+                        continue
+                    result = next(results)
+                    yield Accepted(result, item) if isinstance(result, Canonical) else result
+
+        yield outcomes
+
+
+def canonical_batch(reports: list[ReportInput]) -> list[Canonical | Rejected]:
+    """What a pool process returns for a batch: the canonical value or the rejection, in order."""
+    out: list[Canonical | Rejected] = []
+    for report in reports:
+        outcome = to_canonical_report(report)
+        out.append(outcome.canonical if isinstance(outcome, Accepted) else outcome)
+    return out
+
+
+def auto_workers(entries: int) -> int:
+    """Pool processes worth starting for a run of ``entries``: none below :data:`POOL_FROM` (starting one
+    costs about half a second), else one per core, at most 4."""
+    return 1 if entries < POOL_FROM else max(1, min(os.cpu_count() or 1, 4))
 
 
 class BundleWriter:
@@ -143,4 +210,12 @@ class BundleWriter:
         self.close()
 
 
-__all__ = ["MAX_LISTED", "BundleWriter", "Tally", "accepted_reports", "prepare_all"]
+__all__ = [
+    "MAX_LISTED",
+    "BundleWriter",
+    "Tally",
+    "accepted_reports",
+    "auto_workers",
+    "canonical_batch",
+    "prepare_all",
+]

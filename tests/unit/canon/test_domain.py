@@ -8,7 +8,7 @@ from pipeline.canon.domain import HostError, split_domain, to_ascii, to_unicode
 from tests.unit.canon.helpers import bad, ok
 
 ACCEPTED = [
-    ("WWW.Example.COM.", "www.example.com", "example.com"),
+    ("WWW.Example.COM.", "example.com", "example.com"),
     ("example[.]com", "example.com", "example.com"),
     ("example(dot)co(dot)uk", "example.co.uk", "example.co.uk"),
     ("login.example{.}co.th", "login.example.co.th", "example.co.th"),
@@ -104,3 +104,23 @@ def test_public_suffix_list_loads_without_network(monkeypatch: pytest.MonkeyPatc
     finally:
         domain._extractor.cache_clear()
         domain.split_domain.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("raw", "value"),
+    [
+        ("www.example.com", "example.com"),
+        ("www.www.example.com", "example.com"),
+        ("www.evil.github.io", "evil.github.io"),
+        ("www.login.example.co.th", "login.example.co.th"),
+        ("login.www.example.com", "login.www.example.com"),
+        ("wwwexample.com", "wwwexample.com"),
+        ("www.co.uk", "www.co.uk"),  # never down to a public suffix
+    ],
+)
+def test_a_leading_www_is_the_name_under_it(raw: str, value: str) -> None:
+    c = ok("domain", raw)
+    assert c.value == value
+    assert ok("domain", c.value).value == c.value
+    assert (c.facts.get("www") == "dropped") == (raw != value)
+    assert ok("domain", value).indicator_id == c.indicator_id

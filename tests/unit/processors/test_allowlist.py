@@ -150,7 +150,8 @@ def test_the_narrowest_subdomain_rule_wins_and_notes_default_to_the_list_name(tm
     )
     allow = load_allowlist(path)
     assert allow.subdomains == {"example.com": "none"}
-    assert allow.match(canonical("domain", "www.example.com")) is None
+    assert allow.match(canonical("domain", "login.example.com")) is None
+    assert allow.match(canonical("domain", "www.example.com")) is not None  # www is the name itself
     assert allow.match(canonical("domain", "example.com")) == (
         "domain example.com belongs to allowlisted domain example.com (a)"
     )
