@@ -15,8 +15,8 @@ the list's private section (``evil.github.io``, ``foo.blogspot.com``: what the s
 
 A leading ``www.`` label is dropped: ``www.example.com`` and ``example.com`` are one indicator. By
 convention ``www`` is the same site as the name under it, and reports of a scam site come in both forms;
-keeping two indicators would split its reports, score and sightings in half. Only that label (repeated or not), and never
-down to a public suffix (``www.co.uk`` stays, and is rejected as a suffix-only name is). The fact
+keeping two indicators would split its reports, score and sightings in half. Only that label (repeated
+or not), and never down to a public suffix (``www.co.uk`` stays ``www.co.uk``). The fact
 ``www: "dropped"`` records that the input had it. URLs keep their host as written: a URL is exact.
 
 >>> canonicalize("WWW.Example[.]COM.", None).value
