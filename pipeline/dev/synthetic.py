@@ -43,6 +43,15 @@ KIND_WEIGHTS = {
 Scam = tuple[str, list[tuple[str, str | None]]]
 
 
+def _german_iban(rng: random.Random) -> str:
+    """A DE IBAN whose account number passes its bank's national check digits (drawn until one does: about
+    one random account number in ten does)."""
+    while True:
+        iban = str(IBAN.generate("DE", bank_code="37040044", account_code=f"{rng.randrange(10**9):010d}"))
+        if isinstance(canonicalize("bank-account", iban), Canonical):
+            return iban
+
+
 @dataclass(frozen=True, slots=True)
 class SyntheticReport:
     """One report a producer sends: a raw value as that producer writes it, and its report fields."""
@@ -86,7 +95,7 @@ def _new_scam(kind: str, rng: random.Random) -> Scam:
 
         return kind, [(base58.b58encode_check(b"\x00" + rng.randbytes(20)).decode(), None)]
     if kind == "bank-account":
-        iban = str(IBAN.generate("DE", bank_code="37040044", account_code=f"{rng.randrange(10**9):010d}"))
+        iban = _german_iban(rng)
         spaced = " ".join(iban[i : i + 4] for i in range(0, len(iban), 4))
         return kind, [(iban, None), (spaced, None), (spaced.lower(), None)]
     handle = f"{rng.choice(['Crypto', 'Invest', 'Lucky', 'Thai'])}{rng.choice(['Mentor', 'Guru', 'Desk'])}"
