@@ -59,8 +59,10 @@ def looks_like_header(line: str) -> bool:
 
 
 def _first_content(lines: Iterator[str]) -> tuple[int, str] | None:
+    """The first line that is neither blank nor a ``#`` comment (feeds such as URLhaus's CSV open with
+    comment lines before the header)."""
     for number, line in enumerate(lines, start=1):
-        if line.strip():
+        if line.strip() and not line.lstrip().startswith("#"):
             return number, line
     return None
 

@@ -64,12 +64,12 @@ async def test_imeis_reach_the_telecom_subscriber_only(
     for sub in (TELCO, BANK):
         await store.put_subscription(sub)
 
-    batch = collect([SourceFile("handsets.csv", CSV)], None, "telco-a")
-    assert [r.reason for r in batch.rejected] == [
+    accepted, tally = collect([SourceFile("handsets.csv", CSV)], None, "telco-a")
+    assert [r.reason for r in tally.rejected] == [
         "invalid imei '352099001761483': IMEI check digit is 3, expected 1"
     ]
     with Publisher(settings, producer_id="telco-a", producer=build_producer(settings)) as pub:
-        for (canonical, report), submission_id in batch.accepted:
+        for (canonical, report), submission_id in accepted:
             pub.publish(canonical, report, submission_id=submission_id)
         assert pub.flush().ok
 
