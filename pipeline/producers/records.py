@@ -13,6 +13,7 @@ then canonicalises the value. Everything here is pure: no Kafka, no clock, no fi
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from collections.abc import Iterable, Mapping
@@ -22,6 +23,7 @@ from typing import Any, Final, NamedTuple
 
 from pipeline.canon import KINDS, REGISTRY, Canonical, Invalid, canonicalize
 from pipeline.canon.wallet import CHAIN_BY_ALIAS as WALLET_CHAINS
+from pipeline.stix.ids import uuid5
 from pipeline.stix.times import parse_timestamp
 from pipeline.stix.tlp import TLP, parse_tlp
 from pipeline.wire.fields import BIC_RE, COUNTRY_RE, FieldError, scam_types
@@ -122,6 +124,7 @@ class Accepted(NamedTuple):
 ReadItem = ReportInput | Rejected | Skipped
 
 
+@functools.lru_cache(maxsize=1024)  # a file names a handful of kinds a million times
 def normalise_kind(kind: str) -> str | None:
     """The canonical kind for a kind name or alias (``phone-number`` → ``phone``); ``None`` if unknown."""
     key = re.sub(r"[\s_]+", "-", kind.strip().lower())
@@ -350,7 +353,7 @@ def file_submission_id(producer: str, content_sha256: str, location: str) -> str
     left out on purpose (renaming or re-reading from stdin keeps the ids); any edit to the file changes
     every id in it, so an edited file counts as new reports.
     """
-    return str(uuid.uuid5(SUBMISSION_NAMESPACE, f"{producer}\x00{content_sha256}\x00{location}"))
+    return uuid5(SUBMISSION_NAMESPACE, f"{producer}\x00{content_sha256}\x00{location}")
 
 
 def split_rejected(items: Iterable[ReadItem]) -> tuple[list[ReportInput], list[Rejected], list[Skipped]]:
