@@ -210,7 +210,13 @@ def _kill(pids: list[int]) -> None:
 
 @pytest.hookimpl(trylast=True)  # after the runner has torn down session fixtures
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    leftovers = _live_descendants(os.getpid())
+    # The interpreter's own multiprocessing resource tracker (started by `publish`'s process pool) is
+    # not left behind: it reads a pipe from this process and exits with it.
+    leftovers = {
+        pid: cmd
+        for pid, cmd in _live_descendants(os.getpid()).items()
+        if "multiprocessing.resource_tracker" not in cmd
+    }
     if not leftovers:
         return
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")

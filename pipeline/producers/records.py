@@ -305,7 +305,8 @@ def to_canonical_report(report: ReportInput) -> Accepted | Rejected:
     if report.chain is not None:
         found = result.facts.get("chain") or result.props.get("chain")
         if found and found != report.chain:
-            reason = f"{_shown(report.value)} is a {found} address, but the input says {report.chain}"
+            article = "an" if found[:1] in ("a", "e", "i", "o", "u") else "a"
+            reason = f"{_shown(report.value)} is {article} {found} address, but the input says {report.chain}"
             return Rejected(report.source, reason)
     if report.bic is not None and result.kind == "bank-account":
         with_bic = _attach_bic(result, report.bic)

@@ -216,3 +216,85 @@ def test_emit_stix_into_a_missing_directory_fails_before_anything_else(tmp_path:
     result = _run([str(DATA / "reports.csv"), "--producer", "p", "--emit-stix", str(out)], tmp_path)
     assert result.exit_code == 2
     assert "does not exist" in result.stderr
+
+
+# --- real-world inputs: skips are no error, plain lists, --country (issue: real-world inputs) -------------
+
+
+def test_an_export_with_only_uncarried_content_besides_good_reports_exits_0(tmp_path: Path) -> None:
+    # What an ordinary OpenCTI/MISP export holds: hashes, IPs and YARA beside the scam indicators.
+    bundle = {
+        "type": "bundle",
+        "id": "bundle--1",
+        "objects": [
+            {"type": "indicator", "id": "indicator--1", "pattern_type": "stix",
+             "pattern": "[domain-name:value = 'paypa1-secure.com' OR file:hashes.MD5 = '00']"},
+            {"type": "indicator", "id": "indicator--2", "pattern_type": "yara", "pattern": "rule x {}"},
+            {"type": "ipv4-addr", "id": "ipv4-addr--1", "value": "198.51.100.7"},
+            {"type": "malware", "id": "malware--1", "name": "x", "is_family": False},
+        ],
+    }  # fmt: skip
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(bundle))
+    result = _run([str(path), "--producer", "p", "--dry-run"], tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "dry run: 1 valid report(s)" in result.stdout
+    assert "skipped 4 (not carried by the exchange, or context): " in result.stdout
+    assert "pattern:file 1" in result.stdout and "indicator:yara 1" in result.stdout
+    summary = json.loads(_run([str(path), "--producer", "p", "--dry-run", "--json"], tmp_path).stdout)
+    assert (summary["reports"], summary["rejected_total"], summary["skipped_total"]) == (1, 0, 4)
+    assert summary["skipped_by_type"] == {
+        "pattern:file": 1,
+        "indicator:yara": 1,
+        "ipv4-addr": 1,
+        "malware": 1,
+    }
+
+
+def test_a_plain_list_with_type_and_country(tmp_path: Path) -> None:
+    out = tmp_path / "out.json"
+    stdin = b"# scam numbers\n081-234-5678\n02 123 4567\n"
+    args = [
+        "-",
+        "--producer",
+        "p",
+        "--dry-run",
+        "--type",
+        "phone",
+        "--country",
+        "th",
+        "--emit-stix",
+        str(out),
+    ]
+    result = _run(args, tmp_path, stdin=stdin)
+    assert result.exit_code == 0, result.output
+    patterns = sorted(
+        o["pattern"] for o in json.loads(out.read_text())["objects"] if o["type"] == "indicator"
+    )
+    assert patterns == ["[phone-number:value = '+6621234567']", "[phone-number:value = '+66812345678']"]
+
+
+def test_a_plain_list_without_type_is_a_file_error_naming_the_missing_header(tmp_path: Path) -> None:
+    result = _run(["-", "--producer", "p", "--dry-run"], tmp_path, stdin=b"paypa1-secure.com\n")
+    assert result.exit_code == 2
+    assert "no header line: the first line is 'paypa1-secure.com'" in result.stderr
+    assert "--type KIND" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [(["--type", "fax"], "unknown type 'fax'"), (["--country", "Thailand"], "ISO 3166-1 alpha-2")],
+)
+def test_bad_type_or_country_options_are_usage_errors(tmp_path: Path, args: list[str], message: str) -> None:
+    result = _run(["-", "--producer", "p", "--dry-run", *args], tmp_path, stdin=b"x\n")
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_a_wallet_list_typed_by_chain_checks_each_address_belongs_to_it(tmp_path: Path) -> None:
+    stdin = b"1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2\n0x52908400098527886e0f7030069857d2e4169ee7\n"
+    result = _run(["-", "--producer", "p", "--dry-run", "--type", "btc", "--json"], tmp_path, stdin=stdin)
+    assert result.exit_code == 1
+    summary = json.loads(result.stdout)
+    assert summary["reports"] == 1
+    assert "is an ethereum address, but the input says bitcoin" in summary["rejected"][0]["reason"]
