@@ -52,10 +52,48 @@ class Canonical:
         object.__setattr__(self, "pattern", pattern)
         object.__setattr__(self, "indicator_id", indicator_id(pattern))
 
+    def portable(self) -> tuple[Any, ...]:
+        """Every field but the facts, as plain data, for :meth:`from_portable` in another process.
+
+        Pickling the object itself costs about 40 µs (a phone number's facts carry libphonenumber's parsed
+        number); this tuple about 3 µs. ``publish``'s process pool ships canonical values this way.
+        """
+        return tuple(getattr(self, name) for name in _PORTABLE)
+
+    @classmethod
+    def from_portable(cls, data: tuple[Any, ...], raw: str, country: str | None) -> Canonical:
+        """The Canonical :meth:`portable` described, ids not recomputed; its facts are computed again, on
+        first read, from the ``raw`` value and ``country`` hint it was canonicalised from."""
+        obj = object.__new__(cls)
+        for name, value in zip(_PORTABLE, data, strict=True):
+            object.__setattr__(obj, name, value)
+        object.__setattr__(obj, "facts", LazyFacts(functools.partial(_facts_again, data[0], raw, country)))
+        return obj
+
     @property
     def sco_extension_id(self) -> str | None:
         """The new-sco extension definition id of its SCO type, ``None`` for a STIX 2.1 SCO type."""
         return _declared(self.kind)[1]
+
+
+_PORTABLE = (
+    "kind",
+    "value",
+    "props",
+    "id_props",
+    "pattern_props",
+    "sco_type",
+    "sco_id",
+    "pattern",
+    "indicator_id",
+)
+
+
+def _facts_again(kind: str, raw: str, country: str | None) -> Mapping[str, str]:
+    from pipeline.canon import canonicalize  # noqa: PLC0415 - the package imports this module
+
+    again = canonicalize(kind, raw, country=country)
+    return again.facts if isinstance(again, Canonical) else {}
 
 
 @dataclass(frozen=True, slots=True)

@@ -126,12 +126,18 @@ def _canonicaliser(workers: int) -> Iterator[_Outcomes]:
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
 
         def outcomes(items: Iterable[ReadItem]) -> Iterator[Outcome]:
-            window: deque[tuple[list[ReadItem], Future[list[Canonical | Rejected]]]] = deque()
+            window: deque[tuple[list[ReadItem], Future[list[tuple[Any, ...] | Rejected]]]] = deque()
             stream = iter(items)
             while True:
                 while len(window) < 2 * workers and (batch := list(itertools.islice(stream, BATCH))):
-                    reports = [item for item in batch if isinstance(item, ReportInput)]
-                    window.append((batch, pool.submit(canonical_batch, reports)))
+                    # Only what canonicalising reads, as plain tuples: pickling the dataclasses costs
+                    # three times as much.
+                    wanted = [
+                        (i.kind, i.value, i.source, i.country, i.chain, i.bic)
+                        for i in batch
+                        if isinstance(i, ReportInput)
+                    ]
+                    window.append((batch, pool.submit(canonical_batch, wanted)))
                 if not window:
                     return
                 batch, future = window.popleft()
@@ -141,17 +147,24 @@ def _canonicaliser(workers: int) -> Iterator[_Outcomes]:
                         yield item
                         continue
                     result = next(results)
-                    yield Accepted(result, item) if isinstance(result, Canonical) else result
+                    if isinstance(result, tuple):
+                        yield Accepted(Canonical.from_portable(result, item.value, item.country), item)
+                    else:
+                        yield result
 
         yield outcomes
 
 
-def canonical_batch(reports: list[ReportInput]) -> list[Canonical | Rejected]:
-    """What a pool process returns for a batch: the canonical value or the rejection, in order."""
-    out: list[Canonical | Rejected] = []
-    for report in reports:
+def canonical_batch(
+    wanted: list[tuple[str, str, str, str | None, str | None, str | None]],
+) -> list[tuple[Any, ...] | Rejected]:
+    """What a pool process returns for a batch of (kind, value, source, country, chain, bic): the canonical
+    value (:meth:`Canonical.portable`) or the rejection, in order."""
+    out: list[tuple[Any, ...] | Rejected] = []
+    for kind, value, source, country, chain, bic in wanted:
+        report = ReportInput(kind=kind, value=value, source=source, country=country, chain=chain, bic=bic)
         outcome = to_canonical_report(report)
-        out.append(outcome.canonical if isinstance(outcome, Accepted) else outcome)
+        out.append(outcome.canonical.portable() if isinstance(outcome, Accepted) else outcome)
     return out
 
 
