@@ -118,10 +118,8 @@ def _short(text: str, limit: int) -> str:
 @click.pass_context
 def cli(ctx: click.Context, verbose: int) -> None:
     """scamshare: share scam indicators (STIX 2.1) across platforms, telecoms, banks and police."""
-    from pipeline.config import Settings  # noqa: PLC0415  (pydantic-settings: not for --help)
-
     configure_logging(verbose)
-    ctx.obj = CliContext(settings=Settings())
+    ctx.obj = CliContext()  # the settings are built when a command first reads them
 
 
 @cli.command("config")

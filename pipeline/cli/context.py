@@ -7,7 +7,6 @@ import json
 import logging
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -22,13 +21,38 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-@dataclass
 class CliContext:
-    """What every command receives: the settings (built once here) and consoles for people."""
+    """What every command receives: the settings (built once, on first use) and consoles for people.
 
-    settings: Settings
-    console: Console = field(default_factory=lambda: Console(highlight=False))
-    err: Console = field(default_factory=lambda: Console(stderr=True, highlight=False))
+    Building the settings imports pydantic-settings (about 0.1 s): ``normalize`` and ``--help`` never do.
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        console: Console | None = None,
+        err: Console | None = None,
+        *,
+        make_settings: Callable[[], Settings] | None = None,
+    ) -> None:
+        self._settings = settings
+        self._make_settings = make_settings
+        self.console = console if console is not None else Console(highlight=False)
+        self.err = err if err is not None else Console(stderr=True, highlight=False)
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            if self._make_settings is None:
+                from pipeline.config import Settings  # noqa: PLC0415
+
+                self._make_settings = Settings
+            self._settings = self._make_settings()
+        return self._settings
+
+    @settings.setter
+    def settings(self, value: Settings) -> None:
+        self._settings = value
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """This context's settings with command-line overrides applied (None means 'not given')."""
