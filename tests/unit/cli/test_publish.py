@@ -13,7 +13,7 @@ from click.testing import CliRunner, Result
 from rich.console import Console
 
 from pipeline.cli.context import CliContext
-from pipeline.cli.publish import collect, publish
+from pipeline.cli.publish import _progress, collect, publish
 from pipeline.config import Settings
 from pipeline.producers.readers import load_source
 from pipeline.stix.tlp import TLP
@@ -298,3 +298,13 @@ def test_a_wallet_list_typed_by_chain_checks_each_address_belongs_to_it(tmp_path
     summary = json.loads(result.stdout)
     assert summary["reports"] == 1
     assert "is an ethereum address, but the input says bitcoin" in summary["rejected"][0]["reason"]
+
+
+def test_a_terminal_gets_a_progress_bar_of_entries_done() -> None:
+    buffer = io.StringIO()
+    obj = CliContext(err=Console(file=buffer, force_terminal=True, width=100))
+    with _progress(True, obj, 2000, "validating") as update:
+        for done in range(1, 2001):
+            update(done)
+    assert "validating" in buffer.getvalue()
+    assert "2000/2000" in buffer.getvalue()
