@@ -10,7 +10,7 @@ canonicaliser, and registered in :data:`REGISTRY` (:mod:`pipeline.canon.kinds`);
 
 >>> c = canonicalize("domain", "WWW.Example.COM.")
 >>> c.value, c.sco_id
-('www.example.com', 'domain-name--...')
+('example.com', 'domain-name--...')
 """
 
 from __future__ import annotations

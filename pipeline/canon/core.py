@@ -61,13 +61,13 @@ class Canonical:
         return tuple(getattr(self, name) for name in _PORTABLE)
 
     @classmethod
-    def from_portable(cls, data: tuple[Any, ...], raw: str, country: str | None) -> Canonical:
+    def from_portable(cls, data: tuple[Any, ...]) -> Canonical:
         """The Canonical :meth:`portable` described, ids not recomputed; its facts are computed again, on
-        first read, from the ``raw`` value and ``country`` hint it was canonicalised from."""
+        first read, from its canonical value (canonicalisation is idempotent, facts included)."""
         obj = object.__new__(cls)
         for name, value in zip(_PORTABLE, data, strict=True):
             object.__setattr__(obj, name, value)
-        object.__setattr__(obj, "facts", LazyFacts(functools.partial(_facts_again, data[0], raw, country)))
+        object.__setattr__(obj, "facts", LazyFacts(functools.partial(_facts_again, data[0], data[1])))
         return obj
 
     @property
@@ -89,10 +89,10 @@ _PORTABLE = (
 )
 
 
-def _facts_again(kind: str, raw: str, country: str | None) -> Mapping[str, str]:
+def _facts_again(kind: str, value: str) -> Mapping[str, str]:
     from pipeline.canon import canonicalize  # noqa: PLC0415 - the package imports this module
 
-    again = canonicalize(kind, raw, country=country)
+    again = canonicalize(kind, value)
     return again.facts if isinstance(again, Canonical) else {}
 
 

@@ -252,7 +252,7 @@ def canonicalize(value: str, country: str | None) -> Canonical | Invalid:
         # Every leading www label, so that the result canonicalises to itself (www.www.example.com).
         while host.startswith("www.") and host != "www." + facts["suffix"]:
             host = host[4:]
-        facts = {**host_facts(host), "www": "dropped"}
+        facts = host_facts(host)
     return simple(KIND, host, facts)
 
 

@@ -134,7 +134,7 @@ _ID_RULES: Final = {
     "youtube": (re.compile(r"UC[A-Za-z0-9_-]{22}"), "'UC' and 22 letters, digits, '-' or '_' (a channel id)"),
 }
 _OTHER_ID: Final = (re.compile(r"[0-9]{1,30}"), "1-30 digits")
-_OTHER: Final = re.compile(r"[^\s/?#]{1,100}")
+_OTHER: Final = re.compile(r"[^\s/?#\x00-\x1f\x7f]{1,100}")
 _PLATFORM: Final = re.compile(r"^([A-Za-z][A-Za-z0-9_.-]{0,30})\s*:\s*(.+)$")
 _ID_MARKER: Final = "id:"
 
@@ -160,7 +160,7 @@ def _by_id(platform: str, user_id: str, value: str) -> Canonical | Invalid:
 
 
 def _by_handle(platform: str, handle: str, value: str) -> Canonical | Invalid:
-    handle = handle[1:] if handle.startswith("@") else handle
+    handle = handle.lstrip("@")  # every leading @, so that the result canonicalises to itself
     if platform == "reddit" and handle[:2].lower() == "u/":
         handle = handle[2:]
     if platform == "skype":

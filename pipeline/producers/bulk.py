@@ -148,7 +148,7 @@ def _canonicaliser(workers: int) -> Iterator[_Outcomes]:
                         continue
                     result = next(results)
                     if isinstance(result, tuple):
-                        yield Accepted(Canonical.from_portable(result, item.value, item.country), item)
+                        yield Accepted(Canonical.from_portable(result), item)
                     else:
                         yield result
 

@@ -123,7 +123,9 @@ Mapper = Callable[[str, Sequence[Rel]], Pick | Omit | Fail]
 
 
 def is_true(value: object) -> bool:
-    """MISP's booleans: ``true``, ``"1"``, ``1``...; absent, ``false``, ``"0"`` are false."""
+    """MISP booleans: ``true``, ``"1"``, ``1``...; absent, ``false``, ``"0"``, ``"FALSE"``, ``""``: false."""
+    if isinstance(value, str):
+        return value.strip().lower() not in ("", "0", "false", "no", "n")
     return value not in (None, *_FALSE)
 
 

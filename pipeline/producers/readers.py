@@ -19,6 +19,7 @@ are parsed whole, once.
 
 from __future__ import annotations
 
+import codecs
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -47,12 +48,14 @@ from pipeline.producers.tabular import (
     count_csv,
     count_jsonl,
     count_list,
+    is_record_array,
     is_string_array,
     list_value,
     looks_like_header,
     read_csv_lines,
     read_jsonl_lines,
     read_list_lines,
+    read_record_array,
     read_string_array,
 )
 
@@ -81,7 +84,11 @@ def prepare(src: SourceFile, fmt: str | None = None, options: ReadOptions = DEFA
         raise InputError(src.name, None, f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
     head = _head_text(src)
     fmt = fmt or infer_format(src.name, head, options=options, whole=lambda: whole_text(src))
-    if fmt in ("stix", "misp") or (fmt == "list" and head.lstrip().startswith("[")):
+    if fmt == "list" and head.lstrip().startswith("["):
+        doc = _json_or_none(whole_text(src))
+        if isinstance(doc, list):
+            return _prepared_document(src, fmt, doc, options)
+    elif fmt in ("stix", "misp") or (fmt == "jsonl" and head.lstrip().startswith("[")):
         doc = load_json(whole_text(src), src.name)
         return _prepared_document(src, fmt, doc, options)
     read, count = _LINE_READERS[fmt]
@@ -90,6 +97,8 @@ def prepare(src: SourceFile, fmt: str | None = None, options: ReadOptions = DEFA
 
 
 def _prepared_document(src: SourceFile, fmt: str, doc: Any, options: ReadOptions) -> Prepared:
+    if fmt == "jsonl" and isinstance(doc, list):
+        return Prepared(src, "jsonl", len(doc), lambda: read_record_array(doc, src.name, options))
     if fmt == "list" or is_string_array(doc):
         if not isinstance(doc, list):
             raise InputError(src.name, None, "a list of values in JSON is an array of strings")
@@ -127,13 +136,25 @@ def read_path(
     return read_source(load_source(path, stdin=stdin), fmt, options)
 
 
+def _json_or_none(text: str) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None  # "[.]evil.example" starts a plain list, not a JSON array
+
+
 def _head_text(src: SourceFile) -> str:
+    """The start of ``src`` decoded, for format inference only: a character cut at its end is left out
+    (a minified document is one long line), and a bad byte in it is reported where it is."""
     head = src.head()
     if is_utf16(head):
         return whole_text(src)[:65536]
-    # Cut at the last newline: the head must not end inside a multi-byte character.
-    cut = head.rfind(b"\n")
-    return decode(head if cut < 0 or len(head) < 65536 else head[: cut + 1], src.name)
+    if len(head) < 65536:
+        return decode(head, src.name)
+    try:
+        return codecs.getincrementaldecoder("utf-8-sig")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return decode(head, src.name)  # raises, naming the line and column
 
 
 def infer_format(
@@ -186,7 +207,11 @@ def _json_format(
     except orjson.JSONDecodeError as exc:
         if stripped.startswith("{") and not require:
             return "jsonl"
+        if stripped.startswith("[") and options.kind and not require:
+            return "list"  # "[.]evil.example" on the first line of a plain list
         raise InputError(name, exc.lineno, f"invalid JSON: {exc.msg} (column {exc.colno})") from exc
+    if isinstance(doc, dict) and "value" in doc and not is_misp_document(doc) and not is_stix_document(doc):
+        return "jsonl"  # one record on one line
     return sniff_json(doc, name, options)
 
 
@@ -198,6 +223,8 @@ def sniff_json(doc: Any, name: str, options: ReadOptions = DEFAULT_OPTIONS) -> s
                 name, None, "a JSON array of strings is a plain list of values: give --type KIND"
             )
         return "list"
+    if is_record_array(doc):
+        return "jsonl"  # an array of records: JSON Lines as one document
     if is_misp_document(doc):
         return "misp"
     if is_stix_document(doc):

@@ -131,8 +131,11 @@ def decode(data: bytes, name: str) -> str:
 
 
 def _decode_utf8(chunk: bytes, name: str, *, lines_before: int, first: bool) -> str:
+    # The BOM is dropped by hand, not by utf-8-sig, so that an error's offset is the byte's own.
+    if first and chunk.startswith(codecs.BOM_UTF8):
+        chunk = chunk[len(codecs.BOM_UTF8) :]
     try:
-        return chunk.decode("utf-8-sig" if first else "utf-8")
+        return chunk.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = lines_before + chunk.count(b"\n", 0, exc.start) + 1
         column = exc.start - (chunk.rfind(b"\n", 0, exc.start) + 1) + 1

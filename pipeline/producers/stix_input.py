@@ -135,7 +135,9 @@ def read_stix(doc: Any, name: str, options: ReadOptions = DEFAULT_OPTIONS) -> It
         elif obj["type"] == "indicator":
             yield from _from_indicator(obj, patterns.get(index), source, location, context)
         elif obj["type"] in KIND_BY_SCO_TYPE:
-            if obj.get("id") not in covered_ids:
+            if not isinstance(obj.get("id"), str | None):
+                yield Rejected(source, f"{obj['type']} 'id' must be a string")
+            elif obj.get("id") not in covered_ids:
                 item = _from_sco(obj, source, location, context)
                 if item is not None:
                     yield item
@@ -149,7 +151,7 @@ class _Context:
     __slots__ = ("covered_values", "markings", "objects", "options")
 
     def __init__(
-        self, markings: MarkingIndex, objects: list[Any], covered: set[tuple[str, str]], options: ReadOptions
+        self, markings: MarkingIndex, objects: list[Any], covered: set[str], options: ReadOptions
     ) -> None:
         self.markings, self.objects, self.covered_values, self.options = markings, objects, covered, options
 
@@ -173,6 +175,7 @@ def indicator_observables(pattern: str) -> tuple[list[list[Comparison]], list[At
     if isinstance(parsed, str):
         return parsed
     observables: list[list[Comparison]] = []
+    seen: set[tuple[Comparison, ...]] = set()
     skipped: list[Atom] = []
     for observation in parsed:
         for conjunction in observation:
@@ -194,7 +197,9 @@ def indicator_observables(pattern: str) -> tuple[list[list[Comparison]], list[At
                 else:
                     groups[sco_type] = [(sco_type, ".".join(a.path), a.value) for a in atoms]
             for comparisons in groups.values():
-                if comparisons not in observables:
+                key = tuple(sorted(comparisons))
+                if key not in seen:
+                    seen.add(key)
                     observables.append(comparisons)
     return observables, skipped
 
@@ -207,27 +212,38 @@ def _tlp(obj: Mapping[str, Any], context: _Context) -> TLP | str | None:
     return resolved.tlp
 
 
-def _covered(objects: list[Any], patterns: Mapping[int, Any]) -> tuple[set[str], set[tuple[str, str]]]:
+def _covered(objects: list[Any], patterns: Mapping[int, Any]) -> tuple[set[str], set[str]]:
     """SCO ids related to an Indicator in the file, and (kind, value) pairs the Indicators' patterns name."""
     indicator_ids = {
-        o.get("id") for o in objects if isinstance(o, dict) and o.get("type") == "indicator" and o.get("id")
+        o["id"]
+        for o in objects
+        if isinstance(o, dict) and o.get("type") == "indicator" and isinstance(o.get("id"), str)
     }
     ids: set[str] = set()
     for o in objects:
         if isinstance(o, dict) and o.get("type") == "relationship":
             src, dst = o.get("source_ref"), o.get("target_ref")
-            if src in indicator_ids and isinstance(dst, str):
+            if not (isinstance(src, str) and isinstance(dst, str)):
+                continue  # a malformed relationship covers nothing
+            if src in indicator_ids:
                 ids.add(dst)
-            if dst in indicator_ids and isinstance(src, str):
+            if dst in indicator_ids:
                 ids.add(src)
-    values: set[tuple[str, str]] = set()
+    values: set[str] = set()
     for parsed in patterns.values():
         if isinstance(parsed, tuple):
             for comparisons in parsed[0]:
                 target = observable_input(comparisons)
                 if isinstance(target, tuple):
-                    values.add((target[0], target[1].strip().lower()))
+                    values.add(_identity(*target))
     return ids, values
+
+
+def _identity(kind: str, value: str) -> str:
+    """What two spellings of one observable share: the indicator id of its canonical form (the raw text,
+    lower-cased, when it does not canonicalise; it is rejected later, with the reason)."""
+    canonical = canonicalize(kind, _e164(kind, value))
+    return canonical.indicator_id if isinstance(canonical, Canonical) else f"{kind}:{value.strip().lower()}"
 
 
 def _from_indicator(
@@ -259,14 +275,23 @@ def _from_indicator(
     extensions = obj.get("extensions")
     ext = extensions.get(INDICATOR_EXTENSION_ID) if isinstance(extensions, dict) else None
     ext = ext if isinstance(ext, dict) else {}
+    reported: set[str] = set()
     for position, comparisons in enumerate(observables):
         where = location if position == 0 else f"{location}.pattern[{position}]"
         here = source if position == 0 else f"{source}.pattern[{position}]"
+        twice = _compared_twice(comparisons)
+        if twice is not None:
+            yield Rejected(here, twice)
+            continue
         target = observable_input(comparisons)
         if not isinstance(target, tuple):
             yield Rejected(here, target.reason)
             continue
         kind, value = target
+        identity = _identity(kind, value)
+        if identity in reported:
+            continue  # 'a.com' OR 'A.COM' OR 'www.a.com': one observable, one report
+        reported.add(identity)
         props = {prop: v for _, prop, v in comparisons}
         country = ext.get("country_hint")
         fields: dict[str, Any] = {
@@ -283,6 +308,18 @@ def _from_indicator(
         yield report_from_fields(
             fields, source=here, location=where, tlp=tlp, country=context.options.country
         )
+
+
+def _compared_twice(comparisons: list[Comparison]) -> str | None:
+    """Why one observable cannot be what an AND of two different values of one property describes."""
+    values: dict[str, str] = {}
+    for sco_type, prop, value in comparisons:
+        if values.setdefault(prop, value) != value:
+            return (
+                f"the pattern's AND compares {sco_type}:{prop} with both {values[prop]!r} and {value!r}: "
+                "no one observable has two; write OR for two observables"
+            )
+    return None
 
 
 def _parts(atoms: list[Atom]) -> str:
@@ -312,7 +349,7 @@ def _from_sco(obj: dict[str, Any], source: str, location: str, context: _Context
     if not isinstance(target, tuple):
         return Rejected(source, f"{obj['type']} {obj.get('id', '')}: {target.reason}")
     kind, value = target
-    if (kind, value.strip().lower()) in context.covered_values:
+    if _identity(kind, value) in context.covered_values:
         return None
     tlp = _tlp(obj, context)
     if isinstance(tlp, str):

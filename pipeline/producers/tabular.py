@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import itertools
 import logging
+import re
 from collections.abc import Iterable, Iterator
 from typing import Any, Final
 
@@ -36,6 +37,8 @@ _CSV_HEADER_ALIASES: Final = {"kind": "type", "scam_types": "scam_type"}
 _HOSTS_SINKS: Final = frozenset({"0.0.0.0", "127.0.0.1", "::", "::1"})  # noqa: S104 - data, not a bind
 
 
+#: ``evil.example  # seen in SMS``: a comment after blanks (a URL's ``#fragment`` has none before it).
+_INLINE_COMMENT: Final = re.compile(r"\s+#")
 _WARNED: set[tuple[str, tuple[str, ...]]] = set()
 
 
@@ -84,12 +87,16 @@ def read_csv_lines(
 def count_csv(lines: Iterable[str], name: str, options: ReadOptions = DEFAULT_OPTIONS) -> int:
     """The check pass over a CSV: its header and every record's syntax; the number of rows it holds."""
     reader, _columns, offset = _csv_reader(lines, name, options)
-    rows = 0
+    rows, previous_end = 0, 1
     try:
         for row in reader:
             rows += any(cell.strip() for cell in row)
+            previous_end = reader.line_num
     except csv.Error as exc:
-        raise InputError(name, offset + reader.line_num, f"unreadable CSV: {exc}") from exc
+        start = offset + previous_end + 1
+        raise InputError(
+            name, start, f"unreadable CSV: {exc} (in the record that starts here: an unclosed quote?)"
+        ) from exc
     return rows
 
 
@@ -101,7 +108,8 @@ def _csv_reader(lines: Iterable[str], name: str, options: ReadOptions) -> tuple[
         raise InputError(name, None, f"empty file: expected a header line such as {expected}")
     header_no, header_line = found
     delimiter = sniff_delimiter(header_line)
-    reader = csv.reader(itertools.chain([header_line], stream), delimiter=delimiter)
+    # strict: a stray quote is an error at once, not a field that swallows the rest of the file.
+    reader = csv.reader(itertools.chain([header_line], stream), delimiter=delimiter, strict=True)
     try:
         header = [column_name(cell) for cell in next(reader)]
     except csv.Error as exc:
@@ -195,7 +203,7 @@ def _json_lines(lines: Iterable[str], name: str) -> Iterator[tuple[int, Any]]:
 
 def list_value(line: str) -> str | None:
     """The value on one line of a plain list; ``None`` for blank and comment lines."""
-    text = line.strip()
+    text = _INLINE_COMMENT.split(line.strip(), maxsplit=1)[0]
     if not text or text.startswith("#"):
         return None
     parts = text.split()
@@ -238,6 +246,30 @@ def read_string_array(doc: list[Any], name: str, options: ReadOptions) -> Iterat
         yield report_from_fields(fields, source=source, location=location, country=options.country)
 
 
+def read_record_array(doc: list[Any], name: str, options: ReadOptions) -> Iterator[ReadItem]:
+    """Reports from a JSON array of records with the CSV field names (JSON Lines as one document)."""
+    for index, obj in enumerate(doc):
+        source, location = f"{name}:[{index}]", f"[{index}]"
+        if not isinstance(obj, dict):
+            yield Rejected(source, f"expected a JSON object, got {type(obj).__name__}")
+            continue
+        fields = obj
+        if options.kind and not obj.get("type") and not obj.get("kind"):
+            fields = {**obj, "type": options.kind}
+        yield report_from_fields(fields, source=source, location=location, country=options.country)
+
+
+def is_record_array(doc: Any) -> bool:
+    """A JSON array of report records: objects with a ``value`` and no STIX id (``<type>--<uuid>``)."""
+    return (
+        isinstance(doc, list)
+        and bool(doc)
+        and all(isinstance(e, dict) for e in doc)
+        and any("value" in e for e in doc)
+        and not any(isinstance(e.get("id"), str) and "--" in e["id"] for e in doc)
+    )
+
+
 def is_string_array(doc: Any) -> bool:
     """A JSON list of values: an array of strings (anything else in it but objects is rejected per entry)."""
     return (
@@ -253,12 +285,14 @@ __all__ = [
     "count_csv",
     "count_jsonl",
     "count_list",
+    "is_record_array",
     "is_string_array",
     "list_value",
     "looks_like_header",
     "read_csv_lines",
     "read_jsonl_lines",
     "read_list_lines",
+    "read_record_array",
     "read_string_array",
     "sniff_delimiter",
 ]

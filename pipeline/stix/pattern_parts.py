@@ -206,6 +206,8 @@ def _term(t: _Tokens) -> list[Conjunction]:
         raise _Reject(f"invalid pattern: expected a comparison operator after {sco_type}:{'.'.join(path)}")
     if op == "IN":
         values = _set(t)
+        if len(values) > MAX_CONJUNCTIONS:
+            raise _Reject(f"unsupported pattern: more than {MAX_CONJUNCTIONS} alternatives")
         return [(Atom(sco_type, path, "=", value, literal, negated),) for value, literal in values]
     value, literal = _literal(t)
     return [(Atom(sco_type, path, op, value, literal, negated),)]

@@ -294,3 +294,14 @@ def test_both_forms_are_fixed_points(raw: str) -> None:
     assert canonicalize("social", c.value) == c
     assert ("user_id" in c.props) == (":id:" in c.value)
     assert ("account_login" in c.props) != ("user_id" in c.props)
+
+
+@pytest.mark.parametrize("raw", ["mastodon:@@alice", "mastodon:@alice", "mastodon:alice"])
+def test_every_leading_at_is_dropped_so_the_value_is_its_own_canonical_form(raw: str) -> None:
+    c = ok("social", raw)
+    assert c.value == "mastodon:alice"
+    assert ok("social", c.value) == c
+
+
+def test_control_characters_are_no_handle() -> None:
+    bad("social", "foo:a\x00b")

@@ -268,3 +268,15 @@ def test_nameless_object_recipient_is_skipped() -> None:
     ]
     assert isinstance(items[1], Skipped)
     assert items[1].category == "recipient"
+
+
+@pytest.mark.parametrize(("flag", "published"), [("FALSE", False), ("", False), ("0", False), ("True", True)])
+def test_to_ids_written_as_text_in_any_case(flag: str, published: bool) -> None:
+    (item,) = _items(_event({"type": "domain", "value": "evil-bank.com", "to_ids": flag}))
+    assert isinstance(item, ReportInput) is published
+    assert isinstance(item, Skipped) is not published
+
+
+def test_an_empty_deleted_flag_is_not_deleted() -> None:
+    (item,) = _items(_event({"type": "domain", "value": "evil-bank.com", "to_ids": True, "deleted": ""}))
+    assert isinstance(item, ReportInput)

@@ -402,3 +402,53 @@ def test_large_stdin_is_spooled_to_a_file_not_held(monkeypatch: pytest.MonkeyPat
     assert src.data is None and src.path is not None
     assert src.sha256 == SourceFile("x", data).sha256
     assert len(list(read_source(src))) == 50
+
+
+# --- found in review: odd but real inputs ----------------------------------------------------------------
+
+
+def test_a_minified_document_longer_than_the_head_is_not_cut_inside_a_character() -> None:
+    start = '{"type":"bundle","id":"bundle--1","objects":[],"x":"'
+    data = (start + "a" * (65535 - len(start)) + "é" * 3000 + '"}').encode()
+    assert prepare(SourceFile("a.json", data)).fmt == "stix"
+
+
+def test_a_bad_byte_after_a_bom_is_named_where_it_is() -> None:
+    with pytest.raises(InputError) as err:
+        _read("a.csv", b"\xef\xbb\xbftype,value\n\xff\n")
+    assert err.value.line == 2
+    assert "byte 0xff at column 1" in str(err.value)
+
+
+def test_a_stray_quote_is_an_error_at_the_line_it_opens_not_a_field_that_swallows_the_file() -> None:
+    data = b"type,value\ndomain,ok.com\n" + b'domain,"oops.com\n' + b"domain,b.com\n" * 20000
+    with pytest.raises(InputError) as err:
+        prepare(SourceFile("a.csv", data))
+    assert err.value.line == 3
+    assert "unclosed quote" in str(err.value)
+
+
+def test_a_json_array_of_records_is_read_as_records_not_as_stix() -> None:
+    data = b'[{"type":"domain","value":"evil.com","confidence":80},{"type":"phone","value":"+61412345678"}]'
+    items = _read("recs.json", data)
+    assert [(i.kind, i.value, i.confidence) for i in items if isinstance(i, ReportInput)] == [
+        ("domain", "evil.com", 80),
+        ("phone", "+61412345678", None),
+    ]
+    assert [i.source for i in items] == ["recs.json:[0]", "recs.json:[1]"]
+
+
+def test_one_record_on_one_line_without_an_extension_is_json_lines() -> None:
+    assert _summary(_read(STDIN_NAME, b'{"type":"domain","value":"evil.com"}\n')) == [
+        (f"{STDIN_NAME}:1", "evil.com")
+    ]
+
+
+def test_a_plain_list_may_start_with_a_bracket_and_carry_inline_comments() -> None:
+    data = b"[.]evil-bank.com\nkbank-login.com  # seen in SMS\nhttps://x.com/#frag\n"
+    items = list(read_source(SourceFile("feed.txt", data), None, DOMAINS))
+    assert [i.value for i in items if isinstance(i, ReportInput)] == [
+        "[.]evil-bank.com",
+        "kbank-login.com",
+        "https://x.com/#frag",
+    ]

@@ -397,3 +397,44 @@ def test_a_national_phone_number_takes_the_country_option() -> None:
     accepted = to_canonical_report(item)
     assert isinstance(accepted, Accepted)
     assert accepted.canonical.value == "+66812345678"
+
+
+# --- found in review -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "objects",
+    [
+        [{"type": "domain-name", "id": {}, "value": "a.com"}],
+        [{"type": "indicator", "id": [], "pattern": "[domain-name:value = 'a.com']", "pattern_type": "stix"}],
+        [{"type": "relationship", "id": "relationship--1", "source_ref": [], "target_ref": {}}],
+    ],
+)
+def test_ids_and_refs_that_are_not_strings_never_crash(objects: list[dict[str, Any]]) -> None:
+    for item in _items(objects):
+        assert isinstance(item, ReportInput | Rejected | Skipped)
+
+
+def test_one_observable_spelt_several_ways_is_one_report() -> None:
+    objects = [
+        _indicator(
+            "[domain-name:value = 'a.com' OR domain-name:value = 'A.COM' OR domain-name:value = 'www.a.com']"
+        ),
+        {"type": "domain-name", "id": "domain-name--2", "value": "www.A.com"},
+        _indicator("[phone-number:value = '61412345678']") | {"id": "indicator--2"},
+        {"type": "phone-number", "id": "phone-number--2", "value": "+61412345678"},
+    ]
+    assert _reports(_items(objects)) == [("domain", "a.com"), ("phone", "+61412345678")]
+
+
+def test_an_and_of_two_values_of_one_property_is_rejected_not_half_read() -> None:
+    (item,) = _items(_indicator("[domain-name:value = 'a.com' AND domain-name:value = 'b.com']"))
+    assert isinstance(item, Rejected)
+    assert "both 'a.com' and 'b.com'" in item.reason
+
+
+def test_an_in_list_counts_against_the_limit_of_alternatives() -> None:
+    values = ", ".join(f"'a{n}.com'" for n in range(2000))  # about 20 KB
+    (item,) = _items(_indicator(f"[domain-name:value IN ({values})]"))
+    assert isinstance(item, Rejected)
+    assert "more than 1024 alternatives" in item.reason
