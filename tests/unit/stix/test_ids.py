@@ -118,3 +118,8 @@ def test_fast_uuid5_and_canonical_json_match_the_standard_library(props: dict[st
     reference = json.dumps(props, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     assert canonical_json(props) == reference
     assert uuid5(SCAMSHARE_NAMESPACE, reference) == str(uuid.uuid5(SCAMSHARE_NAMESPACE, reference))
+
+
+@given(st.text(max_size=80), st.sampled_from([STIX_NAMESPACE, uuid.NAMESPACE_URL, uuid.NAMESPACE_DNS]))
+def test_the_fast_uuid5_is_rfc_4122_uuid5(name: str, namespace: uuid.UUID) -> None:
+    assert uuid5(namespace, name) == str(uuid.uuid5(namespace, name))
