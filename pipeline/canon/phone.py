@@ -122,6 +122,12 @@ def _explain(number: PhoneNumber) -> str:
     return f"not a valid number for {where}: no number range is allocated for it"
 
 
+def preload() -> None:
+    """Load the carrier and geocoder data now (about 0.4 s): a long-running worker pays it at start, not in
+    the first batch that reads a phone number's facts."""
+    from phonenumbers import carrier, geocoder  # noqa: F401, PLC0415
+
+
 def facts_for(number: PhoneNumber, line_type: int | None = None) -> dict[str, str]:
     """Derived facts (country, calling code, line type, carrier, region) of a valid number.
 
@@ -224,4 +230,4 @@ DECLARATION: Final = Kind(
     ),
 )
 
-__all__ = ["DECLARATION", "canonicalize", "facts_for", "phone_number_schema"]
+__all__ = ["DECLARATION", "canonicalize", "facts_for", "phone_number_schema", "preload"]

@@ -142,12 +142,24 @@ return {admitted, over, wait}
 """
 
 
+# KEYS: held zset, messages hash, the set of organisations with held messages; ARGV: org, sources...
+_RELEASE = """
+if #ARGV > 1 then
+  redis.call('ZREM', KEYS[1], unpack(ARGV, 2))
+  redis.call('HDEL', KEYS[2], unpack(ARGV, 2))
+end
+if redis.call('ZCARD', KEYS[1]) == 0 then redis.call('SREM', KEYS[3], ARGV[1]) end
+return 0
+"""
+
+
 class RedisQuotas:
     def __init__(self, client: aioredis.Redis, prefix: str, *, now: Clock = utc_now) -> None:
         self._r = client
         self._p = prefix
         self._now = now
         self._admit = client.register_script(_ADMIT)
+        self._release = client.register_script(_RELEASE)
 
     def _held_key(self, org: str) -> str:
         # {org}: one hash slot per organisation, so the admit script runs unchanged on Redis Cluster.
@@ -199,14 +211,11 @@ class RedisQuotas:
         ]
 
     async def release(self, org: str, sources: Sequence[str]) -> None:
-        async with self._r.pipeline(transaction=True) as pipe:
-            if sources:
-                pipe.zrem(self._held_key(org), *sources)
-                pipe.hdel(self._messages_key(org), *sources)
-            pipe.zcard(self._held_key(org))
-            *_, left = await pipe.execute()
-        if not left:
-            await self._r.srem(f"{self._p}qorgs", org)
+        # One script: forgetting the released ones and, when none is left, the organisation, must not
+        # interleave with a hold. It did (ZCARD, then SREM): a message held in between was orphaned, never
+        # offered again because its organisation had left the set the release timer walks.
+        keys = [self._held_key(org), self._messages_key(org), f"{self._p}qorgs"]
+        await self._release(keys=keys, args=[org, *sources])
 
     async def held_orgs(self) -> list[str]:
         members = await self._r.smembers(f"{self._p}qorgs")
