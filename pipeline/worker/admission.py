@@ -3,7 +3,8 @@
 Reports count against ``reports_per_second`` (each report of a message) and ``new_indicators_per_hour`` (each
 indicator of a message the exchange does not know yet); sightings against ``sightings_per_hour``. A message
 that does not fit is *held* — stored whole in Redis (:mod:`pipeline.state.quotas`), counted
-``held`` / ``held:<quota>``, and released in arrival order once a window has room (:meth:`Admission.release`
+``held`` and ``held:<quota>`` (the quota that was full) or ``held:queued`` (queued behind the organisation's
+held messages), and released in arrival order once a window has room (:meth:`Admission.release`
 runs on the worker's timer), so an over-quota burst is delayed, never lost. Once an organisation holds more
 than ``max_held`` messages, further ones go to the DLQ as ``over_quota`` (original bytes kept).
 """
@@ -99,7 +100,8 @@ class Admission:
             out.overflow.extend((msg, Rejected("over_quota", full, org_id)) for msg in overflow)
             out.held += len(keep)
             if fresh:
-                why = verdict.limit or "held"
+                # "queued": behind the organisation's held messages, which a full window held first.
+                why = "queued" if verdict.limit in (None, "held") else verdict.limit
                 out.counters["held"] = out.counters.get("held", 0) + fresh
                 out.counters[f"held:{why}"] = out.counters.get(f"held:{why}", 0) + fresh
                 logger.info("held org=%s messages=%d quota=%s", org_id, fresh, why)

@@ -17,12 +17,6 @@ from tests.integration.helpers import UNLIMITED, canon, enrol, running_worker, w
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
 
-# A known, open liveness bug, not a slow machine: in about 1 run in 6 the release counter stops at 2 of 6
-# held messages for the whole 30 s wait, on both brokers (all 8 are accepted). A passing run is reported
-# as XPASS; the closing note of issue 14 gives the evidence. Remove the mark with the fix.
-@pytest.mark.xfail(
-    strict=False, reason="open bug: held messages sometimes never counted as released (issue 12 quotas)"
-)
 async def test_a_burst_over_reports_per_second_is_held_then_released_in_full(
     settings: Settings, redis_client: object
 ) -> None:
@@ -44,5 +38,9 @@ async def test_a_burst_over_reports_per_second_is_held_then_released_in_full(
             stats = await store.stats()
     await store.close()
     assert stats["accepted"] == 8 and stats.get("rejected", 0) == 0
-    assert stats["held"] >= 1 and stats["held:reports_per_second"] == stats["held"]
+    # A burst read in one batch is held by the full window; one read in two batches has messages that
+    # queued behind the held ones (``held:queued``). This assertion, once ``held:reports_per_second ==
+    # held``, was the failure seen in about 1 run in 6.
+    assert stats["held"] >= 1 and stats["held:reports_per_second"] >= 1
+    assert stats["held:reports_per_second"] + stats.get("held:queued", 0) == stats["held"]
     assert stats["released"] == stats["held"]

@@ -103,3 +103,21 @@ async def test_unlimited_quotas_hold_nothing() -> None:
     )
     result = await step.process(submission_messages(*(bulk(m, 10) for m in range(5))))
     assert (result.accepted, result.held) == (50, 0)
+
+
+async def test_a_burst_split_across_batches_counts_what_queued_behind_the_held_ones() -> None:
+    """Before: messages queued behind held ones were counted ``held:held`` (a broken e2e in 1 run of 6)."""
+    step, store, _, clock, admission = await setup(
+        {"reports_per_second": 2, "new_indicators_per_hour": None}
+    )
+    messages = submission_messages(*(bulk(m, 1) for m in range(8)))
+    first, second = await step.process(messages[:4]), await step.process(messages[4:])
+    assert (first.accepted, first.held, second.accepted, second.held) == (2, 2, 0, 4)
+    stats = exact(await store.stats())
+    assert (stats["held"], stats["held:reports_per_second"], stats["held:queued"]) == (6, 2, 4)
+    assert "held:held" not in stats
+    sightings = SightingStep(step.versions, now=clock, registry=step.registry, admission=admission)
+    for _ in range(3):
+        clock.advance(1)
+        assert await release_held(admission, step, sightings) == 2
+    assert exact(await store.stats())["released"] == 6
