@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import logging
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -146,7 +147,28 @@ def ensure_topics(admin: AdminClient, specs: Iterable[TopicSpec], timeout: float
     for name in unique:
         outcome[name] = _creation_result(name, futures[name])
         logger.info("topic=%s %s", name, outcome[name])
+    _await_metadata(admin, {name: unique[name].partitions for name in unique}, timeout)
     return outcome
+
+
+def _await_metadata(admin: AdminClient, expected: Mapping[str, int], timeout: float) -> None:
+    """Wait until every topic in ``expected`` shows in the broker's metadata with its partitions.
+
+    Apache Kafka answers CreateTopics once the controller has the topic; the broker that serves
+    metadata learns of it a moment later, so a ``topics check`` or a producer straight after a
+    create could see it missing. A topic that already existed counts with whatever partitions it has.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        seen = list_topics(admin, timeout=max(1.0, deadline - time.monotonic()))
+        pending = sorted(name for name in expected if seen.get(name, 0) < 1)
+        if not pending:
+            return
+        if time.monotonic() >= deadline:
+            raise KafkaError(
+                f"created topics not yet in the broker's metadata after {timeout:.0f} s: {', '.join(pending)}"
+            )
+        time.sleep(0.1)
 
 
 def _creation_result(name: str, future: concurrent.futures.Future[None]) -> str:
