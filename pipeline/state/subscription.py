@@ -34,6 +34,10 @@ class Subscription(BaseModel):
     tlp: TLP = Field(default=TLP.GREEN, description="highest TLP the subscriber is cleared for")
     feed_topic: str | None = None
     channel: ChannelName = Field(default="kafka", description="where deliveries go: kafka = the feed topic")
+    taxii: bool = Field(
+        default=True,
+        description="also materialise this feed as a TAXII 2.1 collection (the gateway serves it)",
+    )
 
     @field_validator("countries", mode="before")
     @classmethod

@@ -28,6 +28,7 @@ from pipeline.state.redis_store import RedisStore
 from pipeline.subscribers.channels import kafka_channels
 from pipeline.subscribers.deliver import DeliverStep
 from pipeline.subscribers.subscriptions import SubscriptionError
+from pipeline.subscribers.taxii_channel import redis_taxii_channel
 from pipeline.wire.message import InMessage
 
 logger = logging.getLogger(__name__)
@@ -67,7 +68,9 @@ async def backfill_async(
 
         emitter = KafkaEmitter(build_producer(settings))
         channels = kafka_channels(emitter, settings.topics.prefix, ensure_feeds)
-        step = DeliverStep(store, emitter, settings.topics, channels, only=frozenset({subscriber_id}))
+        collections = redis_taxii_channel(store.client, settings.redis_key_prefix)
+        only = frozenset({subscriber_id})
+        step = DeliverStep(store, emitter, settings.topics, channels, only=only, collections=collections)
         delivered = 0
         read = 0
         for batch in _latest_records(settings, settings.topics.indicators, batch_size, timeout_s):

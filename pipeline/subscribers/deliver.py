@@ -7,6 +7,10 @@ Deliveries are marked in Redis only after every channel has flushed, so a crash 
 (subscribers see the same id and ``modified`` twice, which STIX consumers treat as one version) but never
 lose one, and the per-subscriber delivered counters move exactly once.
 
+A subscription with ``taxii`` on (the default) also gets each of its deliveries into its TAXII 2.1
+collection (``collections``, :mod:`pipeline.subscribers.taxii_channel`), whatever its ``channel``; that
+channel is flushed with the others, before the deliveries are marked.
+
 A tombstone (an empty value: ``scamshare erase`` deletes the key from the compacted topic once every past
 recipient has the erased version) is no version and is skipped silently. A final revocation goes out with
 the status its final bundle states: ``erased`` for an erasure, ``revoked`` otherwise.
@@ -53,6 +57,8 @@ class DeliverStep:
     refresh_every_s: float = 1.0
     #: deliver only to these subscriber ids (backfill); None = every subscription
     only: frozenset[str] | None = None
+    #: the TAXII collections: also gets every delivery to a subscription with ``taxii`` on (None: not served)
+    collections: Channel | None = None
     _subs: list[Subscription] = field(default_factory=list)
     _subs_rev: int = -1
     _subs_loaded_at: float = float("-inf")
@@ -65,6 +71,8 @@ class DeliverStep:
             if rev != self._subs_rev:
                 for name, channel in self.channels.items():
                     await channel.prepare([s for s in subs if s.channel == name])
+                if self.collections is not None:
+                    await self.collections.prepare([s for s in subs if s.taxii])
                 logger.info("subscriptions loaded rev=%d count=%d", rev, len(subs))
                 self._subs, self._subs_rev = subs, rev
             self._subs_loaded_at = stamp
@@ -106,12 +114,13 @@ class DeliverStep:
                     raw = record["final"] if seen is None else record["views"][key]["bundle"]
                     bundles[key] = orjson.dumps(raw)
                 status = final_status(record) if seen is None else seen.status
-                self.channels[sub.channel].send(
-                    Outgoing(
-                        sub, view.indicator_id, view.version if seen is None else seen.seq,
-                        status != "active", bundles[key], submitted, status=status,
-                    )
+                out = Outgoing(
+                    sub, view.indicator_id, view.version if seen is None else seen.seq,
+                    status != "active", bundles[key], submitted, status=status,
                 )  # fmt: skip
+                self.channels[sub.channel].send(out)
+                if self.collections is not None and sub.taxii:
+                    self.collections.send(out)
                 if submitted is not None:
                     sent_ms.extend(_int(submitted))
                 already[sub.id] = view.version
@@ -119,6 +128,8 @@ class DeliverStep:
         await self.emitter.flush()
         for channel in self.channels.values():
             await channel.flush()
+        if self.collections is not None:
+            await self.collections.flush()
         marked = await self.store.mark_delivered(deliveries)
         # Progress only (a replayed batch counts again): lets the demo and tests see fan-out caught up.
         done_ms = int(self.now().timestamp() * 1000)

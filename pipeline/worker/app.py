@@ -5,7 +5,8 @@ agents, all in the consumer group ``settings.app_id``:
 
 - ``ingest``  on ``scam.submissions``: validate, canonicalise, merge, score → ``scam.indicators`` (+ DLQ)
 - ``sightings`` on ``scam.sightings``: true/false positives → score, revocation → ``scam.indicators``
-- ``fanout``  on ``scam.indicators``: route each version → ``scam.feed.<subscriber>``
+- ``fanout``  on ``scam.indicators``: route each version → ``scam.feed.<subscriber>`` (and its TAXII
+  collection in Redis)
 
 and a leader-only timer, ``decay``, that re-scores a slice of the stored indicators every
 ``decay_interval_s`` and publishes what decay changed (a lower band, or a revocation).
@@ -35,6 +36,7 @@ from pipeline.processors.score import ScoreModel
 from pipeline.state.store import Store
 from pipeline.subscribers.channels import kafka_channels
 from pipeline.subscribers.deliver import DeliverStep
+from pipeline.subscribers.taxii_channel import redis_taxii_channel
 from pipeline.wire.headers import header_map
 from pipeline.wire.message import InMessage
 from pipeline.worker.decay import DecaySweep
@@ -326,7 +328,11 @@ def build_worker(
     async def fanout(stream: faust.StreamT[Any]) -> None:
         emitter = runtime.emitter()
         channels = kafka_channels(emitter, topics.prefix, runtime.ensure_feeds)
-        step = DeliverStep(runtime.store(), emitter, topics, channels)
+        step = DeliverStep(
+            runtime.store(), emitter, topics, channels,
+            # The TAXII collections the gateway serves: the same Redis client and key prefix as the state.
+            collections=redis_taxii_channel(runtime.store().client, settings.redis_key_prefix),
+        )  # fmt: skip
         await run(
             "fanout",
             stream,
