@@ -1,4 +1,4 @@
-"""``scamshare orgs add | update | remove | list | load FILE | check``: the organisation registry.
+"""``scamshare orgs add | update | remove | list | load FILE | check | key``: the organisation registry.
 
 Organisations live in Redis; running workers re-read them within about a second and subscribe to a new
 organisation's topics within ``registry_refresh_s`` (+ a rebalance). ``add`` and ``load`` create the
@@ -316,3 +316,12 @@ def _report(obj: CliContext, what: str, org: Organisation, sync: orgsync.Provisi
         obj.console.print(
             f"password for Kafka user {org.id} (shown once, not stored): {sync.secret}", markup=False
         )
+
+
+def _attach_keys() -> None:
+    from pipeline.cli.orgkeys import key  # noqa: PLC0415  # its own module; `orgs key ...`
+
+    orgs.add_command(key)
+
+
+_attach_keys()
