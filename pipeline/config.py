@@ -90,6 +90,7 @@ class Settings(BaseSettings):
         default="scamshare-pipeline", description="Kafka user of the worker (the ACL table's pipeline)."
     )
     exporter_user: str = Field(default="scamshare-exporter", description="Kafka user of the lag exporter.")
+    gateway_user: str = Field(default="scamshare-gateway", description="Kafka user of the HTTP gateway.")
     insecure: bool = Field(
         default=False,
         description="Let the worker use PLAINTEXT to a broker that is not on loopback (no identity at all).",
@@ -213,6 +214,38 @@ class Settings(BaseSettings):
     )
     online_timeout_s: float = Field(default=2.0, gt=0, le=60, description="Timeout of one online lookup.")
     rdap_url: str = Field(default="https://rdap.org/", description="RDAP service for the rdap enricher.")
+
+    # --- Gateway (HTTP) ----------------------------------------------------------------------------
+    gateway_host: str = Field(default="127.0.0.1", description="Address `scamshare gateway` listens on.")
+    gateway_port: int = Field(default=8080, ge=0, le=65535)
+    gateway_rate_limit: int = Field(
+        default=6000, ge=1, description="Requests one API key may make per gateway_rate_window_s."
+    )
+    gateway_rate_window_s: int = Field(default=60, ge=1, le=3600)
+    gateway_max_body_bytes: int = Field(
+        default=10 * 1024 * 1024, ge=1024, description="Largest request body (TAXII max_content_length)."
+    )
+    gateway_page_limit: int = Field(
+        default=1000,
+        ge=1,
+        le=10_000,
+        description="Most objects one TAXII page returns (a bigger limit is cut).",
+    )
+    gateway_lookup_batch: int = Field(
+        default=1000, ge=1, le=10_000, description="Most values per POST lookup."
+    )
+    gateway_client_cert_header: str | None = Field(
+        default=None,
+        description="Trust this header for a client certificate subject verified by the TLS proxy in front "
+        "(e.g. ssl-client-subject-dn from ingress-nginx); unset = API keys only. Only set it when nothing "
+        "but that proxy can reach the gateway.",
+    )
+    gateway_ack_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=300,
+        description="How long a submission waits for the broker's acknowledgement.",
+    )
 
     # --- Local state -------------------------------------------------------------------------------
     state_dir: Path = Field(default=Path(".scamshare"), description="Where `scamshare dev` keeps its state.")

@@ -47,6 +47,11 @@ COMMANDS: Final[dict[str, tuple[str, str, str]]] = {
         "pipeline counters and latency histograms from Redis, and with --canary the end-to-end canary's "
         "round trip.",
     ),
+    "gateway": (
+        "pipeline.cli.gateway",
+        "gateway",
+        "Serve the HTTP gateway: TAXII 2.1 feeds, /v1/lookup, /v1/submissions and /v1/sightings.",
+    ),
     "lag": (
         "pipeline.cli.lag",
         "lag",

@@ -125,6 +125,21 @@ def render(obj: CliContext, summary: object) -> None:
     table.add_row("end-to-end latency p50 / p99", f"{lat.get('p50', 0):.0f} ms / {lat.get('p99', 0):.0f} ms")
     table.add_row("elapsed", f"{summary.elapsed_s:.1f} s")
     c.print(table)
+    gw = summary.gateway
+    look = gw.lookup
+    asked = f"{look.get('kind')} {look.get('value')} ({look.get('country')})"
+    gateway = Table(title=f"the gateway: lookup {asked} and TAXII, as each subscriber", title_justify="left")
+    for col in ("subscription", "known", "score", "band", "status", "TAXII objects", "pages"):
+        gateway.add_column(col, justify="left" if col in ("subscription", "band", "status") else "right")
+    for sub, answer in gw.answers.items():
+        pages = gw.collections.get(sub, {})
+        known = bool(answer.get("known"))
+        gateway.add_row(
+            sub, "yes" if known else "no", str(answer.get("score", "")) if known else "",
+            str(answer.get("band", "")), str(answer.get("status", "")),
+            str(pages.get("objects", 0)), str(pages.get("pages", 0)),
+        )  # fmt: skip
+    c.print(gateway)
     lag = Table(title="consumer lag", title_justify="left")
     for col in ("group", "topic", "partitions", "committed", "end", "lag"):
         lag.add_column(col, justify="left" if col in ("group", "topic") else "right")

@@ -23,6 +23,7 @@ import yaml
 from confluent_kafka import Producer
 
 from pipeline.config import Settings
+from pipeline.dev.demo_gateway import GatewayDemo, demo_gateway
 from pipeline.kafka.clients import build_admin, build_producer
 from pipeline.kafka.read import read_to_end
 from pipeline.kafka.topics import (
@@ -79,6 +80,21 @@ class DemoSummary:
     lag: list[GroupLag] = field(default_factory=list)
     namespace: str = ""
     elapsed_s: float = 0.0
+    gateway: GatewayDemo = field(default_factory=GatewayDemo)
+
+    def count(self, stats: dict[str, int], subs: list[Subscription]) -> None:
+        """Fill the counts from the pipeline's counters."""
+        self.accepted = stats.get("accepted", 0)
+        self.rejected = stats.get("rejected", 0)
+        self.allowlisted = stats.get("allowlisted", 0)
+        self.received = self.accepted + self.rejected + self.allowlisted
+        self.duplicates = stats.get("duplicates", 0)
+        self.unique_indicators = stats.get("indicators", 0)
+        self.versions = stats.get("versions", 0)
+        self.rejected_by_reason = {
+            k.split(":", 1)[1]: v for k, v in stats.items() if k.startswith("rejected:")
+        }
+        self.delivered = {s.id: stats.get(f"delivered:{s.id}", 0) for s in subs}
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -113,6 +129,7 @@ class DemoSummary:
                 for g in self.lag
             ],
             "namespace": self.namespace,
+            "gateway": self.gateway.to_json(),
             "elapsed_s": round(self.elapsed_s, 2),
         }
 
@@ -229,6 +246,18 @@ async def wait_until_processed(
         await asyncio.sleep(0.2)
 
 
+def demo_lag(settings: Settings, admin: Any, inputs: list[str], subs: list[Subscription]) -> list[GroupLag]:
+    """The worker's group on its inputs, then each subscriber's group on its feed."""
+    lag = [group_lag(settings, admin, settings.app_id, inputs, "fetch")]
+    for s in subs:
+        lag.append(
+            group_lag(
+                settings, admin, subscriber_group(settings, s.id), [s.topic(settings.topic_prefix)], "fetch"
+            )
+        )
+    return lag
+
+
 async def run_demo(
     settings: Settings,
     *,
@@ -273,17 +302,7 @@ async def run_demo(
     finally:
         await app.stop()
         await worker.close()
-    summary.accepted = stats.get("accepted", 0)
-    summary.rejected = stats.get("rejected", 0)
-    summary.allowlisted = stats.get("allowlisted", 0)
-    summary.received = summary.accepted + summary.rejected + summary.allowlisted
-    summary.duplicates = stats.get("duplicates", 0)
-    summary.unique_indicators = stats.get("indicators", 0)
-    summary.versions = stats.get("versions", 0)
-    summary.rejected_by_reason = {
-        k.split(":", 1)[1]: v for k, v in stats.items() if k.startswith("rejected:")
-    }
-    summary.delivered = {s.id: stats.get(f"delivered:{s.id}", 0) for s in subs}
+    summary.count(stats, subs)
     all_latencies: list[float] = []
     for sub in subs:
         count, latencies = await loop.run_in_executor(None, read_feed, settings, sub)
@@ -295,13 +314,9 @@ async def run_demo(
         "max": round(max(all_latencies, default=0.0), 1),
         "mean": round(statistics.fmean(all_latencies), 1) if all_latencies else 0.0,
     }
-    summary.lag = [group_lag(settings, admin, settings.app_id, [*inputs, topics.indicators], "fetch")]
-    summary.lag += [
-        group_lag(
-            settings, admin, subscriber_group(settings, s.id), [s.topic(settings.topic_prefix)], "fetch"
-        )
-        for s in subs
-    ]
+    summary.lag = demo_lag(settings, admin, [*inputs, topics.indicators], subs)
+    summary.gateway = await demo_gateway(settings, store, subs)
+    progress("asked the gateway: one lookup and a TAXII page count per subscriber")
     await store.close()
     summary.elapsed_s = time.monotonic() - started
     return summary

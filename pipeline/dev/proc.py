@@ -152,7 +152,12 @@ def _die_with_parent_hook(sig: signal.Signals) -> Callable[[], None] | None:
 
 
 def spawn(
-    argv: list[str], log: Path, *, death_signal: signal.Signals | None, truncate: bool = True
+    argv: list[str],
+    log: Path,
+    *,
+    death_signal: signal.Signals | None,
+    truncate: bool = True,
+    env: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
     """Start ``argv`` in its own session, output to ``log``; ``death_signal`` None: may outlive us."""
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -168,6 +173,7 @@ def spawn(
             start_new_session=True,  # own process group; Ctrl-C in a terminal does not reach it
             preexec_fn=_die_with_parent_hook(death_signal) if death_signal else None,  # noqa: PLW1509
             close_fds=True,
+            env=env,
         )
 
 

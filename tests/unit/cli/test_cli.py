@@ -15,9 +15,10 @@ from pipeline.cli import cli
 
 COMMANDS = [
     ["audit"], ["bench", "pipeline"], ["config"], ["consume"], ["demo"], ["dev", "up"], ["dev", "down"],
-    ["dev", "status"], ["erase"], ["exporter"], ["lag"],
+    ["dev", "status"], ["erase"], ["exporter"], ["gateway"], ["lag"],
     ["normalize"], ["orgs", "add"], ["orgs", "update"], ["orgs", "remove"], ["orgs", "list"],
-    ["orgs", "load"], ["orgs", "check"], ["publish"], ["sighting", "report"], ["subscribers", "add"],
+    ["orgs", "load"], ["orgs", "check"], ["orgs", "key", "create"], ["orgs", "key", "list"],
+    ["orgs", "key", "revoke"], ["bench", "gateway"], ["publish"], ["sighting", "report"], ["subscribers", "add"],
     ["subscribers", "update"],
     ["subscribers", "remove"], ["subscribers", "list"], ["subscribers", "load"], ["subscribers", "backfill"],
     ["topics", "create"], ["topics", "list"], ["worker"],
