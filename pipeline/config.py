@@ -240,6 +240,12 @@ class Settings(BaseSettings):
         "(e.g. ssl-client-subject-dn from ingress-nginx); unset = API keys only. Only set it when nothing "
         "but that proxy can reach the gateway.",
     )
+    gateway_public_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^/?#\s]+(/[^?#\s]*)?$",
+        description="The URL clients reach the gateway at (https://gateway.example), for the API root URLs "
+        "TAXII discovery advertises; unset = the URL of the request as this process saw it.",
+    )
     gateway_ack_timeout_s: float = Field(
         default=30.0,
         gt=0,

@@ -258,6 +258,7 @@ def check(settings: Settings) -> CheckReport:
     expected = registry_acls(
         orgs, subs, settings.topics, app_id=settings.app_id,
         pipeline_user=settings.pipeline_user, exporter_user=settings.exporter_user,
+        gateway_user=settings.gateway_user,
     )  # fmt: skip
     drift = kafka_admin.acl_drift(expected, kafka_admin.current_acls(admin, None))
     return CheckReport(True, list(drift.missing), list(drift.extra), supported, quota_drift)

@@ -302,6 +302,7 @@ def _provision(stack: EmbeddedStack, state_dir: Path, settings: Settings) -> dic
     passwords = provision_service_users(admin, admin_settings)
     logins["pipeline"] = (settings.pipeline_user, passwords[settings.pipeline_user])
     logins["exporter"] = (settings.exporter_user, passwords[settings.exporter_user])
+    logins["gateway"] = (settings.gateway_user, passwords[settings.gateway_user])
     files = {name: folder / f"{name}.json" for name in logins}
     for name, (user, password) in logins.items():
         write_credentials(files[name], user, cluster.bootstrap, scram_options(user, password))

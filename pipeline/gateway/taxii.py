@@ -62,7 +62,11 @@ async def _readable(svc: Services, caller_org: str, api_root: str, cid: str) -> 
 @router.get("/", summary="TAXII discovery")
 async def discovery(request: Request, who: CallerDep) -> Response:
     check_accept(request)
-    root = str(request.url_for("api_root", api_root=API_ROOT))
+    public = services(request).settings.gateway_public_url
+    if public:
+        root = f"{public.rstrip('/')}/taxii2/{API_ROOT}/"
+    else:  # as the client reached this process (behind a TLS proxy, set gateway_public_url)
+        root = str(request.url_for("api_root", api_root=API_ROOT))
     return taxii_response({
         "title": "scamshare", "description": "Scam indicators shared by organisations, per subscription.",
         "default": root, "api_roots": [root],

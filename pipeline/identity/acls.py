@@ -25,7 +25,15 @@ exporter               group ``*`` (literal wildcard)                      DESCR
 exporter               topic ``scam.submissions.scamshare-canary`` (lit.)  WRITE, CREATE (the canary)
 exporter               topic ``scam.feed.scamshare-canary`` (literal)      CREATE        (the canary)
 exporter               group ``scamshare-canary.`` (prefixed)              READ          (the canary)
+gateway                topic ``scam.submissions.`` (prefixed)              WRITE, DESCRIBE
+gateway                topic ``scam.sightings.`` (prefixed)                WRITE, DESCRIBE
 =====================  ==================================================  =================================
+
+The gateway writes on behalf of whichever organisation a request authenticated as (its API key or client
+certificate), to that organisation's own topics, so it holds WRITE on every one of them; it reads no topic
+and uses no group. Its prefixes end in ``.``, so they match the per-organisation topics but not the shared
+``scam.submissions`` / ``scam.sightings``. Its producer is idempotent; since Kafka 2.8 (KIP-679) that needs
+only WRITE on the topic, no IdempotentWrite on the cluster (as for the organisations' producers).
 
 No organisation may create topics, read ``scam.submissions*``, ``scam.indicators`` (which holds RED values
 and who reported them) or another's feed, or write ``scam.indicators``, a feed or the DLQ.
@@ -129,6 +137,17 @@ def exporter_acls(user: str, topics: Topics, canary_org: str = CANARY_ORG) -> li
     return sorted(set(out))
 
 
+def gateway_acls(user: str, topics: Topics) -> list[Acl]:
+    """What the HTTP gateway's user may do: write (only) every organisation's own input topics,
+    ``scam.submissions.<org>`` and ``scam.sightings.<org>``; it never consumes."""
+    who = principal(user)
+    out = [
+        *_many(who, "topic", topics.submissions_of(""), "prefixed", "WRITE", "DESCRIBE"),
+        *_many(who, "topic", topics.sightings_of(""), "prefixed", "WRITE", "DESCRIBE"),
+    ]
+    return sorted(set(out))
+
+
 def registry_acls(
     orgs: Iterable[Organisation],
     subscriptions: Iterable[Subscription],
@@ -137,10 +156,12 @@ def registry_acls(
     app_id: str,
     pipeline_user: str,
     exporter_user: str,
+    gateway_user: str,
 ) -> list[Acl]:
     """Every ACL the exchange needs for this registry, sorted (what `orgs check` compares with the broker)."""
     subs = list(subscriptions)
     out = set(pipeline_acls(pipeline_user, topics, app_id)) | set(exporter_acls(exporter_user, topics))
+    out |= set(gateway_acls(gateway_user, topics))
     for org in orgs:
         if org.id != CANARY_ORG:  # the canary speaks through the exporter's user (exporter_acls)
             out |= set(org_acls(org, subs, topics))

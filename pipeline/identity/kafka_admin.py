@@ -360,7 +360,7 @@ def deprovision_org(
 ) -> list[str]:
     """Take ``org_id``'s access away: delete ``acls`` (its table), any other binding of ``User:<org>`` and
     its SCRAM user. Its topics are kept (their data may still be processed). Returns what was deleted."""
-    if org_id in (settings.pipeline_user, settings.exporter_user):
+    if org_id in (settings.pipeline_user, settings.exporter_user, settings.gateway_user):
         raise ValueError(f"{org_id!r} is a service user of the exchange, not an organisation")
     who = table.principal(org_id)
     own = list(acls)
@@ -378,11 +378,12 @@ def deprovision_org(
 def provision_service_users(
     admin: AdminClient, settings: Settings, *, timeout: float = TIMEOUT_S
 ) -> dict[str, str]:
-    """Create the pipeline's and the exporter's SCRAM users and ACLs; returns ``{user: password}``."""
+    """Create the pipeline's, the exporter's and the gateway's SCRAM users and ACLs; ``{user: password}``."""
     topics = settings.topics
     users = {
         settings.pipeline_user: table.pipeline_acls(settings.pipeline_user, topics, settings.app_id),
         settings.exporter_user: table.exporter_acls(settings.exporter_user, topics),
+        settings.gateway_user: table.gateway_acls(settings.gateway_user, topics),
     }
     passwords = {user: create_scram_user(admin, user, timeout=timeout) for user in users}
     create_acls(admin, [acl for acls in users.values() for acl in acls], timeout=timeout)

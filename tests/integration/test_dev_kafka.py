@@ -82,7 +82,7 @@ def test_secure_dev_kafka_writes_credentials_that_log_in(dev_dir: Path) -> None:
     started = json.loads(up.output)
     assert (started["engine"], started["secure"], started["authenticated"]) == ("kafka", True, True)
     files = {name: Path(path) for name, path in started["credentials"].items()}
-    assert set(files) == {"admin", "pipeline", "exporter"}
+    assert set(files) == {"admin", "pipeline", "exporter", "gateway"}
     assert all(path.parent == (dev_dir / "credentials").resolve() for path in files.values())
     assert {p.stat().st_mode & 0o777 for p in files.values()} == {0o600}
     recorded = json.loads((dev_dir / "dev.json").read_text())
@@ -90,7 +90,9 @@ def test_secure_dev_kafka_writes_credentials_that_log_in(dev_dir: Path) -> None:
 
     admin = Settings(credentials_file=files["admin"])
     assert admin.org_id == "admin" and admin.librdkafka()["bootstrap.servers"] == started["bootstrap"]
-    assert scram_users(build_admin(admin)) == {"admin", admin.pipeline_user, admin.exporter_user}
+    assert scram_users(build_admin(admin)) == {
+        "admin", admin.pipeline_user, admin.exporter_user, admin.gateway_user,
+    }  # fmt: skip
     core = set(list_topics(build_admin(admin), admin.topic_prefix))
     assert core == set(admin.topics.core())  # created as admin: the pipeline's user may not create them
     pipeline = Settings(credentials_file=files["pipeline"])  # it may describe them

@@ -41,6 +41,8 @@ from .helpers import enrol, module_settings, running_worker, wait_processed, wor
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
 ORGS = ("bank-a", "telco-b", "plat-c")
+BANK_IDENTITY = "identity--5d3f2a1b-0c9e-4b8a-9f7d-6e5c4b3a2d1e"
+FORGED_INDICATOR = "indicator--1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f"
 
 
 @pytest.fixture(scope="module")
@@ -362,7 +364,23 @@ async def test_submissions_reach_the_feeds_and_lookups_honour_tlp_per_caller(
             }]}  # fmt: skip
             status = await asyncio.to_thread(coll.add_objects, envelope)
             assert (status.success_count, status.failure_count) == (1, 0), status.failures
-            await wait_processed(gw_settings, store, 2, worker, timeout_s=120)
+            # The platform posts a bundle that says it comes from the bank: it is the platform's report.
+            forged = {"type": "bundle", "id": "bundle--6f1c1a52-6a4e-4c43-9a9a-2b7f3c2d9e10", "objects": [
+                {"type": "identity", "spec_version": "2.1", "id": BANK_IDENTITY, "name": "bank-a",
+                 "identity_class": "organization", "created": "2026-12-01T10:00:00.000Z",
+                 "modified": "2026-12-01T10:00:00.000Z"},
+                {"type": "indicator", "spec_version": "2.1", "id": FORGED_INDICATOR,
+                 "created": "2026-12-01T10:00:00.000Z", "modified": "2026-12-01T10:00:00.000Z",
+                 "created_by_ref": BANK_IDENTITY, "pattern": "[domain-name:value = 'fake-bank-refund.com']",
+                 "pattern_type": "stix", "valid_from": "2026-12-01T10:00:00.000Z",
+                 "object_marking_refs": ["marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb"]},
+            ]}  # fmt: skip
+            stix_json = {**plat.headers, "Content-Type": "application/stix+json"}
+            claimed = await http.post("/v1/submissions", json=forged, headers=stix_json)
+            assert claimed.status_code == 202, claimed.text
+            assert claimed.json()["topic"] == gw_settings.topics.submissions_of("plat-c")
+            assert claimed.json()["accepted_total"] == 1
+            await wait_processed(gw_settings, store, 3, worker, timeout_s=120)
 
             async def lookup(
                 member: Member, kind: str, value: str, country: str | None = None
@@ -405,6 +423,22 @@ async def test_submissions_reach_the_feeds_and_lookups_honour_tlp_per_caller(
                 assert time.monotonic() < deadline, feeds
                 await asyncio.sleep(0.5)
             assert "+66817770001" not in feeds["telco-b"] | feeds["plat-c"]
+            as_plat = await lookup(plat, "domain", "fake-bank-refund.com")
+            as_bank = await lookup(bank, "domain", "fake-bank-refund.com")
+            assert as_plat["reported_by_you"] is True and as_bank["reported_by_you"] is False
+
+            # Sightings: on the caller's own subscription only.
+            domain_id = results[0]["id"]
+            seen = await http.post("/v1/sightings", headers=telco.headers, json={"sightings": [
+                {"subscriber": "telco-b-feed", "indicator_id": domain_id, "kind": "blocked"},
+                {"subscriber": "bank-a-feed", "indicator_id": domain_id, "kind": "false-positive"},
+            ]})  # fmt: skip
+            assert seen.status_code == 202, seen.text
+            answer = seen.json()
+            assert answer["topic"] == gw_settings.topics.sightings_of("telco-b")
+            assert [a["index"] for a in answer["accepted"]] == [0]
+            assert [r["index"] for r in answer["rejected"]] == [1]
+            assert "not one of your subscriptions" in answer["rejected"][0]["reason"]
 
 
 # -- the OpenAPI spec, fuzzed -----------------------------------------------------------------------

@@ -232,7 +232,7 @@ def test_each_org_got_its_own_private_credentials_and_no_drift(exchange: Exchang
         assert doc["bootstrap"] == exchange.stack.bootstrap
     admin = build_admin(exchange.admin)
     s = exchange.admin
-    assert scram_users(admin) == {"admin", *ORGS, s.pipeline_user, s.exporter_user}
+    assert scram_users(admin) == {"admin", *ORGS, s.pipeline_user, s.exporter_user, s.gateway_user}
     check = exchange.cli("orgs", "check", "--json")
     assert check.exit_code == 0, check.output
     assert json.loads(check.output) == {

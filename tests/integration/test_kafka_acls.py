@@ -216,7 +216,9 @@ def test_credentials_files_are_private_and_read_back(exchange: Exchange) -> None
 def test_every_user_was_created(exchange: Exchange) -> None:
     admin = build_admin(exchange.admin)
     s = exchange.admin
-    assert scram_users(admin) == {"admin", "bank", "bank-sg", "telco", s.pipeline_user, s.exporter_user}
+    assert scram_users(admin) == {
+        "admin", "bank", "bank-sg", "telco", s.pipeline_user, s.exporter_user, s.gateway_user,
+    }  # fmt: skip
 
 
 # --- what the broker refuses ------------------------------------------------------------------------------
@@ -319,13 +321,33 @@ def test_the_pipeline_writes_indicators_feeds_and_the_dlq(exchange: Exchange, to
     assert exchange.produce(exchange.admin.pipeline_user, topic) is None
 
 
+@pytest.mark.parametrize(
+    "topic", ["scam.submissions.bank", "scam.submissions.bank-sg", "scam.sightings.telco"]
+)
+def test_the_gateway_writes_every_organisations_own_topics(exchange: Exchange, topic: str) -> None:
+    assert exchange.produce(exchange.admin.gateway_user, topic) is None
+
+
+@pytest.mark.parametrize("topic", ["scam.indicators", "scam.feed.telco-feed", "scam.dlq", "scam.submissions"])
+def test_the_gateway_writes_nothing_else(exchange: Exchange, topic: str) -> None:
+    """The gateway only produces what an organisation could produce itself: never the pipeline's topics."""
+    err = exchange.produce(exchange.admin.gateway_user, topic, fresh=True)
+    assert err is not None and err.code() == DENIED_TOPIC, f"{topic}: {err}"
+
+
+@pytest.mark.parametrize("topic", ["scam.submissions.bank", "scam.feed.telco-feed", "scam.indicators"])
+def test_the_gateway_reads_nothing(exchange: Exchange, topic: str) -> None:
+    err = consume_error(exchange.logins[exchange.admin.gateway_user], topic, "bank.x")
+    assert err is not None, topic
+
+
 # --- drift and deprovisioning -----------------------------------------------------------------------------
 
 
 def _expected(exchange: Exchange) -> list[Acl]:
     s = exchange.admin
     return registry_acls(ORGS, SUBSCRIPTIONS, s.topics, app_id=s.app_id, pipeline_user=s.pipeline_user,
-                         exporter_user=s.exporter_user)  # fmt: skip
+                         exporter_user=s.exporter_user, gateway_user=s.gateway_user)  # fmt: skip
 
 
 def test_acl_drift_reports_a_manual_acl_and_a_deleted_one(exchange: Exchange) -> None:

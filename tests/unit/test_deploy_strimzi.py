@@ -2,8 +2,10 @@
 
 Every KafkaUser holds exactly the ACLs :mod:`pipeline.identity.acls` gives its principal for the registry in
 ``registry.yaml`` (read with the real loaders), every KafkaTopic is the spec :mod:`pipeline.kafka.topics`
-would create, Kafka denies what no ACL allows, Redis needs a password and TLS, and the worker and exporter
-each log in as their own user and use ``rediss://``.
+would create, Kafka denies what no ACL allows, Redis needs a password and TLS, and the worker, the exporter
+and the gateway each log in as their own user and use ``rediss://``. The gateway's user only writes the
+organisations' input topics; its Deployment, Service, Ingress and NetworkPolicy are those of the plain
+manifests (tests/unit/test_deploy.py checks those).
 """
 
 from __future__ import annotations
@@ -131,7 +133,8 @@ def settings(monkeypatch: pytest.MonkeyPatch) -> Settings:
 def test_kustomization_applies_every_manifest() -> None:
     kustomization = yaml.safe_load((STRIMZI / "kustomization.yaml").read_text(encoding="utf-8"))
     assert sorted(kustomization["resources"]) == sorted(p.name for p in MANIFESTS)
-    assert {"kafka.yaml", "topics.yaml", "users.yaml", "redis.yaml"} <= {p.name for p in MANIFESTS}
+    names = {p.name for p in MANIFESTS}
+    assert {"kafka.yaml", "topics.yaml", "users.yaml", "redis.yaml", "gateway.yaml"} <= names
 
 
 def test_registry_loads_with_the_real_loaders() -> None:
@@ -173,6 +176,7 @@ def test_the_users_acls_are_the_code_table(settings: Settings) -> None:
     expected = table.registry_acls(
         ORGS, SUBS, settings.topics, app_id=settings.app_id,
         pipeline_user=settings.pipeline_user, exporter_user=settings.exporter_user,
+        gateway_user=settings.gateway_user,
     )  # fmt: skip
     missing = sorted(set(expected) - set(manifest))
     extra = sorted(set(manifest) - set(expected))
@@ -184,6 +188,7 @@ def test_each_user_holds_exactly_its_principals_acls(settings: Settings) -> None
     expected = {
         settings.pipeline_user: table.pipeline_acls(settings.pipeline_user, topics, settings.app_id),
         settings.exporter_user: table.exporter_acls(settings.exporter_user, topics),
+        settings.gateway_user: table.gateway_acls(settings.gateway_user, topics),
         **{org.id: table.org_acls(org, SUBS, topics) for org in ORGS},
     }
     found = scram_users()
@@ -232,6 +237,23 @@ def test_organisations_touch_only_their_own_topics(settings: Settings) -> None:
                      and matches(acl, name)}  # fmt: skip
         assert reachable <= own, f"{org.id} reaches {sorted(reachable - own)}"
         assert not reachable & shared
+
+
+def test_the_gateway_only_writes_the_organisations_input_topics(settings: Settings) -> None:
+    """It produces for whichever organisation a request authenticated as; it never consumes: no READ and
+    no group (a consumer group would let it read), no CREATE, and no shared or pipeline topic."""
+    t = settings.topics
+    acls = user_acls(scram_users()[settings.gateway_user])
+    assert acls
+    for acl in acls:
+        assert acl.resource == "topic", f"the gateway uses no consumer group: {acl}"
+        assert acl.operation in ("WRITE", "DESCRIBE"), f"the gateway only produces: {acl}"
+    inputs = {t.submissions_of(o.id) for o in ORGS if o.produces} | {t.sightings_of(o.id) for o in ORGS
+                                                                      if o.subscribes}  # fmt: skip
+    inputs.add(t.submissions_of(CANARY_ORG))
+    writable = {name for name in [*declared_topics(), t.submissions, t.sightings] for acl in acls
+                if acl.operation == "WRITE" and matches(acl, name)}  # fmt: skip
+    assert writable == inputs, sorted(writable ^ inputs)
 
 
 def test_organisation_group_prefixes_do_not_overlap(settings: Settings) -> None:
@@ -342,7 +364,11 @@ def redis_server() -> tuple[dict[str, str], Doc, Doc]:
     return directives, pod, container
 
 
-APPS = [("scamshare-worker", "pipeline_user"), ("scamshare-exporter", "exporter_user")]
+APPS = [
+    ("scamshare-worker", "pipeline_user"),
+    ("scamshare-exporter", "exporter_user"),
+    ("scamshare-gateway", "gateway_user"),
+]
 
 
 @pytest.mark.parametrize(("deployment", "user_field"), APPS)
@@ -414,3 +440,50 @@ def test_each_organisation_user_carries_its_registered_producer_byte_rate() -> N
             assert "quotas" not in spec, org.id
         else:
             assert spec["quotas"] == {"producerByteRate": quota}, org.id
+
+
+# --- the gateway ----------------------------------------------------------------------------------------
+
+
+def gateway_doc(path: Path, kind: str) -> Doc:
+    (found,) = [d for d in documents([path]) if d["kind"] == kind]
+    return found
+
+
+def test_the_gateway_is_the_plain_one_logged_in_to_strimzi() -> None:
+    """Service, Ingress (TLS, body limit, mTLS) and NetworkPolicy as in ../gateway.yaml, and the same
+    container but for its Kafka and Redis logins (its env, envFrom and the CA volumes)."""
+    plain, strimzi = STRIMZI.parent / "gateway.yaml", STRIMZI / "gateway.yaml"
+    for kind in ("Service", "Ingress", "NetworkPolicy"):
+        assert gateway_doc(strimzi, kind) == gateway_doc(plain, kind), kind
+    login = {"env", "envFrom", "volumeMounts"}
+
+    def pod(path: Path) -> tuple[Doc, Doc]:
+        spec = dict(gateway_doc(path, "Deployment")["spec"]["template"]["spec"])
+        (container,) = spec.pop("containers")
+        spec.pop("volumes")
+        return spec, {k: v for k, v in container.items() if k not in login}
+
+    assert pod(strimzi) == pod(plain)
+    (container,) = gateway_doc(strimzi, "Deployment")["spec"]["template"]["spec"]["containers"]
+    (plain_container,) = gateway_doc(plain, "Deployment")["spec"]["template"]["spec"]["containers"]
+    gateway_env = [e for e in container["env"] if e["name"].startswith("SCAMSHARE_GATEWAY_")]
+    assert gateway_env == plain_container["env"]
+    mounts = {m["mountPath"] for m in container["volumeMounts"]}
+    assert {m["mountPath"] for m in plain_container["volumeMounts"]} <= mounts
+
+
+def test_the_gateways_probes_are_readyz_and_healthz() -> None:
+    (container,) = one("Deployment", "scamshare-gateway")["spec"]["template"]["spec"]["containers"]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert ports[container[probe]["httpGet"]["port"]] == 8080, probe
+
+
+def test_the_gateways_ingress_terminates_tls() -> None:
+    spec = one("Ingress", "scamshare-gateway")["spec"]
+    hosts = {rule["host"] for rule in spec["rules"]}
+    assert hosts and {h for tls in spec["tls"] for h in tls["hosts"]} >= hosts
+    assert [tls["secretName"] for tls in spec["tls"]] == ["scamshare-gateway-tls"]

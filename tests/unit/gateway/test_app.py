@@ -284,3 +284,12 @@ def test_cursors_and_stamps_round_trip_to_the_microsecond() -> None:
     assert parse_stamp("2026-11-18T12:06:40.123457+01:00") == us
     with pytest.raises(Problem):
         decode_next("n1." + "9" * 18)
+
+
+async def test_discovery_advertises_the_public_url_when_one_is_set(rig: Rig) -> None:
+    """Behind a TLS proxy the process sees http://: the advertised API root must not send keys over it."""
+    h = {**rig.as_("bank-a"), "Accept": TAXII}
+    assert (await rig.http.get("/taxii2/", headers=h)).json()["api_roots"] == ["http://gw/taxii2/api/"]
+    rig.svc.settings = rig.svc.settings.replace(gateway_public_url="https://gateway.example/")
+    found = (await rig.http.get("/taxii2/", headers=h)).json()
+    assert found["api_roots"] == ["https://gateway.example/taxii2/api/"] == [found["default"]]

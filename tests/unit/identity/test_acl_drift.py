@@ -1,4 +1,5 @@
-"""acl_drift (pure) and the conversion between our Acl and confluent-kafka's AclBinding (no broker)."""
+"""acl_drift (pure), the conversion between our Acl and confluent-kafka's AclBinding (no broker), and the
+gateway's table (gateway_acls)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pipeline.config import Topics
-from pipeline.identity.acls import Acl, exporter_acls, org_acls, pipeline_acls
+from pipeline.identity.acls import (
+    CANARY_ORG,
+    Acl,
+    exporter_acls,
+    gateway_acls,
+    org_acls,
+    pipeline_acls,
+    registry_acls,
+)
 from pipeline.identity.kafka_admin import acl_drift, describe_binding, from_binding, to_binding
 from pipeline.state.org import Organisation
 from pipeline.state.subscription import Subscription
@@ -80,6 +89,7 @@ def test_every_acl_of_the_tables_converts() -> None:
         *org_acls(BANK, [FEED], TOPICS),
         *pipeline_acls("p", TOPICS, "scamshare"),
         *exporter_acls("e", TOPICS),
+        *gateway_acls("g", TOPICS),
     ]
     assert [from_binding(to_binding(acl)) for acl in table] == table
 
@@ -105,3 +115,48 @@ def test_bindings_the_table_cannot_express_are_not_converted() -> None:
     assert describe_binding(binding(permission_type=AclPermissionType.DENY, host="10.0.0.1")) == (
         "User:bank DENY READ TOPIC:t (LITERAL) host=10.0.0.1"
     )
+
+
+# --- the gateway's table ----------------------------------------------------------------------------------
+
+
+def matches(acl: Acl, name: str) -> bool:
+    return acl.name == name if acl.pattern == "literal" else name.startswith(acl.name)
+
+
+def test_the_gateway_writes_and_describes_every_organisations_input_topics() -> None:
+    assert gateway_acls("scamshare-gateway", TOPICS) == [
+        Acl("User:scamshare-gateway", "topic", "scam.sightings.", "prefixed", "DESCRIBE"),
+        Acl("User:scamshare-gateway", "topic", "scam.sightings.", "prefixed", "WRITE"),
+        Acl("User:scamshare-gateway", "topic", "scam.submissions.", "prefixed", "DESCRIBE"),
+        Acl("User:scamshare-gateway", "topic", "scam.submissions.", "prefixed", "WRITE"),
+    ]
+    # The prefix follows the topic prefix, as every per-organisation name does (Topics.submissions_of).
+    assert {acl.name for acl in gateway_acls("g", Topics("x."))} == {"x.submissions.", "x.sightings."}
+
+
+@given(st.from_regex(r"[a-z0-9][a-z0-9-]{0,20}", fullmatch=True))
+def test_the_gateway_reaches_each_organisations_input_topics_and_nothing_shared(org: str) -> None:
+    acls = gateway_acls("g", TOPICS)
+    for topic in (TOPICS.submissions_of(org), TOPICS.sightings_of(org)):
+        assert {a.operation for a in acls if matches(a, topic)} == {"WRITE", "DESCRIBE"}, topic
+    for topic in (TOPICS.submissions, TOPICS.sightings, TOPICS.indicators, TOPICS.dlq, TOPICS.feed(org),
+                  f"scamshare-{org}"):  # fmt: skip
+        assert not [a for a in acls if matches(a, topic)], topic
+
+
+def test_the_gateway_never_consumes_nor_creates() -> None:
+    for acl in gateway_acls("g", TOPICS):
+        assert acl.resource == "topic", acl  # no consumer group
+        assert acl.operation in ("WRITE", "DESCRIBE"), acl  # no READ, CREATE or ALL
+
+
+def test_the_registry_table_holds_the_gateways() -> None:
+    canary = Organisation(id=CANARY_ORG, name="Canary", sector="other", roles=["producer"])
+    table = registry_acls([BANK, canary], [FEED], TOPICS, app_id="scamshare", pipeline_user="p",
+                          exporter_user="e", gateway_user="g")  # fmt: skip
+    assert {a for a in table if a.principal == "User:g"} == set(gateway_acls("g", TOPICS))
+    assert table == sorted(
+        {*pipeline_acls("p", TOPICS, "scamshare"), *exporter_acls("e", TOPICS), *gateway_acls("g", TOPICS),
+         *org_acls(BANK, [FEED], TOPICS)}
+    )  # fmt: skip
