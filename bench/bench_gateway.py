@@ -5,7 +5,8 @@
 
 Starts an embedded broker and Redis unless both addresses are given, writes synthetic indicator states and a
 TAXII collection straight into Redis, starts a real ``scamshare gateway`` process, and prints one JSON
-object: ``lookup_single`` and ``lookup_batch_1000`` (p50/p90/p99/max ms at the given concurrency) and
+object: ``lookup_single`` (at the given concurrency, and ``lookup_single_concurrency_1`` one at a time),
+``lookup_batch_1000`` (p50/p90/p99/max ms, two at a time) and
 ``taxii_page_1000_at_<size>`` for each size. Never fails on speed.
 """
 

@@ -122,7 +122,10 @@ async def _lookups(
         assert r.status_code == 200, r.text
 
     result["lookup_single"] = percentiles(await timed(singles, concurrency, single))
-    progress(f"single lookups: {result['lookup_single']}")
+    progress(f"single lookups at concurrency {concurrency}: {result['lookup_single']}")
+    # One at a time too: the latency of a lookup itself, without 8 clients queueing on 2 cores.
+    result["lookup_single_concurrency_1"] = percentiles(await timed(singles // 2, 1, single))
+    progress(f"single lookups one at a time: {result['lookup_single_concurrency_1']}")
     body = [{"kind": "phone", "value": values[rng.randrange(states)].value} for _ in range(500)]
     body += [{"kind": "phone", "value": phone(states + n)} for n in range(500)]  # misses
 

@@ -27,6 +27,7 @@ from taxii2client.v21 import ApiRoot, Collection, Server, as_pages
 
 from pipeline.config import Settings
 from pipeline.dev.gateway import GatewayProcess
+from pipeline.gateway.taxii_common import collection_id
 from pipeline.state.apikeys import RedisApiKeys
 from pipeline.state.collections import RedisCollections
 from pipeline.state.ratelimit import RedisRateLimiter
@@ -104,8 +105,6 @@ def api_root(gateway: GatewayProcess) -> str:
 
 
 def collection_url(gateway: GatewayProcess, sub: Subscription) -> str:
-    from pipeline.gateway.taxii_common import collection_id  # noqa: PLC0415
-
     return f"{api_root(gateway)}collections/{collection_id(sub.id)}/"
 
 
@@ -217,6 +216,36 @@ async def test_next_and_added_after_give_the_same_pages(
         bad = http.get(url, params={"next": "forged"})
         assert bad.status_code == 400 and bad.headers["content-type"].startswith("application/taxii+json")
         assert bad.json()["http_status"] == "400"
+
+
+async def test_a_next_cursor_works_on_another_gateway_process(
+    gateway: GatewayProcess, members: dict[str, Member], gw_settings: Settings, redis_async: aioredis.Redis,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    """medallion's cursor lives 30 s in one process; here pages alternate between this module's gateway and a
+    second one started with --workers 2 (so three processes), each continuing from the other's ``next``."""
+    plat = members["plat-c"]
+    await fill(redis_async, gw_settings, plat.subscription, 100)
+    env = worker_env(gw_settings, {"SCAMSHARE_REGISTRY_REFRESH_S": "0.2"})
+    path = f"/taxii2/api/collections/{collection_id(plat.subscription.id)}/objects/"
+    with (
+        GatewayProcess(gw_settings, tmp_path / "second.log", env=env, workers=2) as second,
+        httpx.Client(headers={**plat.headers, "Accept": TAXII}) as http,
+    ):
+
+        def pages(urls: list[str]) -> list[list[str]]:
+            out: list[list[str]] = []
+            params: dict[str, str] = {"limit": "30"}
+            while True:
+                body = http.get(urls[len(out) % len(urls)] + path, params=params).json()
+                out.append([o["id"] for o in body["objects"]])
+                if not body["more"]:
+                    return out
+                params = {"limit": "30", "next": body["next"]}
+
+        one = pages([gateway.url])
+        alternating = pages([gateway.url, second.url])
+    assert alternating == one and [len(p) for p in one] == [30] * 6 + [20]
 
 
 def test_a_caller_sees_only_its_own_collections(gateway: GatewayProcess, members: dict[str, Member]) -> None:
