@@ -116,7 +116,11 @@ async def test_an_erased_value_is_withdrawn_from_every_recipient_and_removed_eve
     prefix = settings.redis_key_prefix
     marks = list(redis_client.scan_iter(match=glob_escape(f"{prefix}s:sighting:") + "*", count=1000))
     assert len(marks) == 1 and ind.encode() in marks[0]
-    assert holding_the_value(redis_client, prefix) == [store.state_key(ind).encode()]
+    # The state, and each subscription's TAXII collection (fan-out materialised the delivery there).
+    collections = [f"{prefix}tx:{{{sub.id}}}:o".encode() for sub in SUBS]
+    assert sorted(holding_the_value(redis_client, prefix)) == sorted(
+        [store.state_key(ind).encode(), *collections]
+    )
 
     reason = "ticket DPO-7: the number of a customer, reported by mistake"
     result = await asyncio.to_thread(
