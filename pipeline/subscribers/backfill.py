@@ -3,7 +3,10 @@
 ``scam.indicators`` is compacted, so reading it from the beginning to its end gives (at least) the latest
 version of every indicator. The records go through the fan-out step restricted to one subscriber
 (``DeliverStep(only={id})``), so the same routing and TLP rules apply, and the per-subscriber version marks
-in Redis skip what the subscriber already has: a second backfill delivers nothing.
+in Redis skip what the subscriber already has: a second backfill delivers nothing. The subscription's TAXII
+collection gets every current matching version whether its Kafka feed had it or not
+(``refill_collections``): a subscription that existed before the gateway gets a full collection, and a
+collection adds the same bytes only once, so that is idempotent too.
 
 The end is the high watermark each partition's fetch reports (:mod:`pipeline.kafka.read`), not a
 ListOffsets answer, which the embedded broker gets wrong (ENVIRONMENT.md).
@@ -70,7 +73,10 @@ async def backfill_async(
         channels = kafka_channels(emitter, settings.topics.prefix, ensure_feeds)
         collections = redis_taxii_channel(store.client, settings.redis_key_prefix)
         only = frozenset({subscriber_id})
-        step = DeliverStep(store, emitter, settings.topics, channels, only=only, collections=collections)
+        step = DeliverStep(
+            store, emitter, settings.topics, channels, only=only, collections=collections,
+            refill_collections=True,
+        )  # fmt: skip
         delivered = 0
         read = 0
         for batch in _latest_records(settings, settings.topics.indicators, batch_size, timeout_s):

@@ -28,7 +28,7 @@ import orjson
 
 from pipeline.config import Topics
 from pipeline.kafka.emit import Emitter
-from pipeline.processors.fanout import route
+from pipeline.processors.fanout import Routed, route
 from pipeline.processors.output import IndicatorView, view_of
 from pipeline.state.latency import observe
 from pipeline.state.store import Delivery, Store
@@ -59,6 +59,9 @@ class DeliverStep:
     only: frozenset[str] | None = None
     #: the TAXII collections: also gets every delivery to a subscription with ``taxii`` on (None: not served)
     collections: Channel | None = None
+    #: backfill: give the collections every current matching version, delivered to Kafka before or not
+    #: (a collection added after its subscription started is filled; a collection adds the same bytes once)
+    refill_collections: bool = False
     _subs: list[Subscription] = field(default_factory=list)
     _subs_rev: int = -1
     _subs_loaded_at: float = float("-inf")
@@ -103,23 +106,20 @@ class DeliverStep:
         delivered = dict(zip(ids, loaded, strict=True))
         deliveries: list[Delivery] = []
         sent_ms: list[int] = []
+        refill = self.collections if self.refill_collections else None
         for msg, view, record in parsed:
             already = delivered[view.indicator_id]
             bundles: dict[str, bytes] = {}
             submitted = msg.headers.get(HEADER_SUBMITTED_MS)
+            if refill is not None:
+                for routed in route(view, [s for s in subs if s.taxii], {}):
+                    refill.send(_outgoing(view, record, routed, bundles, submitted))
             for routed in route(view, subs, already):
-                sub, seen = routed.subscription, routed.view
-                key = seen.key if seen is not None else ""
-                if key not in bundles:
-                    raw = record["final"] if seen is None else record["views"][key]["bundle"]
-                    bundles[key] = orjson.dumps(raw)
-                status = final_status(record) if seen is None else seen.status
-                out = Outgoing(
-                    sub, view.indicator_id, view.version if seen is None else seen.seq,
-                    status != "active", bundles[key], submitted, status=status,
-                )  # fmt: skip
+                sub = routed.subscription
+                out = _outgoing(view, record, routed, bundles, submitted)
+                status = out.status
                 self.channels[sub.channel].send(out)
-                if self.collections is not None and sub.taxii:
+                if self.collections is not None and sub.taxii and refill is None:
                     self.collections.send(out)
                 if submitted is not None:
                     sent_ms.extend(_int(submitted))
@@ -137,6 +137,23 @@ class DeliverStep:
             {"fanout_records": len(batch), **observe("e2e", [done_ms - s for s in sent_ms])}
         )
         return sum(marked)
+
+
+def _outgoing(
+    view: IndicatorView, record: Mapping[str, Any], routed: Routed, bundles: dict[str, bytes],
+    submitted: bytes | None,
+) -> Outgoing:  # fmt: skip
+    """The delivery of ``routed``; ``bundles`` caches each view's bundle bytes for this record."""
+    sub, seen = routed.subscription, routed.view
+    key = seen.key if seen is not None else ""
+    if key not in bundles:
+        raw = record["final"] if seen is None else record["views"][key]["bundle"]
+        bundles[key] = orjson.dumps(raw)
+    status = final_status(record) if seen is None else seen.status
+    return Outgoing(
+        sub, view.indicator_id, view.version if seen is None else seen.seq,
+        status != "active", bundles[key], submitted, status=status,
+    )  # fmt: skip
 
 
 def final_status(record: Mapping[str, Any]) -> str:

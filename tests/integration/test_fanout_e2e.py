@@ -20,6 +20,7 @@ from pipeline.config import Settings
 from pipeline.kafka.clients import build_admin, build_producer
 from pipeline.kafka.topics import ensure_topics, pipeline_topics
 from pipeline.producers.publisher import Publisher
+from pipeline.state.collections import RedisCollections
 from pipeline.state.redis_store import RedisStore
 from pipeline.state.subscription import Subscription
 from pipeline.stix.tlp import TLP
@@ -192,6 +193,10 @@ async def test_backfill_without_duplicates(
     assert sorted(keys) == sorted(current | {canon("domain", "after-late-joined.com").indicator_id})
     stats = await store.stats()
     assert stats["delivered:late"] == len(keys)
+    # Its TAXII collection holds each current indicator it may see, the live one included, once.
+    collection = RedisCollections(store.client, msettings.redis_key_prefix)
+    page = await collection.page("late", after_us=None, limit=1000, types=frozenset({"indicator"}))
+    assert sorted(e.id for e in page.entries) == sorted(keys) and not page.more
 
 
 PROBE = canon("phone", "+66 81 555 0101")

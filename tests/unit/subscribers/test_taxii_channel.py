@@ -179,6 +179,36 @@ async def test_a_replay_after_a_crash_before_the_marks_adds_nothing() -> None:
     assert collections.calls[-1] == ("add", "bank", 4, 0)
 
 
+async def test_a_backfill_fills_the_collection_of_a_subscription_that_got_its_feed_before() -> None:
+    """The gateway came after the subscription: fan-out delivered to the Kafka feed with no collection. A
+    backfill (``refill_collections``) puts the current matching state in the collection, sends the feed
+    nothing again, and a second backfill adds nothing."""
+    store, collections, feeds = MemoryStore(now=lambda: NOW), Counting(), ListEmitter()
+    await store.put_subscription(BANK)
+    records = await publish(store, phone_submission("0812345678", country="TH"))
+
+    async def no_topics(names: list[str]) -> None:
+        return None
+
+    kafka_only = kafka_channels(feeds, TOPICS.prefix, no_topics)
+    before_gateway = DeliverStep(store, ListEmitter(), TOPICS, kafka_only, now=lambda: NOW)
+    assert await before_gateway.process(records) == 1
+    assert await collections.count("bank") == 0
+
+    def backfill() -> DeliverStep:
+        taxii = TaxiiCollectionChannel(collections, now_us=Clock())
+        channels = kafka_channels(feeds, TOPICS.prefix, no_topics)
+        return DeliverStep(store, ListEmitter(), TOPICS, channels, now=lambda: NOW, only=frozenset({"bank"}),
+                           collections=taxii, refill_collections=True)  # fmt: skip
+
+    assert await backfill().process(records) == 0  # the feed had it: nothing delivered again
+    assert len(feeds.messages) == 1
+    [bank_feed] = [orjson.loads(m[2]) for m in feeds.messages]
+    assert by_id(await everything(collections, "bank")) == {o["id"]: o for o in bank_feed["objects"]}
+    assert await backfill().process(records) == 0
+    assert collections.calls[-1] == ("add", "bank", 4, 0)  # the same bytes again: nothing added
+
+
 async def test_nothing_is_marked_delivered_until_the_collection_has_it() -> None:
     store, collections = MemoryStore(now=lambda: NOW), Counting()
     await store.put_subscription(BANK)
