@@ -12,8 +12,10 @@ collection (``collections``, :mod:`pipeline.subscribers.taxii_channel`), whateve
 channel is flushed with the others, before the deliveries are marked.
 
 A tombstone (an empty value: ``scamshare erase`` deletes the key from the compacted topic once every past
-recipient has the erased version) is no version and is skipped silently. A final revocation goes out with
-the status its final bundle states: ``erased`` for an erasure, ``revoked`` otherwise.
+recipient has the erased version) is no version and is skipped silently, and so is any version but the final
+one of an erased indicator (an older record read again after the erasure must not bring the value back). A
+final revocation goes out with the status its final bundle states: ``erased`` for an erasure, ``revoked``
+otherwise.
 """
 
 from __future__ import annotations
@@ -101,6 +103,13 @@ class DeliverStep:
                 rejected = Rejected("bad_record", f"not a scam.indicators record: {problem}")
                 self.emitter.send(self.topics.dlq, *dead_letter(msg, rejected, "fanout", now))
         ids = list(dict.fromkeys(view.indicator_id for _, view, _ in parsed))
+        # An older record of an erased indicator, read again (a rebalance, a restart before the commit)
+        # after the erasure deleted its delivery marks, would route as new: the value would go out again.
+        # Erasure is for good, so a version of an erased indicator that is not its final one goes nowhere.
+        erased = {i for i, gone in zip(ids, await self.store.erased(ids) if ids else [], strict=True) if gone}
+        if erased:
+            parsed = [p for p in parsed if p[1].indicator_id not in erased or p[1].revoked]
+            ids = list(dict.fromkeys(view.indicator_id for _, view, _ in parsed))
         # Only the subscribers' delivery marks are needed, not the whole state.
         loaded = await self.store.load_delivered(ids, [s.id for s in subs])
         delivered = dict(zip(ids, loaded, strict=True))

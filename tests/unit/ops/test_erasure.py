@@ -243,3 +243,25 @@ async def test_an_abandoned_erasure_still_lets_the_state_expire(clock: SteppedCl
     clock.advance(31 * 86_400)  # past the 30-day grace
     assert await store.load_states([IND]) == [(None, {})]
     assert await store.erased([IND]) == [True]  # the marker stays: it can never be reported again
+
+
+async def test_an_older_record_read_again_after_the_erasure_delivers_nothing(clock: SteppedClock) -> None:
+    """A fan-out worker that re-reads scam.indicators from before the erasure (a rebalance, a restart before
+    its commit) finds no delivery marks (erasure deleted them): without a guard the old active version, the
+    value in it, would go to every feed again."""
+    store = MemoryStore(now=clock)
+    for sub in (TELCO, BANK):
+        await store.put_subscription(sub)
+    produced = ListEmitter()
+    await ingest(store, produced).process(submission_messages(phone_submission("0812345678", country="TH")))
+    old = [
+        InMessage(TOPICS.indicators, 0, i, m[1], m[2]) for i, m in enumerate(produced.on(TOPICS.indicators))
+    ]
+    producer = RecordingProducer()
+    fanout = FanOut(store, producer, clock)
+    assert await fanout.step.process(old) == 2
+    outcome = await erase(store, producer, TOPICS, request(), now=clock, sleep=fanout, timeout_s=10)
+    assert outcome.completed
+    before = len(fanout.feeds.messages)
+    assert await fanout.step.process(old) == 0
+    assert fanout.feeds.messages[before:] == []
