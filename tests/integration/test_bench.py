@@ -56,3 +56,28 @@ def test_bench_pipeline_prints_one_json_object_whose_counts_add_up(
     assert redis_figures["bytes_per_indicator"] > 0
     assert redis_figures["used_memory_delta_per_indicator"] > 0
     assert not list(tmp_path.glob("*-data"))  # the worker's faust data dir was removed
+
+
+def test_bench_pipeline_at_a_steady_rate_reports_latency_at_that_rate(
+    stack: StackAddresses, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    args = ["pipeline", "--rate", "50", "--duration", "2", "--json", "--bootstrap", stack.bootstrap]
+    result = CliRunner().invoke(
+        bench,
+        [*args, "--redis-url", stack.redis_url],
+        obj=CliContext(settings=Settings(state_dir=tmp_path / ".scamshare")),
+    )
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert (out["mode"], out["offered_per_s"], out["reports"]) == ("steady", 50, 100)
+    assert "ratio" not in out and "passthrough_per_s" not in out  # a latency run, not a capacity run
+    # Offered evenly: 100 reports take about 2 s, not a burst's fraction of one.
+    assert 0 < out["achieved_per_s"] <= 60
+    latency = out["latency_ms"]
+    assert 0 <= latency["p50"] <= latency["p99"] <= latency["max"]
+    assert latency["mode"].startswith("steady: 50 reports/s")
+    assert out["p99_within_200ms"] == (latency["p99"] <= 200)
+    counts = out["counts"]
+    assert counts["accepted"] + counts["rejected"] + counts["allowlisted"] == 100
+    assert latency["samples"] == sum(counts["feed_messages"].values()) > 0
