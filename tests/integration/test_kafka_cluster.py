@@ -36,9 +36,21 @@ def _admin(cluster: KafkaCluster) -> AdminClient:
 
 
 def _create_topic(cluster: KafkaCluster, topic: NewTopic) -> None:
+    """Create the topic and wait until the metadata shows every partition with its full ISR: the broker
+    answering metadata learns of a new topic a moment after the controller (seen: 0 partitions listed)."""
     admin = _admin(cluster)  # keep a reference: a collected client cancels its requests
     for future in admin.create_topics([topic], request_timeout=30).values():
         future.result(timeout=30)
+    deadline = time.monotonic() + 30
+    while True:
+        found = admin.list_topics(topic.topic, timeout=10).topics.get(topic.topic)
+        parts = found.partitions if found is not None and found.error is None else {}
+        if len(parts) == topic.num_partitions and all(
+            len(p.isrs) == topic.replication_factor for p in parts.values()
+        ):
+            return
+        assert time.monotonic() < deadline, f"{topic.topic} not in the metadata with its replicas after 30 s"
+        time.sleep(0.1)
 
 
 def _metadata(cluster: KafkaCluster, topic: str) -> ClusterMetadata:
