@@ -144,7 +144,9 @@ FiltersDep = Annotated[Filters, Depends(filters)]
 
 async def _page(
     request: Request, svc: Services, sub: Subscription, f: Filters
-) -> tuple[Page, dict[str, str]]:
+) -> tuple[Page, int | None, dict[str, str]]:
+    """The page, the cursor its ``next`` encodes (the last entry read, before any ``match[version]``
+    filtering, so a page that filter emptied still moves on), and its X-TAXII headers."""
     check_accept(request)
     after = decode_next(f.next) if f.next else None
     if f.added_after:
@@ -156,6 +158,7 @@ async def _page(
         sub.id, after_us=after, limit=size, types=_set(f.match_type), ids=_set(f.match_id),
         spec_versions=_set(f.match_spec_version),
     )  # fmt: skip
+    cursor = page.entries[-1].date_added_us if page.entries else None
     versions = _set(f.match_version)
     if versions and not versions & {"last", "first", "all"}:
         page = Page([e for e in page.entries if e.version in versions], page.more)
@@ -163,13 +166,19 @@ async def _page(
     if page.entries:
         headers["X-TAXII-Date-Added-First"] = stamp(page.entries[0].date_added_us)
         headers["X-TAXII-Date-Added-Last"] = stamp(page.entries[-1].date_added_us)
-    return page, headers
+    return page, cursor, headers
 
 
-def _envelope(page: Page, *, cursor: int | None) -> bytes:
+def _head(page: Page, cursor: int | None) -> dict[str, Any]:
+    """``more``, and ``next`` when there is more (both envelope and manifest)."""
     head: dict[str, Any] = {"more": page.more}
     if page.more and cursor is not None:
         head["next"] = encode_next(cursor)
+    return head
+
+
+def _envelope(page: Page, *, cursor: int | None) -> bytes:
+    head = _head(page, cursor)
     # The objects are served as stored, bytes joined, never parsed again.
     prefix = orjson.dumps(head)[:-1]
     return prefix + b',"objects":[' + b",".join(e.raw for e in page.entries) + b"]}"
@@ -181,8 +190,7 @@ async def get_objects(
 ) -> Response:
     svc = services(request)
     sub = await _readable(svc, who.org.id, api_root, collection_id)
-    page, headers = await _page(request, svc, sub, f)
-    cursor = page.entries[-1].date_added_us if page.entries else None
+    page, cursor, headers = await _page(request, svc, sub, f)
     return Response(_envelope(page, cursor=cursor), media_type=TAXII_JSON, headers=headers)
 
 
@@ -197,10 +205,8 @@ async def get_manifest(
 ) -> Response:
     svc = services(request)
     sub = await _readable(svc, who.org.id, api_root, collection_id)
-    page, headers = await _page(request, svc, sub, f)
-    body: dict[str, Any] = {"more": page.more}
-    if page.more and page.entries:
-        body["next"] = encode_next(page.entries[-1].date_added_us)
+    page, cursor, headers = await _page(request, svc, sub, f)
+    body = _head(page, cursor)
     body["objects"] = [_manifest_record(e) for e in page.entries]
     return taxii_response(body, headers=headers)
 

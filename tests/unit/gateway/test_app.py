@@ -293,3 +293,24 @@ async def test_discovery_advertises_the_public_url_when_one_is_set(rig: Rig) -> 
     rig.svc.settings = rig.svc.settings.replace(gateway_public_url="https://gateway.example/")
     found = (await rig.http.get("/taxii2/", headers=h)).json()
     assert found["api_roots"] == ["https://gateway.example/taxii2/api/"] == [found["default"]]
+
+
+async def test_a_page_emptied_by_match_version_still_moves_on(rig: Rig) -> None:
+    """``match[version]`` filters after the store read a page: ``next`` must be the last entry read, not the
+    last one kept, or a page the filter emptied would say ``more`` with no way forward."""
+    objs = [(oid, kind, "2026-11-01T00:00:00.000Z" if i < 10 else "2026-12-01T00:00:00.000Z", raw)
+            for i, (oid, kind, _v, raw) in enumerate(_objects(15))]  # fmt: skip
+    await rig.svc.collections.add("bank-a-feed", objs, 1_000_000)
+    url = f"/taxii2/api/collections/{collection_id('bank-a-feed')}/objects/"
+    h = {**rig.as_("bank-a"), "Accept": TAXII}
+    wanted = {"limit": "5", "match[version]": "2026-12-01T00:00:00.000Z"}
+    kept: list[str] = []
+    params = dict(wanted)
+    for _ in range(10):
+        body = (await rig.http.get(url, params=params, headers=h)).json()
+        kept += [o["id"] for o in body.get("objects", [])]
+        if not body["more"]:
+            break
+        assert "next" in body, body
+        params = {**wanted, "next": body["next"]}
+    assert kept == [o[0] for o in objs[10:]]
