@@ -19,29 +19,13 @@ from pipeline.subscribers.deliver import DeliverStep
 from pipeline.wire.headers import HEADER_STATUS
 from pipeline.wire.message import InMessage
 from tests.unit.processors.factories import NOW, SteppedClock, canonical, phone_submission
-from tests.unit.worker.helpers import TOPICS, ingest, submission_messages
+from tests.unit.worker.helpers import TOPICS, RecordingProducer, ingest, submission_messages
 
 TELCO = Subscription(id="telco", name="T", sector="telecom", organisation="telco", types={"phone"})
 BANK = Subscription(id="bank", name="B", sector="bank", organisation="bank", tlp="amber")
 PHONE = canonical("phone", "+66812345678")
 IND = PHONE.indicator_id
 SIGHTING = f"sighting:telco:{IND}:true_positive"
-
-
-class RecordingProducer:
-    """The part of confluent-kafka's Producer erasure uses; every message acknowledged at once."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, bytes | None, bytes | None]] = []
-
-    def produce(self, topic: str, **kw: Any) -> None:
-        self.messages.append((topic, kw["key"], kw["value"]))
-
-    def poll(self, timeout: float = 0) -> int:
-        return 0
-
-    def flush(self, timeout: float = 0) -> int:
-        return 0
 
 
 class FanOut:

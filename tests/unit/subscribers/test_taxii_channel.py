@@ -21,7 +21,7 @@ from pipeline.subscribers.deliver import DeliverStep
 from pipeline.subscribers.taxii_channel import TaxiiCollectionChannel, redacted
 from pipeline.wire.message import InMessage
 from tests.unit.processors.factories import NOW, SteppedClock, canonical, phone_submission
-from tests.unit.worker.helpers import TOPICS, ingest, submission_messages
+from tests.unit.worker.helpers import TOPICS, RecordingProducer, ingest, submission_messages
 
 BANK = Subscription(id="bank", name="B", sector="bank", organisation="bank", tlp="amber")
 TELCO = Subscription(id="telco", name="T", sector="telecom", organisation="telco", taxii=False)
@@ -222,22 +222,6 @@ async def test_nothing_is_marked_delivered_until_the_collection_has_it() -> None
 
 
 # -- erasure ----------------------------------------------------------------------------------------------
-
-
-class RecordingProducer:
-    """The part of confluent-kafka's Producer erasure uses; every message acknowledged at once."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, bytes | None, bytes | None]] = []
-
-    def produce(self, topic: str, **kw: Any) -> None:
-        self.messages.append((topic, kw["key"], kw["value"]))
-
-    def poll(self, timeout: float = 0) -> int:
-        return 0
-
-    def flush(self, timeout: float = 0) -> int:
-        return 0
 
 
 def assert_value_gone(entries: list[Entry]) -> None:

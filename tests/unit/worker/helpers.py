@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import orjson
 
@@ -92,3 +93,19 @@ class Step:
             raise self.error
         self.processed.extend(m.value for m in msgs)
         return len(msgs)
+
+
+class RecordingProducer:
+    """The part of confluent-kafka's Producer erasure uses; every message acknowledged at once."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, bytes | None, bytes | None]] = []
+
+    def produce(self, topic: str, **kw: Any) -> None:
+        self.messages.append((topic, kw["key"], kw["value"]))
+
+    def poll(self, timeout: float = 0) -> int:
+        return 0
+
+    def flush(self, timeout: float = 0) -> int:
+        return 0
