@@ -7,9 +7,8 @@ no I/O.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 import redis.asyncio as aioredis
@@ -40,7 +39,6 @@ class Services:
     sender: KafkaSender | None = None
     now: Clock = utc_now
     redis: aioredis.Redis | None = None
-    started: float = field(default_factory=time.monotonic)
 
     def now_ms(self) -> int:
         return int(self.now().timestamp() * 1000)
