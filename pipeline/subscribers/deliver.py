@@ -24,21 +24,19 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 import orjson
 
 from pipeline.config import Topics
 from pipeline.kafka.emit import Emitter
 from pipeline.processors.fanout import Routed, route
-from pipeline.processors.output import IndicatorView, view_of
+from pipeline.processors.output import IndicatorView
+from pipeline.processors.record_wire import HEADER_ROUTING, ReadRecord, read_record
 from pipeline.state.latency import observe
 from pipeline.state.store import Delivery, Store
 from pipeline.state.subscription import Subscription
-from pipeline.stix.ids import INDICATOR_EXTENSION_ID
 from pipeline.stix.times import Clock, utc_now
 from pipeline.subscribers.channels import Channel, Outgoing
-from pipeline.wire.envelope import INDICATOR_SPEC
 from pipeline.wire.headers import HEADER_SUBMITTED_MS, dead_letter
 from pipeline.wire.message import InMessage
 from pipeline.wire.rejected import Rejected
@@ -88,19 +86,15 @@ class DeliverStep:
         subs = await self.subscriptions(now)
         if self.only is not None:
             subs = [s for s in subs if s.id in self.only]
-        parsed: list[tuple[InMessage, IndicatorView, dict[str, Any]]] = []
+        parsed: list[tuple[InMessage, IndicatorView, ReadRecord]] = []
         for msg in batch:
             if not msg.value:
                 continue  # a tombstone: the indicator was erased and its key deleted, nothing to deliver
             try:
-                record = orjson.loads(msg.value)
-                problem = None if record.get("spec") == INDICATOR_SPEC else f"spec is {record.get('spec')!r}"
-                if problem is None:
-                    parsed.append((msg, view_of(record), record))
+                read = read_record(msg.value, msg.headers.get(HEADER_ROUTING))
+                parsed.append((msg, read.view, read))
             except (orjson.JSONDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
-                problem = str(exc)
-            if problem is not None:
-                rejected = Rejected("bad_record", f"not a scam.indicators record: {problem}")
+                rejected = Rejected("bad_record", f"not a scam.indicators record: {exc}")
                 self.emitter.send(self.topics.dlq, *dead_letter(msg, rejected, "fanout", now))
         ids = list(dict.fromkeys(view.indicator_id for _, view, _ in parsed))
         # An older record of an erased indicator, read again (a rebalance, a restart before the commit)
@@ -118,14 +112,13 @@ class DeliverStep:
         refill = self.collections if self.refill_collections else None
         for msg, view, record in parsed:
             already = delivered[view.indicator_id]
-            bundles: dict[str, bytes] = {}
             submitted = msg.headers.get(HEADER_SUBMITTED_MS)
             if refill is not None:
                 for routed in route(view, [s for s in subs if s.taxii], {}):
-                    refill.send(_outgoing(view, record, routed, bundles, submitted))
+                    refill.send(_outgoing(view, record, routed, submitted))
             for routed in route(view, subs, already):
                 sub = routed.subscription
-                out = _outgoing(view, record, routed, bundles, submitted)
+                out = _outgoing(view, record, routed, submitted)
                 status = out.status
                 self.channels[sub.channel].send(out)
                 if self.collections is not None and sub.taxii and refill is None:
@@ -148,32 +141,14 @@ class DeliverStep:
         return sum(marked)
 
 
-def _outgoing(
-    view: IndicatorView, record: Mapping[str, Any], routed: Routed, bundles: dict[str, bytes],
-    submitted: bytes | None,
-) -> Outgoing:  # fmt: skip
-    """The delivery of ``routed``; ``bundles`` caches each view's bundle bytes for this record."""
+def _outgoing(view: IndicatorView, record: ReadRecord, routed: Routed, submitted: bytes | None) -> Outgoing:
+    """The delivery of ``routed``: its view's bundle bytes (the final one for a revocation)."""
     sub, seen = routed.subscription, routed.view
-    key = seen.key if seen is not None else ""
-    if key not in bundles:
-        raw = record["final"] if seen is None else record["views"][key]["bundle"]
-        bundles[key] = orjson.dumps(raw)
-    status = final_status(record) if seen is None else seen.status
+    status = record.final_status if seen is None else seen.status
     return Outgoing(
         sub, view.indicator_id, view.version if seen is None else seen.seq,
-        status != "active", bundles[key], submitted, status=status,
+        status != "active", record.bundle(None if seen is None else seen.key), submitted, status=status,
     )  # fmt: skip
-
-
-def final_status(record: Mapping[str, Any]) -> str:
-    """The status a revoked record's final bundle states on its indicator: ``erased`` or ``revoked``."""
-    try:
-        for obj in record["final"]["objects"]:
-            if obj["type"] == "indicator" and obj["extensions"][INDICATOR_EXTENSION_ID]["status"] == "erased":
-                return "erased"
-    except (KeyError, TypeError):
-        return "revoked"  # view_of checked the record; a final bundle without the extension is a revocation
-    return "revoked"
 
 
 def _int(raw: bytes) -> list[int]:

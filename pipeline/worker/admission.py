@@ -52,14 +52,19 @@ class Admission:
         *,
         releasing: bool = False,
     ) -> Admitted:
-        """Admit report messages; ``items`` are the valid ones, in arrival order."""
-        ids = list(dict.fromkeys(r.indicator_id for _, _, reports in items for r in reports))
-        known = {
-            i for i, (state, _) in zip(ids, await store.load_states(ids), strict=True) if state is not None
-        }
+        """Admit report messages; ``items`` are the valid ones, in arrival order.
+
+        Only the indicators of organisations with a ``new_indicators_per_hour`` quota are looked up (the
+        rest need not know which of theirs are new)."""
+        counted = [
+            (m, o, reports if o.quotas.new_indicators_per_hour is not None else []) for m, o, reports in items
+        ]
+        ids = list(dict.fromkeys(r.indicator_id for _, _, reports in counted for r in reports))
+        loaded = await store.load_states(ids) if ids else []
+        known = {i for i, (state, _) in zip(ids, loaded, strict=True) if state is not None}
         demands: list[dict[str, int]] = []
-        for _, _, reports in items:
-            new = {r.indicator_id for r in reports} - known
+        for (_, _, reports), (_, _, looked_up) in zip(items, counted, strict=True):
+            new = {r.indicator_id for r in looked_up} - known
             known |= new
             demands.append({"reports_per_second": len(reports), "new_indicators_per_hour": len(new)})
         return await self._admit([(m, o) for m, o, _ in items], demands, REPORT_QUOTAS, releasing)

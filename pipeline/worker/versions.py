@@ -9,13 +9,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
 from pipeline.canon import Canonical
 from pipeline.config import Topics, default
 from pipeline.kafka.emit import Emitter
 from pipeline.processors.enrich import Enricher, enrich
 from pipeline.processors.output import build_record, canonical_of
+from pipeline.processors.record_wire import HEADER_ROUTING, encode_record
 from pipeline.processors.score import ScoreModel
 from pipeline.state.indicator import IndicatorState
 from pipeline.state.store import Store
@@ -41,10 +40,11 @@ class VersionPublisher:
         enrichment = await self.enrichment(canonicals)
         for (state, submitted_ms), c in zip(published, canonicals, strict=True):
             record = build_record(state, c, self.model, now_ms, enrichment[c.sco_id])
-            headers = [] if submitted_ms is None else [(HEADER_SUBMITTED_MS, str(submitted_ms).encode())]
-            self.emitter.send(
-                self.topics.indicators, state.indicator_id.encode(), orjson.dumps(record), headers
-            )
+            value, routing = encode_record(record)
+            headers = [(HEADER_ROUTING, routing)]
+            if submitted_ms is not None:
+                headers.append((HEADER_SUBMITTED_MS, str(submitted_ms).encode()))
+            self.emitter.send(self.topics.indicators, state.indicator_id.encode(), value, headers)
 
     async def enrichment(self, canonicals: list[Canonical]) -> dict[str, dict[str, Any]]:
         """Enrichment per SCO id.

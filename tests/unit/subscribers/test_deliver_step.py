@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -11,12 +12,13 @@ import pytest
 from pipeline.errors import DeliveryError
 from pipeline.kafka.emit import ListEmitter
 from pipeline.processors.output import build_record
+from pipeline.processors.record_wire import HEADER_ROUTING, final_status
 from pipeline.processors.score import ScoreModel
 from pipeline.state.memory_store import MemoryStore
 from pipeline.state.subscription import Subscription
 from pipeline.stix.tlp import TLP
 from pipeline.subscribers.channels import Outgoing, kafka_channels
-from pipeline.subscribers.deliver import DeliverStep, final_status
+from pipeline.subscribers.deliver import DeliverStep
 from pipeline.wire.headers import (
     HEADER_REASON,
     HEADER_REVOKED,
@@ -269,3 +271,30 @@ async def test_an_erased_record_reaches_every_past_recipient_with_the_status_era
         [indicator] = [o for o in orjson.loads(value)["objects"] if o["type"] == "indicator"]
         assert indicator["revoked"] is True
     assert await store.load_delivered([c.indicator_id], ["telco", "bank"]) == [{"telco": 2, "bank": 2}]
+
+
+async def test_a_record_without_its_routing_header_is_delivered_byte_for_byte_the_same() -> None:
+    # Records written before the header existed (or by the erasure tool) are parsed instead of sliced.
+    async def feeds(strip: bool) -> list[tuple[str, bytes | None, bytes, list[tuple[str, bytes]]]]:
+        store = MemoryStore(now=lambda: NOW)
+        for sub in (TELCO, BANK, POLICE):
+            await store.put_subscription(sub)
+        records = await publish(
+            store,
+            submission(indicator_obj("domain-name", {"value": "a.example.com"}), producer="police"),
+            submission(
+                indicator_obj("domain-name", {"value": "a.example.com"}, tlp=TLP.AMBER),
+                producer="bank", submission_id="sub-2",
+            ),
+            phone_submission("0812345678", country="TH", submission_id="phone"),
+        )  # fmt: skip
+        assert all(HEADER_ROUTING in r.headers for r in records)
+        if strip:
+            records = [replace(r, headers={k: v for k, v in r.headers.items() if k != HEADER_ROUTING})
+                       for r in records]  # fmt: skip
+        out = ListEmitter()
+        assert await deliver(store, out).process(records) > 0
+        # Each build names its bundle afresh (bundle--<uuid4>); everything else must be the same bytes.
+        return [(t, k, re.sub(rb"bundle--[0-9a-f-]{36}", b"bundle--x", v), h) for t, k, v, h in out.messages]
+
+    assert await feeds(strip=True) == await feeds(strip=False)

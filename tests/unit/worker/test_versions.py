@@ -11,6 +11,7 @@ from pipeline.canon import Canonical
 from pipeline.kafka.emit import ListEmitter
 from pipeline.processors.enrich import default_enrichers, load_config
 from pipeline.processors.merge import merge
+from pipeline.processors.record_wire import HEADER_ROUTING, read_record
 from pipeline.processors.score import ScoreModel
 from pipeline.state.memory_store import MemoryStore
 from pipeline.wire.headers import HEADER_SUBMITTED_MS
@@ -52,8 +53,11 @@ async def test_each_state_is_queued_keyed_by_its_id_with_the_send_time_when_know
     [(topic, key, value, headers), (_, phone_key, _, phone_headers)] = out.messages
     assert (topic, key) == (TOPICS.indicators, DOMAIN.indicator_id.encode())
     assert orjson.loads(value)["version"] == DOMAIN.version == 1
-    assert headers == [(HEADER_SUBMITTED_MS, b"1795347605000")]
-    assert (phone_key, phone_headers) == (PHONE.indicator_id.encode(), [])
+    assert dict(headers)[HEADER_SUBMITTED_MS] == b"1795347605000"
+    assert phone_key == PHONE.indicator_id.encode()
+    assert HEADER_SUBMITTED_MS not in dict(phone_headers)
+    # Fan-out routes from this header and forwards bundle slices of the value (record_wire).
+    assert read_record(value, dict(headers)[HEADER_ROUTING]).view.indicator_id == DOMAIN.indicator_id
     assert out.flushed == 0  # the caller flushes
 
 
