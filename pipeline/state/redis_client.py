@@ -12,9 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.asyncio.connection import AbstractConnection, Connection, SSLConnection, UnixDomainSocketConnection
-
 from hiredis import pack_command as _hiredis_pack  # a dependency: redis[hiredis]
+from redis.asyncio.connection import AbstractConnection, Connection, SSLConnection, UnixDomainSocketConnection
 
 
 def _pack(conn: AbstractConnection, args: tuple[Any, ...]) -> list[bytes]:
