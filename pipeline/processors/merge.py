@@ -46,13 +46,13 @@ def new_state(report: Report) -> IndicatorState:
 def fold(state: IndicatorState | None, report: Report) -> IndicatorState:
     """The state with one more report folded in (no score, no versions: see :func:`finish`)."""
     base = new_state(report) if state is None else state
-    base = replace(base, reports=base.reports + 1)
+    reports = base.reports + 1
     if base.revoked and not base.allowlisted:
-        return base  # final: later reports are counted, nothing else changes
+        return replace(base, reports=reports)  # final: later reports are counted, nothing else changes
     # (an allowlisted value keeps recording who reports it: it may be a poisoning attempt)
     if report.revoked:
         mine = [replace(c, withdrawn=True) if c.org == report.producer else c for c in base.contributions]
-        return replace(base, contributions=tuple(mine))
+        return replace(base, reports=reports, contributions=tuple(mine))
     confidence = report.confidence if report.confidence is not None else UNSTATED_CONFIDENCE
     old = base.contribution(report.producer, report.tlp)
     if old is None:
@@ -77,8 +77,10 @@ def fold(state: IndicatorState | None, report: Report) -> IndicatorState:
         )
     # A new report makes only its own level count again: what others see never depends on a report
     # they may not see.
+    if not base.contributions:
+        return replace(base, reports=reports, contributions=(new,))
     others = [c for c in base.contributions if c.key != new.key]
-    return replace(base, contributions=sorted_contributions([*others, new]))
+    return replace(base, reports=reports, contributions=sorted_contributions([*others, new]))
 
 
 def finish(
@@ -94,11 +96,12 @@ def finish(
         return MergeOutcome(state, material)
     audiences = next_audiences(old, fingerprints(after, model, now_ms), version)
     changed = sorted(k for k, a in audiences.items() if old.get(k) != a)
-    state = replace(after, score=widest_score(after, model, now_ms), rev=rev)
+    score = widest_score(after, model, now_ms)
     if not changed:
-        return MergeOutcome(state)
+        return MergeOutcome(replace(after, score=score, rev=rev))
     reasons = ("new",) if before is None else tuple(f"view:{k}" for k in changed)
-    return MergeOutcome(replace(state, audiences=tuple(sorted(audiences.items())), version=version), reasons)
+    state = replace(after, score=score, rev=rev, audiences=tuple(sorted(audiences.items())), version=version)
+    return MergeOutcome(state, reasons)
 
 
 def merge(state: IndicatorState | None, report: Report, model: ScoreModel, now_ms: int) -> MergeOutcome:

@@ -22,7 +22,7 @@ from typing import Any
 
 from pipeline.canon import Canonical, canonicalize
 from pipeline.processors.score import ScoreModel
-from pipeline.processors.visibility import View, view_from, visible_indexes
+from pipeline.processors.visibility import View, audience_sets, view_from, visible_indexes
 from pipeline.state.indicator import IndicatorState
 from pipeline.stix.build import indicator_bundle
 from pipeline.stix.ids import INDICATOR_EXTENSION_ID
@@ -145,8 +145,9 @@ def build_record(
         return record
     # Audiences that see the same reports share one view and one bundle (only its version differs).
     built: dict[tuple[int, ...], tuple[View, dict[str, Any]]] = {}
+    sets = dict(audience_sets(state))
     for key, audience in state.audiences:
-        seen = visible_indexes(state, key)
+        seen = sets[key] if key in sets else visible_indexes(state, key)
         if seen not in built:
             view = view_from(state, [state.contributions[i] for i in seen], model, now_ms)
             bundle = view_bundle(

@@ -111,38 +111,55 @@ class View:
         return hashlib.blake2b(text.encode(), digest_size=5).hexdigest()
 
 
+#: the view of an audience that can see no report
+NONE: Final = View("none")
+
+
 def compute_view(state: IndicatorState, cls: int, org: str | None, model: ScoreModel, now_ms: int) -> View:
     seen = [c for c in state.contributions if visible(c, cls, org)]
     return view_from(state, seen, model, now_ms)
 
 
 def view_from(state: IndicatorState, seen: Iterable[Contribution], model: ScoreModel, now_ms: int) -> View:
-    seen = list(seen)
+    seen = tuple(seen)
     if not seen:
-        return View("none")
+        return NONE
     active = [c for c in seen if not c.withdrawn]
     if not active:
         return View("withdrawn", tlp=max(c.tlp for c in seen))
-    reporters = {c.org for c in active}
-    first_ms = min(c.first_ms for c in active)
-    last_ms = max(c.last_ms for c in active)
+    # One pass over the visible reports (this runs for every audience of every merged indicator).
+    first = active[0]
+    reporters = {first.org}
+    first_ms, last_ms, tlp = first.first_ms, first.last_ms, first.tlp
+    confidence, report_count, types = first.confidence, first.reports, set(first.scam_types)
+    for c in active[1:]:
+        reporters.add(c.org)
+        first_ms = min(first_ms, c.first_ms)
+        last_ms = max(last_ms, c.last_ms)
+        tlp = max(tlp, c.tlp)
+        confidence = max(confidence, c.confidence)
+        report_count += c.reports
+        types.update(c.scam_types)
     score = model.score(state.kind, active, state.tp_by, state.fp_by, now_ms)
     against = state.fp_by
-    support = (reporters | state.tp_by) - state.fp_by
     status: Status = "active"
-    if len(against) >= model.fp_quorum and len(against) > len(support):
+    if (
+        against
+        and len(against) >= model.fp_quorum
+        and len(against) > len((reporters | state.tp_by) - against)
+    ):
         status, score = "suppressed", 0
     elif now_ms >= last_ms + 2 * model.half_life_ms(state.kind):
         status, score = "expired", 0
     return View(
         status=status,
-        tlp=max(c.tlp for c in active),
+        tlp=tlp,
         score=score,
         band=band(score, model),
-        scam_types=frozenset(t for c in active for t in c.scam_types),
+        scam_types=frozenset(types),
         reporter_count=len(reporters),
-        report_count=sum(c.reports for c in active),
-        confidence=max(c.confidence for c in active),
+        report_count=report_count,
+        confidence=confidence,
         first_ms=first_ms,
         last_ms=last_ms,
     )
@@ -167,13 +184,29 @@ def visible_indexes(state: IndicatorState, key: str) -> tuple[int, ...]:
     return tuple(i for i, c in enumerate(state.contributions) if visible(c, cls, org or None))
 
 
+def audience_sets(state: IndicatorState) -> list[tuple[str, tuple[int, ...]]]:
+    """Every audience of :func:`audience_keys`, in that order, with the positions it may see: what
+    :func:`visible_indexes` gives for each key, computed for all of them at once.
+
+    A class sees the reports at or below it (so never AMBER+STRICT or RED); an organisation's own audience
+    sees its class's and every report of its own except RED."""
+    levels = [(int(c.tlp), c.org) for c in state.contributions]
+    classes = [tuple(i for i, (lvl, _) in enumerate(levels) if lvl <= cls) for cls in (0, 1, 2)]
+    out = [("0", classes[0]), ("1", classes[1]), ("2", classes[2])]
+    red = int(TLP.RED)
+    for org in sorted({o for lvl, o in levels if lvl != red}):
+        own = {i for i, (lvl, o) in enumerate(levels) if o == org and lvl != red}
+        for cls in (0, 1, 2):
+            out.append((f"{cls}:{org}", tuple(sorted(own.union(classes[cls])))))
+    return out
+
+
 def fingerprints(state: IndicatorState, model: ScoreModel, now_ms: int) -> dict[str, str]:
     """Each audience's view fingerprint; audiences that see the same reports share one computation."""
     memo: dict[tuple[int, ...], str] = {}
     out: dict[str, str] = {}
     contributions = state.contributions
-    for key in audience_keys(state):
-        seen = visible_indexes(state, key)
+    for key, seen in audience_sets(state):
         fp = memo.get(seen)
         if fp is None:
             fp = memo[seen] = view_from(state, [contributions[i] for i in seen], model, now_ms).fingerprint()

@@ -7,8 +7,8 @@ from hypothesis import strategies as st
 
 from pipeline.processors.score import ScoreModel
 from pipeline.processors.validate import Report
-from pipeline.processors.visibility import visible
-from pipeline.state.indicator import Contribution
+from pipeline.processors.visibility import audience_keys, audience_sets, view_from, visible, visible_indexes
+from pipeline.state.indicator import Contribution, IndicatorState, sorted_contributions
 from pipeline.stix.tlp import TLP
 
 from .exchange import Exchange, sub
@@ -157,3 +157,55 @@ def test_no_field_a_subscriber_receives_depends_on_a_report_it_may_not_see(
     got_full = [(i.status, i.version, i.indicator) for i in full.inbox.get(subscription.id, [])]
     got_only = [(i.status, i.version, i.indicator) for i in only.inbox.get(subscription.id, [])]
     assert got_full == got_only
+
+
+contributions_strategy = st.lists(
+    st.builds(
+        Contribution,
+        org=st.sampled_from(ORGS),
+        tlp=st.sampled_from(list(TLP)),
+        first_ms=st.integers(0, 10**9),
+        last_ms=st.integers(0, 10**9),
+        reports=st.integers(1, 5),
+        confidence=st.integers(0, 100),
+        scam_types=st.frozensets(st.sampled_from(["investment", "romance", "phishing"]), max_size=2),
+        withdrawn=st.booleans(),
+    ),
+    max_size=8,
+    unique_by=lambda c: c.key,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(contributions_strategy, st.frozensets(st.sampled_from(ORGS)), st.frozensets(st.sampled_from(ORGS)))
+def test_every_audience_sees_what_the_rules_say_and_its_view_is_computed_from_exactly_that(
+    contributions: list[Contribution], tp_by: frozenset[str], fp_by: frozenset[str]
+) -> None:
+    # audience_sets and the one-pass view_from are the fast forms of visible() and of the plain definition.
+    state = IndicatorState(
+        "indicator--x", "phone", "+66812345678", contributions=sorted_contributions(contributions),
+        tp_by=tp_by, fp_by=fp_by,
+    )  # fmt: skip
+    assert audience_sets(state) == [(k, visible_indexes(state, k)) for k in audience_keys(state)]
+    model = ScoreModel(fp_quorum=1)
+    for _, seen in audience_sets(state):
+        shown = [state.contributions[i] for i in seen]
+        active = [c for c in shown if not c.withdrawn]
+        view = view_from(state, shown, model, T0)
+        if not shown:
+            assert view.status == "none"
+            continue
+        if not active:
+            assert (view.status, view.tlp) == ("withdrawn", max(c.tlp for c in shown))
+            continue
+        assert view.reporter_count == len({c.org for c in active})
+        assert view.report_count == sum(c.reports for c in active)
+        assert view.scam_types == frozenset(t for c in active for t in c.scam_types)
+        assert (view.first_ms, view.last_ms) == (
+            min(c.first_ms for c in active),
+            max(c.last_ms for c in active),
+        )
+        assert (view.tlp, view.confidence) == (max(c.tlp for c in active), max(c.confidence for c in active))
+        support = ({c.org for c in active} | tp_by) - fp_by
+        suppressed = len(fp_by) >= 1 and len(fp_by) > len(support)
+        assert (view.status == "suppressed") == suppressed
