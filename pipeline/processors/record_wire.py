@@ -22,7 +22,7 @@ import orjson
 
 from pipeline.processors.output import IndicatorView, RoutedView, view_of
 from pipeline.stix.ids import INDICATOR_EXTENSION_ID
-from pipeline.stix.tlp import TLP, parse_tlp
+from pipeline.stix.tlp import TLP
 from pipeline.wire.envelope import INDICATOR_SPEC
 
 #: the routing header: {"id", "v", "k", "cc", "x", "views": {key: [seq, since, status, tlp, score, types,
@@ -31,6 +31,8 @@ HEADER_ROUTING: Final = "scamshare-routing"
 ROUTING_VERSION: Final = 1
 
 _VIEW_META: Final = ("seq", "since", "status", "tlp", "score", "scam_types")
+#: the labels build_record writes (``TLP.label``), exactly
+_BY_LABEL: Final = {t.label: t for t in TLP}
 
 
 def encode_record(record: Mapping[str, Any]) -> tuple[bytes, bytes]:
@@ -117,12 +119,12 @@ def _from_header(value: bytes, routing: bytes) -> ReadRecord | None:
         spans: dict[str | None, tuple[int, int]] = {}
         views: dict[str, RoutedView] = {}
         for key, (seq, since, status, tlp_label, score, types, start, end) in doc["views"].items():
-            tlp = parse_tlp(tlp_label) if isinstance(tlp_label, str) else None
+            tlp = _BY_LABEL.get(tlp_label) if isinstance(tlp_label, str) else None
             if tlp is None or not _ints(seq, since, score, start, end) or not isinstance(status, str):
                 return None
             if not isinstance(types, list) or not all(isinstance(t, str) for t in types):
                 return None
-            views[key] = RoutedView(key, seq, since, status, TLP(tlp), score, frozenset(types))
+            views[key] = RoutedView(key, seq, since, status, tlp, score, frozenset(types))
             spans[key] = (start, end)
         status = "revoked"
         if doc["x"]:

@@ -25,6 +25,7 @@ barred ids, ``p tx:{c}:types`` the type names in use (for :meth:`CollectionStore
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Sequence
@@ -111,8 +112,11 @@ def stamp(us: int) -> str:
     return (_EPOCH + timedelta(microseconds=us)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+@functools.lru_cache(maxsize=4096)
 def version_key(version: str) -> int:
-    """Microseconds since the epoch of an RFC 3339 version; 0 (no order) when empty or unreadable."""
+    """Microseconds since the epoch of an RFC 3339 version; 0 (no order) when empty or unreadable.
+
+    Cached: the objects of one bundle share their timestamps, and a batch repeats them."""
     if not version:
         return 0
     try:
@@ -128,6 +132,8 @@ def is_final(raw: bytes) -> bool:
     """Whether the object is revoked (STIX: for good), so no later version of its id is taken."""
     if b'"revoked"' not in raw:  # most objects: no parse
         return False
+    if raw.count(b'"revoked"') == 1 and b'"revoked":false' in raw:
+        return False  # one "revoked", and compact JSON says false: it cannot be a true one (no parse)
     try:
         doc = orjson.loads(raw)
     except orjson.JSONDecodeError:

@@ -108,6 +108,8 @@ class _Batch:
 
     objects: list[StoredObject] = field(default_factory=list)
     gone: set[str] = field(default_factory=set)
+    #: id → the bytes last queued for it in this batch
+    _sent: dict[str, bytes] = field(default_factory=dict)
 
     def take(self, item: Outgoing) -> None:
         objects = _objects(item)
@@ -115,7 +117,15 @@ class _Batch:
             objects, gone = split_erased(objects, item.indicator_id)
             self.gone |= gone
             self.objects = [o for o in self.objects if o[0] not in gone]
-        self.objects += [_stored(o) for o in objects if o["id"] not in self.gone]
+        for obj in objects:
+            if obj["id"] in self.gone:
+                continue
+            stored = _stored(obj)
+            # The same bytes again (the TLP marking definition of every bundle, mostly) would add nothing:
+            # the store's add is idempotent. Only the first copy in the batch is sent.
+            if self._sent.get(stored[0]) != stored[3]:
+                self._sent[stored[0]] = stored[3]
+                self.objects.append(stored)
 
 
 @dataclass
