@@ -92,8 +92,9 @@ def _bic(text: str) -> BIC | str:
     return f"BIC {text!r} is not valid: {why}"
 
 
-def _iban_canonical(compact: str, bic: BIC | None, value: str) -> Canonical | Invalid:
-    iban = check_iban(compact)
+def _iban_canonical(iban: IBAN | NotIban, bic: BIC | None, value: str) -> Canonical | Invalid:
+    # ``iban`` is check_iban's answer, which the caller needed to decide this is an IBAN: validating an
+    # IBAN is most of the cost of a bank account, so it is done once.
     if isinstance(iban, NotIban):
         return Invalid(KIND, value, iban.reason)
     props = {"iban": iban.compact, "country": iban.country_code}
@@ -126,7 +127,7 @@ def _national_canonical(country: str, account: str, bic: BIC | None, value: str)
         # 'DE:DE89...': an IBAN with its country is still an IBAN, and is judged as one (a wrong check
         # digit must not turn it into a national number); another country's prefix only if it is valid.
         if isinstance(iban, IBAN) or (iban.iban_country and account[:2] == country):
-            return _iban_canonical(account, bic, value)
+            return _iban_canonical(iban, bic, value)
     props = {"account_number": account, "country": country}
     id_props = dict(props)
     facts = {"country": country}
@@ -166,7 +167,7 @@ def canonicalize(value: str, country: str | None) -> Canonical | Invalid:
         iban = check_iban(compact)
         # An IBAN-shaped value is judged as an IBAN unless its letters are not an IBAN country (TH12...).
         if isinstance(iban, IBAN) or iban.iban_country:
-            return _iban_canonical(compact, bic, value)
+            return _iban_canonical(iban, bic, value)
     if country is not None:
         return _national_canonical(country, text, bic, value)
     if bic is not None:

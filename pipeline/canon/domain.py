@@ -54,6 +54,10 @@ _DEFANG_DOT = re.compile(r"\s*(?:\[\s*(?:\.|dot)\s*\]|\(\s*(?:\.|dot)\s*\)|\{\s*
 _UNICODE_DOTS = re.compile("[\u3002\uff0e\uff61]")
 _ASCII_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
 _ASCII_HOST_CHARS = re.compile(r"[A-Za-z0-9._-]+")
+# A lower-case host whose every label is _ASCII_LABEL (so none is empty), and a label with '--' in 3rd and
+# 4th position: one match each instead of one per label.
+_LDH_HOST = re.compile(rf"{_ASCII_LABEL.pattern}(?:\.{_ASCII_LABEL.pattern})*")
+_RESERVED_HYPHENS = re.compile(r"(?:^|\.)[^.]{2}--")
 _IP_CHARS = re.compile(r"\[?[0-9A-Fa-f:.%]+\]?")
 _SPACE = re.compile(r"\s")
 _NOT_A_HOST = re.compile(r"://|[/?#@*:]|\[@\]|\(at\)", re.I)
@@ -132,11 +136,11 @@ def to_ascii(host: str) -> str:
     if not host:
         raise HostError("empty host name")
     if _ASCII_HOST_CHARS.fullmatch(host):
-        labels = host.lower().split(".")
-        if "" not in labels and all(_ASCII_LABEL.fullmatch(x) and x[2:4] != "--" for x in labels):
-            ascii_host = ".".join(labels)  # fast path: plain LDH names need no IDNA machinery
+        lowered = host.lower()
+        if _LDH_HOST.fullmatch(lowered) and not _RESERVED_HYPHENS.search(lowered):
+            ascii_host = lowered  # fast path: plain LDH names need no IDNA machinery
         else:
-            ascii_host = ".".join(_checked_labels(labels))
+            ascii_host = ".".join(_checked_labels(lowered.split(".")))
     else:
         ascii_host = ".".join(_checked_labels(host.split(".")))
     if len(ascii_host) > 253:

@@ -36,11 +36,14 @@ SCO_TYPE: Final = "email-addr"
 _DEFANG_AT = re.compile(r"\s*(?:\[\s*(?:@|at)\s*\]|\(\s*(?:@|at)\s*\)|\{\s*(?:@|at)\s*\})\s*", re.I)
 # "john at example dot com", as people write addresses to dodge scrapers.
 _SPELLED = re.compile(r"\S+\s+at\s+\S+(?:\s+dot\s+\S+)+", re.I)
+_SPELLED_AT = re.compile(r"\s+at\s+", re.I)
+_SPELLED_DOT = re.compile(r"\s+dot\s+", re.I)
 _ANGLE = re.compile(r"<([^<>]*)>\s*$")
 # RFC 5322 dot-atom text, plus any non-ASCII character (RFC 6531).
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-\u0080-\U0010ffff]+"
 _DOT_ATOM = re.compile(rf"{_ATOM}(?:\.{_ATOM})*")
 _QUOTED = re.compile(r'"(?:[^"\\\r\n]|\\.)*"')
+_SPACE = re.compile(r"\s")  # what str.isspace() calls white space, found without a Python loop
 
 
 def _split(text: str) -> tuple[str, str] | str:
@@ -71,7 +74,7 @@ def canonicalize(value: str, country: str | None) -> Canonical | Invalid:
     if "[" in text or "(" in text or "{" in text:
         text = refang(_DEFANG_AT.sub("@", text))
     elif "@" not in text and _SPELLED.fullmatch(text):
-        text = re.sub(r"\s+dot\s+", ".", re.sub(r"\s+at\s+", "@", text, count=1, flags=re.I), flags=re.I)
+        text = _SPELLED_DOT.sub(".", _SPELLED_AT.sub("@", text, count=1))
     parts = _split(text)
     if isinstance(parts, str):
         return Invalid(KIND, value, parts)
@@ -88,7 +91,7 @@ def canonicalize(value: str, country: str | None) -> Canonical | Invalid:
         return Invalid(KIND, value, "local part is longer than 64 bytes")
     if domain.startswith("[") or is_ip_literal(domain):
         return Invalid(KIND, value, "IP-address domains are not accepted: the domain must be a host name")
-    if any(c.isspace() for c in domain) or "/" in domain or ":" in domain:
+    if _SPACE.search(domain) or "/" in domain or ":" in domain:
         return Invalid(KIND, value, f"domain {domain!r} is not a host name")
     try:
         host = to_ascii(domain)

@@ -57,6 +57,11 @@ _SUB_DELIMS = b"!$&'()*+,;="
 _PATH_SAFE = frozenset(_UNRESERVED | set(_SUB_DELIMS) | set(b":@/"))
 _QUERY_SAFE = frozenset(_PATH_SAFE | set(b"?"))
 _USERINFO_SAFE = frozenset(_UNRESERVED | set(_SUB_DELIMS) | set(b":"))
+# Each safe set as a regex: "is every character safe" is the common case and one fullmatch answers it.
+_SAFE_RUN: Final = {
+    safe: re.compile("[" + re.escape("".join(chr(b) for b in sorted(safe))) + "]*")
+    for safe in (_PATH_SAFE, _QUERY_SAFE, _USERINFO_SAFE)
+}
 _PORT = re.compile(r"[0-9]{1,5}")
 _IPV4_NUMBER = re.compile(r"0[xX][0-9A-Fa-f]*|[0-9]+")
 
@@ -67,8 +72,8 @@ class _UrlError(HostError):
 
 def _normalise_component(text: str, safe: frozenset[int]) -> str:
     """Percent-encoding normalisation of one component (RFC 3986 section 6.2.2.2, plus escaping)."""
-    if text.isascii() and "%" not in text and all(ord(c) in safe for c in text):
-        return text  # already canonical: the common case
+    if _SAFE_RUN[safe].fullmatch(text):
+        return text  # already canonical (ASCII, no '%', nothing to escape): the common case
     raw = text.encode("utf-8")
     out: list[str] = []
     i, n = 0, len(raw)

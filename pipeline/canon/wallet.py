@@ -54,13 +54,12 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any, Final
 
-import base58
-
 from pipeline.canon.core import Canonical, Invalid, simple
 from pipeline.canon.registry import Kind, NewSco, value_input
 from pipeline.canon.wallet_base58 import (
     BTC_ALPHABET,
     XRP_CHECKSUM_REASON,
+    b58decode,
     detect_base58check,
     detect_solana,
     detect_xrp,
@@ -161,6 +160,8 @@ _URI_SCHEMES: Final = {
     "neo": "neo",
 }
 _URI: Final = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):(?://)?")
+_URI_END: Final = re.compile(r"[?@/]")  # where the address in a payment URI ends
+_SPACE: Final = re.compile(r"\s")  # what str.isspace() calls white space, found without a Python loop
 _TESTNET_PREFIXES: Final = (
     "tb1", "bcrt1", "tltc1", "rltc1", "tbnb1", "addr_test1", "stake_test1", "bchtest:", "bchreg:",
 )  # fmt: skip
@@ -205,7 +206,7 @@ def _detect(address: str) -> Found | str:
         found = detector(address)
         if found is not None:
             return found
-    raw = base58.b58decode(address) if set(address) <= BTC_ALPHABET else None
+    raw = b58decode(address) if set(address) <= BTC_ALPHABET else None
     if raw is not None:
         for base58_detector in _BASE58_DETECTORS:
             found = base58_detector(address, raw)
@@ -231,7 +232,7 @@ def _unwrap(text: str) -> tuple[str, str | None]:
     if not uri or uri.group(1).lower() not in _URI_SCHEMES:
         return text, None
     scheme = uri.group(1).lower()
-    address = re.split(r"[?@/]", text[uri.end() :], maxsplit=1)[0]
+    address = _URI_END.split(text[uri.end() :], maxsplit=1)[0]
     if scheme == PREFIX and address[:1].lower() in _CASHADDR_FIRST:
         # The scheme is the CashAddr prefix, checked as such (URI schemes are case-insensitive).
         address = f"{PREFIX.upper() if address.isupper() else PREFIX}:{address}"
@@ -242,7 +243,7 @@ def _unwrap(text: str) -> tuple[str, str | None]:
 def canonicalize(value: str, country: str | None) -> Canonical | Invalid:
     """Canonical ``cryptocurrency-wallet`` (see the module docstring). ``country`` is ignored."""
     text, scheme = _unwrap(value.strip())
-    if not text or any(c.isspace() for c in text):
+    if not text or _SPACE.search(text):
         return Invalid(KIND, value, "a wallet address is one word with no spaces")
     if len(text) > MAX_LENGTH:
         return Invalid(KIND, value, f"longer than {MAX_LENGTH} characters: not a wallet address")

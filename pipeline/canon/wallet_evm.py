@@ -37,9 +37,8 @@ def eip55(hex40: str) -> str:
     """
     lower = hex40.lower()
     digest = keccak256(lower.encode("ascii")).hex()
-    return "0x" + "".join(
-        ch.upper() if int(h, 16) >= 8 else ch for ch, h in zip(lower, digest[:40], strict=True)
-    )
+    # A hex digit of 8 or more is one of "89abcdef", which are exactly the lower-case hex digits >= "8".
+    return "0x" + "".join(ch.upper() if h >= "8" else ch for ch, h in zip(lower, digest[:40], strict=True))
 
 
 def detect_evm(address: str) -> Detection:

@@ -114,9 +114,8 @@ def stamp(us: int) -> str:
 
 @functools.lru_cache(maxsize=4096)
 def version_key(version: str) -> int:
-    """Microseconds since the epoch of an RFC 3339 version; 0 (no order) when empty or unreadable.
-
-    Cached: the objects of one bundle share their timestamps, and a batch repeats them."""
+    """Microseconds since the epoch of an RFC 3339 version; 0 (no order) when empty or unreadable (cached:
+    the objects of a bundle share their timestamps)."""
     if not version:
         return 0
     try:
@@ -130,10 +129,8 @@ def version_key(version: str) -> int:
 
 def is_final(raw: bytes) -> bool:
     """Whether the object is revoked (STIX: for good), so no later version of its id is taken."""
-    if b'"revoked"' not in raw:  # most objects: no parse
-        return False
-    if raw.count(b'"revoked"') == 1 and b'"revoked":false' in raw:
-        return False  # one "revoked", and compact JSON says false: it cannot be a true one (no parse)
+    if b'"revoked"' not in raw or (raw.count(b'"revoked"') == 1 and b'"revoked":false' in raw):
+        return False  # most objects: no parse (one "revoked", written false, cannot be a true one)
     try:
         doc = orjson.loads(raw)
     except orjson.JSONDecodeError:
