@@ -93,9 +93,6 @@ def worker(
     except Exception as exc:  # noqa: BLE001
         obj.err.print(f"registry not readable yet ({exc!r}): subscribing to organisations' topics later")
         inputs = None
-    from pipeline.canon import phone  # noqa: PLC0415
-
-    phone.preload()  # every new number's facts are read: load their data before the first batch
     app = create_app(settings, inputs=inputs)
     obj.err.print(
         f"scamshare worker: app_id={settings.app_id} bootstrap={settings.librdkafka()['bootstrap.servers']} "
