@@ -29,7 +29,6 @@ from typing import Any, TypeVar, cast
 
 import faust
 
-from pipeline.canon import phone
 from pipeline.config import Settings
 from pipeline.kafka.emit import Emitter
 from pipeline.kafka.faust_transport import APP_ATTRIBUTE
@@ -224,9 +223,6 @@ def build_worker(
     ``inputs`` are the organisations' own submissions and sightings topics to subscribe to from the start
     (:func:`pipeline.worker.inputs.registered_inputs` reads them); the worker follows the registry after.
     """
-    # Every new phone number's facts are read: load the carrier and geocoder data now, not in the first
-    # batches (it is a second or more of imports that would otherwise stall the stream once it runs).
-    phone.preload()
     # The effective client configuration: a credentials file brings the bootstrap and the login too.
     conf = settings.librdkafka()
     bootstrap = conf.get("bootstrap.servers")

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from confluent_kafka import Producer
 
+from pipeline.canon import phone
 from pipeline.config import Settings
 from pipeline.kafka.emit import KafkaEmitter
 from pipeline.processors.allowlist import load_allowlist
@@ -38,6 +39,9 @@ class Runtime:
     _admission: Admission | None = None
 
     def __post_init__(self) -> None:
+        # Every new phone number's facts are read: load the carrier and geocoder data with the worker, not
+        # inside its first batches (the CLI did; the in-process demo and benchmark worker paid ~0.6 s there).
+        phone.preload()
         if self.model is None:
             # Only registered organisations' reports ever reach the score, each with its registered trust.
             s = self.settings
