@@ -166,7 +166,7 @@ class IngestStep:
             # A report of an erased value: size and digest only, never the value again.
             keep = 0 if why.code == "erased" else DLQ_MAX_VALUE_BYTES
             self.emitter.send(self.topics.dlq, *dead_letter(msg, why, "merge", now, keep=keep))
-        await self.versions.send(published, now_ms)
+        await self.versions.send(published, now_ms, {r.indicator_id: r.canonical for r in reports})
         result.published = len(published)
         await self.emitter.flush()
         done_ms = int(self.now().timestamp() * 1000)

@@ -5,7 +5,7 @@ Shared by the steps that can change an indicator: ingest (reports), sightings, a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,9 +34,18 @@ class VersionPublisher:
     online: Sequence[Guarded] = ()
     enrichment_ttl_s: int = ENRICHMENT_TTL_S
 
-    async def send(self, published: Sequence[tuple[IndicatorState, int | None]], now_ms: int) -> None:
-        """Queue each state's current version; the caller flushes. The int is the producer send time."""
-        canonicals = [canonical_of(state) for state, _ in published]
+    async def send(
+        self,
+        published: Sequence[tuple[IndicatorState, int | None]],
+        now_ms: int,
+        known: Mapping[str, Canonical] | None = None,
+    ) -> None:
+        """Queue each state's current version; the caller flushes. The int is the producer send time.
+
+        ``known``: the Canonical of some indicators by id, when the caller has it (ingest: from the report);
+        the others are canonicalised again from the stored value (canonicalisation is idempotent)."""
+        have = known or {}
+        canonicals = [have.get(state.indicator_id) or canonical_of(state) for state, _ in published]
         enrichment = await self.enrichment(canonicals)
         for (state, submitted_ms), c in zip(published, canonicals, strict=True):
             record = build_record(state, c, self.model, now_ms, enrichment[c.sco_id])

@@ -87,3 +87,18 @@ async def test_online_lookups_are_cached_in_the_store_until_their_ttl_runs_out()
     await publisher.send([(DOMAIN, None)], T0)
     assert lookup.calls == 2
     assert enrichment_of(out.messages[-1][2])["call"] == 2
+
+
+async def test_a_canonical_the_caller_knows_gives_the_record_canonicalising_again_would() -> None:
+    # Ingest hands over the reports' Canonical instead of canonicalising the stored value a second time.
+    async def record(known: dict[str, Canonical] | None) -> dict[str, Any]:
+        out = ListEmitter()
+        await VersionPublisher(MemoryStore(), out, TOPICS, ScoreModel()).send([(PHONE, None)], T0, known)
+        doc: dict[str, Any] = orjson.loads(out.messages[0][2])
+        for view in doc["views"].values():
+            view["bundle"]["id"] = "bundle--x"  # each build names its bundle afresh
+        return doc
+
+    c = canonical("phone", PHONE.value)
+    assert c.indicator_id == PHONE.indicator_id
+    assert await record({PHONE.indicator_id: c}) == await record(None)
