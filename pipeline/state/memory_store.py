@@ -25,7 +25,7 @@ import orjson
 from pipeline.config import default
 from pipeline.state.indicator import IndicatorState
 from pipeline.state.org import Organisation
-from pipeline.state.store import Commit, Delivery, Store
+from pipeline.state.store import Commit, Delivery, FanoutInputs, MergeInputs, Store
 from pipeline.state.subscription import Subscription
 from pipeline.stix.times import Clock, utc_now
 
@@ -124,6 +124,24 @@ class MemoryStore:
             mark = self._marks.get(sid)
             out.append(mark[0] if mark is not None and self._alive(mark[1]) else None)
         return out
+
+    async def load_for_merge(
+        self, indicator_ids: Sequence[str], submission_ids: Sequence[str]
+    ) -> MergeInputs:
+        # The three reads await nothing: together they are one step of the event loop, as in Redis one
+        # round trip.
+        return MergeInputs(
+            await self.load_states(indicator_ids),
+            await self.seen_submissions(submission_ids),
+            await self.erased(indicator_ids),
+        )
+
+    async def load_for_fanout(
+        self, indicator_ids: Sequence[str], subscriber_ids: Sequence[str]
+    ) -> FanoutInputs:
+        return FanoutInputs(
+            await self.load_delivered(indicator_ids, subscriber_ids), await self.erased(indicator_ids)
+        )
 
     async def commit(self, commits: Sequence[Commit]) -> list[bool]:
         out = []

@@ -2,7 +2,9 @@
 
 Layout (``p`` = settings.redis_key_prefix, default ``ss:``):
 
-- ``p i:<uuid>``        hash — one indicator's state (short field names, see ``redis_fields``) plus one
+- ``p i:<uuid>``        hash — one indicator's state: its revision ``r`` and the rest as one compact text in
+                         pieces ``0``, ``1``, … of at most 63 bytes (so Redis keeps the hash as a listpack;
+                         ``redis_fields`` has the layout, and reads the earlier layouts too), plus one
                          ``d:<subscriber>`` field per past recipient holding the last version it received
 - ``p s:<submission>``  string with TTL — "this submission was merged" (1 = it published a version, 0 = not)
 - ``p x:<topic>:<partition>:<offset>`` string with TTL — "this reject was counted"
@@ -36,26 +38,34 @@ import redis.asyncio as aioredis
 from pipeline.config import default
 from pipeline.state.indicator import IndicatorState
 from pipeline.state.org import Organisation
+from pipeline.state.redis_client import redis_from_url
 from pipeline.state.redis_fields import state_from_fields, state_to_fields
-from pipeline.state.store import Commit, Delivery
+from pipeline.state.store import Commit, Delivery, FanoutInputs, MergeInputs
 from pipeline.state.subscription import Subscription
 
 DEFAULT_PREFIX: str = default("redis_key_prefix")
 DEDUP_TTL_S: int = default("dedup_window_s")
 
 # ARGV: expected revision ('' = must not exist), dedup TTL, published flag, expire-at ms ('' = leave the
-# expiry as it is), number of field pairs, the field pairs, then counter name/increment pairs.
+# expiry as it is), replace flag, number of field pairs, the field pairs (``r`` first, then the pieces ``0``,
+# ``1``, … of the state text: redis_fields.state_to_fields), then counter name/increment pairs.
+# A state of an earlier layout (it has a revision but no piece ``0``) is dropped first, as on a replace, so
+# none of its fields outlives its rewrite; pieces of a longer earlier text past the new last one are deleted.
 _CAS = """
 local cur = redis.call('HGET', KEYS[1], 'r')
 if cur == false then cur = '' end
 if cur ~= ARGV[1] then return 0 end
-if ARGV[5] == '1' then
+if ARGV[5] == '1' or (cur ~= '' and redis.call('HEXISTS', KEYS[1], '0') == 0) then
   for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do
     if string.sub(f, 1, 2) ~= 'd:' then redis.call('HDEL', KEYS[1], f) end
   end
 end
 local n = tonumber(ARGV[6])
-if n > 0 then redis.call('HSET', KEYS[1], unpack(ARGV, 7, 6 + 2 * n)) end
+if n > 0 then
+  redis.call('HSET', KEYS[1], unpack(ARGV, 7, 6 + 2 * n))
+  local piece = n - 1
+  while redis.call('HDEL', KEYS[1], tostring(piece)) == 1 do piece = piece + 1 end
+end
 if ARGV[4] ~= '' then redis.call('PEXPIREAT', KEYS[1], ARGV[4]) end
 for i = 3, #KEYS do redis.call('SET', KEYS[i], ARGV[3], 'EX', ARGV[2]) end
 for i = 7 + 2 * n, #ARGV, 2 do redis.call('HINCRBY', KEYS[2], ARGV[i], ARGV[i + 1]) end
@@ -111,9 +121,8 @@ class RedisStore:
     def from_url(
         cls, url: str, *, prefix: str = DEFAULT_PREFIX, dedup_ttl_s: int = DEDUP_TTL_S
     ) -> RedisStore:
-        return cls(
-            aioredis.Redis.from_url(url, decode_responses=False), prefix=prefix, dedup_ttl_s=dedup_ttl_s
-        )
+        # Commands packed by hiredis (redis_client): a batch sends tens of arguments per indicator.
+        return cls(redis_from_url(url), prefix=prefix, dedup_ttl_s=dedup_ttl_s)
 
     async def close(self) -> None:
         await self._r.aclose()
@@ -162,6 +171,48 @@ class RedisStore:
             return []
         values = await self._r.mget([self.submission_key(s) for s in submission_ids])
         return [None if v is None else v == b"1" for v in values]
+
+    async def load_for_merge(
+        self, indicator_ids: Sequence[str], submission_ids: Sequence[str]
+    ) -> MergeInputs:
+        # One round trip: the marks and the erasure markers by one MGET each, one HGETALL per indicator.
+        if not indicator_ids and not submission_ids:
+            return MergeInputs([], [], [])
+        async with self._r.pipeline(transaction=False) as pipe:
+            if submission_ids:
+                pipe.mget([self.submission_key(s) for s in submission_ids])
+            if indicator_ids:
+                pipe.mget([self.erased_key(ind) for ind in indicator_ids])
+                for ind in indicator_ids:
+                    pipe.hgetall(self.state_key(ind))
+            replies = await pipe.execute()
+        marks = replies.pop(0) if submission_ids else []
+        gone = replies.pop(0) if indicator_ids else []
+        return MergeInputs(
+            states=[state_from_fields(ind, raw) for ind, raw in zip(indicator_ids, replies, strict=True)],
+            seen=[None if v is None else v == b"1" for v in marks],
+            erased=[v is not None for v in gone],
+        )
+
+    async def load_for_fanout(
+        self, indicator_ids: Sequence[str], subscriber_ids: Sequence[str]
+    ) -> FanoutInputs:
+        if not indicator_ids:
+            return FanoutInputs([], [])
+        fields = [f"d:{s}" for s in subscriber_ids]
+        async with self._r.pipeline(transaction=False) as pipe:
+            pipe.mget([self.erased_key(ind) for ind in indicator_ids])
+            if fields:
+                for ind in indicator_ids:
+                    pipe.hmget(self.state_key(ind), fields)
+            gone, *rows = await pipe.execute()
+        delivered = [
+            {sub: int(v) for sub, v in zip(subscriber_ids, row, strict=True) if v is not None} for row in rows
+        ]
+        return FanoutInputs(
+            delivered=delivered if fields else [{} for _ in indicator_ids],
+            erased=[v is not None for v in gone],
+        )
 
     async def commit(self, commits: Sequence[Commit]) -> list[bool]:
         if not commits:
@@ -301,11 +352,9 @@ class RedisStore:
     async def erased(self, indicator_ids: Sequence[str]) -> list[bool]:
         if not indicator_ids:
             return []
-        async with self._r.pipeline(transaction=False) as pipe:
-            for ind in indicator_ids:
-                pipe.exists(self.erased_key(ind))
-            found = await pipe.execute()
-        return [bool(n) for n in found]
+        # One MGET (a marker is a string, its value the erasure time, possibly empty: present is erased).
+        found = await self._r.mget([self.erased_key(ind) for ind in indicator_ids])
+        return [v is not None for v in found]
 
     async def audit_log(self, limit: int) -> list[dict[str, Any]]:
         if limit < 1:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from pipeline.state.indicator import IndicatorState
 from pipeline.state.org import Organisation
@@ -36,6 +36,26 @@ class Delivery:
     revoked: bool
 
 
+class MergeInputs(NamedTuple):
+    """What merging a batch reads first (:meth:`Store.load_for_merge`), in the order it was asked for."""
+
+    #: per indicator: its state (None if unknown) and its delivered map (subscriber → version)
+    states: list[tuple[IndicatorState | None, dict[str, int]]]
+    #: per submission: None = never merged; otherwise whether merging it published a version
+    seen: list[bool | None]
+    #: per indicator: whether it was erased (its reports must be refused)
+    erased: list[bool]
+
+
+class FanoutInputs(NamedTuple):
+    """What fan-out reads first (:meth:`Store.load_for_fanout`), per indicator in the order asked for."""
+
+    #: the last version each of the named subscribers received (absent = never)
+    delivered: list[dict[str, int]]
+    #: whether the indicator was erased
+    erased: list[bool]
+
+
 class Store(Protocol):
     """What the processors need from their state store."""
 
@@ -53,6 +73,26 @@ class Store(Protocol):
         self, indicator_ids: Sequence[str], subscriber_ids: Sequence[str]
     ) -> list[dict[str, int]]:
         """Per indicator, the last version each of these subscribers received (absent = never)."""
+        ...
+
+    async def load_for_merge(
+        self, indicator_ids: Sequence[str], submission_ids: Sequence[str]
+    ) -> MergeInputs:
+        """``load_states(indicator_ids)``, ``seen_submissions(submission_ids)`` and ``erased(indicator_ids)``
+        in one round trip (one read of the store; not a snapshot across keys).
+
+        >>> # states, seen, erased = await store.load_for_merge(ids, [r.submission_id for r in reports])
+        """
+        ...
+
+    async def load_for_fanout(
+        self, indicator_ids: Sequence[str], subscriber_ids: Sequence[str]
+    ) -> FanoutInputs:
+        """``load_delivered(indicator_ids, subscriber_ids)`` and ``erased(indicator_ids)`` in one round trip.
+
+        The marks of an erased indicator are read like any other's (none once it was deleted); the caller
+        drops what it must not deliver.
+        """
         ...
 
     async def commit(self, commits: Sequence[Commit]) -> list[bool]:

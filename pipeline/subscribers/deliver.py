@@ -97,16 +97,15 @@ class DeliverStep:
                 rejected = Rejected("bad_record", f"not a scam.indicators record: {exc}")
                 self.emitter.send(self.topics.dlq, *dead_letter(msg, rejected, "fanout", now))
         ids = list(dict.fromkeys(view.indicator_id for _, view, _ in parsed))
+        # One round trip: the subscribers' delivery marks (not the whole state) and the erasure markers.
+        loaded, gone = await self.store.load_for_fanout(ids, [s.id for s in subs])
+        delivered = dict(zip(ids, loaded, strict=True))
         # An older record of an erased indicator, read again (a rebalance, a restart before the commit)
         # after the erasure deleted its delivery marks, would route as new: the value would go out again.
         # Erasure is for good, so a version of an erased indicator that is not its final one goes nowhere.
-        erased = {i for i, gone in zip(ids, await self.store.erased(ids) if ids else [], strict=True) if gone}
+        erased = {i for i, e in zip(ids, gone, strict=True) if e}
         if erased:
             parsed = [p for p in parsed if p[1].indicator_id not in erased or p[1].revoked]
-            ids = list(dict.fromkeys(view.indicator_id for _, view, _ in parsed))
-        # Only the subscribers' delivery marks are needed, not the whole state.
-        loaded = await self.store.load_delivered(ids, [s.id for s in subs])
-        delivered = dict(zip(ids, loaded, strict=True))
         deliveries: list[Delivery] = []
         sent_ms: list[int] = []
         refill = self.collections if self.refill_collections else None

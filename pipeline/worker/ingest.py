@@ -225,12 +225,11 @@ class IngestStep:
     ) -> dict[str, list[Report]]:
         ids = list(groups)
         all_reports = [r for i in ids for r in groups[i]]
-        seen = await self.store.seen_submissions([r.submission_id for r in all_reports])
+        # One round trip: the states, which submissions were merged already, which indicators are erased.
+        states, seen, erased = await self.store.load_for_merge(ids, [r.submission_id for r in all_reports])
         seen_by_sub = dict(zip((r.submission_id for r in all_reports), seen, strict=True))
-        states = await self.store.load_states(ids)
         commits: list[Commit] = []
         planned: list[tuple[str, IndicatorState, bool, int]] = []
-        erased = await self.store.erased(ids)
         for ind, (state, _delivered), gone in zip(ids, states, erased, strict=True):
             fresh: list[Report] = []
             for r in groups[ind]:

@@ -23,6 +23,7 @@ from pipeline.kafka.read import read_to_end
 from pipeline.kafka.topics import ensure_topics, feed_topic_spec, pipeline_topics
 from pipeline.ops.lag import group_lag
 from pipeline.producers.publisher import Publisher, Submission
+from pipeline.state.redis_fields import state_from_fields
 from pipeline.state.redis_store import RedisStore
 from pipeline.wire.headers import HEADER_PRODUCER, HEADER_REASON, HEADER_SOURCE, HEADER_VERSION
 from tests.integration.helpers import enrol_async, input_topics
@@ -144,11 +145,15 @@ def indicator_states(client: redis.Redis, settings: Settings) -> dict[str, int]:
     keys = list(client.scan_iter(match=prefix.replace("*", r"\*") + "*", count=1000))
     with client.pipeline(transaction=False) as pipe:
         for key in keys:
-            pipe.hget(key, "n")
-        counts = pipe.execute()
-    return {
-        k.decode().removeprefix(prefix): int(n) for k, n in zip(keys, counts, strict=True) if n is not None
-    }
+            pipe.hgetall(key)
+        raws = pipe.execute()
+    out = {}
+    for key, raw in zip(keys, raws, strict=True):
+        uuid = key.decode().removeprefix(prefix)
+        state, _ = state_from_fields(f"indicator--{uuid}", raw)  # the store's own reading of its hash
+        if state is not None:
+            out[uuid] = state.reports
+    return out
 
 
 async def assert_exact(
