@@ -18,7 +18,7 @@ a bundle separately keeps the marking on each of them.
 
 from __future__ import annotations
 
-import uuid
+import os
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -52,8 +52,14 @@ def dumps(obj: Any) -> bytes:
 
 
 def new_bundle_id() -> str:
-    """A fresh bundle id (UUIDv4, as STIX recommends for everything that is not an SCO)."""
-    return f"bundle--{uuid.uuid4()}"
+    """A fresh bundle id (UUIDv4, as STIX recommends for everything that is not an SCO): 16 random bytes
+    with the version and variant bits set, written as ``uuid.uuid4()`` writes them, without the UUID object
+    (a record builds one per audience view)."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    h = raw.hex()
+    return f"bundle--{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 class Observable(Protocol):

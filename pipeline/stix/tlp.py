@@ -25,7 +25,7 @@ class TLP(IntEnum):
     @property
     def label(self) -> str:
         """The TLP 2.0 name as written in the marking extension: clear, green, amber, amber+strict, red."""
-        return self.name.lower().replace("_", "+")
+        return _LABELS[self]
 
     @property
     def marking_id(self) -> str:
@@ -44,6 +44,8 @@ class TLP(IntEnum):
             },
         }
 
+
+_LABELS: dict[TLP, str] = {t: t.name.lower().replace("_", "+") for t in TLP}
 
 TLP2_MARKING_IDS: dict[TLP, str] = {
     TLP.CLEAR: "marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487",

@@ -17,6 +17,7 @@ from pipeline.stix.build import (
     _timestamp,
     dumps,
     indicator_bundle,
+    new_bundle_id,
     producer_identity,
     report_bundle,
     sco_object,
@@ -336,3 +337,12 @@ def test_dumps_keeps_unicode() -> None:
 )
 def test_fast_timestamp_equals_stix_timestamp(moment: datetime) -> None:
     assert _timestamp(moment) == stix_timestamp(moment)
+
+
+def test_bundle_ids_are_fresh_uuid4s_written_as_the_uuid_module_writes_them() -> None:
+    ids = {new_bundle_id() for _ in range(2000)}
+    assert len(ids) == 2000
+    for bundle_id in ids:
+        prefix, _, text = bundle_id.partition("--")
+        parsed = uuid.UUID(text)
+        assert (prefix, parsed.version, parsed.variant, str(parsed)) == ("bundle", 4, uuid.RFC_4122, text)
