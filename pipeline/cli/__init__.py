@@ -73,6 +73,11 @@ COMMANDS: Final[dict[str, tuple[str, str, str]]] = {
         "sighting",
         "Feedback on indicators: true positives, false positives, blocks.",
     ),
+    "state": (
+        "pipeline.cli.state",
+        "state",
+        "The state in Redis: its key layout, and the migration from an earlier one.",
+    ),
     "subscribers": (
         "pipeline.cli.subscribers",
         "subscribers",

@@ -68,7 +68,7 @@ def exporter(
     url = settings.redis_url_value()
     client = redis.Redis.from_url(url) if url else None
     stats = (
-        redis_stats_reader(client, RedisStore.from_url(url, prefix=settings.redis_key_prefix).stats_key)
+        redis_stats_reader(client, RedisStore.from_url(url, prefix=settings.redis_key_prefix).stats_keys())
         if client is not None and url
         else None
     )

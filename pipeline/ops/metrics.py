@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import redis
@@ -167,12 +167,21 @@ class PipelineCollector(Collector):
         yield from stats_metrics(stats)
 
 
-def redis_stats_reader(client: redis.Redis, key: str) -> Callable[[], dict[str, int]]:
-    """A function reading the stats hash ``key`` (see :meth:`pipeline.state.redis_store.RedisStore.stats`)."""
+def redis_stats_reader(client: redis.Redis, keys: Sequence[str]) -> Callable[[], dict[str, int]]:
+    """A function reading and summing the stats hashes ``keys`` (the plain one and one per shard:
+    :meth:`pipeline.state.redis_store.RedisStore.stats_keys`), in one round trip."""
 
     def read() -> dict[str, int]:
-        raw = client.hgetall(key)
-        return {(k.decode() if isinstance(k, bytes) else str(k)): int(v) for k, v in raw.items()}
+        with client.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.hgetall(key)
+            hashes = pipe.execute()
+        out: dict[str, int] = {}
+        for raw in hashes:
+            for k, v in raw.items():
+                name = k.decode() if isinstance(k, bytes) else str(k)
+                out[name] = out.get(name, 0) + int(v)
+        return out
 
     return read
 

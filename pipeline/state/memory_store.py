@@ -25,7 +25,7 @@ import orjson
 from pipeline.config import default
 from pipeline.state.indicator import IndicatorState
 from pipeline.state.org import Organisation
-from pipeline.state.store import Commit, Delivery, FanoutInputs, MergeInputs, Store
+from pipeline.state.store import Commit, Delivery, FanoutInputs, MergeInputs, Store, SubmissionRef
 from pipeline.state.subscription import Subscription
 from pipeline.stix.times import Clock, utc_now
 
@@ -118,21 +118,21 @@ class MemoryStore:
             out.append({sub: marks[sub] for sub in subscriber_ids if sub in marks})
         return out
 
-    async def seen_submissions(self, submission_ids: Sequence[str]) -> list[bool | None]:
+    async def seen_submissions(self, submissions: Sequence[SubmissionRef]) -> list[bool | None]:
         out: list[bool | None] = []
-        for sid in submission_ids:
+        for _ind, sid in submissions:
             mark = self._marks.get(sid)
             out.append(mark[0] if mark is not None and self._alive(mark[1]) else None)
         return out
 
     async def load_for_merge(
-        self, indicator_ids: Sequence[str], submission_ids: Sequence[str]
+        self, indicator_ids: Sequence[str], submissions: Sequence[SubmissionRef]
     ) -> MergeInputs:
         # The three reads await nothing: together they are one step of the event loop, as in Redis one
         # round trip.
         return MergeInputs(
             await self.load_states(indicator_ids),
-            await self.seen_submissions(submission_ids),
+            await self.seen_submissions(submissions),
             await self.erased(indicator_ids),
         )
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from hiredis import pack_command as _hiredis_pack  # a dependency: redis[hiredis]
+from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.connection import AbstractConnection, Connection, SSLConnection, UnixDomainSocketConnection
 
 
@@ -53,10 +54,15 @@ _PACKED: dict[type[AbstractConnection], type[AbstractConnection]] = {
 }
 
 
-def redis_from_url(url: str, **kwargs: Any) -> aioredis.Redis:
+def redis_from_url(url: str, *, cluster: bool = False, **kwargs: Any) -> Any:
     """``redis.asyncio.Redis.from_url(url, **kwargs)`` (bytes replies unless told otherwise), packing with
-    hiredis. The URL decides the connection kind (redis://, rediss://, unix://) as it does in redis-py."""
+    hiredis. The URL decides the connection kind (redis://, rediss://, unix://) as it does in redis-py.
+
+    ``cluster``: a ``redis.asyncio.RedisCluster`` that discovers the cluster from the node at ``url``
+    (redis-py's own packer: its nodes build their connections themselves)."""
     kwargs.setdefault("decode_responses", False)
+    if cluster:
+        return RedisCluster.from_url(url, **kwargs)
     client = aioredis.Redis.from_url(url, **kwargs)
     pool = client.connection_pool
     pool.connection_class = _PACKED.get(pool.connection_class, pool.connection_class)

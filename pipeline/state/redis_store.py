@@ -1,102 +1,61 @@
 """State in Redis behind a small interface.
 
-Layout (``p`` = settings.redis_key_prefix, default ``ss:``):
+Layout (``p`` = settings.redis_key_prefix, default ``ss:``; ``{nn}`` = the indicator's shard tag, two hex
+digits: :mod:`pipeline.state.redis_keys`, which also says why):
 
-- ``p i:<uuid>``        hash — one indicator's state: its revision ``r`` and the rest as one compact text in
+- ``p {nn}i:<uuid>``    hash — one indicator's state: its revision ``r`` and the rest as one compact text in
                          pieces ``0``, ``1``, … of at most 63 bytes (so Redis keeps the hash as a listpack;
                          ``redis_fields`` has the layout, and reads the earlier layouts too), plus one
                          ``d:<subscriber>`` field per past recipient holding the last version it received
-- ``p s:<submission>``  string with TTL — "this submission was merged" (1 = it published a version, 0 = not)
-- ``p x:<topic>:<partition>:<offset>`` string with TTL — "this reject was counted"
+- ``p {nn}s:<submission>`` string with TTL — "this submission was merged into the indicator" (1 = it
+                         published a version, 0 = not); a sighting's is ``p {nn}s:sighting:<org>:<id>:<kind>``
+- ``p {nn}stats``       hash — the counters scripts increment beside that shard's states (accepted,
+                         rejected:<code>, duplicates, delivered:<subscriber>, ...); ``p stats`` the plain
+                         increments; :meth:`RedisStore.stats` sums them all
+- ``p {nn}x:<topic>:<partition>:<offset>`` string with TTL — "this reject was counted" (``nn`` from the text)
+- ``p {nn}erased:<uuid>`` string, never expires — "this indicator was erased" (the erasure time, RFC 3339):
+                         its reports are refused for good. The uuid is the indicator id's (a pseudonym)
 - ``p e:<sco id>``      JSON with TTL — enrichment cache
 - ``p m:<name>``        small markers (the decay sweep's cursor)
-- ``p stats``           hash — pipeline counters (accepted, rejected, rejected:<code>, duplicates, ...)
-- ``p subs``            hash — subscriber id → subscription JSON; ``p subs:rev`` bumps on every change
-- ``p orgs``            hash — organisation id → organisation JSON; ``p orgs:rev`` bumps on every change
-- ``p erased:<uuid>``   string, never expires — "this indicator was erased" (the erasure time, RFC 3339):
-                         its reports are refused for good. The uuid is the indicator id's (a pseudonym)
+- ``p {subs}``          hash — subscriber id → subscription JSON; ``p {subs}:rev`` bumps on every change
+- ``p {orgs}``          hash — organisation id → organisation JSON; ``p {orgs}:rev`` likewise
 - ``p audit``           list — one JSON audit record per erasure (who, when, why, how many recipients; never
                          the value), appended at the tail
+- ``p layout``          the key layout's version (:data:`LAYOUT`); ``scamshare state migrate`` moves an
+                         earlier one's keys
 
-An indicator's hash may carry an expiry (``Commit.expire_at_ms``: its validity plus ``state_grace_days``);
-the sighting marks of one indicator are the submission marks ``p s:sighting:<org>:<indicator id>:<kind>``.
+An indicator's hash may carry an expiry (``Commit.expire_at_ms``: its validity plus ``state_grace_days``).
 
 Every write that must not be repeated on replay is one Lua script: the state is written only if its revision
 is still the one that was read (compare-and-set), together with the submission marks and the counters, so a
-report processed twice — after a crash, or by two workers during a rebalance — is counted once.
-Multi-key scripts assume one Redis (or Sentinel); Redis Cluster would need hash tags on these keys.
+report processed twice — after a crash, or by two workers during a rebalance — is counted once. Every script
+touches one shard's keys, one hash slot: the same scripts run on one Redis, Sentinel or Redis Cluster
+(``cluster=True``; :mod:`pipeline.state.redis_batch` says how batches travel there).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
-import redis.asyncio as aioredis
 
 from pipeline.config import default
+from pipeline.state import redis_lua
 from pipeline.state.indicator import IndicatorState
 from pipeline.state.org import Organisation
+from pipeline.state.redis_batch import Batch, bounded, is_cluster, mget
 from pipeline.state.redis_client import redis_from_url
 from pipeline.state.redis_fields import state_from_fields, state_to_fields
-from pipeline.state.store import Commit, Delivery, FanoutInputs, MergeInputs
+from pipeline.state.redis_keys import Keys, shard_tag, shard_tags
+from pipeline.state.store import Commit, Delivery, FanoutInputs, MergeInputs, SubmissionRef
 from pipeline.state.subscription import Subscription
 
 DEFAULT_PREFIX: str = default("redis_key_prefix")
 DEDUP_TTL_S: int = default("dedup_window_s")
-
-# ARGV: expected revision ('' = must not exist), dedup TTL, published flag, expire-at ms ('' = leave the
-# expiry as it is), replace flag, number of field pairs, the field pairs (``r`` first, then the pieces ``0``,
-# ``1``, … of the state text: redis_fields.state_to_fields), then counter name/increment pairs.
-# A state of an earlier layout (it has a revision but no piece ``0``) is dropped first, as on a replace, so
-# none of its fields outlives its rewrite; pieces of a longer earlier text past the new last one are deleted.
-_CAS = """
-local cur = redis.call('HGET', KEYS[1], 'r')
-if cur == false then cur = '' end
-if cur ~= ARGV[1] then return 0 end
-if ARGV[5] == '1' or (cur ~= '' and redis.call('HEXISTS', KEYS[1], '0') == 0) then
-  for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do
-    if string.sub(f, 1, 2) ~= 'd:' then redis.call('HDEL', KEYS[1], f) end
-  end
-end
-local n = tonumber(ARGV[6])
-if n > 0 then
-  redis.call('HSET', KEYS[1], unpack(ARGV, 7, 6 + 2 * n))
-  local piece = n - 1
-  while redis.call('HDEL', KEYS[1], tostring(piece)) == 1 do piece = piece + 1 end
-end
-if ARGV[4] ~= '' then redis.call('PEXPIREAT', KEYS[1], ARGV[4]) end
-for i = 3, #KEYS do redis.call('SET', KEYS[i], ARGV[3], 'EX', ARGV[2]) end
-for i = 7 + 2 * n, #ARGV, 2 do redis.call('HINCRBY', KEYS[2], ARGV[i], ARGV[i + 1]) end
-return 1
-"""
-
-_MARK_DELIVERED_MANY = """
-local out = {}
-for i = 2, #KEYS do
-  local j = (i - 2) * 3
-  local f = 'd:' .. ARGV[j + 1]
-  local cur = tonumber(redis.call('HGET', KEYS[i], f) or '0')
-  if cur >= tonumber(ARGV[j + 2]) then
-    out[#out + 1] = 0
-  else
-    redis.call('HSET', KEYS[i], f, ARGV[j + 2])
-    redis.call('HINCRBY', KEYS[1], 'delivered:' .. ARGV[j + 1], 1)
-    if ARGV[j + 3] == '1' then redis.call('HINCRBY', KEYS[1], 'revocations_delivered', 1) end
-    out[#out + 1] = 1
-  end
-end
-return out
-"""
-
-_COUNT_ONCE = """
-if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
-  for i = 2, #ARGV, 2 do redis.call('HINCRBY', KEYS[2], ARGV[i], ARGV[i + 1]) end
-  return 1
-end
-return 0
-"""
+#: The key layout this code writes: 2 = shard tags on every indicator key (redis_keys).
+LAYOUT = 2
 
 
 def glob_escape(text: str) -> str:
@@ -105,51 +64,54 @@ def glob_escape(text: str) -> str:
 
 
 class RedisStore:
-    """The Redis implementation of :class:`Store` (redis-py asyncio). Construction does no I/O."""
+    """The Redis implementation of :class:`Store` (redis-py asyncio; a single Redis or a Redis Cluster).
+    Construction does no I/O."""
 
-    def __init__(
-        self, client: aioredis.Redis, *, prefix: str = DEFAULT_PREFIX, dedup_ttl_s: int = DEDUP_TTL_S
-    ) -> None:
+    def __init__(self, client: Any, *, prefix: str = DEFAULT_PREFIX, dedup_ttl_s: int = DEDUP_TTL_S) -> None:
         self._r = client
+        self._k = Keys(prefix)
         self._p = prefix
         self._ttl = dedup_ttl_s
-        self._cas = client.register_script(_CAS)
-        self._mark = client.register_script(_MARK_DELIVERED_MANY)
-        self._once = client.register_script(_COUNT_ONCE)
+        self._cluster = is_cluster(client)
+        self._cas = client.register_script(redis_lua.CAS)
+        self._mark = client.register_script(redis_lua.MARK_DELIVERED_MANY)
+        self._once = client.register_script(redis_lua.COUNT_ONCE)
+        self._reg_put = client.register_script(redis_lua.REGISTRY_PUT)
+        self._reg_remove = client.register_script(redis_lua.REGISTRY_REMOVE)
 
     @classmethod
     def from_url(
-        cls, url: str, *, prefix: str = DEFAULT_PREFIX, dedup_ttl_s: int = DEDUP_TTL_S
+        cls, url: str, *, prefix: str = DEFAULT_PREFIX, dedup_ttl_s: int = DEDUP_TTL_S, cluster: bool = False
     ) -> RedisStore:
         # Commands packed by hiredis (redis_client): a batch sends tens of arguments per indicator.
-        return cls(redis_from_url(url), prefix=prefix, dedup_ttl_s=dedup_ttl_s)
+        return cls(redis_from_url(url, cluster=cluster), prefix=prefix, dedup_ttl_s=dedup_ttl_s)
 
     async def close(self) -> None:
         await self._r.aclose()
 
     # -- keys ---------------------------------------------------------------------------------------
     def state_key(self, indicator_id: str) -> str:
-        return f"{self._p}i:{indicator_id.removeprefix('indicator--')}"
+        return self._k.state(indicator_id)
 
-    def submission_key(self, submission_id: str) -> str:
-        return f"{self._p}s:{submission_id}"
+    def submission_key(self, indicator_id: str, submission_id: str) -> str:
+        return self._k.submission(indicator_id, submission_id)
 
-    @property
-    def stats_key(self) -> str:
-        return f"{self._p}stats"
+    def stats_keys(self) -> list[str]:
+        """Every counters hash: the plain one, then one per shard (:meth:`stats` sums them)."""
+        return [self._k.global_stats, *(self._k.stats(t) for t in shard_tags())]
 
     @property
     def subs_key(self) -> str:
-        return f"{self._p}subs"
+        return self._k.registry("subs")[0]
 
     # -- indicators ---------------------------------------------------------------------------------
     async def load_states(
         self, indicator_ids: Sequence[str]
     ) -> list[tuple[IndicatorState | None, dict[str, int]]]:
-        async with self._r.pipeline(transaction=False) as pipe:
-            for ind in indicator_ids:
-                pipe.hgetall(self.state_key(ind))
-            raws = await pipe.execute()
+        batch = Batch(self._r)
+        for ind in indicator_ids:
+            batch.call("hgetall", self._k.state(ind))
+        raws = await batch.run()
         return [state_from_fields(ind, raw) for ind, raw in zip(indicator_ids, raws, strict=True)]
 
     async def load_delivered(
@@ -158,35 +120,39 @@ class RedisStore:
         if not subscriber_ids or not indicator_ids:
             return [{} for _ in indicator_ids]
         fields = [f"d:{s}" for s in subscriber_ids]
-        async with self._r.pipeline(transaction=False) as pipe:
-            for ind in indicator_ids:
-                pipe.hmget(self.state_key(ind), fields)
-            rows = await pipe.execute()
+        batch = Batch(self._r)
+        for ind in indicator_ids:
+            batch.call("hmget", self._k.state(ind), fields)
+        rows = await batch.run()
         return [
             {sub: int(v) for sub, v in zip(subscriber_ids, row, strict=True) if v is not None} for row in rows
         ]
 
-    async def seen_submissions(self, submission_ids: Sequence[str]) -> list[bool | None]:
-        if not submission_ids:
-            return []
-        values = await self._r.mget([self.submission_key(s) for s in submission_ids])
+    async def seen_submissions(self, submissions: Sequence[SubmissionRef]) -> list[bool | None]:
+        values = await mget(self._r, [self._k.submission(ind, s) for ind, s in submissions])
         return [None if v is None else v == b"1" for v in values]
 
     async def load_for_merge(
-        self, indicator_ids: Sequence[str], submission_ids: Sequence[str]
+        self, indicator_ids: Sequence[str], submissions: Sequence[SubmissionRef]
     ) -> MergeInputs:
-        # One round trip: the marks and the erasure markers by one MGET each, one HGETALL per indicator.
-        if not indicator_ids and not submission_ids:
+        if not indicator_ids and not submissions:
             return MergeInputs([], [], [])
-        async with self._r.pipeline(transaction=False) as pipe:
-            if submission_ids:
-                pipe.mget([self.submission_key(s) for s in submission_ids])
-            if indicator_ids:
-                pipe.mget([self.erased_key(ind) for ind in indicator_ids])
-                for ind in indicator_ids:
-                    pipe.hgetall(self.state_key(ind))
-            replies = await pipe.execute()
-        marks = replies.pop(0) if submission_ids else []
+        if self._cluster:  # each read is routed to its slot's primary anyway: no single round trip
+            return MergeInputs(
+                await self.load_states(indicator_ids),
+                await self.seen_submissions(submissions),
+                await self.erased(indicator_ids),
+            )
+        # One round trip: the marks and the erasure markers by one MGET each, one HGETALL per indicator.
+        batch = Batch(self._r)
+        if submissions:
+            batch.call("mget", [self._k.submission(ind, s) for ind, s in submissions])
+        if indicator_ids:
+            batch.call("mget", [self._k.erased(ind) for ind in indicator_ids])
+            for ind in indicator_ids:
+                batch.call("hgetall", self._k.state(ind))
+        replies = await batch.run()
+        marks = replies.pop(0) if submissions else []
         gone = replies.pop(0) if indicator_ids else []
         return MergeInputs(
             states=[state_from_fields(ind, raw) for ind, raw in zip(indicator_ids, replies, strict=True)],
@@ -199,13 +165,17 @@ class RedisStore:
     ) -> FanoutInputs:
         if not indicator_ids:
             return FanoutInputs([], [])
+        if self._cluster:
+            return FanoutInputs(
+                await self.load_delivered(indicator_ids, subscriber_ids), await self.erased(indicator_ids)
+            )
         fields = [f"d:{s}" for s in subscriber_ids]
-        async with self._r.pipeline(transaction=False) as pipe:
-            pipe.mget([self.erased_key(ind) for ind in indicator_ids])
-            if fields:
-                for ind in indicator_ids:
-                    pipe.hmget(self.state_key(ind), fields)
-            gone, *rows = await pipe.execute()
+        batch = Batch(self._r)
+        batch.call("mget", [self._k.erased(ind) for ind in indicator_ids])
+        if fields:
+            for ind in indicator_ids:
+                batch.call("hmget", self._k.state(ind), fields)
+        gone, *rows = await batch.run()
         delivered = [
             {sub: int(v) for sub, v in zip(subscriber_ids, row, strict=True) if v is not None} for row in rows
         ]
@@ -215,161 +185,209 @@ class RedisStore:
         )
 
     async def commit(self, commits: Sequence[Commit]) -> list[bool]:
-        if not commits:
-            return []
-        async with self._r.pipeline(transaction=False) as pipe:
-            for c in commits:
-                fields = state_to_fields(c.state)
-                counters = [x for name, inc in c.counters.items() if inc for x in (name, str(inc))]
-                await self._cas(
-                    keys=[self.state_key(c.state.indicator_id), self.stats_key]
-                    + [self.submission_key(s) for s in c.submission_ids],
-                    args=[
-                        "" if c.expected_rev is None else str(c.expected_rev),
-                        str(self._ttl),
-                        "1" if c.published else "0",
-                        "" if c.expire_at_ms is None else str(c.expire_at_ms),
-                        "1" if c.replace else "0",
-                        str(len(fields) // 2),
-                        *fields,
-                        *counters,
-                    ],
-                    client=pipe,
-                )
-            results = await pipe.execute()
-        return [bool(r) for r in results]
+        batch = Batch(self._r)
+        for c in commits:
+            ind = c.state.indicator_id
+            fields = state_to_fields(c.state)
+            counters = [x for name, inc in c.counters.items() if inc for x in (name, str(inc))]
+            batch.script(
+                self._cas,
+                [self._k.state(ind), self._k.stats(shard_tag(ind))]
+                + [self._k.submission(ind, s) for s in c.submission_ids],
+                [
+                    "" if c.expected_rev is None else str(c.expected_rev),
+                    str(self._ttl),
+                    "1" if c.published else "0",
+                    "" if c.expire_at_ms is None else str(c.expire_at_ms),
+                    "1" if c.replace else "0",
+                    str(len(fields) // 2),
+                    *fields,
+                    *counters,
+                ],
+            )
+        return [bool(r) for r in await batch.run()]
 
     async def count_once(self, marker: str, counters: Mapping[str, int]) -> bool:
         """Increment counters unless ``marker`` was counted already (e.g. a reject at one offset)."""
         args = [str(self._ttl)] + [x for name, inc in counters.items() for x in (name, str(inc))]
-        result = await self._once(keys=[f"{self._p}x:{marker}", self.stats_key], args=args)
+        result = await self._once(keys=list(self._k.once(marker)), args=args)
         return bool(result)
 
     async def mark_delivered(self, deliveries: Sequence[Delivery]) -> list[bool]:
-        if not deliveries:
-            return []
-        # One script call for the whole batch: the per-call packing is what costs, not the Lua.
-        results = await self._mark(
-            keys=[self.stats_key, *(self.state_key(d.indicator_id) for d in deliveries)],
-            args=[x for d in deliveries for x in (d.subscriber, str(d.version), "1" if d.revoked else "0")],
-        )
-        return [bool(r) for r in results]
+        # One script call per shard of the batch (the per-call packing is what costs, not the Lua): its
+        # states and its counters hash share a slot.
+        by_tag: dict[str, list[int]] = {}
+        for i, d in enumerate(deliveries):
+            by_tag.setdefault(shard_tag(d.indicator_id), []).append(i)
+        batch = Batch(self._r)
+        for tag, group in by_tag.items():
+            batch.script(
+                self._mark,
+                [self._k.stats(tag), *(self._k.state(deliveries[i].indicator_id) for i in group)],
+                [x for i in group for d in (deliveries[i],) for x in
+                 (d.subscriber, str(d.version), "1" if d.revoked else "0")],
+            )  # fmt: skip
+        out = [False] * len(deliveries)
+        for group, results in zip(by_tag.values(), await batch.run(), strict=True):
+            for i, r in zip(group, results, strict=True):
+                out[i] = bool(r)
+        return out
 
     async def incr(self, counters: Mapping[str, int]) -> None:
-        async with self._r.pipeline(transaction=False) as pipe:
-            for name, inc in counters.items():
-                pipe.hincrby(self.stats_key, name, inc)
-            await pipe.execute()
+        batch = Batch(self._r)
+        for name, inc in counters.items():
+            batch.call("hincrby", self._k.global_stats, name, inc)
+        await batch.run()
 
     async def stats(self) -> dict[str, int]:
-        raw = await self._r.hgetall(self.stats_key)
-        return {(k.decode() if isinstance(k, bytes) else k): int(v) for k, v in raw.items()}
+        batch = Batch(self._r)
+        for key in self.stats_keys():
+            batch.call("hgetall", key)
+        out: dict[str, int] = {}
+        for raw in await batch.run():
+            for k, v in raw.items():
+                name = k.decode() if isinstance(k, bytes) else k
+                out[name] = out.get(name, 0) + int(v)
+        return out
 
     async def scan_states(self, cursor: int, count: int) -> tuple[int, list[IndicatorState]]:
-        pattern = glob_escape(self._p) + "i:*"
-        next_cursor, keys = await self._r.scan(cursor=cursor, match=pattern, count=count)
+        pattern = glob_escape(self._p) + "{??}i:*"
+        if self._cluster:
+            next_cursor, keys = await self._scan_cluster(cursor, pattern, count)
+        else:
+            next_cursor, keys = await self._r.scan(cursor=cursor, match=pattern, count=count)
         ids = [f"indicator--{(k.decode() if isinstance(k, bytes) else k).rsplit(':', 1)[1]}" for k in keys]
         loaded = await self.load_states(ids)
         return int(next_cursor), [state for state, _ in loaded if state is not None]
 
+    async def _scan_cluster(self, cursor: int, pattern: str, count: int) -> tuple[int, list[bytes]]:
+        # One cursor over the primaries in name order: node index + len(nodes) * that node's cursor; a
+        # page goes on to the next node while it has fewer than ``count`` keys. A topology change mid-walk
+        # walks another node order; the walk only promises to come round (as a rehashing SCAN does).
+        await self._r.initialize()
+        nodes = sorted(self._r.get_primaries(), key=lambda n: n.name)
+        index, node_cursor = cursor % len(nodes), cursor // len(nodes)
+        keys: list[bytes] = []
+        while True:
+            node = nodes[index]
+            found = await self._r.scan(cursor=node_cursor, match=pattern, count=count, target_nodes=node)
+            node_cursor = int(found[0][node.name])
+            keys += found[1]
+            if node_cursor:
+                if len(keys) >= count:
+                    return index + len(nodes) * node_cursor, keys
+                continue
+            index += 1
+            if index == len(nodes):
+                return 0, keys
+            if len(keys) >= count:
+                return index, keys
+
     async def get_marker(self, name: str) -> str | None:
-        value = await self._r.get(f"{self._p}m:{name}")
+        value = await self._r.get(self._k.marker(name))
         return value.decode() if isinstance(value, bytes) else value
 
     async def set_marker(self, name: str, value: str) -> None:
-        await self._r.set(f"{self._p}m:{name}", value)
+        await self._r.set(self._k.marker(name), value)
 
     # -- cache ----------------------------------------------------------------------------------------
     async def cached(self, keys: Sequence[str]) -> list[dict[str, Any] | None]:
-        if not keys:
-            return []
-        values = await self._r.mget([f"{self._p}e:{k}" for k in keys])
+        values = await mget(self._r, [self._k.cache(k) for k in keys])
         return [orjson.loads(v) if v is not None else None for v in values]
 
     async def cache(self, items: Mapping[str, dict[str, Any]], ttl_s: int) -> None:
-        if not items:
-            return
-        async with self._r.pipeline(transaction=False) as pipe:
-            for key, value in items.items():
-                pipe.set(f"{self._p}e:{key}", orjson.dumps(value), ex=ttl_s)
-            await pipe.execute()
+        batch = Batch(self._r)
+        for key, value in items.items():
+            batch.call("set", self._k.cache(key), orjson.dumps(value), ex=ttl_s)
+        await batch.run()
 
     # -- registries: subscriptions and organisations -------------------------------------------------
-    async def _registry(self, key: str) -> tuple[int, list[bytes]]:
-        async with self._r.pipeline(transaction=False) as pipe:
-            pipe.get(f"{key}:rev")
-            pipe.hgetall(key)
-            rev, raw = await pipe.execute()
+    async def _registry(self, name: str) -> tuple[int, list[bytes]]:
+        key, rev_key = self._k.registry(name)
+        batch = Batch(self._r)
+        batch.call("get", rev_key)
+        batch.call("hgetall", key)
+        rev, raw = await batch.run()
         return int(rev or 0), [v for _, v in sorted(raw.items())]
 
-    async def _registry_put(self, key: str, ident: str, doc: dict[str, Any]) -> None:
-        async with self._r.pipeline(transaction=True) as pipe:
-            pipe.hset(key, ident, orjson.dumps(doc))
-            pipe.incr(f"{key}:rev")
-            await pipe.execute()
+    async def _registry_put(self, name: str, ident: str, doc: dict[str, Any]) -> None:
+        await self._reg_put(keys=list(self._k.registry(name)), args=[ident, orjson.dumps(doc)])
 
-    async def _registry_remove(self, key: str, ident: str) -> bool:
-        async with self._r.pipeline(transaction=True) as pipe:
-            pipe.hdel(key, ident)
-            pipe.incr(f"{key}:rev")
-            removed, _ = await pipe.execute()
-        return bool(removed)
+    async def _registry_remove(self, name: str, ident: str) -> bool:
+        return bool(await self._reg_remove(keys=list(self._k.registry(name)), args=[ident]))
 
     async def subscriptions(self) -> tuple[int, list[Subscription]]:
-        rev, raw = await self._registry(self.subs_key)
+        rev, raw = await self._registry("subs")
         return rev, [Subscription.model_validate(orjson.loads(v)) for v in raw]
 
     async def put_subscription(self, sub: Subscription) -> None:
-        await self._registry_put(self.subs_key, sub.id, sub.to_json())
+        await self._registry_put("subs", sub.id, sub.to_json())
 
     async def remove_subscription(self, sub_id: str) -> bool:
-        return await self._registry_remove(self.subs_key, sub_id)
+        return await self._registry_remove("subs", sub_id)
 
     async def organisations(self) -> tuple[int, list[Organisation]]:
-        rev, raw = await self._registry(f"{self._p}orgs")
+        rev, raw = await self._registry("orgs")
         return rev, [Organisation.model_validate(orjson.loads(v)) for v in raw]
 
     async def put_organisation(self, org: Organisation) -> None:
-        await self._registry_put(f"{self._p}orgs", org.id, org.to_json())
+        await self._registry_put("orgs", org.id, org.to_json())
 
     async def remove_organisation(self, org_id: str) -> bool:
-        return await self._registry_remove(f"{self._p}orgs", org_id)
+        return await self._registry_remove("orgs", org_id)
 
     # -- erasure ------------------------------------------------------------------------------------
     def erased_key(self, indicator_id: str) -> str:
-        return f"{self._p}erased:{indicator_id.removeprefix('indicator--')}"
+        return self._k.erased(indicator_id)
 
     @property
     def audit_key(self) -> str:
-        return f"{self._p}audit"
+        return self._k.audit
 
     async def mark_erased(self, indicator_id: str, audit: Mapping[str, Any]) -> None:
+        record = orjson.dumps(dict(audit))
+        if self._cluster:
+            # The marker and the audit list are in different slots: the audit record first, so a crash in
+            # between leaves an erasure that is recorded and not yet enforced (the erasure is retried),
+            # never one enforced without its record.
+            await self._r.rpush(self._k.audit, record)
+            await self._r.set(self._k.erased(indicator_id), str(audit.get("at", "")), nx=True)
+            return
         async with self._r.pipeline(transaction=True) as pipe:
-            pipe.set(self.erased_key(indicator_id), str(audit.get("at", "")), nx=True)
-            pipe.rpush(self.audit_key, orjson.dumps(dict(audit)))
+            pipe.set(self._k.erased(indicator_id), str(audit.get("at", "")), nx=True)
+            pipe.rpush(self._k.audit, record)
             await pipe.execute()
 
     async def erased(self, indicator_ids: Sequence[str]) -> list[bool]:
-        if not indicator_ids:
-            return []
-        # One MGET (a marker is a string, its value the erasure time, possibly empty: present is erased).
-        found = await self._r.mget([self.erased_key(ind) for ind in indicator_ids])
+        # A marker is a string, its value the erasure time, possibly empty: present is erased.
+        found = await mget(self._r, [self._k.erased(ind) for ind in indicator_ids])
         return [v is not None for v in found]
 
     async def audit_log(self, limit: int) -> list[dict[str, Any]]:
         if limit < 1:
             return []
-        raw = await self._r.lrange(self.audit_key, -limit, -1)
+        raw = await self._r.lrange(self._k.audit, -limit, -1)
         return [orjson.loads(item) for item in raw]
 
     async def delete_indicator(self, indicator_id: str, sco_id: str) -> None:
-        # The sighting marks name the indicator inside their key: found by a SCAN (they are few per key
-        # space slice; SCAN does not block the server as KEYS would).
-        pattern = glob_escape(f"{self._p}s:sighting:") + "*" + glob_escape(f":{indicator_id}:") + "*"
+        # The sighting marks name the indicator inside their key, beside its state (one shard): found by
+        # a SCAN (SCAN does not block the server as KEYS would).
+        mark_prefix = self._k.submission(indicator_id, "sighting:")
+        pattern = glob_escape(mark_prefix) + "*" + glob_escape(f":{indicator_id}:") + "*"
         marks = [key async for key in self._r.scan_iter(match=pattern, count=1000)]
-        await self._r.delete(self.state_key(indicator_id), f"{self._p}e:{sco_id}", *marks)
+        keys = [self._k.state(indicator_id), self._k.cache(sco_id), *marks]
+        await bounded([functools.partial(self._r.delete, k) for k in keys])
 
     @property
-    def client(self) -> aioredis.Redis:
-        """The underlying client, for operational commands (memory usage, info)."""
+    def client(self) -> Any:
+        """The underlying client (a ``redis.asyncio.Redis`` or ``RedisCluster``), for operational commands
+        (memory usage, info)."""
         return self._r
+
+    @property
+    def keys(self) -> Keys:
+        return self._k
+
+    @property
+    def is_cluster(self) -> bool:
+        return self._cluster

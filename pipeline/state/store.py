@@ -56,6 +56,11 @@ class FanoutInputs(NamedTuple):
     erased: list[bool]
 
 
+#: A submission mark is asked for by the indicator it was merged into and the submission's id: the mark
+#: lives beside the indicator's state (one hash slot, so one script writes both on Redis Cluster).
+SubmissionRef = tuple[str, str]
+
+
 class Store(Protocol):
     """What the processors need from their state store."""
 
@@ -65,8 +70,9 @@ class Store(Protocol):
         """Each indicator's state (None if unknown) and its delivered map (subscriber → version)."""
         ...
 
-    async def seen_submissions(self, submission_ids: Sequence[str]) -> list[bool | None]:
-        """Per submission: None = never merged; otherwise whether merging it published a version."""
+    async def seen_submissions(self, submissions: Sequence[SubmissionRef]) -> list[bool | None]:
+        """Per (indicator id, submission id): None = never merged; otherwise whether merging it published
+        a version."""
         ...
 
     async def load_delivered(
@@ -76,12 +82,12 @@ class Store(Protocol):
         ...
 
     async def load_for_merge(
-        self, indicator_ids: Sequence[str], submission_ids: Sequence[str]
+        self, indicator_ids: Sequence[str], submissions: Sequence[SubmissionRef]
     ) -> MergeInputs:
-        """``load_states(indicator_ids)``, ``seen_submissions(submission_ids)`` and ``erased(indicator_ids)``
+        """``load_states(indicator_ids)``, ``seen_submissions(submissions)`` and ``erased(indicator_ids)``
         in one round trip (one read of the store; not a snapshot across keys).
 
-        >>> # states, seen, erased = await store.load_for_merge(ids, [r.submission_id for r in reports])
+        >>> # states, seen, erased = await store.load_for_merge(ids, [(ind, r.submission_id) for r in ...])
         """
         ...
 

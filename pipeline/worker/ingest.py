@@ -226,7 +226,8 @@ class IngestStep:
         ids = list(groups)
         all_reports = [r for i in ids for r in groups[i]]
         # One round trip: the states, which submissions were merged already, which indicators are erased.
-        states, seen, erased = await self.store.load_for_merge(ids, [r.submission_id for r in all_reports])
+        refs = [(i, r.submission_id) for i in ids for r in groups[i]]
+        states, seen, erased = await self.store.load_for_merge(ids, refs)
         seen_by_sub = dict(zip((r.submission_id for r in all_reports), seen, strict=True))
         commits: list[Commit] = []
         planned: list[tuple[str, IndicatorState, bool, int]] = []

@@ -16,6 +16,7 @@ import faust
 from pipeline.config import Settings, Topics
 from pipeline.kafka.clients import build_admin
 from pipeline.kafka.topics import list_topics
+from pipeline.state.redis_layout import check_layout
 from pipeline.state.redis_store import RedisStore
 
 if TYPE_CHECKING:
@@ -39,6 +40,8 @@ async def registered_inputs(settings: Settings) -> tuple[list[str], list[str]]:
     assert url is not None
     store = RedisStore.from_url(url, prefix=settings.redis_key_prefix)
     try:
+        # Every worker start reads this first: it refuses a Redis of an earlier key layout (redis_layout).
+        await check_layout(store)
         _rev, orgs = await store.organisations()
     finally:
         await store.close()

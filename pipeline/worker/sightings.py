@@ -169,7 +169,7 @@ class SightingStep:
         store, model = self.versions.store, self.versions.model
         ids = list(groups)
         everything = [s for i in ids for s in groups[i]]
-        seen = await store.seen_submissions([s.mark for s in everything])
+        seen = await store.seen_submissions([(i, s.mark) for i in ids for s in groups[i]])
         seen_by_mark = {s.mark: mark for s, mark in zip(everything, seen, strict=True)}
         states = await store.load_states(ids)
         commits: list[Commit] = []

@@ -30,6 +30,13 @@ from tests.unit.processors.factories import T0, SteppedClock, report
 
 STATE = merge(None, report(), ScoreModel(), T0).state
 UNKNOWN = "indicator--00000000-0000-5000-8000-000000000000"
+
+
+def refs(state: IndicatorState, *submission_ids: str) -> list[tuple[str, str]]:
+    """Submission marks are asked for by the indicator they were merged into."""
+    return [(state.indicator_id, s) for s in submission_ids]
+
+
 #: the dedup window of ``Backend.short`` (seconds)
 SHORT_TTL_S = 1
 
@@ -51,11 +58,20 @@ def clock() -> SteppedClock:
     return SteppedClock(datetime(2026, 11, 22, 10, 0, tzinfo=UTC))
 
 
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.integration)])
+@pytest.fixture(
+    params=[
+        "memory",
+        pytest.param("redis", marks=pytest.mark.integration),
+        pytest.param("cluster", marks=pytest.mark.integration),
+    ]
+)
 def store(request: pytest.FixtureRequest, clock: SteppedClock) -> Store:
     """Each test runs once per implementation (this overrides the conftest's Redis-only ``store``)."""
     if request.param == "memory":
         return MemoryStore(now=clock)
+    if request.param == "cluster":  # a real 3-primary Redis Cluster (tests/contract/conftest)
+        cluster_store: RedisStore = request.getfixturevalue("cluster_store")
+        return cluster_store
     redis_store: RedisStore = request.getfixturevalue("redis_store")  # a real Redis (tests/contract/conftest)
     return redis_store
 
@@ -128,7 +144,7 @@ async def test_compare_and_set_refuses_a_stale_revision(store: Store) -> None:
     assert await store.commit([Commit(newer, 0, ["s3"], False, {"accepted": 1})]) == [False]
     assert await store.commit([Commit(newer, 1, ["s3"], False, {"accepted": 1})]) == [True]
     assert (await store.stats())["accepted"] == 2  # losers counted nothing
-    assert await store.seen_submissions(["s1", "s2", "s3"]) == [True, None, False]
+    assert await store.seen_submissions(refs(STATE, "s1", "s2", "s3")) == [True, None, False]
     [(loaded, _)] = await store.load_states([STATE.indicator_id])
     assert loaded == newer  # losers wrote nothing
 
@@ -136,7 +152,7 @@ async def test_compare_and_set_refuses_a_stale_revision(store: Store) -> None:
 async def test_an_expected_revision_on_an_indicator_that_does_not_exist_loses(store: Store) -> None:
     assert await store.commit([Commit(STATE, 0, ["s1"], True, {"accepted": 1})]) == [False]
     assert await store.load_states([STATE.indicator_id]) == [(None, {})]
-    assert await store.seen_submissions(["s1"]) == [None]
+    assert await store.seen_submissions(refs(STATE, "s1")) == [None]
     assert await store.stats() == {}
 
 
@@ -151,7 +167,11 @@ async def test_commits_of_one_call_apply_in_order_each_on_its_own(store: Store) 
     )
     assert outcomes == [True, False, True]
     assert await store.load_states([STATE.indicator_id, other.indicator_id]) == [(newer, {}), (None, {})]
-    assert await store.seen_submissions(["a", "b", "c"]) == [True, None, False]
+    assert await store.seen_submissions([*refs(STATE, "a"), *refs(other, "b"), *refs(STATE, "c")]) == [
+        True,
+        None,
+        False,
+    ]
     assert await store.stats() == {"accepted": 2}
     assert await store.commit([]) == []
 
@@ -227,21 +247,26 @@ async def test_a_lost_compare_and_set_sets_no_expiry(backend: Backend) -> None:
 
 async def test_submission_marks_say_whether_merging_published(store: Store) -> None:
     assert await store.seen_submissions([]) == []
-    assert await store.seen_submissions(["s1", "s2"]) == [None, None]
+    assert await store.seen_submissions(refs(STATE, "s1", "s2")) == [None, None]
     await store.commit([Commit(STATE, None, ["s1", "s2"], True)])
     later = replace(STATE, reports=2, rev=2)
     await store.commit([Commit(later, STATE.rev, ["sighting:x"], False)])
-    assert await store.seen_submissions(["s2", "sighting:x", "s1", "s3"]) == [True, False, True, None]
+    assert await store.seen_submissions(refs(STATE, "s2", "sighting:x", "s1", "s3")) == [
+        True,
+        False,
+        True,
+        None,
+    ]
 
 
 async def test_marks_and_count_once_markers_expire_after_the_dedup_window(backend: Backend) -> None:
     short = backend.short
     await short.commit([Commit(STATE, None, ["s1"], True)])
     assert await short.count_once("topic:0:1", {"rejected": 1}) is True
-    assert await short.seen_submissions(["s1"]) == [True]
+    assert await short.seen_submissions(refs(STATE, "s1")) == [True]
     assert await short.count_once("topic:0:1", {"rejected": 1}) is False
     await backend.elapse(SHORT_TTL_S + 0.2)
-    assert await short.seen_submissions(["s1"]) == [None]  # a replay this late merges again
+    assert await short.seen_submissions(refs(STATE, "s1")) == [None]  # a replay this late merges again
     assert await short.count_once("topic:0:1", {"rejected": 1}) is True
     assert (await short.stats())["rejected"] == 2
 
@@ -492,7 +517,8 @@ async def test_deleting_an_indicator_removes_its_state_marks_enrichment_and_sigh
         (None, {}),
         (other, {"telco": 1}),
     ]
-    assert await store.seen_submissions([*mine, theirs, "s1"]) == [None, None, True, True]
+    marks = [*refs(STATE, *mine), *refs(other, theirs), *refs(STATE, "s1")]
+    assert await store.seen_submissions(marks) == [None, None, True, True]  # s1 is a report's: it stays
     assert await store.cached([sco, other_sco]) == [None, {"ns": []}]
     assert await store.erased([STATE.indicator_id]) == [True]  # the marker outlives the state
     assert await store.audit_log(10) == [AUDIT]

@@ -16,10 +16,19 @@ from tests.unit.processors.factories import SteppedClock
 from tests.unit.state.test_redis_fields import V2, V2_STATE
 
 
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.integration)])
+@pytest.fixture(
+    params=[
+        "memory",
+        pytest.param("redis", marks=pytest.mark.integration),
+        pytest.param("cluster", marks=pytest.mark.integration),
+    ]
+)
 def store(request: pytest.FixtureRequest) -> Store:
     if request.param == "memory":
         return MemoryStore(now=SteppedClock(datetime(2026, 11, 22, 10, 0, tzinfo=UTC)))
+    if request.param == "cluster":  # a real 3-primary Redis Cluster (tests/contract/conftest)
+        cluster_store: RedisStore = request.getfixturevalue("cluster_store")
+        return cluster_store
     redis_store: RedisStore = request.getfixturevalue("redis_store")  # a real Redis (tests/contract/conftest)
     return redis_store
 
@@ -29,7 +38,8 @@ async def test_load_for_merge_answers_what_the_three_reads_answer(store: Store) 
     await store.commit([Commit(STATE, None, ["s1"], True), Commit(other, None, ["s2"], False)])
     await store.mark_delivered([Delivery(STATE.indicator_id, "telco", 1, False)])
     await store.mark_erased(other.indicator_id, {"at": "2026-11-22T10:00:00Z"})
-    ids, subs = [STATE.indicator_id, other.indicator_id, UNKNOWN], ["s2", "s3", "s1"]
+    ids = [STATE.indicator_id, other.indicator_id, UNKNOWN]
+    subs = [(other.indicator_id, "s2"), (UNKNOWN, "s3"), (STATE.indicator_id, "s1")]
     loaded = await store.load_for_merge(ids, subs)
     assert loaded == MergeInputs(
         await store.load_states(ids), await store.seen_submissions(subs), await store.erased(ids)
@@ -42,7 +52,8 @@ async def test_load_for_merge_answers_what_the_three_reads_answer(store: Store) 
 async def test_load_for_merge_of_nothing_or_of_one_side_only(store: Store) -> None:
     await store.commit([Commit(STATE, None, ["s1"], True)])
     assert await store.load_for_merge([], []) == ([], [], [])
-    assert await store.load_for_merge([], ["s1", "s9"]) == ([], [True, None], [])
+    refs = [(STATE.indicator_id, "s1"), (STATE.indicator_id, "s9")]
+    assert await store.load_for_merge([], refs) == ([], [True, None], [])
     assert await store.load_for_merge([STATE.indicator_id], []) == ([(STATE, {})], [], [False])
 
 

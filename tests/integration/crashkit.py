@@ -24,7 +24,7 @@ from pipeline.kafka.topics import ensure_topics, feed_topic_spec, pipeline_topic
 from pipeline.ops.lag import group_lag
 from pipeline.producers.publisher import Publisher, Submission
 from pipeline.state.redis_fields import state_from_fields
-from pipeline.state.redis_store import RedisStore
+from pipeline.state.redis_store import RedisStore, glob_escape
 from pipeline.wire.headers import HEADER_PRODUCER, HEADER_REASON, HEADER_SOURCE, HEADER_VERSION
 from tests.integration.helpers import enrol_async, input_topics
 
@@ -141,15 +141,15 @@ async def wait_settled(
 
 def indicator_states(client: redis.Redis, settings: Settings) -> dict[str, int]:
     """Indicator id (uuid part) → report count, for every state hash in Redis."""
-    prefix = f"{settings.redis_key_prefix}i:"
-    keys = list(client.scan_iter(match=prefix.replace("*", r"\*") + "*", count=1000))
+    # State keys are ``<prefix>{nn}i:<uuid>`` (pipeline/state/redis_keys: nn is the shard tag).
+    keys = list(client.scan_iter(match=glob_escape(settings.redis_key_prefix) + "{??}i:*", count=1000))
     with client.pipeline(transaction=False) as pipe:
         for key in keys:
             pipe.hgetall(key)
         raws = pipe.execute()
     out = {}
     for key, raw in zip(keys, raws, strict=True):
-        uuid = key.decode().removeprefix(prefix)
+        uuid = key.decode().rsplit(":", 1)[1]
         state, _ = state_from_fields(f"indicator--{uuid}", raw)  # the store's own reading of its hash
         if state is not None:
             out[uuid] = state.reports

@@ -114,7 +114,8 @@ async def test_an_erased_value_is_withdrawn_from_every_recipient_and_removed_eve
     await wait_processed(settings, store, 1, worker)
     await store.cache({PHONE.sco_id: {"carrier": "example"}}, 3600)
     prefix = settings.redis_key_prefix
-    marks = list(redis_client.scan_iter(match=glob_escape(f"{prefix}s:sighting:") + "*", count=1000))
+    sighting_marks = glob_escape(store.submission_key(ind, "sighting:")) + "*"  # beside the state
+    marks = list(redis_client.scan_iter(match=sighting_marks, count=1000))
     assert len(marks) == 1 and ind.encode() in marks[0]
     # The state, and each subscription's TAXII collection (fan-out materialised the delivery there).
     collections = [f"{prefix}tx:{{{sub.id}}}:o".encode() for sub in SUBS]
@@ -151,7 +152,7 @@ async def test_an_erased_value_is_withdrawn_from_every_recipient_and_removed_eve
     # Redis: no state, delivery marks, enrichment or sighting mark left; nothing holds the value.
     assert await store.load_states([ind]) == [(None, {})]
     assert await store.cached([PHONE.sco_id]) == [None]
-    assert list(redis_client.scan_iter(match=glob_escape(f"{prefix}s:sighting:") + "*", count=1000)) == []
+    assert list(redis_client.scan_iter(match=sighting_marks, count=1000)) == []
     assert holding_the_value(redis_client, prefix) == []
     assert await store.erased([ind]) == [True]
     [audit] = await store.audit_log(10)

@@ -56,10 +56,10 @@ def commit_group(settings: Settings, group: str, topic: str, offset: int) -> Non
         consumer.close()
 
 
-def stats_key(settings: Settings) -> str:
+def stats_keys(settings: Settings) -> list[str]:
     url = settings.redis_url_value()
     assert url is not None
-    return RedisStore.from_url(url, prefix=settings.redis_key_prefix).stats_key
+    return RedisStore.from_url(url, prefix=settings.redis_key_prefix).stats_keys()
 
 
 def test_exporter_serves_lag_status_and_counters(
@@ -70,10 +70,13 @@ def test_exporter_serves_lag_status_and_counters(
         producer.produce(settings.topics.submissions, b"x", f"k{i}".encode(), partition=0)
         producer.flush(10)
     commit_group(settings, settings.app_id, settings.topics.submissions, 2)
-    redis_client.hset(stats_key(settings), mapping={"accepted": 7, "rejected": 2, "rejected:not_json": 2})
+    # The counters live in the plain hash and one hash per shard: the exporter shows their sums.
+    plain, shard, *_ = stats_keys(settings)
+    redis_client.hset(plain, mapping={"accepted": 4, "rejected": 2})
+    redis_client.hset(shard, mapping={"accepted": 3, "rejected:not_json": 2})
     history = LagHistory(redis_client, prefix=settings.redis_key_prefix)
     sampler = LagSampler(settings, build_admin(settings), history, source="fetch")
-    exporter = Exporter(sampler, stats=redis_stats_reader(redis_client, stats_key(settings)), interval_s=0.5)
+    exporter = Exporter(sampler, stats=redis_stats_reader(redis_client, stats_keys(settings)), interval_s=0.5)
     port = exporter.start(0)
     try:
         deadline = time.monotonic() + 20

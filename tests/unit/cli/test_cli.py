@@ -19,7 +19,7 @@ COMMANDS = [
     ["normalize"], ["orgs", "add"], ["orgs", "update"], ["orgs", "remove"], ["orgs", "list"],
     ["orgs", "load"], ["orgs", "check"], ["orgs", "key", "create"], ["orgs", "key", "list"],
     ["orgs", "key", "revoke"], ["bench", "gateway"], ["publish"], ["sighting", "report"],
-    ["subscribers", "add"],
+    ["state", "layout"], ["state", "migrate"], ["subscribers", "add"],
     ["subscribers", "update"],
     ["subscribers", "remove"], ["subscribers", "list"], ["subscribers", "load"], ["subscribers", "backfill"],
     ["topics", "create"], ["topics", "list"], ["worker"],

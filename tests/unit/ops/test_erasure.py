@@ -111,7 +111,7 @@ async def test_an_erasure_withdraws_the_value_from_every_past_recipient_then_del
     # Nothing is left of it but the marker and the audit record (which holds no value).
     assert await store.load_states([IND]) == [(None, {})]
     assert await store.cached([PHONE.sco_id]) == [None]
-    assert await store.seen_submissions([SIGHTING]) == [None]
+    assert await store.seen_submissions([(IND, SIGHTING)]) == [None]
     assert await store.erased([IND]) == [True]
     [audit] = await store.audit_log(10)
     assert audit == {

@@ -195,7 +195,7 @@ async def test_contention_beyond_max_tries_is_a_transient_error_and_writes_nothi
     assert store.calls == 3
     assert out.on(TOPICS.indicators) == []
     assert await store.stats() == {}  # the reject is not counted either: the whole batch is retried
-    assert await store.seen_submissions(["a"]) == [None]
+    assert await store.seen_submissions([(canonical("phone", "+66812345678").indicator_id, "a")]) == [None]
 
 
 async def test_a_report_of_an_erased_value_is_refused_and_its_bytes_never_reach_the_dlq() -> None:

@@ -1,0 +1,114 @@
+"""Batches that span many shards, on both stores and on a 3-primary Redis Cluster.
+
+On a cluster a command or script whose keys lie in different slots is refused (CROSSSLOT): the layout's
+shard tags (pipeline/state/redis_keys) keep each script in one slot, and the store splits a batch by shard.
+The earlier layout — one global ``stats`` hash in every script, untagged state keys — fails every test here
+on the cluster.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pytest
+from redis.crc import key_slot
+
+from pipeline.state.indicator import IndicatorState
+from pipeline.state.memory_store import MemoryStore
+from pipeline.state.redis_keys import SHARDS, shard_tag
+from pipeline.state.redis_store import RedisStore
+from pipeline.state.store import Commit, Delivery, Store
+from tests.contract.test_store_contract import STATE
+from tests.unit.processors.factories import SteppedClock
+
+N = 400  # indicators: every one of the 64 shards, so every primary of the cluster
+
+
+def spread(n: int) -> list[IndicatorState]:
+    """``n`` distinct states whose ids are uuid5s (like the exchange's), so they fall in every shard."""
+    return [
+        replace(
+            STATE, indicator_id=f"indicator--{uuid.uuid5(uuid.NAMESPACE_URL, f'x{i}')}", value=f"+6681{i:07d}"
+        )
+        for i in range(n)
+    ]
+
+
+@pytest.fixture(
+    params=[
+        "memory",
+        pytest.param("redis", marks=pytest.mark.integration),
+        pytest.param("cluster", marks=pytest.mark.integration),
+    ]
+)
+def store(request: pytest.FixtureRequest) -> Store:
+    if request.param == "memory":
+        return MemoryStore(now=SteppedClock(datetime(2026, 11, 22, 10, 0, tzinfo=UTC)))
+    found: RedisStore = request.getfixturevalue(
+        "cluster_store" if request.param == "cluster" else "redis_store"
+    )
+    return found
+
+
+def test_the_states_spread_over_every_shard() -> None:
+    assert len({shard_tag(s.indicator_id) for s in spread(N)}) == SHARDS
+
+
+async def test_a_batch_across_every_shard_commits_counts_and_reads_back(store: Store) -> None:
+    states = spread(N)
+    commits = [Commit(s, None, [f"r{i}", f"sighting:telco:{s.indicator_id}:blocked"], True, {"accepted": 1})
+               for i, s in enumerate(states)]  # fmt: skip
+    assert await store.commit(commits) == [True] * N
+    assert await store.commit(commits[:3]) == [False] * 3  # the compare-and-set still holds per state
+    ids = [s.indicator_id for s in states]
+    refs = [(s.indicator_id, f"r{i}") for i, s in enumerate(states)]
+    loaded = await store.load_for_merge(ids, [*refs, (ids[0], "never")])
+    assert [state for state, _ in loaded.states] == states
+    assert loaded.seen == [True] * N + [None]
+    assert loaded.erased == [False] * N
+
+    deliveries = [Delivery(i, sub, 1, False) for i in ids for sub in ("telco", "bank")]
+    assert await store.mark_delivered(deliveries) == [True] * len(deliveries)
+    again = [Delivery(i, "telco", 1, False) for i in ids] + [Delivery(ids[0], "police", 1, True)]
+    assert await store.mark_delivered(again) == [False] * N + [True]  # in order, whatever the shard
+    fanout = await store.load_for_fanout(ids, ["telco", "bank", "police"])
+    assert fanout.delivered[0] == {"telco": 1, "bank": 1, "police": 1}
+    assert fanout.delivered[1:] == [{"telco": 1, "bank": 1}] * (N - 1)
+
+    await store.incr({"rejected": 2})
+    assert await store.count_once("topic:0:9", {"rejected": 1}) is True
+    assert await store.stats() == {
+        "accepted": N, "delivered:telco": N, "delivered:bank": N, "delivered:police": 1,
+        "revocations_delivered": 1, "rejected": 3,
+    }  # fmt: skip
+
+    await store.mark_erased(ids[7], {"at": "2026-11-22T10:00:00Z"})
+    assert await store.erased(ids[:10]) == [i == 7 for i in range(10)]
+    await store.delete_indicator(ids[7], "phone-number--x")
+    assert (await store.load_states([ids[7]]))[0] == (None, {})
+    assert await store.seen_submissions([(ids[7], f"sighting:telco:{ids[7]}:blocked"), refs[7]]) == [
+        None,
+        True,
+    ]
+
+    walked: list[str] = []
+    cursor = 0
+    while True:
+        cursor, page = await store.scan_states(cursor, 40)
+        walked += [s.indicator_id for s in page]
+        if cursor == 0:
+            break
+    assert sorted(walked) == sorted(ids[:7] + ids[8:])
+
+
+@pytest.mark.integration
+async def test_every_key_of_one_indicator_is_in_one_slot(redis_store: RedisStore) -> None:
+    # The keys one compare-and-set writes (state, counters, submission marks) and the erasure marker.
+    for s in spread(20):
+        k = redis_store.keys
+        ind = s.indicator_id
+        keys = [k.state(ind), k.stats(shard_tag(ind)), k.submission(ind, "r1"), k.erased(ind),
+                k.submission(ind, f"sighting:telco:{ind}:blocked")]  # fmt: skip
+        assert len({key_slot(key.encode()) for key in keys}) == 1, keys
