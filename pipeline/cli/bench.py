@@ -9,7 +9,7 @@ import io
 import pstats
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -62,8 +62,20 @@ def bench_settings(obj: CliContext, settings: Settings, say: bool) -> Iterator[t
 @click.option("--rate", type=click.FloatRange(1, 1_000_000), default=None,
               help="Steady state: offer this many reports per second evenly (with --duration) instead of a "
               "burst; reports latency, not capacity.")  # fmt: skip
-@click.option("--duration", type=click.FloatRange(1, 3600), default=30.0, show_default=True,
-              help="Seconds to offer --rate for.")  # fmt: skip
+@click.option("--duration", type=click.FloatRange(1, 3600), default=None,
+              help="Seconds to offer --rate for (default 30), or of each --sweep round (10).")  # fmt: skip
+@click.option("--sweep", is_flag=True,
+              help="Measure the burst capacity C, then steady rounds at 0.25C, 0.5C, ... (each --duration "
+              "s, fresh namespace) until p99 > 200 ms; gives the top rate within 200 ms, 0.5C.")  # fmt: skip
+@click.option(
+    "--rates",
+    default=None,
+    hidden=True,
+    help="With --sweep: these reports/s (comma-separated) instead of the ladder; 0.5C still runs.",
+)
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Scale-out: the burst through 1 and then N `scamshare worker` subprocesses in one group, "
+              "4 partitions.")  # fmt: skip
 @click.option(
     "--profile",
     "profile_out",
@@ -82,7 +94,10 @@ def pipeline_cmd(
     n: int,
     seed: int,
     rate: float | None,
-    duration: float,
+    duration: float | None,
+    sweep: bool,
+    rates: str | None,
+    workers: int,
     profile_out: Path | None,
     as_json: bool,
 ) -> None:
@@ -93,29 +108,42 @@ def pipeline_cmd(
     Starts an embedded broker and Redis unless --bootstrap and --redis-url are given (then it works in its
     own namespace there). With --rate R the reports are offered evenly at R per second for --duration
     seconds instead, and the JSON gives producer send → feed latency at that rate (p50/p99/max) and whether
-    p99 stayed within 200 ms; the passthrough loop is not run then. Reports what it measures; never fails on
-    speed.
+    p99 stayed within 200 ms; the passthrough loop is not run then. --sweep measures the capacity C with a
+    burst of N, then steady rounds at fractions of C, and reports the highest offered rate whose p99 stayed
+    within 200 ms and the round at 0.5 C. --workers N runs the burst through 1 and then N worker
+    subprocesses in one consumer group (4 partitions) and reports both rates and the CPU seconds of every
+    process. The latency settings in effect (fetch wait, batch window and size) are in the JSON. Reports what
+    it measures; never fails on speed.
     """
-    from pipeline.dev.bench import run_pipeline_bench  # noqa: PLC0415  (imports faust)
-
+    modes = [
+        m for m, on in (("--rate", rate is not None), ("--sweep", sweep), ("--workers", workers > 1)) if on
+    ]
+    if len(modes) > 1:
+        raise click.UsageError(f"{' and '.join(modes)} are different runs: give one of them")
+    if rates is not None and not sweep:
+        raise click.UsageError("--rates goes with --sweep")
+    if profile_out is not None and (sweep or workers > 1):
+        raise click.UsageError("--profile profiles the in-process worker: not with --sweep or --workers")
+    try:
+        explicit = [float(r) for r in rates.split(",") if r.strip()] if rates else None
+    except ValueError as exc:
+        raise click.BadParameter(f"{rates!r} is not a list of numbers", param_hint="--rates") from exc
+    if explicit is not None and not all(r >= 1 for r in explicit):
+        raise click.BadParameter("rates are at least 1 report/s", param_hint="--rates")
     overrides: dict[str, Any] = {"bootstrap": bootstrap, "redis_url": redis_url}
     if kafka_option:
         overrides["kafka_options"] = {**obj.settings.kafka_options, **kafka_option}
+    if workers > 1:
+        overrides["partitions"] = 4
     base = override(obj.settings, **overrides)
     say = not as_json
+    progress = (lambda m: obj.err.print(f"  {m}")) if say else (lambda _m: None)
     profile = cProfile.Profile() if profile_out is not None else None
     if rate is not None:
-        n = max(10, int(rate * duration))
+        n = max(10, int(rate * (duration or 30.0)))
     with bench_settings(obj, base, say) as (settings, where):
         result = asyncio.run(
-            run_pipeline_bench(
-                settings,
-                n,
-                seed=seed,
-                profile=profile,
-                rate=rate,
-                progress=(lambda m: obj.err.print(f"  {m}")) if say else (lambda _m: None),
-            )
+            _run(settings, n, seed, rate, duration, sweep, explicit, workers, profile, progress)
         )
     result["stack"] = where
     if profile is not None and profile_out is not None:
@@ -124,6 +152,34 @@ def pipeline_cmd(
         pstats.Stats(profile, stream=text).sort_stats("tottime").print_stats(25)
         obj.err.print(text.getvalue(), markup=False, highlight=False)
     print_json(result)
+
+
+async def _run(
+    settings: Settings,
+    n: int,
+    seed: int,
+    rate: float | None,
+    duration: float | None,
+    sweep: bool,
+    rates: list[float] | None,
+    workers: int,
+    profile: cProfile.Profile | None,
+    progress: Callable[[str], None],
+) -> dict[str, Any]:
+    """The one run the options ask for (the modules import faust: imported here, not for --help)."""
+    if sweep:
+        from pipeline.dev.bench_steady import run_sweep  # noqa: PLC0415
+
+        return await run_sweep(
+            settings, n, duration_s=duration or 10.0, rates=rates, seed=seed, progress=progress
+        )
+    if workers > 1:
+        from pipeline.dev.bench_scale import run_scale_bench  # noqa: PLC0415
+
+        return await run_scale_bench(settings, n, workers, seed=seed, progress=progress)
+    from pipeline.dev.bench import run_pipeline_bench  # noqa: PLC0415
+
+    return await run_pipeline_bench(settings, n, seed=seed, profile=profile, rate=rate, progress=progress)
 
 
 @bench.command("gateway")

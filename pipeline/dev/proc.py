@@ -78,11 +78,11 @@ def process_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    stat = _proc_stat(pid)
+    stat = proc_stat(pid)
     return stat is None or stat[0] != "Z"
 
 
-def _proc_stat(pid: int) -> list[str] | None:
+def proc_stat(pid: int) -> list[str] | None:
     """Fields of /proc/<pid>/stat after the command name (state first), or None without /proc."""
     try:
         raw = Path(f"/proc/{pid}/stat").read_text()
@@ -93,7 +93,7 @@ def _proc_stat(pid: int) -> list[str] | None:
 
 def start_ticks(pid: int) -> int | None:
     """Start time of ``pid`` in clock ticks since boot (Linux); with the pid, it names one process."""
-    stat = _proc_stat(pid)
+    stat = proc_stat(pid)
     return int(stat[19]) if stat is not None and len(stat) > 19 else None
 
 
@@ -129,7 +129,7 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
-def _die_with_parent_hook(sig: signal.Signals) -> Callable[[], None] | None:
+def die_with_parent_hook(sig: signal.Signals) -> Callable[[], None] | None:
     """A preexec_fn making the child receive ``sig`` when the thread that forks it dies (Linux only).
 
     It runs between fork and exec, so it does as little as possible: one prctl call through a
@@ -171,7 +171,7 @@ def spawn(
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # own process group; Ctrl-C in a terminal does not reach it
-            preexec_fn=_die_with_parent_hook(death_signal) if death_signal else None,  # noqa: PLW1509
+            preexec_fn=die_with_parent_hook(death_signal) if death_signal else None,  # noqa: PLW1509
             close_fds=True,
             env=env,
         )
