@@ -12,7 +12,10 @@ never lost. While an organisation has held messages, its new ones queue behind t
 Keys (``p`` = the store prefix; ``{org}`` is a hash tag, so each organisation's keys share one Redis Cluster
 slot): ``p q:{org}:<name>:<window>`` window counters (expire with their window), ``p qh:{org}`` sorted set of
 held message sources (score: when held), ``p qm:{org}`` hash source → message, ``p qorgs`` set of
-organisations with held messages.
+organisations with held messages. ``qorgs`` is in a slot of its own, so no script touches it with an
+organisation's keys; it is kept a superset of the organisations holding messages instead: a hold adds the
+organisation before and after it writes, and a release that leaves none removes it, then looks again and
+adds it back if a hold came in between (:meth:`RedisQuotas.release`).
 """
 
 from __future__ import annotations
@@ -142,14 +145,26 @@ return {admitted, over, wait}
 """
 
 
-# KEYS: held zset, messages hash, the set of organisations with held messages; ARGV: org, sources...
+# KEYS: held zset, messages hash (one organisation's slot); ARGV: sources. Returns how many are left.
 _RELEASE = """
-if #ARGV > 1 then
-  redis.call('ZREM', KEYS[1], unpack(ARGV, 2))
-  redis.call('HDEL', KEYS[2], unpack(ARGV, 2))
+if #ARGV > 0 then
+  redis.call('ZREM', KEYS[1], unpack(ARGV))
+  redis.call('HDEL', KEYS[2], unpack(ARGV))
 end
-if redis.call('ZCARD', KEYS[1]) == 0 then redis.call('SREM', KEYS[3], ARGV[1]) end
-return 0
+return redis.call('ZCARD', KEYS[1])
+"""
+
+# KEYS: held zset, messages hash; ARGV: now_ms, then source and message pairs. Returns 1/0 per message
+# (0: held already, by its source). One script: the set and the hash never disagree.
+_HOLD = """
+local out = {}
+for i = 2, #ARGV, 2 do
+  local n = (i - 2) / 2
+  local added = redis.call('ZADD', KEYS[1], 'NX', tonumber(ARGV[1]) + n / 1000, ARGV[i])
+  redis.call('HSETNX', KEYS[2], ARGV[i], ARGV[i + 1])
+  out[#out + 1] = added
+end
+return out
 """
 
 
@@ -160,6 +175,11 @@ class RedisQuotas:
         self._now = now
         self._admit = client.register_script(_ADMIT)
         self._release = client.register_script(_RELEASE)
+        self._hold = client.register_script(_HOLD)
+
+    @property
+    def _orgs_key(self) -> str:
+        return f"{self._p}qorgs"
 
     def _held_key(self, org: str) -> str:
         # {org}: one hash slot per organisation, so the admit script runs unchanged on Redis Cluster.
@@ -191,13 +211,15 @@ class RedisQuotas:
         if not messages:
             return []
         now_ms = int(self._now().timestamp() * 1000)
-        async with self._r.pipeline(transaction=True) as pipe:
-            for i, msg in enumerate(messages):
-                pipe.zadd(self._held_key(org), {msg.source: now_ms + i / 1000}, nx=True)
-                pipe.hsetnx(self._messages_key(org), msg.source, encode_message(msg))
-            pipe.sadd(f"{self._p}qorgs", org)
-            results = await pipe.execute()
-        return [bool(results[2 * i]) for i in range(len(messages))]
+        # Before: a crash after the write still leaves the organisation findable. After: a release that
+        # emptied it meanwhile and removed it finds it again (release's second look, or this add).
+        await self._r.sadd(self._orgs_key, org)
+        args: list[Any] = [now_ms]
+        for msg in messages:
+            args += [msg.source, encode_message(msg)]
+        added = await self._hold(keys=[self._held_key(org), self._messages_key(org)], args=args)
+        await self._r.sadd(self._orgs_key, org)
+        return [bool(a) for a in added]
 
     async def held(self, org: str, limit: int) -> list[InMessage]:
         sources = await self._r.zrange(self._held_key(org), 0, limit - 1)
@@ -211,14 +233,19 @@ class RedisQuotas:
         ]
 
     async def release(self, org: str, sources: Sequence[str]) -> None:
-        # One script: forgetting the released ones and, when none is left, the organisation, must not
-        # interleave with a hold. It did (ZCARD, then SREM): a message held in between was orphaned, never
-        # offered again because its organisation had left the set the release timer walks.
-        keys = [self._held_key(org), self._messages_key(org), f"{self._p}qorgs"]
-        await self._release(keys=keys, args=[org, *sources])
+        # Forgetting the released ones is one script in the organisation's slot; forgetting the organisation
+        # is not (qorgs has a slot of its own), and must not lose a hold that interleaves: it did once
+        # (ZCARD, then SREM: a message held in between was orphaned, never offered again). Now: SREM, look
+        # again, SADD back if anything is held; a hold adds the organisation after its write too, so
+        # whichever comes last leaves it listed while it holds messages.
+        left = await self._release(keys=[self._held_key(org), self._messages_key(org)], args=list(sources))
+        if int(left) == 0:
+            await self._r.srem(self._orgs_key, org)
+            if await self._r.zcard(self._held_key(org)) > 0:
+                await self._r.sadd(self._orgs_key, org)
 
     async def held_orgs(self) -> list[str]:
-        members = await self._r.smembers(f"{self._p}qorgs")
+        members = await self._r.smembers(self._orgs_key)
         return sorted(m.decode() if isinstance(m, bytes) else str(m) for m in members)
 
     async def held_count(self, org: str) -> int:
