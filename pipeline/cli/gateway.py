@@ -2,29 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
 import click
 
 from pipeline.cli.context import CliContext, connected_settings, connection_options, handle_errors
-from pipeline.config import Settings
-
-
-def settings_env(settings: Settings) -> dict[str, str]:
-    """The settings as ``SCAMSHARE_*`` variables, secrets included: how worker processes receive them."""
-    data = settings.model_dump(mode="json")
-    for secret in ("redis_url", "sasl_password", "ssl_key_password"):
-        value = getattr(settings, secret)
-        data[secret] = value.get_secret_value() if value is not None else None
-    out = {}
-    for name, value in data.items():
-        if value is None:
-            continue
-        text = value if isinstance(value, str) else json.dumps(value)
-        out[f"SCAMSHARE_{name.upper()}"] = text
-    return out
 
 
 @click.command("gateway")
@@ -73,6 +56,8 @@ def gateway(
 
         uvicorn.run(create_gateway(settings), **options)
         return
+    from pipeline.dev.proc import settings_env  # noqa: PLC0415
+
     # Worker processes build their settings from the environment, as resolved here.
     os.environ.update(settings_env(settings))
     uvicorn.run("pipeline.gateway.app:from_environment", factory=True, workers=workers, **options)

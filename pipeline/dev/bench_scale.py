@@ -34,20 +34,16 @@ from pipeline.dev.bench import (
     feed_figures,
     passthrough,
     prepare,
+    run_counts,
     send_burst,
     wait_done,
 )
 from pipeline.dev.bench_steady import fresh_namespace
-from pipeline.dev.proc import die_with_parent_hook, log_tail, proc_stat, signal_group
+from pipeline.dev.proc import log_tail, proc_stat, settings_env, signal_group, spawn
 from pipeline.dev.synthetic import build_messages, synthetic_reports
 from pipeline.kafka.clients import build_producer
 from pipeline.state.redis_store import RedisStore
 
-#: Settings a worker subprocess gets from this process (beside the namespace and the addresses).
-WORKER_FIELDS = (
-    "partitions", "consumer_fetch_max_wait_ms", "session_timeout_ms", "worker_batch_size",
-    "worker_batch_within_s", "linger_ms", "compression", "replication_factor",
-)  # fmt: skip
 _CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
@@ -95,28 +91,7 @@ def listening_pid(address: str) -> int | None:
 def worker_env(settings: Settings, state_dir: Path) -> dict[str, str]:
     """The environment of a worker subprocess for ``settings`` (none of our own SCAMSHARE_* leak in)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCAMSHARE_")}
-    env |= {f"SCAMSHARE_{name.upper()}": str(getattr(settings, name)) for name in WORKER_FIELDS}
-    env |= {
-        "SCAMSHARE_BOOTSTRAP": settings.bootstrap or "",
-        "SCAMSHARE_REDIS_URL": settings.redis_url_value() or "",
-        "SCAMSHARE_TOPIC_PREFIX": settings.topic_prefix,
-        "SCAMSHARE_REDIS_KEY_PREFIX": settings.redis_key_prefix,
-        "SCAMSHARE_APP_ID": settings.app_id,
-        "SCAMSHARE_STATE_DIR": str(state_dir),
-    }
-    if settings.kafka_options:
-        env["SCAMSHARE_KAFKA_OPTIONS"] = json.dumps(settings.kafka_options)
-    return env
-
-
-def start_worker(argv: list[str], env: dict[str, str], cwd: Path, log: Path) -> subprocess.Popen[bytes]:
-    """A worker process in its own session (stopped with its group), dying with this process."""
-    with log.open("ab") as out:
-        return subprocess.Popen(  # noqa: S603
-            argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, cwd=cwd, env=env,
-            start_new_session=True, close_fds=True,
-            preexec_fn=die_with_parent_hook(signal.SIGTERM),  # noqa: PLW1509
-        )  # fmt: skip
+    return env | settings_env(settings.replace(state_dir=state_dir))
 
 
 def stop_all(procs: Sequence[subprocess.Popen[bytes]], grace_s: float = 20.0) -> None:
@@ -199,7 +174,8 @@ async def burst_with_workers(
                 home = Path(tmp) / f"w{i + 1}"  # faust writes its data dir into the working directory
                 home.mkdir()
                 argv = [sys.executable, "-m", "pipeline.dev.bench_worker", str(statuses[i])]
-                procs.append(start_worker(argv, worker_env(settings, home / ".scamshare"), home, logs[i]))
+                env = worker_env(settings, home / ".scamshare")
+                procs.append(spawn(argv, logs[i], death_signal=signal.SIGTERM, env=env, cwd=home))
             join_s = await wait_group(settings, procs, logs, statuses, 90)
             progress(f"{workers} worker(s) own all {settings.partitions} partitions after {join_s:.1f}s")
             pids = {f"worker-{i + 1}": p.pid for i, p in enumerate(procs)} | servers | {"bench": os.getpid()}
@@ -234,13 +210,7 @@ async def burst_with_workers(
         "worker_pids": [p.pid for p in procs],
         "worker_exit_codes": [p.returncode for p in procs],
         "latency_ms": feeds.pop("latency_ms"),
-        "counts": {
-            "published": n,
-            **{k: stats.get(k, 0) for k in ("accepted", "rejected", "allowlisted", "duplicates")},
-            "indicators": stats.get("indicators", 0),
-            "versions": stats.get("versions", 0),
-            **feeds,
-        },
+        "counts": run_counts(n, stats, feeds),
     }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import json
 import logging
 import os
 import signal
@@ -28,6 +29,7 @@ from confluent_kafka.admin import AdminClient
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from pipeline.config import Settings
 from pipeline.errors import DevStackError
 from pipeline.kafka.clients import librdkafka_logger
 
@@ -129,7 +131,7 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
-def die_with_parent_hook(sig: signal.Signals) -> Callable[[], None] | None:
+def _die_with_parent_hook(sig: signal.Signals) -> Callable[[], None] | None:
     """A preexec_fn making the child receive ``sig`` when the thread that forks it dies (Linux only).
 
     It runs between fork and exec, so it does as little as possible: one prctl call through a
@@ -158,6 +160,7 @@ def spawn(
     death_signal: signal.Signals | None,
     truncate: bool = True,
     env: dict[str, str] | None = None,
+    cwd: Path | None = None,
 ) -> subprocess.Popen[bytes]:
     """Start ``argv`` in its own session, output to ``log``; ``death_signal`` None: may outlive us."""
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -171,10 +174,26 @@ def spawn(
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # own process group; Ctrl-C in a terminal does not reach it
-            preexec_fn=die_with_parent_hook(death_signal) if death_signal else None,  # noqa: PLW1509
+            preexec_fn=_die_with_parent_hook(death_signal) if death_signal else None,  # noqa: PLW1509
             close_fds=True,
             env=env,
+            cwd=cwd,
         )
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The settings as ``SCAMSHARE_*`` variables, secrets included: how worker processes receive them."""
+    data = settings.model_dump(mode="json")
+    for secret in ("redis_url", "sasl_password", "ssl_key_password"):
+        value = getattr(settings, secret)
+        data[secret] = value.get_secret_value() if value is not None else None
+    out = {}
+    for name, value in data.items():
+        if value is None:
+            continue
+        text = value if isinstance(value, str) else json.dumps(value)
+        out[f"SCAMSHARE_{name.upper()}"] = text
+    return out
 
 
 def read_log(log: Path) -> str:
