@@ -23,7 +23,7 @@ from typing import Any
 from confluent_kafka import Producer, TopicPartition
 
 from pipeline.config import Settings, Topics
-from pipeline.dev.demo import percentile
+from pipeline.dev.bench_latency import TARGET_P99_MS, feed_latency, latency_settings, warmup_seconds
 from pipeline.dev.synthetic import PRODUCERS, build_messages, restamp, synthetic_reports
 from pipeline.kafka.clients import build_admin, build_consumer, build_producer, produce
 from pipeline.kafka.read import read_to_end
@@ -49,9 +49,6 @@ logger = logging.getLogger(__name__)
 
 #: The ``{nn}`` hash tags that lead an indicator's keys (pipeline/state/redis_keys).
 SHARD_TAGS = frozenset(tag.encode() for tag in shard_tags())
-
-#: The steady-state latency target: p99 producer send → feed message, in milliseconds.
-TARGET_P99_MS = 200.0
 
 #: The three subscribers the benchmark fans out to (and the crash test reads).
 BENCH_SUBSCRIBERS = (
@@ -218,10 +215,16 @@ async def prepare(settings: Settings, store: RedisStore) -> str:
     return passthrough_topic
 
 
-def feed_figures(settings: Settings, stats: dict[str, int], mode: str) -> dict[str, Any]:
-    """Per subscriber: delivered counter, feed messages, distinct versions; and the feed latencies."""
+def feed_figures(
+    settings: Settings, stats: dict[str, int], mode: str, warmup_s: float | None = None
+) -> dict[str, Any]:
+    """Per subscriber: delivered counter, feed messages, distinct versions; and the feed latencies.
+
+    With ``warmup_s`` the latencies of the reports submitted that long after the first one are also given
+    apart (``after_warmup``): a fresh worker's first seconds pay one-off costs (metadata of new topics,
+    leaders of partitions just created, first script loads) that are not the steady state."""
     out: dict[str, Any] = {"delivered": {}, "feed_messages": {}, "feed_versions": {}}
-    latencies: list[float] = []
+    samples: list[tuple[int, float]] = []  # (submitted ms, latency ms)
     prefix = settings.topic_prefix
     for sub in BENCH_SUBSCRIBERS:
         feed = [
@@ -230,16 +233,11 @@ def feed_figures(settings: Settings, stats: dict[str, int], mode: str) -> dict[s
         out["delivered"][sub.id] = stats.get(f"delivered:{sub.id}", 0)
         out["feed_messages"][sub.id] = len(feed)
         out["feed_versions"][sub.id] = len({(k, h.get(HEADER_VERSION)) for k, h, _ in feed})
-        latencies += [
-            max(0.0, ts - int(h[HEADER_SUBMITTED_MS])) for _, h, ts in feed if HEADER_SUBMITTED_MS in h
-        ]
-    out["latency_ms"] = {
-        "p50": round(percentile(latencies, 50), 1),
-        "p99": round(percentile(latencies, 99), 1),
-        "max": round(max(latencies, default=0.0), 1),
-        "samples": len(latencies),
-        "mode": mode,
-    }
+        for _, h, ts in feed:
+            if HEADER_SUBMITTED_MS in h:
+                submitted = int(h[HEADER_SUBMITTED_MS])
+                samples.append((submitted, max(0.0, ts - submitted)))
+    out["latency_ms"] = feed_latency(samples, mode, warmup_s)
     return out
 
 
@@ -315,7 +313,8 @@ async def run_pipeline_bench(
         mode = "burst: all reports sent at once, so this is mostly queueing behind the burst"
     else:
         mode = f"steady: {rate:g} reports/s offered evenly for {n / rate:.1f} s"
-    feeds = await loop.run_in_executor(None, feed_figures, settings, stats, mode)
+    warmup = None if rate is None else warmup_seconds(n, rate)
+    feeds = await loop.run_in_executor(None, feed_figures, settings, stats, mode, warmup)
     if rate is not None:
         return steady_figures(settings, n=n, rate=rate, pipeline_s=pipeline_s, feeds=feeds, stats=stats)
     progress("measuring the confluent-kafka passthrough loop on the same messages")
@@ -353,19 +352,6 @@ def run_counts(n: int, stats: dict[str, int], feeds: dict[str, Any]) -> dict[str
     }
 
 
-def latency_settings(settings: Settings) -> dict[str, Any]:
-    """The settings that bound a steady-state latency, as the run used them."""
-    return {
-        "consumer_fetch_max_wait_ms": settings.consumer_fetch_max_wait_ms,
-        "worker_batch_within_s": settings.worker_batch_within_s,
-        "worker_batch_size": settings.worker_batch_size,
-        "note": "tansu (the embedded broker) holds an empty fetch for the whole consumer_fetch_max_wait_ms "
-        "even when data arrives meanwhile (Apache Kafka answers at once); a report crosses two consumer hops "
-        "(submissions → ingest, indicators → fan-out), each also waiting up to worker_batch_within_s for a "
-        "batch to fill",
-    }
-
-
 def steady_figures(
     settings: Settings,
     *,
@@ -385,6 +371,7 @@ def steady_figures(
         "subscribers": len(BENCH_SUBSCRIBERS),
         "latency_ms": latency,
         "p99_within_200ms": latency["p99"] <= TARGET_P99_MS,
+        "p99_after_warmup_within_200ms": latency["after_warmup"]["p99"] <= TARGET_P99_MS,
         "settings": latency_settings(settings),
         "counts": run_counts(n, stats, feeds),
     }
