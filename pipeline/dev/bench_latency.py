@@ -6,30 +6,21 @@ from __future__ import annotations
 from typing import Any
 
 from pipeline.config import Settings
-from pipeline.dev.demo import percentile
+from pipeline.dev.latency import latency_figures
 
 #: The steady-state latency target: p99 producer send → feed message, in milliseconds.
 TARGET_P99_MS = 200.0
 
 
-def latency_figures(latencies: list[float]) -> dict[str, Any]:
-    """p50/p99/max and the sample count of producer send → feed latencies, in milliseconds."""
-    return {
-        "p50": round(percentile(latencies, 50), 1),
-        "p99": round(percentile(latencies, 99), 1),
-        "max": round(max(latencies, default=0.0), 1),
-        "samples": len(latencies),
-    }
-
-
 def feed_latency(samples: list[tuple[int, float]], mode: str, warmup_s: float | None) -> dict[str, Any]:
     """The ``latency_ms`` of a run from its (submitted ms, latency ms) samples: over all of them, and with
     ``warmup_s`` also over the reports submitted that long after the first one (``after_warmup``)."""
-    out = latency_figures([lat for _, lat in samples]) | {"mode": mode}
+    every = [lat for _, lat in samples]
+    out: dict[str, Any] = latency_figures(every) | {"samples": len(every), "mode": mode}
     if warmup_s is not None:
         start = min((sub for sub, _ in samples), default=0) + warmup_s * 1000
         warm = [lat for sub, lat in samples if sub >= start]
-        out["after_warmup"] = latency_figures(warm) | {"warmup_s": warmup_s}
+        out["after_warmup"] = latency_figures(warm) | {"samples": len(warm), "warmup_s": warmup_s}
     return out
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import statistics
 import time
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from confluent_kafka import Producer
 
 from pipeline.config import Settings
 from pipeline.dev.demo_gateway import GatewayDemo, demo_gateway
+from pipeline.dev.latency import latency_figures
 from pipeline.kafka.clients import build_admin, build_producer
 from pipeline.kafka.read import read_to_end
 from pipeline.kafka.topics import (
@@ -153,17 +153,6 @@ async def register(store: RedisStore, orgs: list[Organisation], subs: list[Subsc
         await store.put_organisation(org)
     for sub in subs:
         await store.put_subscription(sub)
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100); 0.0 for no values."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    # The smallest value with at least q% of the values at or below it (round(x + 0.5) rounded half to even:
-    # the p99 of 100 values came out as the maximum).
-    rank = max(1, min(len(ordered), math.ceil(q / 100 * len(ordered))))
-    return ordered[rank - 1]
 
 
 def publish_samples(settings: Settings, samples: Path, summary: DemoSummary, producer: Producer) -> int:
@@ -311,10 +300,7 @@ async def run_demo(
         count, latencies = await loop.run_in_executor(None, read_feed, settings, sub)
         summary.feed_messages[sub.id] = count
         all_latencies.extend(latencies)
-    summary.latency_ms = {
-        "p50": round(percentile(all_latencies, 50), 1),
-        "p99": round(percentile(all_latencies, 99), 1),
-        "max": round(max(all_latencies, default=0.0), 1),
+    summary.latency_ms = latency_figures(all_latencies) | {
         "mean": round(statistics.fmean(all_latencies), 1) if all_latencies else 0.0,
     }
     summary.lag = demo_lag(settings, admin, [*inputs, topics.indicators], subs)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from pipeline.dev.bench_latency import feed_latency, latency_figures, warmup_seconds
+from pipeline.dev.bench_latency import feed_latency, warmup_seconds
+from pipeline.dev.latency import latency_figures
 
 
 def test_latency_figures_are_nearest_rank_over_every_sample() -> None:
     figures = latency_figures([float(v) for v in range(1, 101)])
-    assert figures == {"p50": 50.0, "p99": 99.0, "max": 100.0, "samples": 100}
-    assert latency_figures([]) == {"p50": 0.0, "p99": 0.0, "max": 0.0, "samples": 0}
+    assert figures == {"p50": 50.0, "p99": 99.0, "max": 100.0}
+    assert latency_figures([]) == {"p50": 0.0, "p99": 0.0, "max": 0.0}
+    # A run's latency_ms carries the same figures and its sample count.
+    out = feed_latency([(i, float(v)) for i, v in enumerate(range(1, 101))], "m", warmup_s=None)
+    assert out == {**figures, "samples": 100, "mode": "m"}
 
 
 def test_after_warmup_leaves_out_only_the_reports_submitted_in_the_first_seconds() -> None:
