@@ -40,6 +40,7 @@ from pipeline.subscribers.taxii_channel import redis_taxii_channel
 from pipeline.wire.headers import header_map
 from pipeline.wire.message import InMessage
 from pipeline.worker.decay import DecaySweep
+from pipeline.worker.heap import freeze_start_up_heap, thaw
 from pipeline.worker.held import install_release_timer
 from pipeline.worker.inputs import InputTopics
 from pipeline.worker.poison import INFRASTRUCTURE_ERRORS, process_isolating
@@ -307,6 +308,16 @@ def build_worker(
             except Exception as exc:  # noqa: BLE001  (Redis or Kafka away: try again on the next tick)
                 logger.warning("registry refresh failed, retrying: %r", exc)
             await asyncio.sleep(settings.registry_refresh_s)
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def freeze_heap() -> None:
+        # Full collections skip what start-up loaded (pipeline/worker/heap.py); the stopping app cancels
+        # this task, which thaws it again.
+        logger.info("froze %d start-up objects out of the cyclic collector", freeze_start_up_heap())
+        try:
+            await asyncio.Event().wait()
+        finally:
+            thaw()
 
     sweep: list[DecaySweep] = []
 
