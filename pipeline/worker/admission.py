@@ -11,14 +11,13 @@ than ``max_held`` messages, further ones go to the DLQ as ``over_quota`` (origin
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from pipeline.processors.validate import Report
 from pipeline.state.org import Organisation
-from pipeline.state.quotas import QuotaStore, limits_of
+from pipeline.state.quotas import AdmitRequest, QuotaStore, limits_of
 from pipeline.state.store import Store
 from pipeline.wire.message import InMessage
 from pipeline.wire.rejected import Rejected
@@ -91,11 +90,13 @@ class Admission:
             by_org.setdefault(org.id, []).append(index)
             orgs[org.id] = org
         # Every organisation's quotas at once: one round trip for the batch, not one per organisation.
-        verdicts = await asyncio.gather(*(
-            self.quotas.admit(org_id, limits_of(orgs[org_id], names), [demands[i] for i in indexes],
-                              releasing=releasing)
-            for org_id, indexes in by_org.items()
-        ))  # fmt: skip
+        verdicts = await self.quotas.admit_all(
+            [
+                AdmitRequest(o, limits_of(orgs[o], names), [demands[i] for i in ix])
+                for o, ix in by_org.items()
+            ],
+            releasing=releasing,
+        )
         for (org_id, indexes), verdict in zip(by_org.items(), verdicts, strict=True):
             out.admitted.update(items[i][0].source for i in indexes[: verdict.admitted])
             rest = [items[i][0] for i in indexes[verdict.admitted :]]
