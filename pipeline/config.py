@@ -117,7 +117,7 @@ class Settings(BaseSettings):
     compression: CompressionType = "lz4"
     linger_ms: int = Field(default=5, ge=0, le=10_000)
     consumer_fetch_max_wait_ms: int = Field(
-        default=100,
+        default=50,
         ge=1,
         le=30_000,
         description="Longest a consumer's fetch waits for data (librdkafka fetch.wait.max.ms; also the faust "
@@ -140,6 +140,8 @@ class Settings(BaseSettings):
     )
     worker_batch_size: int = Field(default=1000, ge=1, le=100_000)
     worker_batch_within_s: float = Field(default=0.05, gt=0, le=10)
+    #: a batch closes when no message came for this long (or it is full, or within_s passed)
+    worker_batch_gap_s: float = Field(default=0.002, gt=0, le=10)
     worker_web_port: int | None = Field(default=None, description="faust web port; unset = web server off.")
     decay_interval_s: float = Field(
         default=60.0,

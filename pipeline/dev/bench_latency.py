@@ -34,9 +34,10 @@ def latency_settings(settings: Settings) -> dict[str, Any]:
     return {
         "consumer_fetch_max_wait_ms": settings.consumer_fetch_max_wait_ms,
         "worker_batch_within_s": settings.worker_batch_within_s,
+        "worker_batch_gap_s": settings.worker_batch_gap_s,
         "worker_batch_size": settings.worker_batch_size,
         "note": "tansu (the embedded broker) holds an empty fetch for the whole consumer_fetch_max_wait_ms "
         "even when data arrives meanwhile (Apache Kafka answers at once); a report crosses two consumer hops "
-        "(submissions → ingest, indicators → fan-out), each also waiting up to worker_batch_within_s for a "
-        "batch to fill",
+        "(submissions → ingest, indicators → fan-out), each closing a batch once no message came for "
+        "worker_batch_gap_s (or it is full, or worker_batch_within_s passed)",
     }

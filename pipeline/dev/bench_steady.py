@@ -127,7 +127,7 @@ def finding(ordered: Sequence[dict[str, Any]], within: Sequence[float]) -> str:
         return f"p99 stayed within 200 ms up to {max(within):g}/s offered; {spread}"
     return (
         f"no offered rate kept p99 within 200 ms; {spread}. Even the lowest rate pays the per-hop waits: two "
-        "consumer hops, each up to consumer_fetch_max_wait_ms on tansu plus worker_batch_within_s (settings)"
+        "consumer hops, each up to consumer_fetch_max_wait_ms on tansu plus the batch it waits in (settings)"
     )
 
 

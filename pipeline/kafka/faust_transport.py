@@ -4,7 +4,8 @@ faust's aiokafka driver hard-codes ``fetch_max_wait_ms=1500``. Apache Kafka answ
 arrives, so there the value only bounds idle polling. The embedded broker (tansu 0.6.0) holds an empty fetch
 for the whole wait even when data arrives meanwhile: measured here, a 1500 ms wait gave 250 ms median and
 ~450 ms worst per-hop latency, a 100 ms wait 15 ms median. So the wait is a setting
-(``consumer_fetch_max_wait_ms``, default 100).
+(``consumer_fetch_max_wait_ms``, default 50: a report crosses two hops, and at 100 ms the two waits alone
+reach the 200 ms latency target).
 
 faust finds this transport through the ``faust.transports`` entry point (pyproject.toml) under the URL scheme
 ``scamshare://``; the app uses it for its consumer only (``broker_consumer``), producers stay on ``kafka://``.

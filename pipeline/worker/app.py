@@ -25,7 +25,7 @@ import functools
 import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import faust
 
@@ -39,8 +39,9 @@ from pipeline.subscribers.deliver import DeliverStep
 from pipeline.subscribers.taxii_channel import redis_taxii_channel
 from pipeline.wire.headers import header_map
 from pipeline.wire.message import InMessage
+from pipeline.worker.batching import natural_batches
 from pipeline.worker.decay import DecaySweep
-from pipeline.worker.heap import freeze_start_up_heap, thaw
+from pipeline.worker.heap import install_heap_freeze
 from pipeline.worker.held import install_release_timer
 from pipeline.worker.inputs import InputTopics
 from pipeline.worker.poison import INFRASTRUCTURE_ERRORS, process_isolating
@@ -155,12 +156,11 @@ async def wait_until_assigned(
 
 
 async def batches(
-    stream: faust.StreamT[Any], batch: int, within: float
+    stream: faust.StreamT[Any], batch: int, within: float, gap: float
 ) -> AsyncGenerator[Sequence[InMessage], None]:
     """Batches of the stream's messages, acked only once the consumer of this generator asks for the next
     one (it finished the batch): a batch cut short by shutdown or an error is never committed."""
-    # take_events (faust-streaming >= 0.10) is missing from StreamT's type stubs.
-    async for events in cast(Any, stream).take_events(batch, within=within):
+    async for events in natural_batches(stream, batch, within, min(gap, within)):
         hold_back(events)
         yield [to_message(e) for e in events]
         await release(stream, events)
@@ -177,9 +177,10 @@ async def run_agent(
     dlq_topic: str,
     batch: int,
     within: float,
+    gap: float,
 ) -> None:
     """The loop every agent runs: batch, process (isolating poison), retry infrastructure failures."""
-    batches_of = batches(stream, batch, within)
+    batches_of = batches(stream, batch, within, gap)
     async for msgs in batches_of:
         try:
             result = await retrying(
@@ -266,9 +267,10 @@ def build_worker(
     indicators = app.topic(topics.indicators, key_serializer="raw", value_serializer="raw")
     sightings = app.topic(topics.sightings, key_serializer="raw", value_serializer="raw")
     follower = InputTopics(app, submissions, sightings, topics, initial=inputs)
-    batch, within = settings.worker_batch_size, settings.worker_batch_within_s
-
-    run = functools.partial(run_agent, dlq_topic=topics.dlq, batch=batch, within=within)
+    run = functools.partial(
+        run_agent, dlq_topic=topics.dlq, batch=settings.worker_batch_size,
+        within=settings.worker_batch_within_s, gap=settings.worker_batch_gap_s,
+    )  # fmt: skip
 
     @app.agent(submissions, name="ingest")
     async def ingest(stream: faust.StreamT[Any]) -> None:
@@ -309,16 +311,7 @@ def build_worker(
                 logger.warning("registry refresh failed, retrying: %r", exc)
             await asyncio.sleep(settings.registry_refresh_s)
 
-    @app.task  # type: ignore[untyped-decorator]
-    async def freeze_heap() -> None:
-        # Full collections skip what start-up loaded (pipeline/worker/heap.py); the stopping app cancels
-        # this task, which thaws it again.
-        logger.info("froze %d start-up objects out of the cyclic collector", freeze_start_up_heap())
-        try:
-            await asyncio.Event().wait()
-        finally:
-            thaw()
-
+    install_heap_freeze(app)
     sweep: list[DecaySweep] = []
 
     @app.timer(interval=settings.decay_interval_s, on_leader=True)  # type: ignore[untyped-decorator]

@@ -11,7 +11,13 @@ among them wait until :func:`thaw` (the worker stopping) hands them back to the 
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import logging
+
+import faust
+
+logger = logging.getLogger(__name__)
 
 
 def freeze_start_up_heap() -> int:
@@ -26,3 +32,15 @@ def freeze_start_up_heap() -> int:
 def thaw() -> None:
     """Give the frozen objects back to the collector (a stopped worker's cycles become collectable)."""
     gc.unfreeze()
+
+
+def install_heap_freeze(app: faust.App) -> None:
+    """Freeze the heap once the app runs; the stopping app cancels the task, which thaws it again."""
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def freeze_heap() -> None:
+        logger.info("froze %d start-up objects out of the cyclic collector", freeze_start_up_heap())
+        try:
+            await asyncio.Event().wait()
+        finally:
+            thaw()
