@@ -25,7 +25,7 @@ from confluent_kafka import Producer, TopicPartition
 from pipeline.config import Settings, Topics
 from pipeline.dev.bench_latency import TARGET_P99_MS, feed_latency, latency_settings, warmup_seconds
 from pipeline.dev.synthetic import PRODUCERS, build_messages, restamp, synthetic_reports
-from pipeline.kafka.clients import build_admin, build_consumer, build_producer, produce
+from pipeline.kafka.clients import await_leaders, build_admin, build_consumer, build_producer, produce
 from pipeline.kafka.read import read_to_end
 from pipeline.kafka.topics import (
     TopicSpec,
@@ -253,7 +253,8 @@ async def run_worker_through(
 ) -> tuple[float, dict[str, int]]:
     """Start the worker in this process, send the burst, wait until done; returns (seconds, counters)."""
     producer = build_producer(settings)
-    producer.list_topics(settings.topics.indicators, timeout=10)  # connect before the clock starts
+    # Connected, and every input topic's leaders known, before the clock starts.
+    await_leaders(producer, bench_inputs(settings))
     worker = build_worker(settings, inputs=await registered_inputs(settings))
     app = worker.app
     loop = asyncio.get_running_loop()

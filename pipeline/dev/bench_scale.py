@@ -41,7 +41,7 @@ from pipeline.dev.bench import (
 from pipeline.dev.bench_steady import fresh_namespace
 from pipeline.dev.proc import log_tail, proc_stat, settings_env, signal_group, spawn
 from pipeline.dev.synthetic import build_messages, synthetic_reports
-from pipeline.kafka.clients import build_producer
+from pipeline.kafka.clients import await_leaders, build_producer
 from pipeline.state.redis_store import RedisStore
 
 _CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -164,7 +164,7 @@ async def burst_with_workers(
     built = datetime.now(UTC)
     messages = build_messages(synthetic_reports(n, seed=seed), built)
     producer = build_producer(settings)
-    producer.list_topics(settings.topics.indicators, timeout=10)
+    await_leaders(producer, bench_inputs(settings))
     procs: list[subprocess.Popen[bytes]] = []
     with tempfile.TemporaryDirectory(prefix="scamshare-bench-scale-") as tmp:
         logs = [Path(tmp) / f"worker-{i + 1}.log" for i in range(workers)]

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -283,3 +284,30 @@ def wait_delivered(
     """
     remaining = producer.flush(timeout)
     (tracker or DeliveryTracker()).raise_for_failures(pending=remaining, waited_s=timeout)
+
+
+def await_leaders(client: Producer, topics: Sequence[str], timeout_s: float = 30.0) -> None:
+    """Wait until the client knows a leader for every partition of ``topics`` (fetching their metadata).
+
+    A producer's first message to a topic waits for its metadata, and on Apache Kafka a topic created a
+    moment ago may still be electing its partitions' leaders. Callers that time what follows (the
+    benchmarks, which create their topics just before) call this first, so neither is inside the measured
+    window. Raises TimeoutError naming what is still missing."""
+    deadline = time.monotonic() + timeout_s
+    pending = list(topics)
+    while pending:
+        missing = []
+        for name in pending:
+            meta = client.list_topics(name, timeout=max(0.5, deadline - time.monotonic())).topics.get(name)
+            if (
+                meta is None
+                or meta.error is not None
+                or not meta.partitions
+                or any(p.leader < 0 for p in meta.partitions.values())
+            ):
+                missing.append(name)
+        pending = missing
+        if pending and time.monotonic() > deadline:
+            raise TimeoutError(f"no leader for every partition of {', '.join(pending)} after {timeout_s:g} s")
+        if pending:
+            time.sleep(0.05)
