@@ -11,8 +11,9 @@ agents, all in the consumer group ``settings.app_id``:
 and a leader-only timer, ``decay``, that re-scores a slice of the stored indicators every
 ``decay_interval_s`` and publishes what decay changed (a lower band, or a revocation).
 
-Each takes batches with ``take_events`` and returns to the loop (which acks, and so lets faust commit) only
-after the step finished: outputs acknowledged by the broker, state committed in Redis. A batch that fails for
+Each takes batches with :func:`~pipeline.worker.batching.natural_batches` and returns to the loop (which
+acks, and so lets faust commit) only after the step finished: outputs acknowledged by the broker, state
+committed in Redis. A batch that fails for
 an infrastructure reason is retried with back-off — the steps are idempotent — so a broker or Redis outage
 shows up as lag, not loss; a message our own code fails on is isolated and dead-lettered
 (:mod:`pipeline.worker.poison`) so it cannot stall the stream.
@@ -102,10 +103,11 @@ def hold_back(events: Sequence[Any]) -> None:
     """Keep faust from committing these events' offsets until :func:`release` says they were processed.
 
     faust commits a partition up to its highest contiguous offset whose message got its *final* ack, and
-    gives a message that ack only once (``Message.acked``). ``take_events`` acks a batch whenever its
-    generator closes, and the stream closes it on shutdown while the batch may still be retrying, which
-    committed past messages that were never processed. A held message looks acked already, so that ack
-    is a no-op and the next owner of the partition reads it again.
+    gives a message that ack only once (``Message.acked``). faust's ``take_events`` acked a batch whenever
+    its generator closed, and the stream closed it on shutdown while the batch could still be retrying,
+    which committed past messages that were never processed. ``natural_batches`` acks nothing itself; a
+    held message still looks acked already to anything in faust that would ack it, so such an ack is a
+    no-op and the next owner of the partition reads it again.
     """
     for event in events:
         event.message.acked = True
