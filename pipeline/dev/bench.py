@@ -221,8 +221,9 @@ def feed_figures(
     """Per subscriber: delivered counter, feed messages, distinct versions; and the feed latencies.
 
     With ``warmup_s`` the latencies of the reports submitted that long after the first one are also given
-    apart (``after_warmup``): a fresh worker's first seconds pay one-off costs (metadata of new topics,
-    leaders of partitions just created, first script loads) that are not the steady state."""
+    apart (``after_warmup``): a run's first seconds can carry one-off costs that are not the steady state
+    (on a Kafka holding thousands of earlier runs' partitions, this benchmark's own producer saw its first
+    deliveries up to 1.4 s late while the worker's batches took 6–40 ms; README, broker notes)."""
     out: dict[str, Any] = {"delivered": {}, "feed_messages": {}, "feed_versions": {}}
     samples: list[tuple[int, float]] = []  # (submitted ms, latency ms)
     prefix = settings.topic_prefix

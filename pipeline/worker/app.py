@@ -13,10 +13,9 @@ and a leader-only timer, ``decay``, that re-scores a slice of the stored indicat
 
 Each takes batches with :func:`~pipeline.worker.batching.natural_batches` and returns to the loop (which
 acks, and so lets faust commit) only after the step finished: outputs acknowledged by the broker, state
-committed in Redis. A batch that fails for
-an infrastructure reason is retried with back-off — the steps are idempotent — so a broker or Redis outage
-shows up as lag, not loss; a message our own code fails on is isolated and dead-lettered
-(:mod:`pipeline.worker.poison`) so it cannot stall the stream.
+committed in Redis. A batch that fails for an infrastructure reason is retried with back-off — the steps are
+idempotent — so a broker or Redis outage shows up as lag, not loss; a message our own code fails on is
+isolated and dead-lettered (:mod:`pipeline.worker.poison`) so it cannot stall the stream.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ data, the public-suffix trie, the allow-list, faust's and aiokafka's machinery. 
 collection walks every one of those objects; measured in ``scamshare bench pipeline`` (10,000 reports,
 in-process worker) the six full collections inside the burst took 1.55 s of about 7.5 s. ``gc.freeze()``
 after start-up moves what is alive then to the permanent generation, which collections skip: the same
-window then spent 0.10 s in full collections. Reference counting still frees those objects; only cycles
+window then spent 0.09–0.10 s in full collections. Reference counting still frees those objects; only cycles
 among them wait until :func:`thaw` (the worker stopping) hands them back to the collector.
 """
 
