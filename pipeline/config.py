@@ -133,6 +133,8 @@ class Settings(BaseSettings):
     # --- Redis -------------------------------------------------------------------------------------
     redis_url: SecretStr | None = Field(default=None, description="redis://[:password@]host:port/db")
     redis_key_prefix: str = Field(default="ss:", description="Prefix of every Redis key scamshare writes.")
+    redis_cluster: bool = Field(default=False, description="redis_url is one node of a Redis Cluster: the "
+        "clients discover the others and send each key to the primary of its slot.")  # fmt: skip
 
     # --- Worker ------------------------------------------------------------------------------------
     app_id: str = Field(

@@ -41,7 +41,7 @@ def _run(settings: Settings, request: ErasureRequest, timeout_s: float) -> Erasu
     assert url is not None  # connected_settings filled it in or raised
 
     async def main() -> ErasureOutcome:
-        store = RedisStore.from_url(url, prefix=settings.redis_key_prefix)
+        store = RedisStore.from_url(url, prefix=settings.redis_key_prefix, cluster=settings.redis_cluster)
         try:
             return await erase(store, build_producer(settings), settings.topics, request, timeout_s=timeout_s)
         finally:
@@ -156,7 +156,7 @@ def audit_cmd(
     assert url is not None
 
     async def read() -> list[dict[str, Any]]:
-        store = RedisStore.from_url(url, prefix=settings.redis_key_prefix)
+        store = RedisStore.from_url(url, prefix=settings.redis_key_prefix, cluster=settings.redis_cluster)
         try:
             return await store.audit_log(limit)
         finally:

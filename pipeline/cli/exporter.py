@@ -57,16 +57,15 @@ def exporter(
 ) -> None:
     """Serve /metrics until SIGINT/SIGTERM: lag and time lag per group/topic/partition, group status, pipeline
     counters and latency histograms from Redis, and with --canary the end-to-end canary's round trip."""
-    import redis  # noqa: PLC0415
-
     from pipeline.ops.canary import Canary  # noqa: PLC0415
     from pipeline.ops.lag import EndSource  # noqa: PLC0415
     from pipeline.ops.metrics import Exporter, redis_stats_reader  # noqa: PLC0415
+    from pipeline.state.redis_client import sync_redis_from_url  # noqa: PLC0415
     from pipeline.state.redis_store import RedisStore  # noqa: PLC0415
 
     settings = settings_for_lag(obj, bootstrap, redis_url, kafka_option)
     url = settings.redis_url_value()
-    client = redis.Redis.from_url(url) if url else None
+    client = sync_redis_from_url(url, cluster=settings.redis_cluster) if url else None
     stats = (
         redis_stats_reader(client, RedisStore.from_url(url, prefix=settings.redis_key_prefix).stats_keys())
         if client is not None and url

@@ -77,7 +77,7 @@ def registry(settings: Settings) -> tuple[list[Organisation], list[Subscription]
     assert url is not None
 
     async def read() -> tuple[list[Organisation], list[Subscription]]:
-        store = RedisStore.from_url(url, prefix=settings.redis_key_prefix)
+        store = RedisStore.from_url(url, prefix=settings.redis_key_prefix, cluster=settings.redis_cluster)
         try:
             return (await store.organisations())[1], (await store.subscriptions())[1]
         finally:

@@ -23,7 +23,7 @@ def _store(
     settings = connected_settings(obj, bootstrap, redis_url, kafka_option, kafka=False)
     url = settings.redis_url_value()
     assert url is not None  # connected_settings filled it in or raised
-    return RedisStore.from_url(url, prefix=settings.redis_key_prefix)
+    return RedisStore.from_url(url, prefix=settings.redis_key_prefix, cluster=settings.redis_cluster)
 
 
 @state.command("layout")

@@ -32,7 +32,7 @@ def run_store(settings: Settings, fn: Callable[[RedisStore], Awaitable[T]]) -> T
     assert url is not None  # connected_settings filled it in or raised
 
     async def main() -> T:
-        store = RedisStore.from_url(url, prefix=settings.redis_key_prefix)
+        store = RedisStore.from_url(url, prefix=settings.redis_key_prefix, cluster=settings.redis_cluster)
         try:
             return await fn(store)
         finally:

@@ -88,8 +88,11 @@ def worker(
 
     # Subscribe to the registered organisations' topics from the start (one rebalance, not two). Without
     # Redis the worker still starts: it follows the registry, and retries its batches, once Redis is back.
+    # A Redis it must not write (an earlier key layout, the wrong cluster mode) stops it here (exit 2).
     try:
         inputs = asyncio.run(registered_inputs(settings))
+    except ConfigError:
+        raise
     except Exception as exc:  # noqa: BLE001
         obj.err.print(f"registry not readable yet ({exc!r}): subscribing to organisations' topics later")
         inputs = None

@@ -296,7 +296,7 @@ async def run_pipeline_bench(
     burst, and the passthrough loop is not run: the figure is the latency, not the capacity."""
     url = settings.redis_url_value()
     assert url is not None, "settings.redis_url is required"
-    store = RedisStore.from_url(url, prefix=settings.redis_key_prefix)
+    store = RedisStore.from_url(url, prefix=settings.redis_key_prefix, cluster=settings.redis_cluster)
     passthrough_topic = await prepare(settings, store)
     built = datetime.now(UTC)
     messages = build_messages(synthetic_reports(n, seed=seed), built)

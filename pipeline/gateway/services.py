@@ -18,6 +18,7 @@ from pipeline.processors.score import ScoreModel
 from pipeline.state.apikeys import ApiKeyStore, RedisApiKeys
 from pipeline.state.collections import CollectionStore, RedisCollections
 from pipeline.state.ratelimit import RateLimiter, RedisRateLimiter
+from pipeline.state.redis_client import redis_from_url
 from pipeline.state.redis_store import RedisStore
 from pipeline.state.store import Store
 from pipeline.stix.times import Clock, utc_now
@@ -65,7 +66,7 @@ def build_services(settings: Settings, *, now: Callable[[], datetime] = utc_now)
     url = settings.redis_url_value()
     if url is None:
         raise ValueError("the gateway needs Redis: set SCAMSHARE_REDIS_URL or --redis-url")
-    client = aioredis.Redis.from_url(url, decode_responses=False)
+    client = redis_from_url(url, cluster=settings.redis_cluster)
     prefix = settings.redis_key_prefix
     store = RedisStore(client, prefix=prefix, dedup_ttl_s=settings.dedup_window_s)
     registry = Registry(store, refresh_s=min(1.0, settings.registry_refresh_s))

@@ -42,6 +42,7 @@ from pipeline.kafka.read import end_offsets, reader, topic_partitions
 from pipeline.kafka.topics import ensure_topics, feed_topic_spec, input_topic_spec
 from pipeline.producers.publisher import Publisher
 from pipeline.state.org import Organisation
+from pipeline.state.redis_client import sync_redis_from_url
 from pipeline.state.redis_store import RedisStore
 from pipeline.state.subscription import Subscription
 from pipeline.stix.tlp import TLP
@@ -138,7 +139,9 @@ class Canary:
         url = self.settings.redis_url_value()
         if url is None:
             raise CanaryError("the canary needs Redis (its subscription lives there)")
-        store = RedisStore.from_url(url, prefix=self.settings.redis_key_prefix)
+        store = RedisStore.from_url(
+            url, prefix=self.settings.redis_key_prefix, cluster=self.settings.redis_cluster
+        )
 
         async def register() -> None:
             try:
@@ -149,7 +152,7 @@ class Canary:
 
         asyncio.run(register())
         self._state_key = store.state_key
-        self._redis = redis.Redis.from_url(url)
+        self._redis = sync_redis_from_url(url, cluster=self.settings.redis_cluster)
         own = input_topic_spec(self.settings, self.settings.topics.submissions_of(CANARY_ID))
         ensure_topics(build_admin(self.settings), [feed_topic_spec(self.settings, self.topic), own])
         self._publisher = Publisher(

@@ -6,7 +6,6 @@ import contextlib
 from collections.abc import Iterator, Mapping
 
 import orjson
-import redis
 
 from pipeline.config import Settings
 from pipeline.identity.acls import reader_group
@@ -15,6 +14,7 @@ from pipeline.ops.lag import EndSource
 from pipeline.ops.lagstatus import StatusRules
 from pipeline.ops.sampler import LagSampler, TimeSource
 from pipeline.ops.timelag import History, LagHistory, MemoryHistory
+from pipeline.state.redis_client import sync_redis_from_url
 from pipeline.state.redis_store import RedisStore
 from pipeline.state.subscription import Subscription
 
@@ -29,7 +29,11 @@ def open_sampler(
 ) -> Iterator[LagSampler]:
     """A sampler with its history in Redis when there is one (shared with the exporter), else in memory."""
     url = settings.redis_url_value()
-    redis_history = LagHistory.from_url(url, prefix=settings.redis_key_prefix) if url else None
+    redis_history = (
+        LagHistory.from_url(url, prefix=settings.redis_key_prefix, cluster=settings.redis_cluster)
+        if url
+        else None
+    )
     history: History = redis_history if redis_history is not None else MemoryHistory()
     rules = StatusRules(window_s=window_s, min_span_s=min(60.0, window_s / 2), err_lag_seconds=slo_s)
     try:
@@ -53,7 +57,7 @@ def subscriber_topics(settings: Settings) -> Mapping[str, str]:
     if not url:
         return {}
     key = RedisStore.from_url(url, prefix=settings.redis_key_prefix).subs_key  # no I/O: only the key name
-    client = redis.Redis.from_url(url)
+    client = sync_redis_from_url(url, cluster=settings.redis_cluster)
     try:
         raw = client.hgetall(key)
     finally:

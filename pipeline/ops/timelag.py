@@ -28,6 +28,7 @@ import redis
 from pipeline.config import default
 from pipeline.ops.lag import UNKNOWN_GROUP, EndSource, GroupLag, PartitionLag
 from pipeline.ops.lagstatus import DEFAULT_RULES, CommitSample, Status, StatusRules, partition_status, worst
+from pipeline.state.redis_client import sync_redis_from_url
 
 logger = logging.getLogger(__name__)
 
@@ -148,8 +149,10 @@ class LagHistory:
         self._ttl = ttl_s
 
     @classmethod
-    def from_url(cls, url: str, *, prefix: str = DEFAULT_PREFIX, **kwargs: Any) -> LagHistory:
-        return cls(redis.Redis.from_url(url, decode_responses=False), prefix=prefix, **kwargs)
+    def from_url(
+        cls, url: str, *, prefix: str = DEFAULT_PREFIX, cluster: bool = False, **kwargs: Any
+    ) -> LagHistory:
+        return cls(sync_redis_from_url(url, cluster=cluster, decode_responses=False), prefix=prefix, **kwargs)
 
     def close(self) -> None:
         self._r.close()

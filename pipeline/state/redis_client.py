@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import redis
 import redis.asyncio as aioredis
+import redis.cluster
 from hiredis import pack_command as _hiredis_pack  # a dependency: redis[hiredis]
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.connection import AbstractConnection, Connection, SSLConnection, UnixDomainSocketConnection
@@ -67,3 +69,12 @@ def redis_from_url(url: str, *, cluster: bool = False, **kwargs: Any) -> Any:
     pool = client.connection_pool
     pool.connection_class = _PACKED.get(pool.connection_class, pool.connection_class)
     return client
+
+
+def sync_redis_from_url(url: str, *, cluster: bool = False, **kwargs: Any) -> Any:
+    """The synchronous client of the operator tools (lag history, exporter, canary): ``redis.Redis``, or with
+    ``cluster`` a ``redis.cluster.RedisCluster`` discovered from the node at ``url``. They send single-key
+    commands only, in non-transactional pipelines, which a cluster client splits by node."""
+    if cluster:
+        return redis.cluster.RedisCluster.from_url(url, **kwargs)
+    return redis.Redis.from_url(url, **kwargs)

@@ -22,11 +22,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from redis.exceptions import RedisClusterException, ResponseError
+
 from pipeline.errors import ConfigError
 from pipeline.state.redis_keys import Keys
 from pipeline.state.redis_store import LAYOUT, RedisStore, glob_escape
 
-__all__ = ["LayoutError", "MigrationReport", "check_layout", "migrate_layout"]
+__all__ = ["LayoutError", "MigrationReport", "check_layout", "check_mode", "migrate_layout"]
 
 
 class LayoutError(ConfigError):
@@ -49,9 +51,35 @@ async def _layout_1_present(store: RedisStore) -> bool:
     return bool(await store.client.exists(f"{p}subs", f"{p}orgs", f"{p}subs:rev", f"{p}orgs:rev"))
 
 
+async def check_mode(store: RedisStore) -> None:
+    """Raise :class:`LayoutError` when the client and the server disagree about Redis Cluster: a cluster
+    client on a server without cluster mode cannot start, and a plain client on a cluster node would get
+    MOVED for most keys mid-run. A server that refuses ``INFO cluster`` (some managed ones) is not asked."""
+    if store.is_cluster:
+        try:
+            await store.client.initialize()
+        except RedisClusterException as exc:
+            raise LayoutError(
+                "SCAMSHARE_REDIS_CLUSTER is set, but the Redis at redis_url is not a Redis Cluster node "
+                f"({exc}): unset it for a single Redis (or Sentinel), or give a node of the cluster"
+            ) from exc
+        return
+    try:
+        info = await store.client.info("cluster")
+    except ResponseError:
+        return
+    if int(info.get("cluster_enabled", 0)):
+        raise LayoutError(
+            "the Redis at redis_url is a Redis Cluster node: set SCAMSHARE_REDIS_CLUSTER=true, so that "
+            "every key goes to the primary of its slot"
+        )
+
+
 async def check_layout(store: RedisStore) -> None:
-    """Record the layout on a Redis that has none (a fresh one), or raise :class:`LayoutError` when it
-    holds an earlier layout's keys; a later layout than this code's is refused too (fail closed)."""
+    """Check the Redis mode (:func:`check_mode`), then record the layout on a Redis that has none (a fresh
+    one), or raise :class:`LayoutError` when it holds an earlier layout's keys; a later layout than this
+    code's is refused too (fail closed)."""
+    await check_mode(store)
     r, key = store.client, store.keys.layout
     found = await r.get(key)
     if found is None:

@@ -82,8 +82,9 @@ class Runtime:
             url = self.settings.redis_url_value()
             if url is None:
                 raise RuntimeError("redis_url is not configured")
+            s = self.settings
             self._store = RedisStore.from_url(
-                url, prefix=self.settings.redis_key_prefix, dedup_ttl_s=self.settings.dedup_window_s
+                url, prefix=s.redis_key_prefix, dedup_ttl_s=s.dedup_window_s, cluster=s.redis_cluster
             )
         return self._store
 

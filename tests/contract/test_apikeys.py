@@ -16,15 +16,21 @@ import redis.asyncio as aioredis
 
 from pipeline.state.apikeys import ApiKeyStore, MemoryApiKeys, RedisApiKeys, digest, parse_token
 from pipeline.state.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from pipeline.state.redis_client import redis_from_url
 from pipeline.state.redis_store import glob_escape
 
 NOW = 1_795_000_000_000  # ms (2026-11-18)
+#: the Redis implementations run on a single server and on a Redis Cluster (SCAMSHARE_REDIS_CLUSTER)
+REDIS_PARAMS = [
+    pytest.param("redis", marks=pytest.mark.integration),
+    pytest.param("cluster", marks=pytest.mark.integration),
+]
 
 
 async def _cleanup(client: aioredis.Redis, prefix: str) -> None:
     keys = [k async for k in client.scan_iter(match=glob_escape(prefix) + "*", count=1000)]
-    if keys:
-        await client.delete(*keys)
+    for key in keys:  # one key per DEL: a Redis Cluster refuses keys of several slots in one
+        await client.delete(key)
 
 
 def secret_of(token: str) -> str:
@@ -33,10 +39,13 @@ def secret_of(token: str) -> str:
 
 
 @asynccontextmanager
-async def _redis(request: pytest.FixtureRequest) -> AsyncIterator[tuple[aioredis.Redis, str]]:
-    url: str = request.getfixturevalue("contract_redis_url")
+async def _redis(
+    request: pytest.FixtureRequest, *, cluster: bool = False
+) -> AsyncIterator[tuple[aioredis.Redis, str]]:
+    """A client of the contract Redis, or of the 3-primary Redis Cluster (tests/contract/conftest)."""
+    url: str = request.getfixturevalue("contract_cluster_url" if cluster else "contract_redis_url")
     prefix: str = request.getfixturevalue("contract_prefix")
-    client = aioredis.Redis.from_url(url, decode_responses=False)
+    client = redis_from_url(url, cluster=cluster)
     try:
         yield client, prefix
     finally:
@@ -50,21 +59,21 @@ async def redis_client(request: pytest.FixtureRequest) -> AsyncIterator[tuple[ai
         yield found
 
 
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.integration)])
+@pytest.fixture(params=["memory", *REDIS_PARAMS])
 async def keys(request: pytest.FixtureRequest) -> AsyncIterator[ApiKeyStore]:
     if request.param == "memory":
         yield MemoryApiKeys()
         return
-    async with _redis(request) as (client, prefix):
+    async with _redis(request, cluster=request.param == "cluster") as (client, prefix):
         yield RedisApiKeys(client, prefix)
 
 
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.integration)])
+@pytest.fixture(params=["memory", *REDIS_PARAMS])
 async def limiter(request: pytest.FixtureRequest) -> AsyncIterator[RateLimiter]:
     if request.param == "memory":
         yield MemoryRateLimiter()
         return
-    async with _redis(request) as (client, prefix):
+    async with _redis(request, cluster=request.param == "cluster") as (client, prefix):
         yield RedisRateLimiter(client, prefix)
 
 

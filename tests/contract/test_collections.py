@@ -29,6 +29,7 @@ from pipeline.state.collections import (
     RedisCollections,
     stamp,
 )
+from pipeline.state.redis_client import redis_from_url
 from pipeline.state.redis_store import glob_escape
 
 #: about 2026-11-18, in microseconds: beyond what a Lua ``tostring`` keeps exact (14 digits)
@@ -49,19 +50,27 @@ def obj(n: int, kind: str = "indicator", version: str = T1, body: str = "", *, r
 
 async def _cleanup(client: aioredis.Redis, prefix: str) -> None:
     keys = [k async for k in client.scan_iter(match=glob_escape(prefix) + "*", count=1000)]
-    for start in range(0, len(keys), 500):
-        await client.delete(*keys[start : start + 500])
+    for key in keys:  # one key per DEL: a Redis Cluster refuses keys of several slots in one
+        await client.delete(key)
 
 
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.integration)])
+@pytest.fixture(
+    params=[
+        "memory",
+        pytest.param("redis", marks=pytest.mark.integration),
+        pytest.param("cluster", marks=pytest.mark.integration),
+    ]
+)
 async def store(request: pytest.FixtureRequest) -> AsyncIterator[CollectionStore]:
-    """Each test runs once per implementation; the Redis one's keys are deleted afterwards."""
+    """Each test runs once per implementation, and the Redis one on a single server and on a 3-primary Redis
+    Cluster (tests/contract/conftest); the Redis keys are deleted afterwards."""
     if request.param == "memory":
         yield MemoryCollections()
         return
-    url: str = request.getfixturevalue("contract_redis_url")
+    cluster = request.param == "cluster"
+    url: str = request.getfixturevalue("contract_cluster_url" if cluster else "contract_redis_url")
     prefix: str = request.getfixturevalue("contract_prefix")
-    client = aioredis.Redis.from_url(url, decode_responses=False)
+    client = redis_from_url(url, cluster=cluster)
     try:
         yield RedisCollections(client, prefix)
     finally:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
-
-from datetime import UTC, datetime
 
 from pipeline.state.quotas import AdmitRequest, MemoryQuotas, QuotaStore, RedisQuotas
 from pipeline.wire.message import InMessage

@@ -13,7 +13,7 @@ from pipeline.cli.context import CliContext
 from pipeline.cli.state import state
 from pipeline.config import Settings
 from pipeline.state.redis_fields import state_to_fields
-from pipeline.state.redis_layout import LayoutError, check_layout
+from pipeline.state.redis_layout import LayoutError, check_layout, check_mode
 from pipeline.state.redis_store import LAYOUT, RedisStore
 from pipeline.state.subscription import Subscription
 from tests.contract.test_store_contract import STATE
@@ -83,3 +83,32 @@ async def test_a_later_layout_than_this_code_is_refused(redis_store: RedisStore)
     with pytest.raises(LayoutError, match=f"layout {LAYOUT + 1}"):
         await check_layout(redis_store)
 
+
+# -- the Redis mode: a cluster client on a single Redis, a plain one on a cluster node --------------------
+
+
+async def test_the_cluster_mode_each_side_expects_is_checked_before_anything_is_written(
+    redis_store: RedisStore, cluster_store: RedisStore, contract_redis_url: str, contract_cluster_url: str
+) -> None:
+    # The right mode on either side passes (and marks the layout, on the cluster too).
+    await check_mode(redis_store)
+    await check_layout(cluster_store)
+    assert await cluster_store.client.get(cluster_store.keys.layout) == str(LAYOUT).encode()
+
+    told_cluster = RedisStore.from_url(contract_redis_url, prefix=redis_store.keys.p, cluster=True)
+    try:
+        with pytest.raises(
+            LayoutError, match=r"SCAMSHARE_REDIS_CLUSTER is set, but .* not a Redis Cluster node"
+        ):
+            await check_layout(told_cluster)
+    finally:
+        await told_cluster.close()
+
+    # A plain client on one node of a 3-primary cluster would get MOVED for two thirds of the slots.
+    told_single = RedisStore.from_url(contract_cluster_url, prefix=cluster_store.keys.p)
+    try:
+        with pytest.raises(LayoutError, match="is a Redis Cluster node: set SCAMSHARE_REDIS_CLUSTER=true"):
+            await check_layout(told_single)
+    finally:
+        await told_single.close()
+    assert await redis_store.client.get(redis_store.keys.layout) is None  # refused before any write

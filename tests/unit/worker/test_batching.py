@@ -85,7 +85,9 @@ async def test_a_steady_trickle_is_cut_at_the_window(tmp_path: Path) -> None:
 
 
 async def test_the_generator_acks_nothing_and_restores_the_stream_when_closed(tmp_path: Path) -> None:
-    got, stream = await collect(tmp_path, lambda ch: send(ch, range(3)), want=3, max_=10, within=1.0, gap=0.01)
+    got, stream = await collect(
+        tmp_path, lambda ch: send(ch, range(3)), want=3, max_=10, within=1.0, gap=0.01
+    )
     assert [values for values, _ in got] == [[0, 1, 2]]
     assert stream.enable_acks is True
     assert not stream._processors  # its buffering processor is gone
