@@ -40,21 +40,18 @@ from pipeline.subscribers.taxii_channel import redis_taxii_channel
 from pipeline.wire.headers import header_map
 from pipeline.wire.message import InMessage
 from pipeline.worker.batching import natural_batches
-from pipeline.worker.decay import DecaySweep
 from pipeline.worker.heap import install_heap_freeze
 from pipeline.worker.held import install_release_timer
 from pipeline.worker.inputs import InputTopics
-from pipeline.worker.poison import INFRASTRUCTURE_ERRORS, process_isolating
+from pipeline.worker.poison import process_isolating
+from pipeline.worker.redis_check import install_redis_check
 from pipeline.worker.runtime import Runtime
 from pipeline.worker.sightings import SightingStep
+from pipeline.worker.timers import install_decay_timer, timer_retries
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-
-#: A decay tick that fails for these is simply tried again on the next tick.
-DECAY_RETRIED: tuple[type[BaseException], ...] = (*INFRASTRUCTURE_ERRORS, RuntimeError)
 
 
 def faust_broker_url(bootstrap: str, scheme: str = "kafka") -> str:
@@ -179,8 +176,13 @@ async def run_agent(
     batch: int,
     within: float,
     gap: float,
+    ready: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
-    """The loop every agent runs: batch, process (isolating poison), retry infrastructure failures."""
+    """The loop every agent runs: batch, process (isolating poison), retry infrastructure failures.
+
+    ``ready`` is awaited before the first message is read (the Redis checks of :meth:`Runtime.verified`)."""
+    if ready is not None:
+        await ready()
     batches_of = batches(stream, batch, within, gap)
     async for msgs in batches_of:
         try:
@@ -228,8 +230,7 @@ def build_worker(
     """
     # The effective client configuration: a credentials file brings the bootstrap and the login too.
     conf = settings.librdkafka()
-    bootstrap = conf.get("bootstrap.servers")
-    if not bootstrap:
+    if not (bootstrap := conf.get("bootstrap.servers")):
         raise ValueError("a bootstrap server (settings.bootstrap or credentials_file) is required")
     datadir = settings.state_dir / "faust"
     datadir.mkdir(parents=True, exist_ok=True)  # faust fails to start when it is missing
@@ -270,7 +271,7 @@ def build_worker(
     follower = InputTopics(app, submissions, sightings, topics, initial=inputs)
     run = functools.partial(
         run_agent, dlq_topic=topics.dlq, batch=settings.worker_batch_size,
-        within=settings.worker_batch_within_s, gap=settings.worker_batch_gap_s,
+        within=settings.worker_batch_within_s, gap=settings.worker_batch_gap_s, ready=runtime.verified,
     )  # fmt: skip
 
     @app.agent(submissions, name="ingest")
@@ -312,22 +313,10 @@ def build_worker(
                 logger.warning("registry refresh failed, retrying: %r", exc)
             await asyncio.sleep(settings.registry_refresh_s)
 
+    install_redis_check(app, runtime)
     install_heap_freeze(app)
-    sweep: list[DecaySweep] = []
-
-    @app.timer(interval=settings.decay_interval_s, on_leader=True)  # type: ignore[untyped-decorator]
-    async def decay() -> None:
-        # One worker (the leader) walks the indicators a slice per tick; a failed tick is retried next tick.
-        if not sweep:
-            sweep.append(DecaySweep(runtime.versions(), batch=settings.decay_batch))
-        try:
-            result = await sweep[0].tick()
-        except DECAY_RETRIED as exc:
-            logger.warning("decay tick failed, next tick retries: %r", exc)
-            return
-        logger.debug("decay tick %s", result)
-
-    install_release_timer(app, runtime, retried=DECAY_RETRIED)
+    install_decay_timer(app, runtime)
+    install_release_timer(app, runtime, retried=timer_retries)
 
     @app.agent(indicators, name="fanout")
     async def fanout(stream: faust.StreamT[Any]) -> None:

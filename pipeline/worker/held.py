@@ -8,6 +8,7 @@ released twice after a crash is recognised by its submission or sighting mark) a
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import faust
@@ -45,7 +46,7 @@ async def release_held(admission: Admission, ingest: IngestStep, sightings: Sigh
 
 
 def install_release_timer(
-    app: faust.App, runtime: Runtime, *, retried: tuple[type[BaseException], ...]
+    app: faust.App, runtime: Runtime, *, retried: Callable[[BaseException], bool]
 ) -> None:
     """A leader-only timer: one worker offers the held (over-quota) messages again, oldest first."""
     steps: list[tuple[IngestStep, SightingStep]] = []
@@ -60,5 +61,7 @@ def install_release_timer(
             steps.append((runtime.ingest_step(), sightings))
         try:
             await release_held(admission, *steps[0])
-        except retried as exc:
+        except Exception as exc:
+            if not retried(exc):
+                raise
             logger.warning("releasing held messages failed, the next tick retries: %r", exc)

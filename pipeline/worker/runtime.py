@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass, field
 
 from confluent_kafka import Producer
 
 from pipeline.canon import phone
 from pipeline.config import Settings
+from pipeline.errors import ConfigError
 from pipeline.kafka.emit import KafkaEmitter
 from pipeline.processors.allowlist import load_allowlist
 from pipeline.processors.enrich import Enricher, default_enrichers, load_config
 from pipeline.processors.score import ScoreModel
 from pipeline.state.quotas import RedisQuotas
+from pipeline.state.redis_layout import check_layout
 from pipeline.state.redis_store import RedisStore
 from pipeline.wire.limits import Limits
 from pipeline.worker.admission import Admission
@@ -21,6 +24,11 @@ from pipeline.worker.ingest import IngestStep
 from pipeline.worker.online import Guarded, build_online
 from pipeline.worker.registry import Registry
 from pipeline.worker.versions import VersionPublisher
+
+logger = logging.getLogger(__name__)
+
+#: How often an agent asks again whether Redis is reachable before its first batch.
+VERIFY_RETRY_S = 1.0
 
 
 @dataclass
@@ -37,6 +45,7 @@ class Runtime:
     #: Each organisation's (sector, country), kept current by the registry, for the diversity option.
     profiles: dict[str, tuple[str, str]] = field(default_factory=dict)
     _admission: Admission | None = None
+    _verified: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
         # Every new phone number's facts are read: load the carrier and geocoder data with the worker, not
@@ -140,6 +149,27 @@ class Runtime:
 
         admin = build_admin(self.settings)
         return set(await asyncio.get_running_loop().run_in_executor(None, list_topics, admin, prefix))
+
+    async def verify_redis(self) -> None:
+        """Check that this Redis is one the worker may write — its cluster mode and key layout
+        (:func:`pipeline.state.redis_layout.check_layout`) — retrying while Redis is away, then let the agents
+        start (:meth:`verified`). A worker started while Redis refused it (the CLI's own check could not
+        run) so still refuses an earlier layout or the wrong mode: :class:`~pipeline.errors.ConfigError`
+        is raised, in the app task that runs this, which stops the worker with nothing read."""
+        while not self._verified.is_set():
+            try:
+                await check_layout(self.store())
+            except ConfigError:
+                raise
+            except Exception as exc:  # noqa: BLE001  (Redis away or refusing us: ask again)
+                logger.warning("Redis not checked yet, retrying: %r", exc)
+                await asyncio.sleep(VERIFY_RETRY_S)
+                continue
+            self._verified.set()
+
+    async def verified(self) -> None:
+        """Return once :meth:`verify_redis` passed: every agent awaits it before its first batch."""
+        await self._verified.wait()
 
     async def ensure_feeds(self, names: list[str]) -> None:
         from pipeline.kafka.clients import build_admin  # noqa: PLC0415

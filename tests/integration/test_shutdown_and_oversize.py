@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import redis
 
 from pipeline.config import Settings
 from pipeline.dev.proc import free_port
@@ -63,27 +67,60 @@ def wait_for(log: Path, text: str, timeout_s: float = 60) -> None:
     raise AssertionError(f"{text!r} never appeared in {log}:\n" + log.read_text(errors="replace")[-3000:])
 
 
+@contextmanager
+def redis_refusing_writes(client: redis.Redis) -> Iterator[None]:
+    """maxmemory 1 byte (policy noeviction): every write, scripts included, gets OOM; reads still work."""
+    before = client.config_get("maxmemory")["maxmemory"]  # redis-py decodes CONFIG GET
+    client.config_set("maxmemory", 1)
+    try:
+        yield
+    finally:
+        client.config_set("maxmemory", before)
+
+
+def wait_checked(client: redis.Redis, settings: Settings, proc: subprocess.Popen[bytes]) -> None:
+    """Until the worker has checked its Redis (it marks a fresh prefix with the key layout)."""
+    deadline = time.monotonic() + 60
+    while client.get(f"{settings.redis_key_prefix}layout") is None:
+        assert proc.poll() is None and time.monotonic() < deadline, "the worker never checked its Redis"
+        time.sleep(0.1)
+
+
 async def test_a_worker_stopped_while_retrying_commits_nothing_it_did_not_process(
-    settings: Settings, store: RedisStore, tmp_path: Path
+    settings: Settings, store: RedisStore, redis_client: redis.Redis, tmp_path: Path
 ) -> None:
     ensure_topics(build_admin(settings), pipeline_topics(settings))
     await enrol_async(settings, store, "telco-th")
-    send(settings, reports(3))
-    # Without Redis the worker cannot read the registry, so it reads only the shared topic: one message
-    # there (it names no organisation) is the batch that fails and is retried.
-    shared = build_producer(settings)
-    produce(shared, settings.topics.submissions, b"k", reports(1)[0][1])
-    assert shared.flush(30) == 0
-    # Redis is unreachable: every batch fails for an infrastructure reason and is retried, never acked.
-    unreachable = settings.replace(redis_url=f"redis://127.0.0.1:{free_port()}/0")
-    log = tmp_path / "stuck-worker.log"
-    stuck = start_worker(unreachable, log)
-    try:
-        wait_for(log, "ingest failed (attempt 2")
-    finally:
-        stop_worker(stuck)  # SIGTERM in the middle of the retries
-    assert stuck.returncode is not None
     inputs = [settings.topics.submissions, settings.topics.submissions_of("telco-th")]
+
+    # Redis refuses every write once the worker is up: each batch fails for an infrastructure reason and is
+    # retried, never acked (and never dead-lettered: OOM is not the reports' fault).
+    log = tmp_path / "stuck-worker.log"
+    stuck = start_worker(settings, log)
+    try:
+        wait_checked(redis_client, settings, stuck)
+        with redis_refusing_writes(redis_client):
+            send(settings, reports(3))
+            shared = build_producer(settings)  # and one on the shared topic (it names no organisation)
+            produce(shared, settings.topics.submissions, b"k", reports(1)[0][1])
+            assert shared.flush(30) == 0
+            wait_for(log, "ingest failed (attempt 2")
+            stop_worker(stuck)  # SIGTERM in the middle of the retries
+    finally:
+        stop_worker(stuck)
+    assert stuck.returncode is not None
+    assert "dead-lettered" not in log.read_text(errors="replace")
+    lag = group_lag(settings, build_admin(settings), settings.app_id, inputs, "fetch")
+    assert lag.lag == 4, f"offsets committed past unprocessed messages: {lag}"
+
+    # Redis unreachable from the start: the worker does not read a message before it could check Redis.
+    unreachable = settings.replace(redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    log = tmp_path / "unreachable-worker.log"
+    waiting = start_worker(unreachable, log)
+    try:
+        wait_for(log, "Redis not checked yet, retrying")
+    finally:
+        stop_worker(waiting)
     lag = group_lag(settings, build_admin(settings), settings.app_id, inputs, "fetch")
     assert lag.lag == 4, f"offsets committed past unprocessed messages: {lag}"
 

@@ -8,12 +8,14 @@ and the state spread over every primary. A command that touched two slots would 
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 import redis
+from pydantic import SecretStr
 
 from pipeline.config import Settings
 from pipeline.dev.redis_cluster import RedisClusterStack
@@ -170,3 +172,38 @@ def test_a_worker_refuses_a_redis_of_an_earlier_key_layout(tmp_path: Path, stack
     finally:
         client.delete(f"{old.redis_key_prefix}orgs")
         client.close()
+
+
+def test_a_worker_started_before_it_may_use_redis_checks_it_before_its_first_batch(
+    tmp_path: Path, stack: StackAddresses
+) -> None:
+    """The CLI's check cannot run while Redis refuses the worker; its agents check before their first batch.
+
+    The worker logs in as a Redis user that does not exist yet (refused: "registry not readable yet", it
+    starts anyway). Then Redis gets layout 1's registry under its prefix and the user is created: the
+    agents' check finds layout 1 and the worker stops, having written nothing. Before, it ran on.
+    """
+    base = module_settings(stack.bootstrap, stack.redis_url, tmp_path / ".scamshare")
+    user, password = f"u{base.app_id}", "not-yet"
+    at = stack.redis_url.split("://", 1)[1]
+    late = base.model_copy(update={"redis_url": SecretStr(f"redis://{user}:{password}@{at}")})
+    ensure_topics(build_admin(late), pipeline_topics(late))
+    admin = redis.Redis.from_url(stack.redis_url)
+    try:
+        with running_worker(late, {}) as proc:
+            deadline = time.monotonic() + 60
+            log = late.state_dir / "worker.log"
+            while "registry not readable yet" not in log.read_text(errors="replace"):
+                assert proc.poll() is None and time.monotonic() < deadline, log.read_text(errors="replace")
+                time.sleep(0.2)
+            admin.hset(f"{late.redis_key_prefix}orgs", "org-x", "{}")
+            admin.execute_command("ACL", "SETUSER", user, "on", f">{password}", "~*", "&*", "+@all")
+            code = proc.wait(60)
+        text = log.read_text(errors="replace")
+        assert code != 0, text[-3000:]
+        assert "holds key layout 1" in text, text[-3000:]
+        assert admin.get(f"{late.redis_key_prefix}layout") is None
+    finally:
+        admin.execute_command("ACL", "DELUSER", user)
+        admin.delete(f"{late.redis_key_prefix}orgs")
+        admin.close()

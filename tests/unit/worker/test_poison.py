@@ -6,6 +6,17 @@ from dataclasses import dataclass
 
 import orjson
 import pytest
+from redis.exceptions import (
+    AuthenticationError,
+    ClusterDownError,
+    MasterDownError,
+    NoPermissionError,
+    OutOfMemoryError,
+    ReadOnlyError,
+    ResponseError,
+    SlotNotCoveredError,
+    TryAgainError,
+)
 
 from pipeline.canon import Canonical
 from pipeline.errors import ContentionError
@@ -49,7 +60,35 @@ async def test_the_failing_message_is_dead_lettered_once_and_the_rest_processed(
 
 
 @pytest.mark.parametrize(
-    "error", [ConnectionRefusedError("redis down"), ContentionError("lost 20 times"), TimeoutError()]
+    "error",
+    [
+        ConnectionRefusedError("redis down"),
+        ContentionError("lost 20 times"),
+        TimeoutError(),
+        # Redis refusing writes, as redis-py raises it for the server's reply (before, each of these had every
+        # report of the batch dead-lettered as processing_error):
+        ReadOnlyError("You can't write against a read only replica."),  # a demoted primary (failover)
+        OutOfMemoryError("command not allowed when used memory > 'maxmemory'."),
+        NoPermissionError("this user has no permissions to run the 'evalsha' command"),
+        AuthenticationError("invalid username-password pair or user is disabled."),
+        ClusterDownError("The cluster is down"),
+        MasterDownError("Link with MASTER is down and replica-serve-stale-data is set to 'no'."),
+        TryAgainError("Multiple keys request during rehashing of slot"),
+        SlotNotCoveredError("Command # 1 (EVALSHA) does not have a node for slot 7"),
+        ResponseError("MISCONF Redis is configured to save RDB snapshots, but it's unable to persist"),
+        ResponseError("BUSY Redis is busy running a script."),
+        ResponseError("NOREPLICAS Not enough good replicas to write."),
+        # A write refused inside a script: a plain script error quoting the code (as Redis 7 sends it).
+        ResponseError(
+            "Error running script (call to f_e4aa9592f1b222ebe53514593da1e1480c62013d): @user_script:2: "
+            "@user_script: 2: -OOM command not allowed when used memory > 'maxmemory'."
+        ),
+        ResponseError(
+            "Error running script (call to f_0): @user_script:9: -READONLY You can't write against a "
+            "read only replica."
+        ),
+    ],
+    ids=lambda e: type(e).__name__ + (f"-{str(e).split()[0]}" if type(e) is ResponseError else ""),
 )
 async def test_infrastructure_errors_are_left_to_the_retry(error: Exception) -> None:
     store, step, dlq = MemoryStore(now=lambda: NOW), Step(error), ListEmitter()
@@ -58,6 +97,15 @@ async def test_infrastructure_errors_are_left_to_the_retry(error: Exception) -> 
     assert dlq.messages == []
     assert step.processed == []
     assert await store.stats() == {}
+
+
+async def test_a_redis_error_about_the_call_itself_is_isolated_like_any_bug() -> None:
+    """A script error is the code failing on what it was given: the message is found and dead-lettered."""
+    error = ResponseError("Error running script (call to f_1c2d...): @user_script:12: bad argument")
+    store, step, dlq = MemoryStore(now=lambda: NOW), Step(error), ListEmitter()
+    await isolate(step, batch(b"a", b"poison"), store, dlq)
+    assert [value for _, _, value, _ in dlq.messages] == [b"poison"]
+    assert step.processed == [b"a"]
 
 
 @dataclass(frozen=True)
