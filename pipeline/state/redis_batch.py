@@ -1,22 +1,26 @@
-"""Commands sent together: one pipeline on a single Redis, concurrent single-slot calls on Redis Cluster.
+"""Commands sent together: one pipeline on a single Redis, one pipeline per primary on Redis Cluster.
 
-redis-py's cluster pipeline refuses scripts (EVALSHA) and multi-key reads (MGET), which are what the store
-batches. So on a cluster the same commands go out as concurrent calls, each routed to the primary of its
-slot (at most :data:`CONCURRENCY` in flight: a node's connection pool is bounded); on one Redis (or
-Sentinel) they stay one pipeline, one round trip. Each command touches one slot either way — the key
-layout (:mod:`pipeline.state.redis_keys`) sees to it.
+On one Redis (or Sentinel) the batch is one pipeline, one round trip. On a cluster it is redis-py's cluster
+pipeline, which groups the commands by the node that serves their slot and sends each node its share in one
+round trip (concurrently). That pipeline refuses EVALSHA and MGET by name, so scripts go out as
+``EVALSHA`` through ``execute_command`` — loaded on every primary first, once per client — and an MGET of
+keys in several slots as one MGET per slot, reassembled. Each command touches one slot either way: the key
+layout (:mod:`pipeline.state.redis_keys`) sees to it. ``bench pipeline`` on a 3-primary cluster: 1,301-1,366/s
+(one concurrent call per command before: 883-885/s), against 1,493-1,498/s on one Redis in the same hour.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
 from redis.crc import key_slot
+from redis.exceptions import NoScriptError
 
 __all__ = ["CONCURRENCY", "Batch", "is_cluster", "mget"]
 
@@ -61,15 +65,60 @@ class Batch:
                         await what(keys=args[0], args=args[1], client=pipe)
                 return list(await pipe.execute())
         await self._client.initialize()  # once (it locks): concurrent first calls must not each discover
-        return await bounded([self._one(what, args, kwargs) for what, args, kwargs in self._calls])
+        await _load_scripts(self._client, [w for w, _, _ in self._calls if not isinstance(w, str)])
+        try:
+            return await self._cluster_pipeline()
+        except NoScriptError:
+            _LOADED.pop(self._client, None)  # a primary lost its scripts (restart, failover): load again
+            raise
 
-    def _one(
-        self, what: str | AsyncScript, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> Callable[[], Awaitable[Any]]:
-        client = self._client
-        if isinstance(what, str):
-            return lambda: getattr(client, what)(*args, **kwargs)
-        return lambda: what(keys=args[0], args=args[1], client=client)
+    async def _cluster_pipeline(self) -> list[Any]:
+        # Per call: None (one reply) or, for an MGET, its keys' positions per slot.
+        plan: list[list[list[int]] | None] = []
+        async with self._client.pipeline(transaction=False) as pipe:
+            for what, args, kwargs in self._calls:
+                if not isinstance(what, str):
+                    keys, argv = args
+                    pipe.execute_command("EVALSHA", what.sha, len(keys), *keys, *argv)
+                    plan.append(None)
+                elif what == "mget":
+                    groups = _by_slot(list(args[0]))
+                    for group in groups:
+                        pipe.execute_command("MGET", *(args[0][i] for i in group))
+                    plan.append(groups)
+                else:
+                    getattr(pipe, what)(*args, **kwargs)
+                    plan.append(None)
+            replies = iter(await pipe.execute())
+        out: list[Any] = []
+        for (_, args, _), plan_of in zip(self._calls, plan, strict=True):
+            if plan_of is None:
+                out.append(next(replies))
+                continue
+            values: list[Any] = [None] * len(args[0])
+            for group in plan_of:
+                for i, value in zip(group, next(replies), strict=True):
+                    values[i] = value
+            out.append(values)
+        return out
+
+
+#: the scripts (by SHA) loaded on every primary, per cluster client
+_LOADED: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
+
+
+async def _load_scripts(client: Client, scripts: Sequence[AsyncScript]) -> None:
+    loaded = _LOADED.setdefault(client, set())
+    for script in {s.sha: s for s in scripts if s.sha not in loaded}.values():
+        await client.script_load(script.script)  # SCRIPT LOAD goes to every primary
+        loaded.add(script.sha)
+
+
+def _by_slot(keys: Sequence[Any]) -> list[list[int]]:
+    by_slot: dict[int, list[int]] = {}
+    for i, key in enumerate(keys):
+        by_slot.setdefault(key_slot(key.encode() if isinstance(key, str) else key), []).append(i)
+    return list(by_slot.values())
 
 
 async def bounded(calls: Sequence[Callable[[], Awaitable[Any]]], limit: int = CONCURRENCY) -> list[Any]:
@@ -90,10 +139,7 @@ async def mget(client: Client, keys: Sequence[str]) -> list[bytes | None]:
     if not is_cluster(client):
         return list(await client.mget(keys))
     await client.initialize()
-    by_slot: dict[int, list[int]] = {}
-    for i, key in enumerate(keys):
-        by_slot.setdefault(key_slot(key.encode()), []).append(i)
-    groups = list(by_slot.values())
+    groups = _by_slot(keys)
     replies = await bounded([functools.partial(client.mget, [keys[i] for i in g]) for g in groups])
     out: list[bytes | None] = [None] * len(keys)
     for group, values in zip(groups, replies, strict=True):

@@ -42,6 +42,7 @@ INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
     redis.exceptions.ConnectionError,  # AuthenticationError (WRONGPASS, NOAUTH) and BusyLoadingError too
     redis.exceptions.TimeoutError,
     redis.exceptions.ReadOnlyError,
+    redis.exceptions.NoScriptError,  # a primary lost its scripts (restart, failover): loaded again on retry
     redis.exceptions.OutOfMemoryError,
     redis.exceptions.NoPermissionError,
     redis.exceptions.ClusterError,  # ClusterDownError, MasterDownError
