@@ -27,32 +27,40 @@ def bench() -> None:
 
 
 @contextlib.contextmanager
-def bench_settings(obj: CliContext, settings: Settings, say: bool) -> Iterator[tuple[Settings, str]]:
+def bench_settings(
+    obj: CliContext, settings: Settings, say: bool, cluster: int = 0
+) -> Iterator[tuple[Settings, str]]:
     """Settings for one run: in a fresh namespace on the given broker and Redis, else on an embedded stack
-    started (and stopped) here. Yields the settings and where they point ("external" or "embedded")."""
+    started (and stopped) here — with ``cluster`` > 0 its state on an embedded Redis Cluster of that many
+    primaries. Yields the settings and where they point ("external", "embedded", "embedded-cluster")."""
     stamp = f"{datetime.now(UTC):%Y%m%dt%H%M%S}-{uuid.uuid4().hex[:6]}"
-    namespaced = {
+    namespaced: dict[str, Any] = {
         "topic_prefix": f"{settings.topic_prefix}bench-{stamp}.",
         "redis_key_prefix": f"{settings.redis_key_prefix}bench-{stamp}:",
         "app_id": f"{settings.app_id}-bench-{stamp}",
     }
-    if settings.bootstrap and settings.redis_url:
+    if settings.bootstrap and settings.redis_url and not cluster:
         yield override(settings, **namespaced), "external"
         return
     if settings.bootstrap or settings.redis_url:
-        raise click.UsageError("give both --bootstrap and --redis-url, or neither (embedded stack)")
-    from pipeline.dev import stack as devstack  # noqa: PLC0415
-
-    with (
-        tempfile.TemporaryDirectory(prefix="scamshare-bench-") as tmp,
-        devstack.EmbeddedStack(Path(tmp)) as stack,
-    ):
-        if say:
-            obj.err.print(f"started embedded broker {stack.bootstrap} and Redis {stack.redis_url}")
-        yield (
-            override(settings, bootstrap=stack.bootstrap, redis_url=stack.redis_url, **namespaced),
-            "embedded",
+        raise click.UsageError(
+            "give both --bootstrap and --redis-url, or neither (embedded stack; --redis-cluster: neither; "
+            "for your own cluster set SCAMSHARE_REDIS_CLUSTER=true)"
         )
+    from pipeline.dev import stack as devstack  # noqa: PLC0415
+    from pipeline.dev.redis_cluster import RedisClusterStack  # noqa: PLC0415
+
+    with contextlib.ExitStack() as running:
+        tmp = Path(running.enter_context(tempfile.TemporaryDirectory(prefix="scamshare-bench-")))
+        stack = running.enter_context(devstack.EmbeddedStack(tmp / "stack"))
+        redis_url, where = stack.redis_url, "embedded"
+        if cluster:
+            redis_url = running.enter_context(RedisClusterStack(tmp / "cluster", primaries=cluster)).url
+            namespaced["redis_cluster"] = True
+            where = "embedded-cluster"
+        if say:
+            obj.err.print(f"started embedded broker {stack.bootstrap} and Redis {redis_url} ({where})")
+        yield override(settings, bootstrap=stack.bootstrap, redis_url=redis_url, **namespaced), where
 
 
 @bench.command("pipeline")
@@ -83,6 +91,9 @@ def bench_settings(obj: CliContext, settings: Settings, say: bool) -> Iterator[t
     default=None,
     help="cProfile the worker while it processes the burst; write pstats here, top 25 to stderr.",
 )
+@click.option("--redis-cluster", "cluster", type=click.IntRange(0, 16), default=0, show_default=True,
+              help="Keep the state on an embedded Redis Cluster of this many primaries (with the embedded "
+              "broker); 0 = one Redis.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print only the JSON object.")
 @click.pass_obj
 @handle_errors
@@ -99,6 +110,7 @@ def pipeline_cmd(
     rates: str | None,
     workers: int,
     profile_out: Path | None,
+    cluster: int,
     as_json: bool,
 ) -> None:
     """Publish N synthetic reports (12 producers, ~30% repeats, every kind), run one worker in this process
@@ -141,11 +153,12 @@ def pipeline_cmd(
     profile = cProfile.Profile() if profile_out is not None else None
     if rate is not None:
         n = max(10, int(rate * (duration or 30.0)))
-    with bench_settings(obj, base, say) as (settings, where):
+    with bench_settings(obj, base, say, cluster) as (settings, where):
         result = asyncio.run(
             _run(settings, n, seed, rate, duration, sweep, explicit, workers, profile, progress)
         )
     result["stack"] = where
+    result["redis_cluster"] = settings.redis_cluster  # the state on a Redis Cluster (embedded or yours)
     if profile is not None and profile_out is not None:
         profile.dump_stats(str(profile_out))
         text = io.StringIO()

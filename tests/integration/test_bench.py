@@ -212,3 +212,31 @@ def pid_is_not_a_worker(pid: int) -> bool:
         return b"bench_worker" not in Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return True
+
+
+def test_bench_pipeline_on_an_embedded_redis_cluster_counts_the_same(
+    stack: StackAddresses, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--redis-cluster 3``: its own embedded broker and a 3-primary Redis Cluster, stopped afterwards."""
+    on_one_engine(stack, "tansu")  # it starts its own embedded broker, whatever the session's engine
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(
+        bench,
+        ["pipeline", "--reports", "200", "--redis-cluster", "3", "--json"],
+        obj=CliContext(settings=Settings(state_dir=tmp_path / ".scamshare")),
+    )
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert (out["stack"], out["redis_cluster"]) == ("embedded-cluster", True)
+    counts = out["counts"]
+    assert counts["published"] == counts["accepted"] == 200 and counts["rejected"] == 0
+    for sub in (s.id for s in BENCH_SUBSCRIBERS):
+        assert counts["delivered"][sub] == counts["feed_messages"][sub] > 0
+    assert out["redis"]["keys"]["i"]["keys"] == counts["indicators"] > 0
+
+    refused = CliRunner().invoke(
+        bench,
+        ["pipeline", "--redis-cluster", "3", "--bootstrap", stack.bootstrap, "--redis-url", stack.redis_url],
+        obj=CliContext(settings=Settings(state_dir=tmp_path / ".scamshare")),
+    )
+    assert refused.exit_code == 2 and "SCAMSHARE_REDIS_CLUSTER=true" in refused.output

@@ -11,6 +11,7 @@ from redis.exceptions import (
     ClusterDownError,
     MasterDownError,
     NoPermissionError,
+    NoScriptError,
     OutOfMemoryError,
     ReadOnlyError,
     ResponseError,
@@ -74,6 +75,7 @@ async def test_the_failing_message_is_dead_lettered_once_and_the_rest_processed(
         ClusterDownError("The cluster is down"),
         MasterDownError("Link with MASTER is down and replica-serve-stale-data is set to 'no'."),
         TryAgainError("Multiple keys request during rehashing of slot"),
+        NoScriptError("No matching script."),  # a restarted or promoted cluster primary
         SlotNotCoveredError("Command # 1 (EVALSHA) does not have a node for slot 7"),
         ResponseError("MISCONF Redis is configured to save RDB snapshots, but it's unable to persist"),
         ResponseError("BUSY Redis is busy running a script."),
