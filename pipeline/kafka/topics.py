@@ -243,3 +243,22 @@ def topic_drift(admin: AdminClient, specs: Iterable[TopicSpec], timeout: float =
             if actual.get(key) != want:
                 drift.append(f"{spec.name}: {key}={actual.get(key, '(broker default)')}, expected {want}")
     return drift
+
+
+def delete_topics(admin: AdminClient, names: Iterable[str], timeout: float = 30.0) -> list[str]:
+    """Delete ``names``; returns those deleted (a topic already gone is not an error). KafkaError else."""
+    wanted = sorted(set(names))
+    if not wanted:
+        return []
+    deleted, failed = [], []
+    for name, future in admin.delete_topics(wanted, operation_timeout=timeout).items():
+        try:
+            future.result(timeout)
+            deleted.append(name)
+        except KafkaException as exc:
+            if exc.args and exc.args[0].code() == ClientError.UNKNOWN_TOPIC_OR_PART:
+                continue
+            failed.append(f"{name}: {exc}")
+    if failed:
+        raise KafkaError("could not delete topics: " + "; ".join(failed))
+    return sorted(deleted)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,8 @@ from pipeline.cli.context import CliContext
 from pipeline.config import Settings
 from pipeline.dev.bench import BENCH_SUBSCRIBERS
 from pipeline.dev.kafka_jars import kafka_available
+from pipeline.kafka.clients import build_admin
+from pipeline.kafka.topics import list_topics
 from tests.conftest import BROKERS, StackAddresses
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -75,6 +78,12 @@ def test_bench_pipeline_prints_one_json_object_whose_counts_add_up(
     assert redis_figures["bytes_per_indicator"] > 0
     assert redis_figures["used_memory_delta_per_indicator"] > 0
     assert not list(tmp_path.glob("*-data"))  # the worker's faust data dir was removed
+    # Its topics are deleted too (its Redis keys were): benchmarks do not pile partitions up on a dev broker.
+    admin = build_admin(Settings(bootstrap=stack.bootstrap))
+    deadline = time.monotonic() + 15  # a deleted topic can linger in metadata for a moment
+    while list_topics(admin, "scam.bench-") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert list_topics(admin, "scam.bench-") == {}
 
 
 def test_bench_pipeline_at_a_steady_rate_reports_latency_at_that_rate(

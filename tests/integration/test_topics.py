@@ -16,6 +16,7 @@ from pipeline.kafka.clients import build_admin, build_producer, produce
 from pipeline.kafka.read import read_to_end
 from pipeline.kafka.topics import (
     TopicSpec,
+    delete_topics,
     ensure_topics,
     feed_topic_spec,
     list_topics,
@@ -98,6 +99,15 @@ def test_feed_topics_and_listing_by_prefix(settings: Settings) -> None:
     everything = list_topics(admin)
     assert everything[other.name] == 1
     assert not any(name.startswith("__") for name in everything)
+
+    # Deleting: a topic already gone is no error; what is deleted is gone from the listing.
+    missing = f"{settings.topic_prefix}never-created"
+    assert delete_topics(admin, [feed.name, missing, other.name]) == sorted([feed.name, other.name])
+    deadline = time.monotonic() + 15
+    while {feed.name, other.name} & set(list_topics(admin)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not {feed.name, other.name} & set(list_topics(admin))
+    assert delete_topics(admin, []) == []
 
 
 @pytest.mark.integration
