@@ -136,15 +136,15 @@ def pipeline_cmd(
     through validate, merge, score and fan-out to 3 subscribers, and compare its rate with a plain
     confluent-kafka consume → decode → encode → produce loop over the same messages on the same broker.
 
-    Starts an embedded broker and Redis unless --bootstrap and --redis-url are given (then it works in its
-    own namespace there, and deletes its keys and topics afterwards). With --rate R the reports are offered evenly at R per second for --duration
-    seconds instead, and the JSON gives producer send → feed latency at that rate (p50/p99/max) and whether
-    p99 stayed within 200 ms; the passthrough loop is not run then. --sweep measures the capacity C with a
-    burst of N, then steady rounds at fractions of C, and reports the highest offered rate whose p99 stayed
-    within 200 ms and the round at 0.5 C. --workers N runs the burst through 1 and then N worker
-    subprocesses in one consumer group (4 partitions) and reports both rates and the CPU seconds of every
-    process. The latency settings in effect (fetch wait, batch window and size) are in the JSON. Reports what
-    it measures; never fails on speed.
+    Starts an embedded broker and Redis unless --bootstrap and --redis-url are given (then it works in its own
+    namespace there, and deletes its keys and topics afterwards). With --rate R the reports are offered evenly
+    at R per second for --duration seconds instead, and the JSON gives producer send → feed latency at that
+    rate (p50/p99/max) and whether p99 stayed within 200 ms; the passthrough loop is not run then. --sweep
+    measures the capacity C with a burst of N, then steady rounds at fractions of C, and reports the highest
+    offered rate whose p99 stayed within 200 ms and the round at 0.5 C. --workers N runs the burst through 1
+    and then N worker subprocesses in one consumer group (4 partitions) and reports both rates and the CPU
+    seconds of every process. The latency settings in effect (fetch wait, batch window and size) are in the
+    JSON. Reports what it measures; never fails on speed.
     """
     modes = [
         m for m, on in (("--rate", rate is not None), ("--sweep", sweep), ("--workers", workers > 1)) if on
