@@ -18,26 +18,12 @@ from pipeline.cli.bench import bench
 from pipeline.cli.context import CliContext
 from pipeline.config import Settings
 from pipeline.dev.bench import BENCH_SUBSCRIBERS
-from pipeline.dev.kafka_jars import kafka_available
 from pipeline.kafka.clients import build_admin
 from pipeline.kafka.topics import list_topics
-from tests.conftest import BROKERS, StackAddresses
+from tests.conftest import StackAddresses
+from tests.integration.helpers import on_one_engine
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
-
-#: The engines this session really runs (the Apache Kafka half is skipped without Java and Maven).
-ENGINES = [b for b in BROKERS if b != "kafka" or kafka_available()[0]]
-
-
-def on_one_engine(stack: StackAddresses, preferred: str) -> None:
-    """Run a test once per session: on ``preferred`` when the session has it, else on its first engine.
-
-    The sweep and the scale-out only orchestrate runs of the same benchmark whose counts are checked on both
-    engines above; running each on one engine keeps the suite inside its time budget (about 40 s saved).
-    """
-    chosen = preferred if preferred in ENGINES else (ENGINES[0] if ENGINES else stack.engine)
-    if stack.engine not in (chosen, "external"):
-        pytest.skip(f"runs once per session, on {chosen}; the counts are checked on every engine")
 
 
 def test_bench_pipeline_prints_one_json_object_whose_counts_add_up(

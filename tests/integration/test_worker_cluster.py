@@ -28,7 +28,15 @@ from pipeline.state.subscription import Subscription
 from pipeline.stix.tlp import TLP
 from tests.conftest import StackAddresses
 
-from .helpers import canon, enrol_async, module_settings, read_topic, running_worker, wait_processed
+from .helpers import (
+    canon,
+    enrol_async,
+    module_settings,
+    on_one_engine,
+    read_topic,
+    running_worker,
+    wait_processed,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
@@ -140,6 +148,7 @@ def _exit_of_worker(settings: Settings, extra_env: dict[str, str]) -> tuple[int,
 def test_a_worker_told_a_single_redis_is_a_cluster_exits_before_it_consumes(
     tmp_path: Path, stack: StackAddresses
 ) -> None:
+    on_one_engine(stack, "tansu", "the worker checks its Redis before it reads from the broker")
     single = module_settings(stack.bootstrap, stack.redis_url, tmp_path / ".scamshare")
     code, log = _exit_of_worker(single, {"SCAMSHARE_REDIS_CLUSTER": "true"})
     assert code == 2, log[-3000:]
@@ -152,6 +161,7 @@ def test_a_worker_told_a_single_redis_is_a_cluster_exits_before_it_consumes(
 def test_a_worker_given_a_cluster_node_as_a_single_redis_exits(
     tmp_path: Path, stack: StackAddresses, cluster: RedisClusterStack
 ) -> None:
+    on_one_engine(stack, "tansu", "the worker checks its Redis before it reads from the broker")
     plain = module_settings(stack.bootstrap, cluster.url, tmp_path / ".scamshare")
     code, log = _exit_of_worker(plain, {})
     assert code == 2, log[-3000:]
@@ -161,6 +171,7 @@ def test_a_worker_given_a_cluster_node_as_a_single_redis_exits(
 def test_a_worker_refuses_a_redis_of_an_earlier_key_layout(tmp_path: Path, stack: StackAddresses) -> None:
     """Layout 1's registry keys (untagged): before, the worker printed "registry not readable yet" and ran
     on, writing layout 2 beside the old state (every indicator new again)."""
+    on_one_engine(stack, "tansu", "the worker checks its Redis before it reads from the broker")
     old = module_settings(stack.bootstrap, stack.redis_url, tmp_path / ".scamshare")
     client = redis.Redis.from_url(stack.redis_url)
     try:
@@ -183,6 +194,7 @@ def test_a_worker_started_before_it_may_use_redis_checks_it_before_its_first_bat
     starts anyway). Then Redis gets layout 1's registry under its prefix and the user is created: the
     agents' check finds layout 1 and the worker stops, having written nothing. Before, it ran on.
     """
+    on_one_engine(stack, "tansu", "the worker checks its Redis before it reads from the broker")
     base = module_settings(stack.bootstrap, stack.redis_url, tmp_path / ".scamshare")
     user, password = f"u{base.app_id}", "not-yet"
     at = stack.redis_url.split("://", 1)[1]
