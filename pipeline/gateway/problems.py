@@ -14,8 +14,11 @@ from typing import Any, Final
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from redis.exceptions import RedisClusterException, RedisError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+
+from pipeline.state.redis_errors import redis_unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +68,9 @@ def render(request: Request, problem: Problem) -> Response:
     return Response(orjson.dumps(body), status_code=problem.status, media_type=media, headers=problem.headers)
 
 
+#: Seconds a client is told to wait (Retry-After) when the state store is unavailable.
+STATE_RETRY_AFTER_S: Final = 2
+
 _TITLES: Final = {
     400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found", 405: "Method not allowed",
     406: "Not acceptable", 413: "Content too large", 415: "Unsupported media type",
@@ -96,6 +102,19 @@ def install(app: FastAPI) -> None:
         detail = "; ".join(f"{e['location']}: {e['message']}" for e in errors[:5])
         return render(request, Problem(422, "Unprocessable content", detail, kind="invalid-request",
                                        extra={"errors": errors}))  # fmt: skip
+
+    async def _redis(request: Request, exc: Exception) -> Response:
+        if not redis_unavailable(exc):
+            raise exc  # an error of the call: the 500 below
+        # Redis away or refusing writes: a 503 the client retries, not a 500 it reports as our bug.
+        logger.warning("state store unavailable path=%s: %r", request.url.path, exc)
+        detail = "the exchange's state store is unavailable or refusing writes; try again shortly"
+        return render(request, Problem(503, "Service unavailable", detail, kind="state-unavailable",
+                                       headers={"Retry-After": str(STATE_RETRY_AFTER_S)}))  # fmt: skip
+
+    # Handled where the route runs (not by the catch-all below, which answers and then re-raises).
+    app.add_exception_handler(RedisError, _redis)
+    app.add_exception_handler(RedisClusterException, _redis)
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> Response:

@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TypeVar
 
-import redis.exceptions
-
 from pipeline.errors import ContentionError, DeliveryError
 from pipeline.kafka.emit import Emitter
+from pipeline.state.redis_errors import REDIS_UNAVAILABLE, redis_unavailable
 from pipeline.state.store import Store
 from pipeline.wire.headers import dead_letter
 from pipeline.wire.message import InMessage
@@ -29,48 +27,22 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-#: Failures of the world around the step, not of one message: the batch is retried as a whole. Redis
-#: refusing writes is one too — a demoted primary after a failover (READONLY), maxmemory reached (OOM), an
-#: ACL change (NOPERM), a cluster without its slots (CLUSTERDOWN, TRYAGAIN, MASTERDOWN, an unreachable
-#: slot): isolating would dead-letter every good report of the batch as "processing_error".
+#: Failures of the world around the step, not of one message: the batch is retried as a whole. Redis away
+#: or refusing writes is one too (:mod:`pipeline.state.redis_errors`): isolating would dead-letter every
+#: good report of the batch as "processing_error".
 INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
     TimeoutError,
     asyncio.TimeoutError,
     DeliveryError,
     ContentionError,
-    redis.exceptions.ConnectionError,  # AuthenticationError (WRONGPASS, NOAUTH) and BusyLoadingError too
-    redis.exceptions.TimeoutError,
-    redis.exceptions.ReadOnlyError,
-    redis.exceptions.NoScriptError,  # a primary lost its scripts (restart, failover): loaded again on retry
-    redis.exceptions.OutOfMemoryError,
-    redis.exceptions.NoPermissionError,
-    redis.exceptions.ClusterError,  # ClusterDownError, MasterDownError
-    redis.exceptions.TryAgainError,
-    redis.exceptions.RedisClusterException,  # SlotNotCoveredError, cluster discovery failing
+    *REDIS_UNAVAILABLE,
 )
-#: Error codes of Redis replies that are about the server, not the call. redis-py has no class for MISCONF
-#: (a failed background save stops writes), BUSY (a script running too long) or NOREPLICAS
-#: (min-replicas-to-write not met); and a write refused inside a script (maxmemory, a replica) comes back
-#: as a plain script error that quotes the code: ``Error running script (...): @user_script:2: ...: -OOM
-#: command not allowed when used memory > 'maxmemory'.`` (measured on Redis 7).
-_SERVER_CODES = frozenset(
-    {"MISCONF", "BUSY", "NOREPLICAS", "OOM", "READONLY", "NOPERM", "NOAUTH", "LOADING", "CLUSTERDOWN",
-     "TRYAGAIN", "MASTERDOWN"}
-)  # fmt: skip
-_QUOTED_CODE = re.compile(r": -([A-Z]+) ")
 
 
 def is_infrastructure(exc: BaseException) -> bool:
     """Whether ``exc`` is the world around the step failing (retry the batch), not one message (isolate)."""
-    if isinstance(exc, INFRASTRUCTURE_ERRORS):
-        return True
-    if isinstance(exc, redis.exceptions.ResponseError):
-        text = str(exc)
-        if text.split(" ", 1)[0] in _SERVER_CODES:
-            return True
-        return any(code in _SERVER_CODES for code in _QUOTED_CODE.findall(text))
-    return False
+    return isinstance(exc, INFRASTRUCTURE_ERRORS) or redis_unavailable(exc)
 
 
 async def process_isolating(

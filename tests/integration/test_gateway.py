@@ -312,6 +312,26 @@ async def test_a_key_over_its_rate_limit_gets_429_with_retry_after(
         assert ok.status_code == 200 and "RateLimit-Remaining" in ok.headers
 
 
+async def test_a_redis_refusing_writes_gets_503_with_retry_after_not_a_server_error(
+    gateway: GatewayProcess, members: dict[str, Member], gw_settings: Settings
+) -> None:
+    """maxmemory reached: the rate limiter's script is refused (OOM, quoted inside a script error). Before,
+    the caller got a 500 "Internal server error", which a client reports as our bug instead of retrying."""
+    admin = redis.Redis.from_url(gw_settings.redis_url_value() or "")
+    before = admin.config_get("maxmemory")["maxmemory"]
+    async with httpx.AsyncClient(base_url=gateway.url, headers=members["plat-c"].headers) as http:
+        try:
+            admin.config_set("maxmemory", 1)
+            r = await http.get("/v1/lookup/domain/example.com")
+        finally:
+            admin.config_set("maxmemory", before)
+            admin.close()
+        assert r.status_code == 503, r.text
+        assert r.headers["content-type"].startswith("application/problem+json")
+        assert r.json()["type"].endswith("/state-unavailable") and int(r.headers["Retry-After"]) >= 1
+        assert (await http.get("/v1/lookup/domain/example.com")).status_code == 200  # and back
+
+
 def _sample(exposition: str, name: str) -> float:
     """The value of one sample of a Prometheus text exposition (0 when absent)."""
     for line in exposition.splitlines():
