@@ -37,11 +37,8 @@ def _refuse(message: str) -> NoReturn:
 def _run(settings: Settings, request: ErasureRequest, timeout_s: float) -> ErasureOutcome:
     from pipeline.kafka.clients import build_producer  # noqa: PLC0415  (keeps `scamshare --help` fast)
 
-    url = settings.redis_url_value()
-    assert url is not None  # connected_settings filled it in or raised
-
     async def main() -> ErasureOutcome:
-        store = RedisStore.from_url(url, prefix=settings.redis_key_prefix, cluster=settings.redis_cluster)
+        store = RedisStore.from_settings(settings)
         try:
             return await erase(store, build_producer(settings), settings.topics, request, timeout_s=timeout_s)
         finally:
@@ -152,11 +149,9 @@ def audit_cmd(
 ) -> None:  # fmt: skip
     """Print the audit log of erasures, oldest first (indicator ids, never values)."""
     settings = connected_settings(obj, bootstrap, redis_url, kafka_option, kafka=False)
-    url = settings.redis_url_value()
-    assert url is not None
 
     async def read() -> list[dict[str, Any]]:
-        store = RedisStore.from_url(url, prefix=settings.redis_key_prefix, cluster=settings.redis_cluster)
+        store = RedisStore.from_settings(settings)
         try:
             return await store.audit_log(limit)
         finally:

@@ -73,11 +73,9 @@ def sync_quota(settings: Settings, org_id: str, expected: float | None) -> tuple
 
 
 def registry(settings: Settings) -> tuple[list[Organisation], list[Subscription]]:
-    url = settings.redis_url_value()
-    assert url is not None
 
     async def read() -> tuple[list[Organisation], list[Subscription]]:
-        store = RedisStore.from_url(url, prefix=settings.redis_key_prefix, cluster=settings.redis_cluster)
+        store = RedisStore.from_settings(settings)
         try:
             return (await store.organisations())[1], (await store.subscriptions())[1]
         finally:

@@ -21,9 +21,7 @@ def _store(
     obj: CliContext, bootstrap: str | None, redis_url: str | None, kafka_option: dict[str, str]
 ) -> RedisStore:
     settings = connected_settings(obj, bootstrap, redis_url, kafka_option, kafka=False)
-    url = settings.redis_url_value()
-    assert url is not None  # connected_settings filled it in or raised
-    return RedisStore.from_url(url, prefix=settings.redis_key_prefix, cluster=settings.redis_cluster)
+    return RedisStore.from_settings(settings)
 
 
 @state.command("layout")

@@ -28,11 +28,9 @@ SECTORS: tuple[str, ...] = get_args(Sector)
 
 
 def run_store(settings: Settings, fn: Callable[[RedisStore], Awaitable[T]]) -> T:
-    url = settings.redis_url_value()
-    assert url is not None  # connected_settings filled it in or raised
 
     async def main() -> T:
-        store = RedisStore.from_url(url, prefix=settings.redis_key_prefix, cluster=settings.redis_cluster)
+        store = RedisStore.from_settings(settings)
         try:
             return await fn(store)
         finally:

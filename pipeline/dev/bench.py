@@ -294,9 +294,7 @@ async def run_pipeline_bench(
 
     With ``rate`` the reports are offered evenly at that many per second (steady state) instead of as one
     burst, and the passthrough loop is not run: the figure is the latency, not the capacity."""
-    url = settings.redis_url_value()
-    assert url is not None, "settings.redis_url is required"
-    store = RedisStore.from_url(url, prefix=settings.redis_key_prefix, cluster=settings.redis_cluster)
+    store = RedisStore.from_settings(settings)
     passthrough_topic = await prepare(settings, store)
     built = datetime.now(UTC)
     messages = build_messages(synthetic_reports(n, seed=seed), built)

@@ -156,9 +156,7 @@ async def burst_with_workers(
     timeout_s: float, progress: Callable[[str], None],
 ) -> dict[str, Any]:  # fmt: skip
     """One burst of ``n`` through ``workers`` worker subprocesses in a fresh namespace; its figures."""
-    url = settings.redis_url_value()
-    assert url is not None, "settings.redis_url is required"
-    store = RedisStore.from_url(url, prefix=settings.redis_key_prefix, cluster=settings.redis_cluster)
+    store = RedisStore.from_settings(settings)
     loop = asyncio.get_running_loop()
     passthrough_topic = await prepare(settings, store)
     built = datetime.now(UTC)

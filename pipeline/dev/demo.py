@@ -273,9 +273,7 @@ async def run_demo(
     )
     ensure_topics(admin, specs)
     progress(f"topics ready ({len(specs)})")
-    url = settings.redis_url_value()
-    assert url is not None
-    store = RedisStore.from_url(url, prefix=settings.redis_key_prefix, cluster=settings.redis_cluster)
+    store = RedisStore.from_settings(settings)
     await register(store, orgs, subs)
     producer = build_producer(settings)  # connects and gets its producer id while the worker starts
     worker = build_worker(settings, inputs=await registered_inputs(settings))

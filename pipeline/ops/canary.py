@@ -139,9 +139,7 @@ class Canary:
         url = self.settings.redis_url_value()
         if url is None:
             raise CanaryError("the canary needs Redis (its subscription lives there)")
-        store = RedisStore.from_url(
-            url, prefix=self.settings.redis_key_prefix, cluster=self.settings.redis_cluster
-        )
+        store = RedisStore.from_settings(self.settings)
 
         async def register() -> None:
             try:

@@ -12,7 +12,6 @@ layout (:mod:`pipeline.state.redis_keys`) sees to it. ``bench pipeline`` on a 3-
 from __future__ import annotations
 
 import asyncio
-import functools
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -133,16 +132,13 @@ async def bounded(calls: Sequence[Callable[[], Awaitable[Any]]], limit: int = CO
 
 
 async def mget(client: Client, keys: Sequence[str]) -> list[bytes | None]:
-    """MGET of keys in any slots: one MGET on a single Redis; on a cluster one per slot, reassembled."""
+    """MGET of keys in any slots: one MGET on a single Redis; on a cluster one per slot, pipelined per
+    primary (:class:`Batch`) and reassembled."""
     if not keys:
         return []
     if not is_cluster(client):
         return list(await client.mget(keys))
-    await client.initialize()
-    groups = _by_slot(keys)
-    replies = await bounded([functools.partial(client.mget, [keys[i] for i in g]) for g in groups])
-    out: list[bytes | None] = [None] * len(keys)
-    for group, values in zip(groups, replies, strict=True):
-        for i, value in zip(group, values, strict=True):
-            out[i] = value
-    return out
+    batch = Batch(client)
+    batch.call("mget", list(keys))
+    [values] = await batch.run()
+    return list(values)

@@ -41,7 +41,7 @@ from typing import Any
 
 import orjson
 
-from pipeline.config import default
+from pipeline.config import Settings, default
 from pipeline.state import redis_lua
 from pipeline.state.indicator import IndicatorState
 from pipeline.state.org import Organisation
@@ -70,7 +70,6 @@ class RedisStore:
     def __init__(self, client: Any, *, prefix: str = DEFAULT_PREFIX, dedup_ttl_s: int = DEDUP_TTL_S) -> None:
         self._r = client
         self._k = Keys(prefix)
-        self._p = prefix
         self._ttl = dedup_ttl_s
         self._cluster = is_cluster(client)
         self._cas = client.register_script(redis_lua.CAS)
@@ -85,6 +84,14 @@ class RedisStore:
     ) -> RedisStore:
         # Commands packed by hiredis (redis_client): a batch sends tens of arguments per indicator.
         return cls(redis_from_url(url, cluster=cluster), prefix=prefix, dedup_ttl_s=dedup_ttl_s)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, dedup_ttl_s: int = DEDUP_TTL_S) -> RedisStore:
+        """The store of ``settings``: its Redis URL (ValueError without one), key prefix and cluster mode."""
+        if (url := settings.redis_url_value()) is None:
+            raise ValueError("redis_url is not configured")
+        s = settings
+        return cls.from_url(url, prefix=s.redis_key_prefix, dedup_ttl_s=dedup_ttl_s, cluster=s.redis_cluster)
 
     async def close(self) -> None:
         await self._r.aclose()
@@ -251,7 +258,7 @@ class RedisStore:
         return out
 
     async def scan_states(self, cursor: int, count: int) -> tuple[int, list[IndicatorState]]:
-        pattern = glob_escape(self._p) + "{??}i:*"
+        pattern = glob_escape(self._k.p) + "{??}i:*"
         if self._cluster:
             next_cursor, keys = await self._scan_cluster(cursor, pattern, count)
         else:

@@ -55,12 +55,7 @@ async def backfill_async(
     url = settings.redis_url_value()
     if url is None:
         raise SubscriptionError("backfill needs Redis: pass --redis-url")
-    store = RedisStore.from_url(
-        url,
-        prefix=settings.redis_key_prefix,
-        dedup_ttl_s=settings.dedup_window_s,
-        cluster=settings.redis_cluster,
-    )
+    store = RedisStore.from_settings(settings, dedup_ttl_s=settings.dedup_window_s)
     try:
         _rev, subs = await store.subscriptions()
         if subscriber_id not in {s.id for s in subs}:

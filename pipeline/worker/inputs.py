@@ -36,9 +36,7 @@ def wanted(
 
 async def registered_inputs(settings: Settings) -> tuple[list[str], list[str]]:
     """The input topics of the organisations registered now (Redis + a topic listing)."""
-    url = settings.redis_url_value()
-    assert url is not None
-    store = RedisStore.from_url(url, prefix=settings.redis_key_prefix, cluster=settings.redis_cluster)
+    store = RedisStore.from_settings(settings)
     try:
         # Every worker start reads this first: it refuses a Redis of an earlier key layout (redis_layout).
         await check_layout(store)

@@ -88,13 +88,9 @@ class Runtime:
 
     def store(self) -> RedisStore:
         if self._store is None:
-            url = self.settings.redis_url_value()
-            if url is None:
+            if self.settings.redis_url_value() is None:
                 raise RuntimeError("redis_url is not configured")
-            s = self.settings
-            self._store = RedisStore.from_url(
-                url, prefix=s.redis_key_prefix, dedup_ttl_s=s.dedup_window_s, cluster=s.redis_cluster
-            )
+            self._store = RedisStore.from_settings(self.settings, dedup_ttl_s=self.settings.dedup_window_s)
         return self._store
 
     def emitter(self) -> KafkaEmitter:
