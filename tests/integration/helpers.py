@@ -21,10 +21,11 @@ import pytest
 from pipeline.canon import Canonical, canonicalize
 from pipeline.config import Settings
 from pipeline.dev.kafka_jars import kafka_available
-from pipeline.kafka.clients import build_admin
+from pipeline.kafka.clients import build_admin, build_producer
 from pipeline.kafka.read import read_to_end
 from pipeline.kafka.topics import ensure_topics, input_topic_spec, list_topics
 from pipeline.ops.lag import group_lag
+from pipeline.producers.publisher import Publisher
 from pipeline.state.org import Organisation, own_topics
 from pipeline.state.redis_store import RedisStore
 from tests.conftest import BROKERS, StackAddresses
@@ -280,3 +281,15 @@ def on_one_engine(
     chosen = preferred if preferred in ENGINES else (ENGINES[0] if ENGINES else stack.engine)
     if stack.engine not in (chosen, "external"):
         pytest.skip(f"runs once per session, on {chosen}; {why}")
+
+
+def publish(settings: Settings, producer_id: str, *items: tuple[object, dict[str, object]]) -> None:
+    """Publish ``(canonical, publish keyword arguments)`` items as ``producer_id``, every one acknowledged."""
+    with Publisher(settings, producer_id=producer_id, producer=build_producer(settings)) as pub:
+        for c, kw in items:
+            pub.publish(c, **kw)  # type: ignore[arg-type]
+
+
+def feed(settings: Settings, sub_id: str) -> list[tuple[str, int, bool]]:
+    """``(indicator id, version, revoked)`` of every message on subscription ``sub_id``'s feed topic."""
+    return [(m.key, m.version, m.revoked) for m in read_topic(settings, settings.topics.feed(sub_id))]

@@ -17,9 +17,8 @@ import pytest
 import pytest_asyncio
 
 from pipeline.config import Settings
-from pipeline.kafka.clients import build_admin, build_producer
+from pipeline.kafka.clients import build_admin
 from pipeline.kafka.topics import ensure_topics, pipeline_topics
-from pipeline.producers.publisher import Publisher
 from pipeline.state.collections import RedisCollections
 from pipeline.state.redis_store import RedisStore
 from pipeline.state.subscription import Subscription
@@ -27,7 +26,16 @@ from pipeline.stix.tlp import TLP
 from pipeline.subscribers.backfill import backfill_async
 from tests.conftest import StackAddresses
 
-from .helpers import canon, enrol, module_settings, read_records, read_topic, running_worker, wait_processed
+from .helpers import (
+    canon,
+    enrol,
+    feed,
+    module_settings,
+    publish,
+    read_records,
+    running_worker,
+    wait_processed,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -78,18 +86,8 @@ async def store(msettings: Settings) -> AsyncIterator[RedisStore]:
     await s.close()
 
 
-def feed(settings: Settings, sub_id: str) -> list[tuple[str, int, bool]]:
-    return [(m.key, m.version, m.revoked) for m in read_topic(settings, settings.topics.feed(sub_id))]
-
-
 def ids(settings: Settings, sub_id: str) -> set[str]:
     return {key for key, _, _ in feed(settings, sub_id)}
-
-
-def publish(settings: Settings, producer_id: str, *items: tuple[object, dict[str, object]]) -> None:
-    with Publisher(settings, producer_id=producer_id, producer=build_producer(settings)) as pub:
-        for c, kw in items:
-            pub.publish(c, **kw)  # type: ignore[arg-type]
 
 
 async def test_matching_matrix_and_tlp(

@@ -19,9 +19,8 @@ from pydantic import SecretStr
 
 from pipeline.config import Settings
 from pipeline.dev.redis_cluster import RedisClusterStack
-from pipeline.kafka.clients import build_admin, build_producer
+from pipeline.kafka.clients import build_admin
 from pipeline.kafka.topics import ensure_topics, pipeline_topics
-from pipeline.producers.publisher import Publisher
 from pipeline.state.collections import RedisCollections
 from pipeline.state.redis_store import RedisStore, glob_escape
 from pipeline.state.subscription import Subscription
@@ -31,9 +30,10 @@ from tests.conftest import StackAddresses
 from .helpers import (
     canon,
     enrol_async,
+    feed,
     module_settings,
     on_one_engine,
-    read_topic,
+    publish,
     running_worker,
     wait_processed,
 )
@@ -71,16 +71,6 @@ async def store(msettings: Settings) -> AsyncIterator[RedisStore]:
     s = RedisStore.from_url(url, prefix=msettings.redis_key_prefix, cluster=True)
     yield s
     await s.close()
-
-
-def publish(settings: Settings, producer_id: str, *items: tuple[object, dict[str, object]]) -> None:
-    with Publisher(settings, producer_id=producer_id, producer=build_producer(settings)) as pub:
-        for c, kw in items:
-            pub.publish(c, **kw)  # type: ignore[arg-type]
-
-
-def feed(settings: Settings, sub_id: str) -> list[tuple[str, int, bool]]:
-    return [(m.key, m.version, m.revoked) for m in read_topic(settings, settings.topics.feed(sub_id))]
 
 
 def keys_per_primary(cluster: RedisClusterStack, prefix: str) -> list[int]:
