@@ -42,10 +42,22 @@ def test_a_redis_loading_past_the_start_up_timeout_is_waited_for(
     tmp_path: Path, child: subprocess.Popen[bytes]
 ) -> None:
     # Was: "redis not ready after 20s (Redis is loading the dataset in memory)", and `dev up` failed.
+    probe, answers = loading_for(0.5), []
+
+    def ready(address: str) -> bool:
+        try:
+            answers.append(probe(address))
+        except redis.BusyLoadingError:
+            answers.append("LOADING")
+            raise
+        return True
+
     _wait_ready(
-        child, name="redis", ready=loading_for(0.5), address="127.0.0.1:1", log=tmp_path / "redis.log",
+        child, name="redis", ready=ready, address="127.0.0.1:1", log=tmp_path / "redis.log",
         timeout=0.1, loading_limit=5.0,
     )  # fmt: skip
+    # It returned because the server answered, after loading for longer than the start-up timeout.
+    assert answers[-1] is True and answers.count("LOADING") >= 2 and True not in answers[:-1]
 
 
 def test_loading_is_waited_for_only_up_to_its_own_limit(
