@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 import pytest
 from redis.crc import key_slot
 
+from pipeline.dev.bench import DONE_COUNTERS, done_counters
 from pipeline.state.indicator import IndicatorState
 from pipeline.state.memory_store import MemoryStore
 from pipeline.state.redis_keys import SHARDS, shard_tag
@@ -112,3 +113,23 @@ async def test_every_key_of_one_indicator_is_in_one_slot(redis_store: RedisStore
         keys = [k.state(ind), k.stats(shard_tag(ind)), k.submission(ind, "r1"), k.erased(ind),
                 k.submission(ind, f"sighting:telco:{ind}:blocked")]  # fmt: skip
         assert len({key_slot(key.encode()) for key in keys}) == 1, keys
+
+
+@pytest.fixture(params=["redis_store", "cluster_store"])
+def real_store(request: pytest.FixtureRequest) -> RedisStore:
+    found: RedisStore = request.getfixturevalue(request.param)
+    return found
+
+
+@pytest.mark.integration
+async def test_the_benchmarks_completion_poll_sums_the_same_counters_as_stats(real_store: RedisStore) -> None:
+    store = real_store
+    states = spread(80)  # several shards (and every primary of the cluster)
+    await store.commit([Commit(s, None, [f"r{i}"], True, {"accepted": 1}) for i, s in enumerate(states)])
+    await store.incr({"rejected": 2, "versions": 5, "fanout_records": 4})
+    await store.count_once("topic:0:1", {"allowlisted": 1})
+    stats = await store.stats()
+    assert await done_counters(store) == {name: stats.get(name, 0) for name in DONE_COUNTERS}
+    assert await done_counters(store) == {
+        "accepted": 80, "rejected": 2, "allowlisted": 1, "fanout_records": 4, "versions": 5,
+    }  # fmt: skip
