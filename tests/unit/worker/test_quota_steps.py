@@ -107,9 +107,7 @@ async def test_unlimited_quotas_hold_nothing() -> None:
 
 async def test_a_burst_split_across_batches_counts_what_queued_behind_the_held_ones() -> None:
     """Before: messages queued behind held ones were counted ``held:held`` (a broken e2e in 1 run of 6)."""
-    step, store, _, clock, admission = await setup(
-        {"reports_per_second": 2, "new_indicators_per_hour": None}
-    )
+    step, store, _, clock, admission = await setup({"reports_per_second": 2, "new_indicators_per_hour": None})
     messages = submission_messages(*(bulk(m, 1) for m in range(8)))
     first, second = await step.process(messages[:4]), await step.process(messages[4:])
     assert (first.accepted, first.held, second.accepted, second.held) == (2, 2, 0, 4)
