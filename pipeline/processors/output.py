@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from pipeline.canon import Canonical, canonicalize
@@ -32,6 +33,7 @@ from pipeline.wire.envelope import INDICATOR_SPEC
 from pipeline.wire.sighting import SIGHTING_KINDS
 
 
+@lru_cache(maxsize=8192)
 def _dt(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
 

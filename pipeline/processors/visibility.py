@@ -184,13 +184,34 @@ def visible_indexes(state: IndicatorState, key: str) -> tuple[int, ...]:
     return tuple(i for i, c in enumerate(state.contributions) if visible(c, cls, org or None))
 
 
-def audience_sets(state: IndicatorState) -> list[tuple[str, tuple[int, ...]]]:
+#: :func:`audience_sets` by the contributions they were computed from: merging scores a state's audiences
+#: and publishing it builds their views from the same contributions tuple (``replace`` keeps it). Keyed by
+#: identity, and holding the tuple so that no other can take its id while it is here; bounded.
+_SETS_MEMO: dict[int, tuple[tuple[Contribution, ...], tuple[tuple[str, tuple[int, ...]], ...]]] = {}
+_SETS_MEMO_MAX: Final = 4096
+
+
+def audience_sets(state: IndicatorState) -> tuple[tuple[str, tuple[int, ...]], ...]:
     """Every audience of :func:`audience_keys`, in that order, with the positions it may see: what
     :func:`visible_indexes` gives for each key, computed for all of them at once.
 
     A class sees the reports at or below it (so never AMBER+STRICT or RED); an organisation's own audience
     sees its class's and every report of its own except RED."""
-    levels = [(int(c.tlp), c.org) for c in state.contributions]
+    contributions = state.contributions
+    if type(contributions) is not tuple:  # only an immutable tuple can stand for its contents
+        return _audience_sets(tuple(contributions))
+    hit = _SETS_MEMO.get(id(contributions))
+    if hit is not None and hit[0] is contributions:
+        return hit[1]
+    if len(_SETS_MEMO) >= _SETS_MEMO_MAX:
+        _SETS_MEMO.clear()
+    out = _audience_sets(contributions)
+    _SETS_MEMO[id(contributions)] = (contributions, out)
+    return out
+
+
+def _audience_sets(contributions: tuple[Contribution, ...]) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    levels = [(int(c.tlp), c.org) for c in contributions]
     classes = [tuple(i for i, (lvl, _) in enumerate(levels) if lvl <= cls) for cls in (0, 1, 2)]
     out = [("0", classes[0]), ("1", classes[1]), ("2", classes[2])]
     red = int(TLP.RED)
@@ -198,7 +219,7 @@ def audience_sets(state: IndicatorState) -> list[tuple[str, tuple[int, ...]]]:
         own = {i for i, (lvl, o) in enumerate(levels) if o == org and lvl != red}
         for cls in (0, 1, 2):
             out.append((f"{cls}:{org}", tuple(sorted(own.union(classes[cls])))))
-    return out
+    return tuple(out)
 
 
 def fingerprints(state: IndicatorState, model: ScoreModel, now_ms: int) -> dict[str, str]:

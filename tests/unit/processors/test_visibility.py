@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -186,7 +188,7 @@ def test_every_audience_sees_what_the_rules_say_and_its_view_is_computed_from_ex
         "indicator--x", "phone", "+66812345678", contributions=sorted_contributions(contributions),
         tp_by=tp_by, fp_by=fp_by,
     )  # fmt: skip
-    assert audience_sets(state) == [(k, visible_indexes(state, k)) for k in audience_keys(state)]
+    assert audience_sets(state) == tuple((k, visible_indexes(state, k)) for k in audience_keys(state))
     model = ScoreModel(fp_quorum=1)
     for _, seen in audience_sets(state):
         shown = [state.contributions[i] for i in seen]
@@ -209,3 +211,16 @@ def test_every_audience_sees_what_the_rules_say_and_its_view_is_computed_from_ex
         support = ({c.org for c in active} | tp_by) - fp_by
         suppressed = len(fp_by) >= 1 and len(fp_by) > len(support)
         assert (view.status == "suppressed") == suppressed
+
+
+def test_audience_sets_are_remembered_for_the_same_contributions_only() -> None:
+    # Merging and publishing one state compute its audience sets from one contributions tuple: the second
+    # call is a lookup. Equal contents in another tuple, or other contents, are computed afresh and right.
+    green = Contribution("bank-sg", TLP.GREEN, 1, 2, 1, 50, frozenset({"job"}))
+    state = IndicatorState("indicator--x", "phone", "+66812345678", contributions=(green,))
+    first = audience_sets(state)
+    assert audience_sets(replace(state, score=40)) is first
+    strict = replace(green, tlp=TLP.AMBER_STRICT)
+    other = replace(state, contributions=(strict,))
+    assert audience_sets(other) == tuple((k, visible_indexes(other, k)) for k in audience_keys(other))
+    assert dict(audience_sets(other))["1"] == () and dict(first)["1"] == (0,)
