@@ -23,7 +23,7 @@ from typing import Any
 
 from pipeline.canon import Canonical, canonicalize
 from pipeline.processors.score import ScoreModel
-from pipeline.processors.visibility import View, audience_sets, view_from, visible_indexes
+from pipeline.processors.visibility import View, audience_sets, view_of_set, visible_indexes
 from pipeline.state.indicator import IndicatorState
 from pipeline.stix.build import indicator_bundle
 from pipeline.stix.ids import INDICATOR_EXTENSION_ID
@@ -151,7 +151,7 @@ def build_record(
     for key, audience in state.audiences:
         seen = sets[key] if key in sets else visible_indexes(state, key)
         if seen not in built:
-            view = view_from(state, [state.contributions[i] for i in seen], model, now_ms)
+            view = view_of_set(state, seen, model, now_ms)
             bundle = view_bundle(
                 state, view, seq=audience.seq, c=c, model=model, now_ms=now_ms, enrichment=facts
             )

@@ -222,15 +222,40 @@ def _audience_sets(contributions: tuple[Contribution, ...]) -> tuple[tuple[str, 
     return tuple(out)
 
 
+#: the views computed of one state's contributions, for its scoring inputs and the moment (see
+#: :func:`view_of_set`), held like :data:`_SETS_MEMO`
+_VIEWS_MEMO: dict[int, tuple[tuple[Contribution, ...], ScoreModel, tuple[object, ...], dict[Seen, View]]] = {}
+Seen = tuple[int, ...]
+
+
+def view_of_set(state: IndicatorState, seen: Seen, model: ScoreModel, now_ms: int) -> View:
+    """:func:`view_from` of the reports at positions ``seen``, remembered for this state's contributions,
+    kind, sightings and ``now_ms`` (what a view depends on): merging fingerprints the views publishing
+    then builds bundles of."""
+    contributions = state.contributions
+    inputs = (state.kind, state.tp_by, state.fp_by, now_ms)
+    hit = _VIEWS_MEMO.get(id(contributions))
+    if hit is None or hit[0] is not contributions or hit[1] is not model or hit[2] != inputs:
+        if type(contributions) is not tuple:
+            return view_from(state, [contributions[i] for i in seen], model, now_ms)
+        if len(_VIEWS_MEMO) >= _SETS_MEMO_MAX:
+            _VIEWS_MEMO.clear()
+        hit = _VIEWS_MEMO[id(contributions)] = (contributions, model, inputs, {})
+    views = hit[3]
+    view = views.get(seen)
+    if view is None:
+        view = views[seen] = view_from(state, [contributions[i] for i in seen], model, now_ms)
+    return view
+
+
 def fingerprints(state: IndicatorState, model: ScoreModel, now_ms: int) -> dict[str, str]:
     """Each audience's view fingerprint; audiences that see the same reports share one computation."""
-    memo: dict[tuple[int, ...], str] = {}
+    memo: dict[Seen, str] = {}
     out: dict[str, str] = {}
-    contributions = state.contributions
     for key, seen in audience_sets(state):
         fp = memo.get(seen)
         if fp is None:
-            fp = memo[seen] = view_from(state, [contributions[i] for i in seen], model, now_ms).fingerprint()
+            fp = memo[seen] = view_of_set(state, seen, model, now_ms).fingerprint()
         out[key] = fp
     return out
 

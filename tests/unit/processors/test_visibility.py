@@ -9,7 +9,14 @@ from hypothesis import strategies as st
 
 from pipeline.processors.score import ScoreModel
 from pipeline.processors.validate import Report
-from pipeline.processors.visibility import audience_keys, audience_sets, view_from, visible, visible_indexes
+from pipeline.processors.visibility import (
+    audience_keys,
+    audience_sets,
+    view_from,
+    view_of_set,
+    visible,
+    visible_indexes,
+)
 from pipeline.state.indicator import Contribution, IndicatorState, sorted_contributions
 from pipeline.stix.tlp import TLP
 
@@ -224,3 +231,22 @@ def test_audience_sets_are_remembered_for_the_same_contributions_only() -> None:
     other = replace(state, contributions=(strict,))
     assert audience_sets(other) == tuple((k, visible_indexes(other, k)) for k in audience_keys(other))
     assert dict(audience_sets(other))["1"] == () and dict(first)["1"] == (0,)
+
+
+def test_a_remembered_view_is_recomputed_when_what_it_depends_on_changes() -> None:
+    # The memo stands for view_from only while the contributions, sightings, kind, model and moment hold.
+    green = Contribution("bank-sg", TLP.GREEN, T0 - 10, T0 - 5, 1, 50, frozenset({"job"}))
+    state = IndicatorState("indicator--x", "phone", "+66812345678", contributions=(green,))
+    model = ScoreModel(fp_quorum=1)
+    seen = (0,)
+    first = view_of_set(state, seen, model, T0)
+    assert first == view_from(state, [green], model, T0) and first.status == "active"
+    assert view_of_set(replace(state, version=9), seen, model, T0) is first
+    against = replace(state, fp_by=frozenset({"telco-th", "bank-au"}))
+    assert view_of_set(against, seen, model, T0) == view_from(against, [green], model, T0)
+    assert view_of_set(against, seen, model, T0).status == "suppressed"
+    later = T0 + 10 * model.half_life_ms("phone")
+    assert view_of_set(state, seen, model, later).status == "expired"
+    other = ScoreModel(fp_quorum=5)
+    assert view_of_set(against, seen, other, T0) == view_from(against, [green], other, T0)
+    assert view_of_set(against, seen, other, T0).status == "active"
