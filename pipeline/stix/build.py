@@ -54,15 +54,33 @@ def dumps(obj: Any) -> bytes:
     return orjson.dumps(obj)
 
 
+#: bundle ids drawn ahead, 256 from one ``os.urandom`` call (one syscall per id was the record builder's
+#: largest single cost); emptied in a forked child, which must never hand out its parent's ids
+_BUNDLE_IDS: list[str] = []
+_IDS_PER_DRAW: Final = 256
+os.register_at_fork(after_in_child=_BUNDLE_IDS.clear)
+
+
 def new_bundle_id() -> str:
     """A fresh bundle id (UUIDv4, as STIX recommends for everything that is not an SCO): 16 random bytes
     with the version and variant bits set, written as ``uuid.uuid4()`` writes them, without the UUID object
-    (a record builds one per audience view)."""
-    raw = bytearray(os.urandom(16))
-    raw[6] = (raw[6] & 0x0F) | 0x40
-    raw[8] = (raw[8] & 0x3F) | 0x80
-    h = raw.hex()
-    return f"bundle--{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    (a record builds one per audience view). ``list.pop`` is atomic, so threads never share an id."""
+    try:
+        return _BUNDLE_IDS.pop()
+    except IndexError:
+        _BUNDLE_IDS.extend(_draw_bundle_ids(_IDS_PER_DRAW))
+        return _BUNDLE_IDS.pop()
+
+
+def _draw_bundle_ids(n: int) -> list[str]:
+    raw = bytearray(os.urandom(16 * n))
+    out = []
+    for at in range(0, 16 * n, 16):
+        raw[at + 6] = (raw[at + 6] & 0x0F) | 0x40
+        raw[at + 8] = (raw[at + 8] & 0x3F) | 0x80
+        h = raw[at : at + 16].hex()
+        out.append(f"bundle--{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}")
+    return out
 
 
 class Observable(Protocol):

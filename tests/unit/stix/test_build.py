@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -346,3 +348,27 @@ def test_bundle_ids_are_fresh_uuid4s_written_as_the_uuid_module_writes_them() ->
         prefix, _, text = bundle_id.partition("--")
         parsed = uuid.UUID(text)
         assert (prefix, parsed.version, parsed.variant, str(parsed)) == ("bundle", 4, uuid.RFC_4122, text)
+
+
+def test_a_forked_child_never_hands_out_the_ids_its_parent_drew_ahead() -> None:
+    new_bundle_id()  # the parent now holds ids drawn ahead
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its first ids, then straight out (no pytest teardown in the child)
+        os.write(write, " ".join(new_bundle_id() for _ in range(8)).encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        child = set(pipe.read().split())
+    os.waitpid(pid, 0)
+    parent = {new_bundle_id() for _ in range(300)}  # past the rest of the parent's draw
+    assert len(child) == 8 and not child & parent
+
+
+def test_threads_drawing_bundle_ids_together_never_share_one() -> None:
+    def draw(_: int) -> list[str]:
+        return [new_bundle_id() for _ in range(3000)]
+
+    with ThreadPoolExecutor(4) as pool:
+        ids = [i for chunk in pool.map(draw, range(4)) for i in chunk]
+    assert len(set(ids)) == len(ids) == 12000
