@@ -3,30 +3,47 @@
 
 from __future__ import annotations
 
-# ARGV: expected revision ('' = must not exist), dedup TTL, published flag, expire-at ms ('' = leave the
-# expiry as it is), replace flag, number of field pairs, the field pairs (``r`` first, then the pieces ``0``,
-# ``1``, … of the state text: redis_fields.state_to_fields), then counter name/increment pairs.
+# Compare-and-set of every state of one shard in one call (:mod:`pipeline.state.redis_commit` packs it).
+# KEYS: the shard's counters hash, then per item its state hash and its submission marks.
+# ARGV: the dedup TTL, then per item: expected revision ('' = must not exist), published flag, expire-at ms
+# ('' = leave the expiry as it is), replace flag, number of field pairs, of submission marks and of counters,
+# the field pairs (``r`` first, then the pieces ``0``, ``1``, … of the state text:
+# redis_fields.state_to_fields), the counter name/increment pairs. Returns 1 or 0 per item, in order: an item
+# whose revision moved is left alone (with its marks and counters) and the rest still commit.
 # A state of an earlier layout (it has a revision but no piece ``0``) is dropped first, as on a replace, so
 # none of its fields outlives its rewrite; pieces of a longer earlier text past the new last one are deleted.
-CAS = """
-local cur = redis.call('HGET', KEYS[1], 'r')
-if cur == false then cur = '' end
-if cur ~= ARGV[1] then return 0 end
-if ARGV[5] == '1' or (cur ~= '' and redis.call('HEXISTS', KEYS[1], '0') == 0) then
-  for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do
-    if string.sub(f, 1, 2) ~= 'd:' then redis.call('HDEL', KEYS[1], f) end
+CAS_MANY = """
+local ttl = ARGV[1]
+local out = {}
+local a, k = 2, 2
+while a <= #ARGV do
+  local key = KEYS[k]
+  local n, subs, nc = tonumber(ARGV[a + 4]), tonumber(ARGV[a + 5]), tonumber(ARGV[a + 6])
+  local c0 = a + 7 + 2 * n
+  local cur = redis.call('HGET', key, 'r')
+  if cur == false then cur = '' end
+  if cur ~= ARGV[a] then
+    out[#out + 1] = 0
+  else
+    if ARGV[a + 3] == '1' or (cur ~= '' and redis.call('HEXISTS', key, '0') == 0) then
+      for _, f in ipairs(redis.call('HKEYS', key)) do
+        if string.sub(f, 1, 2) ~= 'd:' then redis.call('HDEL', key, f) end
+      end
+    end
+    if n > 0 then
+      redis.call('HSET', key, unpack(ARGV, a + 7, c0 - 1))
+      local piece = n - 1
+      while redis.call('HDEL', key, tostring(piece)) == 1 do piece = piece + 1 end
+    end
+    if ARGV[a + 2] ~= '' then redis.call('PEXPIREAT', key, ARGV[a + 2]) end
+    for i = k + 1, k + subs do redis.call('SET', KEYS[i], ARGV[a + 1], 'EX', ttl) end
+    for i = c0, c0 + 2 * nc - 1, 2 do redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]) end
+    out[#out + 1] = 1
   end
+  k = k + 1 + subs
+  a = c0 + 2 * nc
 end
-local n = tonumber(ARGV[6])
-if n > 0 then
-  redis.call('HSET', KEYS[1], unpack(ARGV, 7, 6 + 2 * n))
-  local piece = n - 1
-  while redis.call('HDEL', KEYS[1], tostring(piece)) == 1 do piece = piece + 1 end
-end
-if ARGV[4] ~= '' then redis.call('PEXPIREAT', KEYS[1], ARGV[4]) end
-for i = 3, #KEYS do redis.call('SET', KEYS[i], ARGV[3], 'EX', ARGV[2]) end
-for i = 7 + 2 * n, #ARGV, 2 do redis.call('HINCRBY', KEYS[2], ARGV[i], ARGV[i + 1]) end
-return 1
+return out
 """
 
 MARK_DELIVERED_MANY = """

@@ -47,7 +47,8 @@ from pipeline.state.indicator import IndicatorState
 from pipeline.state.org import Organisation
 from pipeline.state.redis_batch import Batch, bounded, is_cluster, mget
 from pipeline.state.redis_client import redis_from_url
-from pipeline.state.redis_fields import state_from_fields, state_to_fields
+from pipeline.state.redis_commit import by_shard
+from pipeline.state.redis_fields import state_from_fields
 from pipeline.state.redis_keys import Keys, shard_tag, shard_tags
 from pipeline.state.store import Commit, Delivery, FanoutInputs, MergeInputs, SubmissionRef
 from pipeline.state.subscription import Subscription
@@ -72,7 +73,7 @@ class RedisStore:
         self._k = Keys(prefix)
         self._ttl = dedup_ttl_s
         self._cluster = is_cluster(client)
-        self._cas = client.register_script(redis_lua.CAS)
+        self._cas = client.register_script(redis_lua.CAS_MANY)
         self._mark = client.register_script(redis_lua.MARK_DELIVERED_MANY)
         self._once = client.register_script(redis_lua.COUNT_ONCE)
         self._reg_put = client.register_script(redis_lua.REGISTRY_PUT)
@@ -192,27 +193,16 @@ class RedisStore:
         )
 
     async def commit(self, commits: Sequence[Commit]) -> list[bool]:
+        # One script call per shard of the batch (redis_commit), each item on its own revision.
+        calls = by_shard(commits, self._k, self._ttl)
         batch = Batch(self._r)
-        for c in commits:
-            ind = c.state.indicator_id
-            fields = state_to_fields(c.state)
-            counters = [x for name, inc in c.counters.items() if inc for x in (name, str(inc))]
-            batch.script(
-                self._cas,
-                [self._k.state(ind), self._k.stats(shard_tag(ind))]
-                + [self._k.submission(ind, s) for s in c.submission_ids],
-                [
-                    "" if c.expected_rev is None else str(c.expected_rev),
-                    str(self._ttl),
-                    "1" if c.published else "0",
-                    "" if c.expire_at_ms is None else str(c.expire_at_ms),
-                    "1" if c.replace else "0",
-                    str(len(fields) // 2),
-                    *fields,
-                    *counters,
-                ],
-            )
-        return [bool(r) for r in await batch.run()]
+        for call in calls:
+            batch.script(self._cas, call.keys, call.args)
+        out = [False] * len(commits)
+        for call, replies in zip(calls, await batch.run(), strict=True):
+            for position, ok in zip(call.positions, replies, strict=True):
+                out[position] = bool(ok)
+        return out
 
     async def count_once(self, marker: str, counters: Mapping[str, int]) -> bool:
         """Increment counters unless ``marker`` was counted already (e.g. a reject at one offset)."""

@@ -104,6 +104,43 @@ async def test_a_batch_across_every_shard_commits_counts_and_reads_back(store: S
     assert sorted(walked) == sorted(ids[:7] + ids[8:])
 
 
+async def test_commits_sharing_a_shard_each_win_or_lose_on_their_own_revision(store: Store) -> None:
+    # One script call commits a whole shard of the batch: an item whose revision moved must lose alone.
+    tag = shard_tag(spread(1)[0].indicator_id)
+    a, b, c, d = [s for s in spread(N) if shard_tag(s.indicator_id) == tag][:4]
+    assert await store.commit([Commit(a, None, ["a1"], True), Commit(b, None, ["b1"], True)]) == [True, True]
+    newer = replace(a, reports=2, rev=2)
+    outcomes = await store.commit(
+        [
+            Commit(newer, 1, ["a2"], True, {"accepted": 1}),
+            Commit(replace(b, rev=2), 5, ["b2"], True, {"accepted": 1}),  # stale
+            Commit(c, None, ["c1"], False, {"accepted": 1, "duplicates": 1}),
+            Commit(replace(d, rev=2), 1, ["d1"], True, {"accepted": 1}),  # d does not exist
+        ]
+    )
+    assert outcomes == [True, False, True, False]
+    ids = [s.indicator_id for s in (a, b, c, d)]
+    assert [st for st, _ in await store.load_states(ids)] == [newer, b, c, None]
+    marks = [(a.indicator_id, "a2"), (b.indicator_id, "b2"), (c.indicator_id, "c1"), (d.indicator_id, "d1")]
+    assert await store.seen_submissions(marks) == [True, None, False, None]
+    assert await store.stats() == {"accepted": 2, "duplicates": 1}
+
+
+@pytest.mark.integration
+async def test_a_batch_commits_in_one_script_call_per_shard(redis_store: RedisStore) -> None:
+    def evalsha_calls() -> int:
+        return int(stats_of.get("cmdstat_evalsha", {}).get("calls", 0))
+
+    stats_of = await redis_store.client.info("commandstats")
+    before = evalsha_calls()
+    assert (
+        await redis_store.commit([Commit(s, None, [f"r{i}"], True) for i, s in enumerate(spread(N))])
+        == [True] * N
+    )
+    stats_of = await redis_store.client.info("commandstats")
+    assert evalsha_calls() - before == SHARDS  # not one per indicator (N)
+
+
 @pytest.mark.integration
 async def test_every_key_of_one_indicator_is_in_one_slot(redis_store: RedisStore) -> None:
     # The keys one compare-and-set writes (state, counters, submission marks) and the erasure marker.
