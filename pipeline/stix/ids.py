@@ -48,21 +48,30 @@ def uuid5(namespace: uuid.UUID, name: str) -> str:
 
     The version nibble (hex digit 12) is ``5``; the variant's two high bits (of hex digit 16) are ``10``.
     """
-    h = hashlib.sha1(_namespace_bytes(namespace) + name.encode(), usedforsecurity=False).digest()[:16].hex()
+    return _uuid5(_namespace_bytes(namespace), name.encode())
+
+
+def _uuid5(namespace: bytes, name: bytes) -> str:
+    h = hashlib.sha1(namespace + name, usedforsecurity=False).digest()[:16].hex()
     return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
 
 
 _VARIANT: Final = {d: "89ab"[int(d, 16) & 3] for d in "0123456789abcdef"}
+_STIX_NS: Final = STIX_NAMESPACE.bytes
+_OWN_NS: Final = SCAMSHARE_NAMESPACE.bytes
+_PATTERN_KEY: Final = b'{"pattern":'
 
 
 def sco_id(sco_type: str, id_props: Mapping[str, object]) -> str:
-    """Deterministic id of a STIX Cyber-observable from its ID-contributing properties."""
-    return f"{sco_type}--{uuid5(STIX_NAMESPACE, canonical_json(id_props))}"
+    """Deterministic id of a STIX Cyber-observable from its ID-contributing properties (the canonical
+    JSON hashed as the bytes orjson writes, never decoded and encoded again: every new value pays this)."""
+    return f"{sco_type}--{_uuid5(_STIX_NS, orjson.dumps(id_props, option=orjson.OPT_SORT_KEYS))}"
 
 
 def indicator_id(pattern: str) -> str:
-    """Deterministic Indicator id over the canonical pattern."""
-    return f"indicator--{uuid5(SCAMSHARE_NAMESPACE, canonical_json({'pattern': pattern}))}"
+    """Deterministic Indicator id over the canonical pattern: the JCS text of ``{"pattern": pattern}``,
+    which for one string key is the key and the string's JSON, written directly."""
+    return f"indicator--{_uuid5(_OWN_NS, _PATTERN_KEY + orjson.dumps(pattern) + b'}')}"
 
 
 def relationship_id(source_ref: str, relationship_type: str, target_ref: str) -> str:
@@ -78,6 +87,9 @@ def escape_pattern_value(value: str) -> str:
 
 def pattern_for(sco_type: str, props: Mapping[str, str]) -> str:
     """Build ``[type:prop = 'v' AND type:prop2 = 'w']`` with properties in sorted order."""
+    if len(props) == 1:  # most kinds: no sort, no join
+        ((k, v),) = props.items()
+        return f"[{sco_type}:{k} = '{escape_pattern_value(v)}']"
     parts = [f"{sco_type}:{k} = '{escape_pattern_value(v)}'" for k, v in sorted(props.items())]
     return "[" + " AND ".join(parts) + "]"
 

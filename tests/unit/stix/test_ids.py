@@ -123,3 +123,22 @@ def test_fast_uuid5_and_canonical_json_match_the_standard_library(props: dict[st
 @given(st.text(max_size=80), st.sampled_from([STIX_NAMESPACE, uuid.NAMESPACE_URL, uuid.NAMESPACE_DNS]))
 def test_the_fast_uuid5_is_rfc_4122_uuid5(name: str, namespace: uuid.UUID) -> None:
     assert uuid5(namespace, name) == str(uuid.uuid5(namespace, name))
+
+
+@settings(max_examples=300)
+@given(
+    st.dictionaries(
+        st.sampled_from(["value", "iban", "account_type", "account_login", "x"]), TEXT, min_size=1
+    ),
+    st.sampled_from(["phone-number", "user-account", "bank-account"]),
+)
+def test_the_fast_ids_and_patterns_equal_their_definitions(props: dict[str, str], sco_type: str) -> None:
+    # sco_id and indicator_id hash orjson's bytes directly, pattern_for skips sorting one property: each
+    # must still be exactly the id the definition gives (JCS text, UUIDv5) and the sorted pattern.
+    jcs = json.dumps(props, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert sco_id(sco_type, props) == f"{sco_type}--{uuid.uuid5(STIX_NAMESPACE, jcs)}"
+    parts = [f"{sco_type}:{k} = '{escape_pattern_value(v)}'" for k, v in sorted(props.items())]
+    pattern = "[" + " AND ".join(parts) + "]"
+    assert pattern_for(sco_type, props) == pattern
+    jcs_pattern = json.dumps({"pattern": pattern}, separators=(",", ":"), ensure_ascii=False)
+    assert indicator_id(pattern) == f"indicator--{uuid.uuid5(SCAMSHARE_NAMESPACE, jcs_pattern)}"
