@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from pipeline.stix.ids import indicator_id, pattern_for, sco_id
 
@@ -150,17 +150,25 @@ class LazyFacts(Mapping[str, str]):
         return repr(self._resolved())
 
 
+_SET: Final = object.__setattr__
+
+
 def simple(kind: str, value: str, facts: Mapping[str, str] | None = None, **extra: str) -> Canonical:
-    """A Canonical whose id and pattern are ``value`` alone (domain, url, email, phone, wallet, imei)."""
-    props = {"value": value, **extra}
-    return Canonical(
-        kind=kind,
-        value=value,
-        props=props,
-        id_props={"value": value},
-        pattern_props={"value": value},
-        facts=facts if isinstance(facts, LazyFacts) else dict(facts or {}),
-    )
+    """A Canonical whose id and pattern are ``value`` alone (domain, url, email, phone, wallet, imei).
+
+    Built field by field, the same object ``Canonical(...)`` builds (a test holds them equal) for about a
+    microsecond less than the generated ``__init__`` with its keyword arguments: every new value pays it.
+    Its ``id_props`` and ``pattern_props`` are one read-only mapping."""
+    obj = object.__new__(Canonical)
+    one = {"value": value}
+    _SET(obj, "kind", kind)
+    _SET(obj, "value", value)
+    _SET(obj, "props", {"value": value, **extra})
+    _SET(obj, "id_props", one)
+    _SET(obj, "pattern_props", one)
+    _SET(obj, "facts", facts if isinstance(facts, LazyFacts) else dict(facts or {}))
+    obj.__post_init__()
+    return obj
 
 
 __all__ = ["Canonical", "Canonicaliser", "Invalid", "LazyFacts", "simple"]

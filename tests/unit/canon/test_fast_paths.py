@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.canon import REGISTRY, Canonical, bank, bank_iban, domain, email, phone, url, wallet
+from pipeline.canon import REGISTRY, Canonical, bank, bank_iban, domain, email, phone, simple, url, wallet
 from pipeline.canon.wallet_base58 import b58decode
 
 FAST = settings(max_examples=300, deadline=None)
@@ -119,3 +119,27 @@ def test_every_memo_of_results_is_bounded() -> None:
         maxsize = cache.cache_parameters()["maxsize"]  # type: ignore[union-attr]
         assert maxsize is not None, cache
         assert 0 < maxsize <= 32768, cache
+
+
+@FAST
+@given(
+    st.sampled_from(["domain", "url", "email", "phone", "wallet", "imei"]),
+    st.text(min_size=1, max_size=40),
+    st.dictionaries(st.sampled_from(["asset", "chain"]), st.text(max_size=8), max_size=2),
+)
+def test_simple_builds_what_the_dataclass_constructor_builds(
+    kind: str, value: str, extra: dict[str, str]
+) -> None:
+    built = simple(kind, value, {"country": "TH"}, **extra)
+    reference = Canonical(
+        kind=kind,
+        value=value,
+        props={"value": value, **extra},
+        id_props={"value": value},
+        pattern_props={"value": value},
+        facts={"country": "TH"},
+    )
+    assert built == reference
+    assert (built.sco_type, built.sco_id, built.pattern, built.indicator_id) == (
+        reference.sco_type, reference.sco_id, reference.pattern, reference.indicator_id,
+    )  # fmt: skip
