@@ -67,7 +67,9 @@ def validate_submission(
         doc = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         return Rejected("not_json", f"not valid UTF-8 JSON: {exc}")
-    if deeper_than(doc, limits.max_depth):
+    # A document cannot nest deeper than it has opening brackets (those in strings only add to the count):
+    # counting them in C spares walking a typical submission, which has about 20.
+    if raw.count(b"[") + raw.count(b"{") > limits.max_depth and deeper_than(doc, limits.max_depth):
         depth = json_depth(doc)
         return Rejected("too_deep", f"JSON nesting depth {depth} exceeds the limit of {limits.max_depth}")
     if not isinstance(doc, dict):

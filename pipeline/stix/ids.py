@@ -115,6 +115,8 @@ SIGHTING_EXTENSION_ID: Final = "extension-definition--28754c2a-3368-5481-a5e4-86
 SCAMSHARE_IDENTITY_ID: Final = "identity--6ae204d4-d50b-51ae-a445-d7baaa9da957"
 
 
+@functools.lru_cache(maxsize=4096)
 def producer_identity_id(producer: str) -> str:
-    """Deterministic STIX identity id of a producer (organisation), used as ``created_by_ref``."""
-    return f"identity--{uuid.uuid5(SCAMSHARE_NAMESPACE, 'scamshare/producer:' + producer)}"
+    """Deterministic STIX identity id of a producer (organisation), used as ``created_by_ref``; every
+    submission's identity check asks for its channel's, so the few organisations' ids are remembered."""
+    return f"identity--{uuid5(SCAMSHARE_NAMESPACE, 'scamshare/producer:' + producer)}"

@@ -126,6 +126,25 @@ def test_deeper_than_agrees_with_json_depth(doc: object, limit: int) -> None:
     assert deeper_than(doc, limit) == (json_depth(doc) > limit)
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    st.recursive(
+        st.none() | st.integers(-(2**63), 2**63 - 1) | st.text(alphabet="[]{}a", max_size=4),
+        lambda c: (
+            st.lists(c, max_size=3) | st.dictionaries(st.text(alphabet="[{a", max_size=3), c, max_size=3)
+        ),
+    ),
+    st.integers(2, 8),
+)
+def test_a_document_too_deep_is_refused_whatever_its_bracket_count(doc: object, limit: int) -> None:
+    # The validator walks the document only when it has more opening brackets than the limit: the count
+    # bounds the depth from above (brackets in strings only add), so the verdict is the walk's.
+    raw = orjson.dumps(doc)
+    assert json_depth(doc) <= raw.count(b"[") + raw.count(b"{")
+    verdict = validate_submission(raw, Limits(max_depth=limit))
+    assert (isinstance(verdict, Rejected) and verdict.code == "too_deep") == (json_depth(doc) > limit)
+
+
 def test_json_depth() -> None:
     assert json_depth(1) == 0
     assert json_depth([]) == 1

@@ -17,6 +17,7 @@ from pipeline.stix.ids import (
     escape_pattern_value,
     indicator_id,
     pattern_for,
+    producer_identity_id,
     relationship_id,
     sco_id,
     uuid5,
@@ -142,3 +143,9 @@ def test_the_fast_ids_and_patterns_equal_their_definitions(props: dict[str, str]
     assert pattern_for(sco_type, props) == pattern
     jcs_pattern = json.dumps({"pattern": pattern}, separators=(",", ":"), ensure_ascii=False)
     assert indicator_id(pattern) == f"indicator--{uuid.uuid5(SCAMSHARE_NAMESPACE, jcs_pattern)}"
+
+
+@given(TEXT)
+def test_producer_identity_ids_are_uuid5_of_the_producer_in_scamshares_namespace(producer: str) -> None:
+    expected = uuid.uuid5(SCAMSHARE_NAMESPACE, "scamshare/producer:" + producer)
+    assert producer_identity_id(producer) == f"identity--{expected}"
