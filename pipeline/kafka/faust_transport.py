@@ -9,6 +9,8 @@ reach the 200 ms latency target).
 
 faust finds this transport through the ``faust.transports`` entry point (pyproject.toml) under the URL scheme
 ``scamshare://``; the app uses it for its consumer only (``broker_consumer``), producers stay on ``kafka://``.
+Its consumer also hands each fetched message to faust's conductor without four tasks per message when the
+message needs none (:mod:`pipeline.kafka.eager_wait`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from __future__ import annotations
 from typing import Any
 
 from faust.transport.drivers import aiokafka as driver
+
+from pipeline.kafka.eager_wait import EagerFirstWait
 
 #: faust app attribute carrying the wait (set by pipeline.app.create_app).
 APP_ATTRIBUTE = "scamshare_fetch_max_wait_ms"
@@ -31,7 +35,10 @@ class ConsumerThread(driver.AIOKafkaConsumerThread):
         return consumer
 
 
-class Consumer(driver.Consumer):
+class Consumer(EagerFirstWait, driver.Consumer):
+    """The aiokafka driver's consumer, with the settings' fetch wait and a message handed over without a
+    task of its own when it needs none (:mod:`pipeline.kafka.eager_wait`)."""
+
     def _new_consumer_thread(self) -> ConsumerThread:
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
