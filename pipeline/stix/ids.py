@@ -35,7 +35,12 @@ def canonical_json(obj: Mapping[str, object]) -> str:
     For string values JCS equals sorted keys, no whitespace and minimal escaping (non-ASCII kept as UTF-8):
     what ``orjson`` produces with sorted keys. Numbers are not accepted here (JCS number formatting differs).
     """
-    return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS).decode()
+    return canonical_bytes(obj).decode()
+
+
+def canonical_bytes(obj: Mapping[str, object]) -> bytes:
+    """:func:`canonical_json` as the UTF-8 bytes a UUIDv5 hashes (no decode and encode again)."""
+    return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
 
 
 @functools.lru_cache(maxsize=64)
@@ -63,9 +68,9 @@ _PATTERN_KEY: Final = b'{"pattern":'
 
 
 def sco_id(sco_type: str, id_props: Mapping[str, object]) -> str:
-    """Deterministic id of a STIX Cyber-observable from its ID-contributing properties (the canonical
-    JSON hashed as the bytes orjson writes, never decoded and encoded again: every new value pays this)."""
-    return f"{sco_type}--{_uuid5(_STIX_NS, orjson.dumps(id_props, option=orjson.OPT_SORT_KEYS))}"
+    """Deterministic id of a STIX Cyber-observable from its ID-contributing properties (every new value
+    pays this: the canonical JSON is hashed as bytes)."""
+    return f"{sco_type}--{_uuid5(_STIX_NS, canonical_bytes(id_props))}"
 
 
 def indicator_id(pattern: str) -> str:
@@ -77,7 +82,7 @@ def indicator_id(pattern: str) -> str:
 def relationship_id(source_ref: str, relationship_type: str, target_ref: str) -> str:
     """Deterministic Relationship id, so re-emitting an indicator does not mint new relationships."""
     key = {"source_ref": source_ref, "relationship_type": relationship_type, "target_ref": target_ref}
-    return f"relationship--{uuid5(SCAMSHARE_NAMESPACE, canonical_json(key))}"
+    return f"relationship--{_uuid5(_OWN_NS, canonical_bytes(key))}"
 
 
 def escape_pattern_value(value: str) -> str:

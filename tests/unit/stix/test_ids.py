@@ -143,6 +143,15 @@ def test_the_fast_ids_and_patterns_equal_their_definitions(props: dict[str, str]
     assert pattern_for(sco_type, props) == pattern
     jcs_pattern = json.dumps({"pattern": pattern}, separators=(",", ":"), ensure_ascii=False)
     assert indicator_id(pattern) == f"indicator--{uuid.uuid5(SCAMSHARE_NAMESPACE, jcs_pattern)}"
+    source = sco_id(sco_type, props)
+    jcs_rel = json.dumps(
+        {"source_ref": source, "relationship_type": "based-on", "target_ref": pattern},
+        sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+    )  # fmt: skip
+    assert (
+        relationship_id(source, "based-on", pattern)
+        == f"relationship--{uuid.uuid5(SCAMSHARE_NAMESPACE, jcs_rel)}"
+    )
 
 
 @given(TEXT)
