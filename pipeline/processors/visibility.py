@@ -23,7 +23,7 @@ report for two half-lives: reversible); ``none`` (nothing visible: never deliver
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final, Literal, TypeVar
 
@@ -184,30 +184,56 @@ def visible_indexes(state: IndicatorState, key: str) -> tuple[int, ...]:
     return tuple(i for i, c in enumerate(state.contributions) if visible(c, cls, org or None))
 
 
-#: :func:`audience_sets` by the contributions they were computed from: merging scores a state's audiences
-#: and publishing it builds their views from the same contributions tuple (``replace`` keeps it). Keyed by
-#: identity, and holding the tuple so that no other can take its id while it is here; bounded.
-_SETS_MEMO: dict[int, tuple[tuple[Contribution, ...], tuple[tuple[str, tuple[int, ...]], ...]]] = {}
-_SETS_MEMO_MAX: Final = 4096
+Seen = tuple[int, ...]
 
 
-def audience_sets(state: IndicatorState) -> tuple[tuple[str, tuple[int, ...]], ...]:
+class _Remembered:
+    """What was computed of one contributions tuple: its audience sets, and its views (by the positions
+    they see) for one set of scoring inputs."""
+
+    __slots__ = ("contributions", "inputs", "model", "sets", "views")
+
+    def __init__(self, contributions: tuple[Contribution, ...]) -> None:
+        self.contributions = contributions
+        self.sets: tuple[tuple[str, Seen], ...] | None = None
+        self.model: ScoreModel | None = None
+        self.inputs: tuple[object, ...] = ()
+        self.views: dict[Seen, View] = {}
+
+
+#: what was computed of a state's contributions: merging scores a state's audiences and publishing it builds
+#: their views from the same contributions tuple (``replace`` keeps it). Keyed by identity, and holding the
+#: tuple so that no other can take its id while it is here; bounded.
+_MEMO: dict[int, _Remembered] = {}
+_MEMO_MAX: Final = 4096
+
+
+def _remembered(contributions: Sequence[Contribution]) -> _Remembered | None:
+    """The memo of ``contributions``; None unless it is a tuple (only an immutable tuple can stand for its
+    contents)."""
+    if type(contributions) is not tuple:
+        return None
+    hit = _MEMO.get(id(contributions))
+    if hit is not None and hit.contributions is contributions:
+        return hit
+    if len(_MEMO) >= _MEMO_MAX:
+        _MEMO.clear()
+    hit = _MEMO[id(contributions)] = _Remembered(contributions)
+    return hit
+
+
+def audience_sets(state: IndicatorState) -> tuple[tuple[str, Seen], ...]:
     """Every audience of :func:`audience_keys`, in that order, with the positions it may see: what
     :func:`visible_indexes` gives for each key, computed for all of them at once.
 
     A class sees the reports at or below it (so never AMBER+STRICT or RED); an organisation's own audience
     sees its class's and every report of its own except RED."""
-    contributions = state.contributions
-    if type(contributions) is not tuple:  # only an immutable tuple can stand for its contents
-        return _audience_sets(tuple(contributions))
-    hit = _SETS_MEMO.get(id(contributions))
-    if hit is not None and hit[0] is contributions:
-        return hit[1]
-    if len(_SETS_MEMO) >= _SETS_MEMO_MAX:
-        _SETS_MEMO.clear()
-    out = _audience_sets(contributions)
-    _SETS_MEMO[id(contributions)] = (contributions, out)
-    return out
+    memo = _remembered(state.contributions)
+    if memo is None:
+        return _audience_sets(tuple(state.contributions))
+    if memo.sets is None:
+        memo.sets = _audience_sets(memo.contributions)
+    return memo.sets
 
 
 def _audience_sets(contributions: tuple[Contribution, ...]) -> tuple[tuple[str, tuple[int, ...]], ...]:
@@ -222,29 +248,19 @@ def _audience_sets(contributions: tuple[Contribution, ...]) -> tuple[tuple[str, 
     return tuple(out)
 
 
-#: the views computed of one state's contributions, for its scoring inputs and the moment (see
-#: :func:`view_of_set`), held like :data:`_SETS_MEMO`
-_VIEWS_MEMO: dict[int, tuple[tuple[Contribution, ...], ScoreModel, tuple[object, ...], dict[Seen, View]]] = {}
-Seen = tuple[int, ...]
-
-
 def view_of_set(state: IndicatorState, seen: Seen, model: ScoreModel, now_ms: int) -> View:
     """:func:`view_from` of the reports at positions ``seen``, remembered for this state's contributions,
     kind, sightings and ``now_ms`` (what a view depends on): merging fingerprints the views publishing
     then builds bundles of."""
-    contributions = state.contributions
+    memo = _remembered(state.contributions)
+    if memo is None:
+        return view_from(state, [state.contributions[i] for i in seen], model, now_ms)
     inputs = (state.kind, state.tp_by, state.fp_by, now_ms)
-    hit = _VIEWS_MEMO.get(id(contributions))
-    if hit is None or hit[0] is not contributions or hit[1] is not model or hit[2] != inputs:
-        if type(contributions) is not tuple:
-            return view_from(state, [contributions[i] for i in seen], model, now_ms)
-        if len(_VIEWS_MEMO) >= _SETS_MEMO_MAX:
-            _VIEWS_MEMO.clear()
-        hit = _VIEWS_MEMO[id(contributions)] = (contributions, model, inputs, {})
-    views = hit[3]
-    view = views.get(seen)
+    if memo.model is not model or memo.inputs != inputs:
+        memo.model, memo.inputs, memo.views = model, inputs, {}
+    view = memo.views.get(seen)
     if view is None:
-        view = views[seen] = view_from(state, [contributions[i] for i in seen], model, now_ms)
+        view = memo.views[seen] = view_from(state, [memo.contributions[i] for i in seen], model, now_ms)
     return view
 
 
