@@ -111,16 +111,22 @@ class _Batch:
     #: id → the bytes last queued for it in this batch
     _sent: dict[str, bytes] = field(default_factory=dict)
 
-    def take(self, item: Outgoing) -> None:
-        objects = _objects(item)
+    def take(self, item: Outgoing, parsed: dict[bytes, list[StoredObject]]) -> None:
+        """Queue ``item``'s objects; ``parsed`` holds the stored form of each bundle already read in this
+        flush (subscribers that share a view get the same bundle bytes: it is parsed once)."""
         if item.status == "erased":
-            objects, gone = split_erased(objects, item.indicator_id)
+            objects, gone = split_erased(_objects(item), item.indicator_id)
             self.gone |= gone
             self.objects = [o for o in self.objects if o[0] not in gone]
-        for obj in objects:
-            if obj["id"] in self.gone:
+            stored_objects = [_stored(obj) for obj in objects]
+        else:
+            cached = parsed.get(item.bundle)
+            if cached is None:
+                cached = parsed[item.bundle] = [_stored(obj) for obj in _objects(item)]
+            stored_objects = cached
+        for stored in stored_objects:
+            if stored[0] in self.gone:
                 continue
-            stored = _stored(obj)
             # The same bytes again (the TLP marking definition of every bundle, mostly) would add nothing:
             # the store's add is idempotent. Only the first copy in the batch is sent.
             if self._sent.get(stored[0]) != stored[3]:
@@ -147,8 +153,9 @@ class TaxiiCollectionChannel:
         # batch sends everything again.
         queued, self._queued = self._queued, []
         batches: dict[str, _Batch] = {}
+        parsed: dict[bytes, list[StoredObject]] = {}
         for item in queued:
-            batches.setdefault(item.subscription.id, _Batch()).take(item)
+            batches.setdefault(item.subscription.id, _Batch()).take(item, parsed)
         await asyncio.gather(*(self._write(c, b) for c, b in batches.items()))
 
     async def _write(self, collection: str, batch: _Batch) -> None:

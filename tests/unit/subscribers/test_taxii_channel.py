@@ -16,6 +16,7 @@ from pipeline.state.collections import CollectionStore, Entry, MemoryCollections
 from pipeline.state.memory_store import MemoryStore
 from pipeline.state.subscription import Subscription
 from pipeline.stix.ids import INDICATOR_EXTENSION_ID
+from pipeline.subscribers import taxii_channel
 from pipeline.subscribers.channels import Outgoing, kafka_channels
 from pipeline.subscribers.deliver import DeliverStep
 from pipeline.subscribers.taxii_channel import TaxiiCollectionChannel, redacted
@@ -311,6 +312,42 @@ async def test_an_active_version_and_its_erasure_in_one_flush_leave_no_sco() -> 
     indicator = await collections.get("late", PHONE.indicator_id)
     assert indicator is not None
     assert orjson.loads(indicator.raw)["revoked"] is True
+
+
+@pytest.mark.parametrize("erased_first", [False, True])
+async def test_one_bundle_delivered_to_several_collections_is_parsed_once_and_each_keeps_its_own_outcome(
+    erased_first: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Subscribers that share a view get the same bundle bytes, and a flush parses such a bundle once. The
+    # erasure of one collection's copy (the same bytes, status erased) must not leak into the other's.
+    collections = Counting()
+    channel = TaxiiCollectionChannel(collections, now_us=Clock())
+    sco = {"type": "phone-number", "id": "phone-number--1", "value": "+66812345678"}
+    pattern = "[phone-number:value = '+66812345678']"
+    shared = bundle(sdo("indicator", 1, modified="2026-11-22T10:00:00Z", pattern=pattern), sco)
+    telco = BANK.model_copy(update={"id": "telco"})
+    third = BANK.model_copy(update={"id": "third"})
+    sends = [Outgoing(BANK, "indicator--1", 1, False, bytes(shared)),
+             Outgoing(telco, "indicator--1", 1, True, bytes(shared), status="erased"),
+             Outgoing(third, "indicator--1", 1, False, bytes(shared))]  # fmt: skip
+    parses: list[bytes] = []
+    real = taxii_channel._objects
+
+    def counting(item: Outgoing) -> list[dict[str, Any]]:
+        parses.append(item.bundle)
+        return real(item)
+
+    monkeypatch.setattr(taxii_channel, "_objects", counting)
+    for item in reversed(sends) if erased_first else sends:
+        channel.send(item)
+    await channel.flush()
+    assert len(parses) == 2  # once for both active copies, once for the erasure (which it redacts)
+    for kept in ("bank", "third"):
+        assert sorted(by_id(await everything(collections, kept))) == ["indicator--1", "phone-number--1"]
+        assert orjson.loads((await collections.get(kept, "indicator--1")).raw)["pattern"] == pattern  # type: ignore[union-attr]
+    [entry] = await everything(collections, "telco")
+    assert orjson.loads(entry.raw)["pattern"] == "[phone-number:value = '']"
+    assert await collections.get("telco", "phone-number--1") is None
 
 
 async def test_a_crash_between_the_removal_and_the_add_leaves_the_sco_gone() -> None:
