@@ -44,7 +44,17 @@ async def collect(
     finally:
         await batches.aclose()
         feeder.cancel()
+        close_consumer_loop(app)
     return got, stream
+
+
+def close_consumer_loop(app: faust.App) -> None:
+    """Close the event loop faust's consumer made for its (never started) thread when the stream touched
+    ``app.consumer``: left open, a later full collection finalises it and pytest reports an unraisable
+    ``BaseEventLoop.__del__`` error against whichever test happened to run then."""
+    thread = getattr(app._consumer, "_thread", None) if app._consumer is not None else None
+    if thread is not None and not thread.thread_loop.is_closed():
+        thread.thread_loop.close()
 
 
 async def send(channel: Any, values: range) -> None:
