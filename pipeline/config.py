@@ -117,11 +117,12 @@ class Settings(BaseSettings):
     compression: CompressionType = "lz4"
     linger_ms: int = Field(default=5, ge=0, le=10_000)
     consumer_fetch_max_wait_ms: int = Field(
-        default=50,
+        default=20,
         ge=1,
         le=30_000,
         description="Longest a consumer's fetch waits for data (librdkafka fetch.wait.max.ms; also the faust "
-        "worker's). Low by default: the embedded broker holds a fetch for the whole wait.",
+        "worker's). Low by default: the embedded broker holds a fetch for the whole wait. On Apache Kafka it "
+        "only bounds idle polling (deploy/ sets 500).",
     )
     session_timeout_ms: int = Field(
         default=6000,
