@@ -6,7 +6,7 @@ for the whole wait even when data arrives meanwhile: measured here, a 1500 ms wa
 ~450 ms worst per-hop latency, a 100 ms wait 15 ms median. So the wait is a setting
 (``consumer_fetch_max_wait_ms``, default 20: a report crosses two hops, and at 100 ms the two waits alone
 reach the 200 ms latency target; 20 ms roughly doubled the rate held within 200 ms against 50 ms, for about
-7 % of a core more when idle: README, "The embedded broker").
+8 % of a core more when idle (tansu and the worker together): README, "The embedded broker").
 
 faust finds this transport through the ``faust.transports`` entry point (pyproject.toml) under the URL scheme
 ``scamshare://``; the app uses it for its consumer only (``broker_consumer``), producers stay on ``kafka://``.
