@@ -8,14 +8,17 @@ from collections.abc import Iterator
 
 import pytest
 
-from pipeline.worker.heap import freeze_start_up_heap, thaw
+from pipeline.worker.heap import YOUNG_THRESHOLD, freeze_start_up_heap, thaw
 
 
 @pytest.fixture(autouse=True)
 def _thawed() -> Iterator[None]:
+    before = gc.get_threshold()
     gc.unfreeze()
     yield
+    thaw()
     gc.unfreeze()
+    gc.set_threshold(*before)
 
 
 def collected_ids() -> set[int]:
@@ -47,3 +50,12 @@ def test_a_cycle_frozen_with_the_heap_is_collected_once_thawed() -> None:
     thaw()
     gc.collect()
     assert alive() is None
+
+
+def test_the_young_threshold_is_raised_while_frozen_and_restored_on_thaw() -> None:
+    gc.set_threshold(700, 10, 10)
+    freeze_start_up_heap()
+    freeze_start_up_heap()  # a second freeze must not forget the thresholds from before the first
+    assert gc.get_threshold() == (YOUNG_THRESHOLD, 10, 10)
+    thaw()
+    assert gc.get_threshold() == (700, 10, 10)
