@@ -41,6 +41,12 @@ class KafkaEmitter:
 
     async def flush(self) -> None:
         """Wait for every message sent so far; DeliveryError for what failed since the last flush."""
+        if len(self.producer) == 0:
+            # Nothing queued, in flight or waiting for its delivery report to be served (librdkafka's out
+            # queue counts all three), so nothing to wait for: no hop to a thread. The delivery step
+            # flushes once per channel, and the Kafka feed channel shares this emitter.
+            self.tracker.raise_for_failures()
+            return
         loop = asyncio.get_running_loop()
         remaining = await loop.run_in_executor(None, self.producer.flush, self.timeout_s)
         self.tracker.raise_for_failures(pending=remaining, waited_s=self.timeout_s)

@@ -170,7 +170,10 @@ class MemoryStore:
         self._count(counters)
         return True
 
-    async def mark_delivered(self, deliveries: Sequence[Delivery]) -> list[bool]:
+    async def mark_delivered(
+        self, deliveries: Sequence[Delivery], progress: Mapping[str, int] | None = None
+    ) -> list[bool]:
+        self._count(progress or {})
         out = []
         for d in deliveries:
             self._state(_key(d.indicator_id))  # expiry

@@ -210,9 +210,11 @@ class RedisStore:
         result = await self._once(keys=list(self._k.once(marker)), args=args)
         return bool(result)
 
-    async def mark_delivered(self, deliveries: Sequence[Delivery]) -> list[bool]:
+    async def mark_delivered(
+        self, deliveries: Sequence[Delivery], progress: Mapping[str, int] | None = None
+    ) -> list[bool]:
         # One script call per shard of the batch (the per-call packing is what costs, not the Lua): its
-        # states and its counters hash share a slot.
+        # states and its counters hash share a slot. The progress counters ride in the same round trip.
         by_tag: dict[str, list[int]] = {}
         for i, d in enumerate(deliveries):
             by_tag.setdefault(shard_tag(d.indicator_id), []).append(i)
@@ -224,8 +226,11 @@ class RedisStore:
                 [x for i in group for d in (deliveries[i],) for x in
                  (d.subscriber, str(d.version), "1" if d.revoked else "0")],
             )  # fmt: skip
+        for name, inc in (progress or {}).items():
+            batch.call("hincrby", self._k.global_stats, name, inc)
         out = [False] * len(deliveries)
-        for group, results in zip(by_tag.values(), await batch.run(), strict=True):
+        replies = await batch.run()
+        for group, results in zip(by_tag.values(), replies[: len(by_tag)], strict=True):
             for i, r in zip(group, results, strict=True):
                 out[i] = bool(r)
         return out

@@ -109,11 +109,14 @@ class Store(Protocol):
         """Increment ``counters`` unless ``marker`` was counted already (within the dedup window)."""
         ...
 
-    async def mark_delivered(self, deliveries: Sequence[Delivery]) -> list[bool]:
+    async def mark_delivered(
+        self, deliveries: Sequence[Delivery], progress: Mapping[str, int] | None = None
+    ) -> list[bool]:
         """Record each delivery unless the subscriber already has that version or a later one.
 
         Where it is recorded, ``delivered:<subscriber>`` (and for a revoked version ``revocations_delivered``)
-        moves by one; True there, False for a replay.
+        moves by one; True there, False for a replay. ``progress``: plain counters added as :meth:`incr`
+        does (a replay adds them again), in the same round trip.
         """
         ...
 

@@ -326,6 +326,15 @@ async def test_a_delivery_mark_never_moves_backwards(store: Store) -> None:
     assert await store.mark_delivered([]) == []
 
 
+async def test_progress_counters_ride_with_the_delivery_marks(store: Store) -> None:
+    ind = STATE.indicator_id
+    progress = {"fanout_records": 3, "latency:e2e:le_100": 2}
+    assert await store.mark_delivered([Delivery(ind, "telco", 1, False)], progress) == [True]
+    assert await store.mark_delivered([Delivery(ind, "telco", 1, False)], progress) == [False]  # a replay
+    assert await store.mark_delivered([], {"fanout_records": 1}) == []  # a batch with nothing to deliver
+    assert await store.stats() == {"delivered:telco": 1, "fanout_records": 7, "latency:e2e:le_100": 4}
+
+
 async def test_load_delivered_reads_only_the_named_subscribers_marks(store: Store) -> None:
     await store.commit([Commit(STATE, None, ["s1"], True)])
     ind = STATE.indicator_id

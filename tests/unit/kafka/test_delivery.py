@@ -10,6 +10,7 @@ from confluent_kafka import KafkaError
 
 from pipeline.errors import DeliveryError
 from pipeline.kafka.clients import DeliveryFailure, DeliveryTracker, produce
+from pipeline.kafka.emit import KafkaEmitter
 
 
 @dataclass
@@ -146,3 +147,32 @@ def test_keep_bounds_the_failures_kept_not_the_count() -> None:
     assert len(tracker.failures) == 3
     assert len(tracker.drain()) == 3
     assert tracker.drain() == []
+
+
+@dataclass
+class CountingProducer:
+    """A stand-in for confluent-kafka's Producer: ``queued`` is its out queue, ``flushes`` its flush calls."""
+
+    queued: int = 0
+    flushes: int = 0
+
+    def __len__(self) -> int:
+        return self.queued
+
+    def flush(self, timeout: float = -1) -> int:
+        self.flushes += 1
+        self.queued = 0
+        return 0
+
+
+async def test_an_emitter_with_nothing_outstanding_flushes_without_waiting_but_still_reports() -> None:
+    producer = CountingProducer(queued=2)
+    emitter = KafkaEmitter(producer)  # type: ignore[arg-type]
+    await emitter.flush()
+    await emitter.flush()  # the out queue is empty: no thread hop, no producer.flush
+    assert producer.flushes == 1
+    # A failure reported earlier (served by a poll elsewhere) still raises on the next flush.
+    emitter.tracker.fail("scam.feed.bank", b"indicator--1", "Broker: Message size too large")
+    with pytest.raises(DeliveryError, match="too large"):
+        await emitter.flush()
+    assert producer.flushes == 1
