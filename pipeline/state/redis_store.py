@@ -226,8 +226,7 @@ class RedisStore:
                 [x for i in group for d in (deliveries[i],) for x in
                  (d.subscriber, str(d.version), "1" if d.revoked else "0")],
             )  # fmt: skip
-        for name, inc in (progress or {}).items():
-            batch.call("hincrby", self._k.global_stats, name, inc)
+        self._queue_incr(batch, progress or {})
         out = [False] * len(deliveries)
         replies = await batch.run()
         for group, results in zip(by_tag.values(), replies[: len(by_tag)], strict=True):
@@ -237,9 +236,13 @@ class RedisStore:
 
     async def incr(self, counters: Mapping[str, int]) -> None:
         batch = Batch(self._r)
+        self._queue_incr(batch, counters)
+        await batch.run()
+
+    def _queue_incr(self, batch: Batch, counters: Mapping[str, int]) -> None:
+        """Queue :meth:`incr`'s plain counters on ``batch`` (alone, or beside the delivery marks)."""
         for name, inc in counters.items():
             batch.call("hincrby", self._k.global_stats, name, inc)
-        await batch.run()
 
     async def stats(self) -> dict[str, int]:
         batch = Batch(self._r)
