@@ -100,6 +100,9 @@ def _delete_bench_topics(obj: CliContext, run: Settings) -> None:
     hidden=True,
     help="With --sweep: these reports/s (comma-separated) instead of the ladder; 0.5C still runs.",
 )
+@click.option("--repeat", type=click.IntRange(1, 100), default=1, show_default=True,
+              help="Run the burst (or the --rate run) this many times, each in a fresh namespace, and report "
+              "every run and the median, lowest and highest of its figures.")  # fmt: skip
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Scale-out: the burst through 1 and then N `scamshare worker` subprocesses in one group, "
               "4 partitions.")  # fmt: skip
@@ -127,6 +130,7 @@ def pipeline_cmd(
     duration: float | None,
     sweep: bool,
     rates: str | None,
+    repeat: int,
     workers: int,
     profile_out: Path | None,
     cluster: int,
@@ -141,10 +145,12 @@ def pipeline_cmd(
     at R per second for --duration seconds instead, and the JSON gives producer send → feed latency at that
     rate (p50/p99/max) and whether p99 stayed within 200 ms; the passthrough loop is not run then. --sweep
     measures the capacity C with a burst of N, then steady rounds at fractions of C, and reports the highest
-    offered rate whose p99 stayed within 200 ms and the round at 0.5 C. --workers N runs the burst through 1
-    and then N worker subprocesses in one consumer group (4 partitions) and reports both rates and the CPU
-    seconds of every process. The latency settings in effect (fetch wait, batch window and size) are in the
-    JSON. Reports what it measures; never fails on speed.
+    offered rate whose p99 stayed within 200 ms and the round at 0.5 C. --repeat K runs the burst or the
+    --rate run K times, each in a fresh namespace, and gives every run and the spread (median, lowest,
+    highest) of the rates, the ratio and the latencies, and how many runs kept p99 within 200 ms. --workers N
+    runs the burst through 1 and then N worker subprocesses in one consumer group (4 partitions) and reports
+    both rates and the CPU seconds of every process. The latency settings in effect (fetch wait, batch window
+    and size) are in the JSON. Reports what it measures; never fails on speed.
     """
     modes = [
         m for m, on in (("--rate", rate is not None), ("--sweep", sweep), ("--workers", workers > 1)) if on
@@ -155,6 +161,10 @@ def pipeline_cmd(
         raise click.UsageError("--rates goes with --sweep")
     if profile_out is not None and (sweep or workers > 1):
         raise click.UsageError("--profile profiles the in-process worker: not with --sweep or --workers")
+    if repeat > 1 and (sweep or workers > 1 or profile_out is not None):
+        raise click.UsageError(
+            "--repeat repeats the burst or the --rate run: not with --sweep, --workers or --profile"
+        )
     try:
         explicit = [float(r) for r in rates.split(",") if r.strip()] if rates else None
     except ValueError as exc:
@@ -174,7 +184,7 @@ def pipeline_cmd(
         n = max(10, int(rate * (duration or 30.0)))
     with bench_settings(obj, base, say, cluster) as (settings, where):
         result = asyncio.run(
-            _run(settings, n, seed, rate, duration, sweep, explicit, workers, profile, progress)
+            _run(settings, n, seed, rate, duration, sweep, explicit, repeat, workers, profile, progress)
         )
     result["stack"] = where
     result["redis_cluster"] = settings.redis_cluster  # the state on a Redis Cluster (embedded or yours)
@@ -194,6 +204,7 @@ async def _run(
     duration: float | None,
     sweep: bool,
     rates: list[float] | None,
+    repeat: int,
     workers: int,
     profile: cProfile.Profile | None,
     progress: Callable[[str], None],
@@ -211,6 +222,15 @@ async def _run(
         return await run_scale_bench(settings, n, workers, seed=seed, progress=progress)
     from pipeline.dev.bench import run_pipeline_bench  # noqa: PLC0415
 
+    if repeat > 1:
+        from pipeline.dev.bench_repeat import run_repeated  # noqa: PLC0415
+        from pipeline.dev.bench_steady import fresh_namespace  # noqa: PLC0415
+
+        async def one_run(i: int) -> dict[str, Any]:
+            run = fresh_namespace(settings, f"run{i}")
+            return await run_pipeline_bench(run, n, seed=seed, rate=rate, progress=progress)
+
+        return await run_repeated(repeat, one_run, steady=rate is not None, progress=progress)
     return await run_pipeline_bench(settings, n, seed=seed, profile=profile, rate=rate, progress=progress)
 
 

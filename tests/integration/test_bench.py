@@ -103,6 +103,27 @@ def test_bench_pipeline_at_a_steady_rate_reports_latency_at_that_rate(
     assert latency["samples"] == sum(counts["feed_messages"].values()) > 0
 
 
+def test_bench_pipeline_repeated_at_a_steady_rate_runs_each_in_its_own_namespace(
+    stack: StackAddresses, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    on_one_engine(stack, "tansu")
+    monkeypatch.chdir(tmp_path)
+    out = run_bench(stack, tmp_path, "--rate", "40", "--duration", "1", "--repeat", "2")
+    assert (out["mode"], out["of"], out["repeat"], out["offered_per_s"]) == ("repeated", "steady", 2, 40)
+    runs = out["runs"]
+    assert len(runs) == 2
+    for run in runs:
+        assert (run["mode"], run["reports"]) == ("steady", 40)
+        assert_counts_add_up(run["counts"], 40)
+    # The same seed gives each run the same reports, and a fresh namespace means the second found none of
+    # the first's state: the same indicators and versions, not duplicates of the first run's.
+    assert runs[0]["counts"]["indicators"] == runs[1]["counts"]["indicators"]
+    assert runs[0]["counts"]["versions"] == runs[1]["counts"]["versions"]
+    p99s = [run["latency_ms"]["p99"] for run in runs]
+    assert out["p99_ms"] == {"median": sum(p99s) / 2, "min": min(p99s), "max": max(p99s)}
+    assert out["runs_p99_within_200ms"] == sum(1 for p in p99s if p <= 200)
+
+
 def run_bench(stack: StackAddresses, tmp_path: Path, *args: str) -> dict[str, Any]:
     result = CliRunner().invoke(
         bench,
