@@ -40,6 +40,7 @@ from pipeline.state.org import Organisation, Quotas, Role
 from pipeline.state.redis_batch import Batch
 from pipeline.state.redis_keys import shard_tags
 from pipeline.state.redis_store import RedisStore, glob_escape
+from pipeline.state.store import Store
 from pipeline.state.subscription import Subscription
 from pipeline.stix.tlp import TLP
 from pipeline.wire.headers import HEADER_PRODUCER, HEADER_SUBMITTED_MS, HEADER_VERSION
@@ -62,6 +63,11 @@ BENCH_SUBSCRIBERS = (
 )  # fmt: skip
 
 
+def submission_topic(topics: Topics, m: Submission) -> str:
+    """The producer's own submissions topic, the channel the worker authenticates the message by."""
+    return topics.submissions_of(dict(m.headers)[HEADER_PRODUCER].decode())
+
+
 def send_burst(
     producer: Producer, topics: Topics, messages: Sequence[Submission], built: datetime, chunk: int = 500
 ) -> float:
@@ -73,7 +79,7 @@ def send_burst(
         sent_ms = str(int(now.timestamp() * 1000)).encode()
         for m in messages[start : start + chunk]:
             headers = [(k, sent_ms if k == HEADER_SUBMITTED_MS else v) for k, v in m.headers]
-            topic = topics.submissions_of(dict(m.headers)[HEADER_PRODUCER].decode())
+            topic = submission_topic(topics, m)
             produce(producer, topic, m.key.encode(), restamp(m.value, built, now), headers=headers)
     if producer.flush(60):
         raise RuntimeError("benchmark messages not acknowledged within 60 s")
@@ -94,7 +100,7 @@ def send_paced(
         sent_ms = str(int(now.timestamp() * 1000)).encode()
         for m in messages[i:due]:
             headers = [(k, sent_ms if k == HEADER_SUBMITTED_MS else v) for k, v in m.headers]
-            topic = topics.submissions_of(dict(m.headers)[HEADER_PRODUCER].decode())
+            topic = submission_topic(topics, m)
             produce(producer, topic, m.key.encode(), restamp(m.value, built, now), headers=headers)
         i = due
         producer.poll(0)
@@ -214,25 +220,24 @@ async def prepare(settings: Settings, store: RedisStore) -> str:
     specs.append(TopicSpec(passthrough_topic, settings.partitions, settings.replication_factor))
     specs += [input_topic_spec(settings, t) for t in bench_inputs(settings)] + [leader_topic_spec(settings)]
     ensure_topics(build_admin(settings), specs)
+    await register_parties(store)
+    return passthrough_topic
+
+
+async def register_parties(store: Store) -> None:
+    """The synthetic producers, the subscribers' organisations (GREEN, no quotas) and the subscriptions."""
     roles: dict[str, set[Role]] = {p: {"producer"} for p in PRODUCERS}
     for sub in BENCH_SUBSCRIBERS:
         roles.setdefault(sub.organisation, set()).add("subscriber")
+    # The benchmark measures throughput: its synthetic producers have no quotas.
+    unlimited = Quotas(reports_per_second=None, new_indicators_per_hour=None, sightings_per_hour=None)
     for org, has in roles.items():
-        await store.put_organisation(
-            Organisation(
-                id=org,
-                name=org,
-                sector="other",
-                roles=frozenset(has),
-                trust=0.55,
-                default_tlp=TLP.GREEN,
-                # The benchmark measures throughput: its synthetic producers have no quotas.
-                quotas=Quotas(reports_per_second=None, new_indicators_per_hour=None, sightings_per_hour=None),
-            )
-        )
+        await store.put_organisation(Organisation(
+            id=org, name=org, sector="other", roles=frozenset(has), trust=0.55, default_tlp=TLP.GREEN,
+            quotas=unlimited,
+        ))  # fmt: skip
     for sub in BENCH_SUBSCRIBERS:
         await store.put_subscription(sub)
-    return passthrough_topic
 
 
 def feed_figures(
