@@ -28,8 +28,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from pipeline.config import Topics
-from pipeline.dev.bench import register_parties, submission_topic
-from pipeline.dev.synthetic import build_messages, synthetic_reports
+from pipeline.dev.bench import register_parties
+from pipeline.dev.synthetic import build_messages, submission_topic, synthetic_reports
 from pipeline.kafka.emit import ListEmitter
 from pipeline.processors.score import ScoreModel
 from pipeline.producers.publisher import Submission

@@ -24,7 +24,7 @@ from confluent_kafka import Producer, TopicPartition
 
 from pipeline.config import Settings, Topics
 from pipeline.dev.bench_latency import TARGET_P99_MS, feed_latency, latency_settings, warmup_seconds
-from pipeline.dev.synthetic import PRODUCERS, build_messages, restamp, synthetic_reports
+from pipeline.dev.synthetic import PRODUCERS, build_messages, restamp, submission_topic, synthetic_reports
 from pipeline.kafka.clients import await_leaders, build_admin, build_consumer, build_producer, produce
 from pipeline.kafka.read import read_to_end
 from pipeline.kafka.topics import (
@@ -43,7 +43,7 @@ from pipeline.state.redis_store import RedisStore, glob_escape
 from pipeline.state.store import Store
 from pipeline.state.subscription import Subscription
 from pipeline.stix.tlp import TLP
-from pipeline.wire.headers import HEADER_PRODUCER, HEADER_SUBMITTED_MS, HEADER_VERSION
+from pipeline.wire.headers import HEADER_SUBMITTED_MS, HEADER_VERSION
 from pipeline.worker.app import build_worker, wait_until_assigned
 from pipeline.worker.inputs import registered_inputs
 
@@ -61,11 +61,6 @@ BENCH_SUBSCRIBERS = (
     Subscription(id="platform", name="Platform", sector="platform", organisation="platform-socialnet",
                  types=frozenset({"domain", "url", "email", "social"})),
 )  # fmt: skip
-
-
-def submission_topic(topics: Topics, m: Submission) -> str:
-    """The producer's own submissions topic, the channel the worker authenticates the message by."""
-    return topics.submissions_of(dict(m.headers)[HEADER_PRODUCER].decode())
 
 
 def send_burst(

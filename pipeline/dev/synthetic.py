@@ -17,9 +17,11 @@ from schwifty import IBAN
 
 from pipeline.canon import Canonical, canonicalize
 from pipeline.canon.wallet import eip55
+from pipeline.config import Topics
 from pipeline.producers.publisher import Submission, build_submission
 from pipeline.stix.times import stix_timestamp
 from pipeline.stix.tlp import TLP
+from pipeline.wire.headers import HEADER_PRODUCER
 
 PRODUCERS = (
     "telco-th", "telco-au", "telco-sg", "bank-sg", "bank-au", "bank-de", "bank-th",
@@ -155,3 +157,8 @@ def restamp(value: bytes, built: datetime, now: datetime) -> bytes:
     """Move a message built at ``built`` to ``now`` (every timestamp in it is that one instant), so latency
     is measured from the real send time while the messages are built before the clock starts."""
     return value.replace(stix_timestamp(built).encode(), stix_timestamp(now).encode())
+
+
+def submission_topic(topics: Topics, m: Submission) -> str:
+    """The producer's own submissions topic, the channel the worker authenticates the message by."""
+    return topics.submissions_of(dict(m.headers)[HEADER_PRODUCER].decode())
