@@ -191,7 +191,7 @@ class _Remembered:
     """What was computed of one contributions tuple: its audience sets, and its views (by the positions
     they see) for one set of scoring inputs."""
 
-    __slots__ = ("contributions", "inputs", "model", "sets", "views")
+    __slots__ = ("contributions", "inputs", "model", "prints", "sets", "views")
 
     def __init__(self, contributions: tuple[Contribution, ...]) -> None:
         self.contributions = contributions
@@ -199,6 +199,25 @@ class _Remembered:
         self.model: ScoreModel | None = None
         self.inputs: tuple[object, ...] = ()
         self.views: dict[Seen, View] = {}
+        #: the fingerprints of :attr:`views`, by the same positions
+        self.prints: dict[Seen, str] = {}
+
+    def scored(self, state: IndicatorState, model: ScoreModel, now_ms: int) -> _Remembered:
+        """This memo, its views (and their fingerprints) forgotten unless they were computed for these
+        scoring inputs: the state's kind, sightings and ``now_ms``, and ``model``."""
+        inputs = (state.kind, state.tp_by, state.fp_by, now_ms)
+        if self.model is not model or self.inputs != inputs:
+            self.model, self.inputs, self.views, self.prints = model, inputs, {}, {}
+        return self
+
+    def view(self, state: IndicatorState, seen: Seen, model: ScoreModel, now_ms: int) -> View:
+        """The view of the reports at ``seen``; call on what :meth:`scored` returned."""
+        view = self.views.get(seen)
+        if view is None:
+            view = self.views[seen] = view_from(
+                state, [self.contributions[i] for i in seen], model, now_ms
+            )
+        return view
 
 
 #: what was computed of a state's contributions: merging scores a state's audiences and publishing it builds
@@ -255,23 +274,30 @@ def view_of_set(state: IndicatorState, seen: Seen, model: ScoreModel, now_ms: in
     memo = _remembered(state.contributions)
     if memo is None:
         return view_from(state, [state.contributions[i] for i in seen], model, now_ms)
-    inputs = (state.kind, state.tp_by, state.fp_by, now_ms)
-    if memo.model is not model or memo.inputs != inputs:
-        memo.model, memo.inputs, memo.views = model, inputs, {}
-    view = memo.views.get(seen)
-    if view is None:
-        view = memo.views[seen] = view_from(state, [memo.contributions[i] for i in seen], model, now_ms)
-    return view
+    return memo.scored(state, model, now_ms).view(state, seen, model, now_ms)
 
 
 def fingerprints(state: IndicatorState, model: ScoreModel, now_ms: int) -> dict[str, str]:
     """Each audience's view fingerprint; audiences that see the same reports share one computation."""
-    memo: dict[Seen, str] = {}
-    out: dict[str, str] = {}
-    for key, seen in audience_sets(state):
-        fp = memo.get(seen)
+    memo = _remembered(state.contributions)
+    if memo is None:
+        by_seen: dict[Seen, str] = {}
+        out: dict[str, str] = {}
+        for key, seen in audience_sets(state):
+            fp = by_seen.get(seen)
+            if fp is None:
+                fp = by_seen[seen] = view_of_set(state, seen, model, now_ms).fingerprint()
+            out[key] = fp
+        return out
+    if memo.sets is None:
+        memo.sets = _audience_sets(memo.contributions)
+    scored = memo.scored(state, model, now_ms)
+    prints = scored.prints
+    out = {}
+    for key, seen in memo.sets:
+        fp = prints.get(seen)
         if fp is None:
-            fp = memo[seen] = view_of_set(state, seen, model, now_ms).fingerprint()
+            fp = prints[seen] = scored.view(state, seen, model, now_ms).fingerprint()
         out[key] = fp
     return out
 
