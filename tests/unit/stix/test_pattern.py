@@ -7,7 +7,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipeline.stix.ids import pattern_for
-from pipeline.stix.pattern import MAX_PATTERN_LENGTH, is_valid_stix_pattern, parse_simple_pattern
+from pipeline.stix.pattern import (
+    MAX_PATTERN_LENGTH,
+    is_valid_stix_pattern,
+    parse_simple_pattern,
+    parse_with_scanner,
+)
 
 ACCEPTED = [
     ("[domain-name:value = 'example.com']", [("domain-name", "value", "example.com")]),
@@ -222,3 +227,30 @@ def test_spaced_patterns_parse_and_are_valid_stix(case: tuple[str, list[tuple[st
     text, comparisons = case
     assert parse_simple_pattern(text) == comparisons
     assert is_valid_stix_pattern(text)
+
+
+#: one comparison written exactly as the shortcut reads it, and its near misses (keywords as types, hyphens,
+#: escapes, a sub-property, spacing, trailing text)
+ONE_COMPARISON_LIKE = st.builds(
+    lambda t, p, v, tail: f"[{t}:{p} = '{v}']{tail}",
+    st.sampled_from(["url", "domain-name", "NOT", "EXISTS", "LIKE", "x-a_b", "_t", "9t", "a.b", ""]),
+    st.sampled_from(["value", "account_number", "a-b", "v.x", "v[0]", "_", ""]),
+    st.text(alphabet=st.sampled_from("ab'\\ \n]["), max_size=8),
+    st.sampled_from(["", " ", "]", " AND x:y = 'z'", " WITHIN 5 SECONDS"]),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(ONE_COMPARISON_LIKE, PATTERNISH))
+def test_the_one_comparison_shortcut_gives_what_the_scanner_gives(text: str) -> None:
+    assert parse_simple_pattern(text) == parse_with_scanner(text)
+
+
+@pytest.mark.parametrize(("pattern", "expected"), ACCEPTED)
+def test_the_shortcut_agrees_on_every_accepted_pattern(pattern: str, expected: object) -> None:
+    assert parse_with_scanner(pattern) == expected == parse_simple_pattern(pattern)
+
+
+@pytest.mark.parametrize(("pattern", "reason"), REJECTED)
+def test_the_shortcut_agrees_on_every_rejected_pattern(pattern: str, reason: str) -> None:
+    assert parse_with_scanner(pattern) == reason == parse_simple_pattern(pattern)
