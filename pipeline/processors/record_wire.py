@@ -119,12 +119,24 @@ def _from_header(value: bytes, routing: bytes) -> ReadRecord | None:
         spans: dict[str | None, tuple[int, int]] = {}
         views: dict[str, RoutedView] = {}
         for key, (seq, since, status, tlp_label, score, types, start, end) in doc["views"].items():
-            tlp = _BY_LABEL.get(tlp_label) if isinstance(tlp_label, str) else None
-            if tlp is None or not _ints(seq, since, score, start, end) or not isinstance(status, str):
+            tlp = _BY_LABEL.get(tlp_label) if type(tlp_label) is str else None
+            # (plain ``type() is`` tests, not a helper over a generator: this runs for every view routed)
+            if (
+                tlp is None
+                or type(seq) is not int
+                or type(since) is not int
+                or type(score) is not int
+                or type(start) is not int
+                or type(end) is not int
+                or type(status) is not str
+                or type(types) is not list
+            ):
                 return None
-            if not isinstance(types, list) or not all(isinstance(t, str) for t in types):
-                return None
-            views[key] = RoutedView(key, seq, since, status, tlp, score, frozenset(types))
+            scam_types = frozenset(types)  # TypeError (so None) for a list or object among them
+            for t in scam_types:  # JSON gives nothing but a string that equals a string: the set suffices
+                if type(t) is not str:
+                    return None
+            views[key] = RoutedView(key, seq, since, status, tlp, score, scam_types)
             spans[key] = (start, end)
         status = "revoked"
         if doc["x"]:

@@ -89,6 +89,18 @@ def _lying_headers(routing: bytes, size: int) -> list[bytes]:
     for change in ({"rv": 99}, {"x": "yes"}, {"x": None}, {"v": "2"}, {"final": [1, 2, "deleted"]}):
         out.append(orjson.dumps({**doc, **change}))
     out.append(orjson.dumps({**doc, "views": {"1": [1, 1, "active", "purple", 0, [], 1, 2]}}))
+    if doc["views"]:  # a view's fields of the wrong JSON type: scam types that are not strings, a bool seq
+        for index, wrong in (
+            (5, [1]),
+            (5, ["romance", ["x"]]),
+            (5, [None]),
+            (5, "romance"),
+            (0, True),
+            (2, 1),
+        ):
+            bad = orjson.loads(routing)
+            _span(bad)[index] = wrong
+            out.append(orjson.dumps(bad))
     out += [b"", b"not json", b"[]", b'{"rv": 1}', orjson.dumps({**doc, "views": None})]
     return out
 
