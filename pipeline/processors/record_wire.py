@@ -40,21 +40,40 @@ def encode_record(record: Mapping[str, Any]) -> tuple[bytes, bytes]:
     span is known. Views that share one bundle object share its serialisation."""
     head = orjson.dumps({k: v for k, v in record.items() if k not in ("views", "final")})
     parts: list[bytes] = [head[:-1], b',"views":{']
-    size = len(head) - 1 + len(parts[1])
+    size = len(head) + 9  # the head without its "}", then ',"views":{'
     serialised: dict[int, bytes] = {}
     views: dict[str, list[Any]] = {}
-    for i, (key, view) in enumerate(record["views"].items()):
+    lead_comma = b""
+    for key, view in record["views"].items():
         bundle = view["bundle"]
         raw = serialised.get(id(bundle))
         if raw is None:
             raw = serialised[id(bundle)] = orjson.dumps(bundle)
-        meta = orjson.dumps({k: view[k] for k in _VIEW_META})
-        lead = b"," if i else b""
-        lead += orjson.dumps(key) + b":" + meta[:-1] + b',"bundle":'
+        seq, since, status, tlp, score, types = (
+            view["seq"], view["since"], view["status"], view["tlp"], view["score"], view["scam_types"]
+        )  # fmt: skip
+        # '{"key":{"seq":..,"scam_types":[..]}}' less its first byte and last two: the key and the view's
+        # fields in one dumps, as orjson.dumps(record) writes them (build_record's order is _VIEW_META's)
+        keyed = orjson.dumps(
+            {
+                key: {
+                    "seq": seq,
+                    "since": since,
+                    "status": status,
+                    "tlp": tlp,
+                    "score": score,
+                    "scam_types": types,
+                }
+            }
+        )
+        meta = [seq, since, status, tlp, score, types]
+        lead = lead_comma + keyed[1:-2] + b',"bundle":'
+        lead_comma = b","
         start = size + len(lead)
         parts += [lead, raw, b"}"]
         size = start + len(raw) + 1
-        views[key] = [*(view[k] for k in _VIEW_META), start, start + len(raw)]
+        meta += [start, start + len(raw)]
+        views[key] = meta
     parts.append(b"}")
     size += 1
     routing: dict[str, Any] = {
