@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from pipeline.processors.score import ScoreModel
 from pipeline.processors.validate import Report
 from pipeline.processors.visibility import fingerprints, next_audiences, widest_score
-from pipeline.state.indicator import Contribution, IndicatorState, sorted_contributions
+from pipeline.state.indicator import Contribution, IndicatorState, evolve, sorted_contributions
 from pipeline.wire.sighting import SIGHTING_KINDS
 
 #: the confidence of a report that states none, when the caller did not apply its organisation's default
@@ -48,11 +48,11 @@ def fold(state: IndicatorState | None, report: Report) -> IndicatorState:
     base = new_state(report) if state is None else state
     reports = base.reports + 1
     if base.revoked and not base.allowlisted:
-        return replace(base, reports=reports)  # final: later reports are counted, nothing else changes
+        return evolve(base, reports=reports)  # final: later reports are counted, nothing else changes
     # (an allowlisted value keeps recording who reports it: it may be a poisoning attempt)
     if report.revoked:
         mine = [replace(c, withdrawn=True) if c.org == report.producer else c for c in base.contributions]
-        return replace(base, reports=reports, contributions=tuple(mine))
+        return evolve(base, reports=reports, contributions=tuple(mine))
     confidence = report.confidence if report.confidence is not None else UNSTATED_CONFIDENCE
     old = base.contribution(report.producer, report.tlp)
     if old is None:
@@ -78,9 +78,9 @@ def fold(state: IndicatorState | None, report: Report) -> IndicatorState:
     # A new report makes only its own level count again: what others see never depends on a report
     # they may not see.
     if not base.contributions:
-        return replace(base, reports=reports, contributions=(new,))
+        return evolve(base, reports=reports, contributions=(new,))
     others = [c for c in base.contributions if c.key != new.key]
-    return replace(base, reports=reports, contributions=sorted_contributions([*others, new]))
+    return evolve(base, reports=reports, contributions=sorted_contributions([*others, new]))
 
 
 def finish(
@@ -92,15 +92,15 @@ def finish(
     rev = (before.rev if before is not None else 0) + 1
     if after.revoked:
         material = () if before is not None and before.revoked else ("revoked",)
-        state = replace(after, score=0, rev=rev, version=version if material else after.version)
+        state = evolve(after, score=0, rev=rev, version=version if material else after.version)
         return MergeOutcome(state, material)
     audiences = next_audiences(old, fingerprints(after, model, now_ms), version)
     changed = sorted(k for k, a in audiences.items() if old.get(k) != a)
     score = widest_score(after, model, now_ms)
     if not changed:
-        return MergeOutcome(replace(after, score=score, rev=rev))
+        return MergeOutcome(evolve(after, score=score, rev=rev))
     reasons = ("new",) if before is None else tuple(f"view:{k}" for k in changed)
-    state = replace(after, score=score, rev=rev, audiences=tuple(sorted(audiences.items())), version=version)
+    state = evolve(after, score=score, rev=rev, audiences=tuple(sorted(audiences.items())), version=version)
     return MergeOutcome(state, reasons)
 
 
@@ -119,7 +119,7 @@ def fold_sighting(state: IndicatorState, kind: str, org: str) -> IndicatorState:
     index = SIGHTING_KINDS.index(kind)
     sightings = list(state.sightings)
     sightings[index] += 1
-    return replace(
+    return evolve(
         state,
         sightings=(sightings[0], sightings[1], sightings[2]),
         tp_by=state.tp_by | {org} if kind != "false_positive" else state.tp_by,
@@ -141,13 +141,11 @@ def apply_sighting(
 
 def hold(before: IndicatorState | None, after: IndicatorState) -> MergeOutcome:
     """An allowlisted indicator: flagged; if it had been published, its revocation is published once."""
-    held = replace(after, allowlisted=True, rev=(before.rev if before is not None else 0) + 1)
+    held = evolve(after, allowlisted=True, rev=(before.rev if before is not None else 0) + 1)
     if before is not None and before.version > 0 and not before.revoked and not before.allowlisted:
-        return MergeOutcome(
-            replace(held, revoked=True, score=0, version=before.version + 1), ("allowlisted",)
-        )
+        return MergeOutcome(evolve(held, revoked=True, score=0, version=before.version + 1), ("allowlisted",))
     version = before.version if before is not None else 0
-    return MergeOutcome(replace(held, version=version, audiences=before.audiences if before else ()))
+    return MergeOutcome(evolve(held, version=version, audiences=before.audiences if before else ()))
 
 
 def merge_many(
