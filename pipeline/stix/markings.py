@@ -44,6 +44,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Final, TypeAlias
 
+import orjson
+
 from pipeline.stix.tlp import TLP, TLP2_EXTENSION_ID, parse_tlp
 
 #: The OASIS PAP marking extension (cti-stix-common-objects, pap-marking-definition-f8d).
@@ -159,7 +161,7 @@ def marking_index(objects: list[Any]) -> MarkingIndex:
         elif not isinstance(oid, str) or not isinstance(kind, str):
             continue
         elif kind == "marking-definition":
-            meaning = _defined(oid, obj)
+            meaning = _defined_remembered(oid, obj)
             previous = definitions.get(oid)
             if previous is not None and not _same(previous, meaning):
                 meaning = Uninterpretable("defined more than once in the bundle, with different meanings")
@@ -264,6 +266,26 @@ def _well_known(ref: str) -> TLP | PAP | None:
         return None
     tlp = parse_tlp(ref)
     return tlp if tlp is not None else WELL_KNOWN_PAP_IDS.get(ref)
+
+
+#: what a marking definition means, by its exact JSON text: nearly every bundle carries one of the same few
+#: definitions (the TLP 2.0 ones), and what a definition means depends on nothing but the definition
+_DEFINED: dict[bytes, Meaning] = {}
+_DEFINED_MAX: Final = 1024
+
+
+def _defined_remembered(oid: str, obj: Mapping[str, Any]) -> Meaning:
+    """:func:`_defined`, remembered by the definition's exact text (``oid`` is its ``id``, so in it)."""
+    try:
+        text = orjson.dumps(obj)
+    except (TypeError, orjson.JSONEncodeError):
+        return _defined(oid, obj)  # not what a parsed bundle holds; no text to remember it by
+    meaning = _DEFINED.get(text)
+    if meaning is None:
+        if len(_DEFINED) >= _DEFINED_MAX:
+            _DEFINED.clear()
+        meaning = _DEFINED[text] = _defined(oid, obj)
+    return meaning
 
 
 def _defined(oid: str, obj: Mapping[str, Any]) -> Meaning:

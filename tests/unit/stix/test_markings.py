@@ -305,6 +305,26 @@ def test_a_definition_claiming_a_standard_tlp_id_but_stating_another_level_is_un
     )
 
 
+def test_a_remembered_definition_never_stands_for_another_with_the_same_id() -> None:
+    # The meaning of a definition is remembered by its exact text: the genuine one first, then a forgery
+    # of its id stating RED, then a custom id meaning GREEN and the same id meaning RED, in both orders.
+    genuine = definition(TLP.GREEN.marking_id, extensions=GREEN_EXT)
+    forged = definition(TLP.GREEN.marking_id, extensions={TLP2_EXTENSION_ID: {"tlp_2_0": "red"}})
+    refs = [TLP.GREEN.marking_id]
+    for order in ((genuine, forged), (forged, genuine)):
+        for _ in range(2):
+            for obj in order:
+                outcome = resolve(obj, indicator(object_marking_refs=refs))
+                if obj is genuine:
+                    assert outcome == Resolved(TLP.GREEN, None)
+                else:
+                    assert isinstance(outcome, Uninterpretable) and "claims the standard id" in outcome.reason
+    for _ in range(2):
+        assert tlp_of(definition(name="TLP:GREEN"), indicator(object_marking_refs=[CUSTOM])) is TLP.GREEN
+        assert tlp_of(definition(name="TLP:RED"), indicator(object_marking_refs=[CUSTOM])) is TLP.RED
+        assert tlp_of(definition(name="TLP:GREEN", x=1), indicator(object_marking_refs=[CUSTOM])) is TLP.GREEN
+
+
 def test_an_id_defined_twice_with_different_meanings_is_uninterpretable() -> None:
     green, red = definition(name="TLP:GREEN"), definition(name="TLP:RED")
     assert "more than once" in held(green, red, indicator(object_marking_refs=[CUSTOM]))
