@@ -214,9 +214,7 @@ class _Remembered:
         """The view of the reports at ``seen``; call on what :meth:`scored` returned."""
         view = self.views.get(seen)
         if view is None:
-            view = self.views[seen] = view_from(
-                state, [self.contributions[i] for i in seen], model, now_ms
-            )
+            view = self.views[seen] = view_from(state, [self.contributions[i] for i in seen], model, now_ms)
         return view
 
 
@@ -255,7 +253,19 @@ def audience_sets(state: IndicatorState) -> tuple[tuple[str, Seen], ...]:
     return memo.sets
 
 
+_ONE: Final[Seen] = (0,)
+_NOBODY: Final = (("0", ()), ("1", ()), ("2", ()))
+
+
 def _audience_sets(contributions: tuple[Contribution, ...]) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    if len(contributions) == 1:  # most indicators: one organisation's report, seen by its own and up
+        level, org = int(contributions[0].tlp), contributions[0].org
+        if level == int(TLP.RED):
+            return _NOBODY
+        return (
+            ("0", _ONE if level <= 0 else ()), ("1", _ONE if level <= 1 else ()),
+            ("2", _ONE if level <= 2 else ()), (f"0:{org}", _ONE), (f"1:{org}", _ONE), (f"2:{org}", _ONE),
+        )  # fmt: skip
     levels = [(int(c.tlp), c.org) for c in contributions]
     classes = [tuple(i for i, (lvl, _) in enumerate(levels) if lvl <= cls) for cls in (0, 1, 2)]
     out = [("0", classes[0]), ("1", classes[1]), ("2", classes[2])]

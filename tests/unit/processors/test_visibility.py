@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -218,6 +219,14 @@ def test_every_audience_sees_what_the_rules_say_and_its_view_is_computed_from_ex
         support = ({c.org for c in active} | tp_by) - fp_by
         suppressed = len(fp_by) >= 1 and len(fp_by) > len(support)
         assert (view.status == "suppressed") == suppressed
+
+
+@pytest.mark.parametrize("tlp", list(TLP))
+@pytest.mark.parametrize("withdrawn", [False, True])
+def test_one_report_has_the_audiences_the_rules_give(tlp: TLP, withdrawn: bool) -> None:
+    one = Contribution("bank-sg", tlp, 1, 2, 1, 50, frozenset({"romance"}), withdrawn)
+    state = IndicatorState("indicator--x", "phone", "+66812345678", contributions=(one,))
+    assert audience_sets(state) == tuple((k, visible_indexes(state, k)) for k in audience_keys(state))
 
 
 def test_audience_sets_are_remembered_for_the_same_contributions_only() -> None:
