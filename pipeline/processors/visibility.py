@@ -202,6 +202,12 @@ class _Remembered:
         #: the fingerprints of :attr:`views`, by the same positions
         self.prints: dict[Seen, str] = {}
 
+    def audience_sets(self) -> tuple[tuple[str, Seen], ...]:
+        """:func:`audience_sets` of these contributions, computed once."""
+        if self.sets is None:
+            self.sets = _audience_sets(self.contributions)
+        return self.sets
+
     def scored(self, state: IndicatorState, model: ScoreModel, now_ms: int) -> _Remembered:
         """This memo, its views (and their fingerprints) forgotten unless they were computed for these
         scoring inputs: the state's kind, sightings and ``now_ms``, and ``model``."""
@@ -248,9 +254,7 @@ def audience_sets(state: IndicatorState) -> tuple[tuple[str, Seen], ...]:
     memo = _remembered(state.contributions)
     if memo is None:
         return _audience_sets(tuple(state.contributions))
-    if memo.sets is None:
-        memo.sets = _audience_sets(memo.contributions)
-    return memo.sets
+    return memo.audience_sets()
 
 
 _ONE: Final[Seen] = (0,)
@@ -288,26 +292,26 @@ def view_of_set(state: IndicatorState, seen: Seen, model: ScoreModel, now_ms: in
 
 
 def fingerprints(state: IndicatorState, model: ScoreModel, now_ms: int) -> dict[str, str]:
-    """Each audience's view fingerprint; audiences that see the same reports share one computation."""
+    """Each audience's view fingerprint; audiences that see the same reports share one computation (kept in
+    the contributions' memo, looked up once here, when there is one)."""
     memo = _remembered(state.contributions)
     if memo is None:
-        by_seen: dict[Seen, str] = {}
-        out: dict[str, str] = {}
-        for key, seen in audience_sets(state):
-            fp = by_seen.get(seen)
-            if fp is None:
-                fp = by_seen[seen] = view_of_set(state, seen, model, now_ms).fingerprint()
-            out[key] = fp
-        return out
-    if memo.sets is None:
-        memo.sets = _audience_sets(memo.contributions)
-    scored = memo.scored(state, model, now_ms)
-    prints = scored.prints
-    out = {}
-    for key, seen in memo.sets:
+        sets, prints = _audience_sets(tuple(state.contributions)), {}
+
+        def view(seen: Seen) -> View:
+            return view_from(state, [state.contributions[i] for i in seen], model, now_ms)
+    else:
+        scored = memo.scored(state, model, now_ms)
+        sets, prints = scored.audience_sets(), scored.prints
+
+        def view(seen: Seen) -> View:
+            return scored.view(state, seen, model, now_ms)
+
+    out: dict[str, str] = {}
+    for key, seen in sets:
         fp = prints.get(seen)
         if fp is None:
-            fp = prints[seen] = scored.view(state, seen, model, now_ms).fingerprint()
+            fp = prints[seen] = view(seen).fingerprint()
         out[key] = fp
     return out
 

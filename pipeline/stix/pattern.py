@@ -127,13 +127,9 @@ def parse_simple_pattern(pattern: str) -> list[Comparison] | str:
     ``"... operator LIKE"``, ``"... non-string literal"``, ``"... property path ..."``,
     ``"... comparisons on different object types"``, ``"... parentheses"``. Never raises.
     """
-    if isinstance(pattern, str):
+    if isinstance(pattern, str) and len(pattern) <= MAX_PATTERN_LENGTH:
         one = _ONE_COMPARISON.fullmatch(pattern)
-        if (
-            one is not None
-            and one.group(1) not in _COMPARISON_KEYWORDS
-            and len(pattern) <= MAX_PATTERN_LENGTH
-        ):
+        if one is not None and one.group(1) not in _COMPARISON_KEYWORDS:
             return [(one.group(1), one.group(2), one.group(3))]
     return parse_with_scanner(pattern)
 
