@@ -18,9 +18,16 @@ import logging
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
-from confluent_kafka import OFFSET_BEGINNING, TIMESTAMP_NOT_AVAILABLE, Consumer, Message, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    TIMESTAMP_NOT_AVAILABLE,
+    Consumer,
+    KafkaException,
+    Message,
+    TopicPartition,
+)
 from confluent_kafka import KafkaError as ClientError
 
 from pipeline.config import Settings
@@ -146,6 +153,32 @@ def _by_topic(partitions: Iterable[Partition]) -> dict[str, list[int]]:
     return out
 
 
+#: what a broker answers ListOffsets for a partition whose leader it does not know yet (a topic created a
+#: moment ago, a leader moving): asked again, it answers
+_LEADER_MOVING: Final = frozenset({ClientError.NOT_LEADER_FOR_PARTITION, ClientError.LEADER_NOT_AVAILABLE})
+
+
+def listed_offsets(
+    consumer: Consumer, tp: TopicPartition, timeout_s: float, deadline: float, *, pause_s: float = 0.1
+) -> tuple[int, int]:
+    """``get_watermark_offsets(tp, cached=False)``: (low, high) by ListOffsets, asked again while the answer
+    is that the leader is moving and ``deadline`` (``time.monotonic()``) has not passed; anything else raises.
+    """
+    while True:
+        try:
+            low, high = consumer.get_watermark_offsets(tp, timeout=timeout_s, cached=False)
+        except KafkaException as exc:
+            err = exc.args[0] if exc.args else None
+            if not isinstance(err, ClientError) or err.code() not in _LEADER_MOVING:
+                raise
+            if time.monotonic() + pause_s >= deadline:
+                raise
+            logger.info("offsets topic=%s partition=%d: %s; asking again", tp.topic, tp.partition, err.str())
+            time.sleep(pause_s)
+        else:
+            return low, high
+
+
 def end_offsets(
     consumer: Consumer, partitions: Sequence[Partition], timeout_s: float = 10.0, *, complete: bool = True
 ) -> dict[Partition, int]:
@@ -160,9 +193,7 @@ def end_offsets(
     deadline = time.monotonic() + timeout_s
     starts: dict[Partition, int] = {}
     for topic, partition in partitions:
-        low, high = consumer.get_watermark_offsets(
-            TopicPartition(topic, partition), timeout=timeout_s, cached=False
-        )
+        low, high = listed_offsets(consumer, TopicPartition(topic, partition), timeout_s, deadline)
         starts[(topic, partition)] = max(low, high - 1, 0)
     consumer.assign([TopicPartition(t, p, starts[(t, p)]) for t, p in partitions])
     ends: dict[Partition, int] = {}
