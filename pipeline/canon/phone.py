@@ -35,6 +35,7 @@ from phonenumbers import (
     PhoneNumber,
     PhoneNumberFormat,
     PhoneNumberType,
+    phonenumberutil,
 )
 from phonenumbers import ValidationResult as Possible
 
@@ -50,6 +51,27 @@ logger = logging.getLogger(__name__)
 # keeps every compiled metadata pattern (a fixed, bounded set: the metadata is), so they are compiled once
 # per process.
 phonenumbers.enable_pattern_cache()
+
+_DIGITS_OF: Final = phonenumberutil.normalize_digits_only
+_NOT_ASCII_DIGIT = re.compile(r"[^0-9]+")
+
+
+def _normalize_digits_only(number: Any, keep_non_digits: bool = False) -> Any:
+    """libphonenumber's ``normalize_digits_only`` with ASCII text handled by one regex.
+
+    The library maps each character through ``unicodedata.digit`` in a Python loop: about a third of
+    parsing a number. For ASCII text only ``0``-``9`` have a digit value, so the answer is the text without
+    its other characters (or the text itself when non-digits are kept). Anything else (full-width or
+    Arabic-Indic digits, a non-str) goes to the library's own loop. A test holds both equal.
+    """
+    if type(number) is str and number.isascii():
+        return number if keep_non_digits else _NOT_ASCII_DIGIT.sub("", number)
+    return _DIGITS_OF(number, keep_non_digits)
+
+
+# Set on the module whose functions call it (parse, the country-code and national-prefix steps look it up
+# there at each call); the package's re-export stays the library's.
+phonenumberutil.normalize_digits_only = _normalize_digits_only
 
 #: Results memoised per module (the function is pure): repeated reports of one value are the common case.
 #: About 1.5 KB per entry, so 8,192 entries cost about 12 MB per kind at most.
@@ -177,6 +199,8 @@ def canonicalize(value: str, country: str | None) -> Canonical | Invalid:
     compact = _SEPARATORS.sub("", text)
     if compact[:4].lower() == "tel:":
         compact = compact[4:]
+    if country is None and compact.startswith("00"):
+        return _international(value, text, compact)
     first = _parse(text, country)
     if isinstance(first, PhoneNumber):
         found = _valid(first)
@@ -195,6 +219,22 @@ def canonicalize(value: str, country: str | None) -> Canonical | Invalid:
     if isinstance(first, PhoneNumber):
         return Invalid(KIND, value, _explain(first))
     return Invalid(KIND, value, _parse_error(first, country, text))
+
+
+def _international(value: str, text: str, compact: str) -> Canonical | Invalid:
+    """``00...`` without a hint: only the ``+`` reading can be a number.
+
+    Without a region libphonenumber reads no national form and no international prefix, so it refuses a
+    number that does not begin with ``+`` (``text``'s first digit here is ``0``): that first parse is made
+    only for its error, when the ``+`` reading is not a number either.
+    """
+    second = _parse("+" + compact[2:], None)
+    if isinstance(second, PhoneNumber):
+        return _valid(second) or Invalid(KIND, value, _explain(second))
+    first = _parse(text, None)
+    if isinstance(first, PhoneNumber):  # never seen (a test holds it); explained rather than trusted
+        return Invalid(KIND, value, _explain(first))
+    return Invalid(KIND, value, _parse_error(first, None, text))
 
 
 def _valid(number: PhoneNumber) -> Canonical | None:

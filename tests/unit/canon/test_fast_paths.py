@@ -13,7 +13,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.canon import REGISTRY, Canonical, bank, bank_iban, domain, email, phone, simple, url, wallet
+from pipeline.canon import (
+    REGISTRY,
+    Canonical,
+    Invalid,
+    bank,
+    bank_iban,
+    domain,
+    email,
+    phone,
+    simple,
+    url,
+    wallet,
+)
 from pipeline.canon.wallet_base58 import b58decode
 
 FAST = settings(max_examples=300, deadline=None)
@@ -92,12 +104,13 @@ def test_an_iban_is_validated_once(monkeypatch: pytest.MonkeyPatch) -> None:
     [
         ("0066812345678", "GB", 1, "+66812345678"),  # the hint's own reading (IDD 00) is valid: it alone
         ("0066812345678", "TH", 2, "+66812345678"),  # TH reads 006 as a prefix, invalid: then the '+' one
-        ("0066812345678", None, 2, "+66812345678"),  # no hint: '00' read as '+'
+        ("0066812345678", None, 1, "+66812345678"),  # no hint: only the '+' reading can be a number
+        ("0028812345678", None, 2, None),  # ... and the hint-less reading only for a rejection's reason
         ("0812345678", "TH", 1, "+66812345678"),
     ],
 )
 def test_the_plus_reading_of_00_is_parsed_only_when_needed(
-    monkeypatch: pytest.MonkeyPatch, raw: str, hint: str | None, parses: int, e164: str
+    monkeypatch: pytest.MonkeyPatch, raw: str, hint: str | None, parses: int, e164: str | None
 ) -> None:
     calls: list[str] = []
     real = phone._parse
@@ -108,8 +121,12 @@ def test_the_plus_reading_of_00_is_parsed_only_when_needed(
 
     monkeypatch.setattr(phone, "_parse", counting)
     result = phone.canonicalize.__wrapped__(raw, hint)
-    assert isinstance(result, Canonical)
-    assert result.value == e164
+    if e164 is None:
+        assert isinstance(result, Invalid)
+        assert result.reason.startswith("national number without a country")
+    else:
+        assert isinstance(result, Canonical)
+        assert result.value == e164
     assert len(calls) == parses
 
 
