@@ -38,10 +38,10 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 import pycountry
-from schwifty import BIC, IBAN
+from schwifty import BIC
 from schwifty.exceptions import InvalidCountryCode, InvalidLength, SchwiftyException
 
-from pipeline.canon.bank_iban import NotIban, check_iban
+from pipeline.canon.bank_iban import NotIban, ValidIban, check_iban
 from pipeline.canon.core import Canonical, Invalid
 from pipeline.canon.registry import Kind, NewSco, StixInput
 from pipeline.stix.ids import extension_definition_id
@@ -92,7 +92,7 @@ def _bic(text: str) -> BIC | str:
     return f"BIC {text!r} is not valid: {why}"
 
 
-def _iban_canonical(iban: IBAN | NotIban, bic: BIC | None, value: str) -> Canonical | Invalid:
+def _iban_canonical(iban: ValidIban | NotIban, bic: BIC | None, value: str) -> Canonical | Invalid:
     # ``iban`` is check_iban's answer, which the caller needed to decide this is an IBAN: validating an
     # IBAN is most of the cost of a bank account, so it is done once.
     if isinstance(iban, NotIban):
@@ -126,7 +126,7 @@ def _national_canonical(country: str, account: str, bic: BIC | None, value: str)
         iban = check_iban(account)
         # 'DE:DE89...': an IBAN with its country is still an IBAN, and is judged as one (a wrong check
         # digit must not turn it into a national number); another country's prefix only if it is valid.
-        if isinstance(iban, IBAN) or (iban.iban_country and account[:2] == country):
+        if isinstance(iban, ValidIban) or (iban.iban_country and account[:2] == country):
             return _iban_canonical(iban, bic, value)
     props = {"account_number": account, "country": country}
     id_props = dict(props)
@@ -166,7 +166,7 @@ def canonicalize(value: str, country: str | None) -> Canonical | Invalid:
     if _IBAN_SHAPE.fullmatch(compact):
         iban = check_iban(compact)
         # An IBAN-shaped value is judged as an IBAN unless its letters are not an IBAN country (TH12...).
-        if isinstance(iban, IBAN) or iban.iban_country:
+        if isinstance(iban, ValidIban) or iban.iban_country:
             return _iban_canonical(iban, bic, value)
     if country is not None:
         return _national_canonical(country, text, bic, value)
