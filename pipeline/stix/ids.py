@@ -65,12 +65,25 @@ _VARIANT: Final = {d: "89ab"[int(d, 16) & 3] for d in "0123456789abcdef"}
 _STIX_NS: Final = STIX_NAMESPACE.bytes
 _OWN_NS: Final = SCAMSHARE_NAMESPACE.bytes
 _PATTERN_KEY: Final = b'{"pattern":'
+_VALUE_KEY: Final = b'{"value":'
 
 
 def sco_id(sco_type: str, id_props: Mapping[str, object]) -> str:
     """Deterministic id of a STIX Cyber-observable from its ID-contributing properties (every new value
     pays this: the canonical JSON is hashed as bytes)."""
     return f"{sco_type}--{_uuid5(_STIX_NS, canonical_bytes(id_props))}"
+
+
+def value_ids(sco_type: str, value: str) -> tuple[str, str, str]:
+    """(SCO id, pattern, Indicator id) of an SCO whose id and pattern are its ``value`` alone: what
+    :func:`sco_id`, :func:`pattern_for` and :func:`indicator_id` give for ``{"value": value}``, the one-key
+    JSON written directly (a test holds them equal)."""
+    pattern = f"[{sco_type}:value = '{escape_pattern_value(value)}']"
+    return (
+        f"{sco_type}--{_uuid5(_STIX_NS, _VALUE_KEY + orjson.dumps(value) + b'}')}",
+        pattern,
+        f"indicator--{_uuid5(_OWN_NS, _PATTERN_KEY + orjson.dumps(pattern) + b'}')}",
+    )
 
 
 def indicator_id(pattern: str) -> str:

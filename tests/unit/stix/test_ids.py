@@ -21,6 +21,7 @@ from pipeline.stix.ids import (
     relationship_id,
     sco_id,
     uuid5,
+    value_ids,
 )
 from pipeline.stix.pattern import is_valid_stix_pattern, parse_simple_pattern
 
@@ -152,6 +153,19 @@ def test_the_fast_ids_and_patterns_equal_their_definitions(props: dict[str, str]
         relationship_id(source, "based-on", pattern)
         == f"relationship--{uuid.uuid5(SCAMSHARE_NAMESPACE, jcs_rel)}"
     )
+
+
+@settings(max_examples=300)
+@given(TEXT, st.sampled_from(["phone-number", "domain-name", "url", "email-addr", "imei"]))
+def test_the_ids_of_a_value_alone_equal_their_definitions(value: str, sco_type: str) -> None:
+    props = {"value": value}
+    assert value_ids(sco_type, value) == (
+        sco_id(sco_type, props),
+        pattern_for(sco_type, props),
+        indicator_id(pattern_for(sco_type, props)),
+    )
+    jcs = json.dumps(props, separators=(",", ":"), ensure_ascii=False)
+    assert value_ids(sco_type, value)[0] == f"{sco_type}--{uuid.uuid5(STIX_NAMESPACE, jcs)}"
 
 
 @given(TEXT)
