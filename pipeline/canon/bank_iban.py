@@ -185,23 +185,24 @@ def _passes(compact: str, spec: IBANSpec) -> ValidIban | None:
     lookup_key = "".join(_part(bban, spec, c) for c in spec.bic_lookup_components or _BANK_CODE_ONLY)
     banks = registry.get_banks_by_code(code, lookup_key)
     bank = max(banks, key=_primary) if banks else None
-    if code in NATIONAL_CHECKSUM_COUNTRIES:
-        algo = algorithms.get(f"{code}:{bank.checksum_algo if bank is not None else 'default'}")
-        if algo is None:
-            # Unchecked, as schwifty leaves it (a German bank code outside its registry, or a bank whose
-            # method it lacks); where the format has national check digits schwifty warns, so it judges.
-            if spec.positions.get(Component.NATIONAL_CHECKSUM_DIGITS, _EMPTY).is_empty:
-                return ValidIban(compact, code, _part(bban, spec, Component.BANK_CODE), bank)
-            return None
-        try:
-            if not algo.validate(
-                [_part(bban, spec, c) for c in algo.accepts],
-                _part(bban, spec, Component.NATIONAL_CHECKSUM_DIGITS),
-            ):
-                return None
-        except SchwiftyException:
-            return None
+    if code in NATIONAL_CHECKSUM_COUNTRIES and not _national_digits_pass(bban, spec, bank):
+        return None
     return ValidIban(compact, code, _part(bban, spec, Component.BANK_CODE), bank)
+
+
+def _national_digits_pass(bban: str, spec: IBANSpec, bank: Bank | None) -> bool:
+    """Whether schwifty's ``validate_national_checksum`` passes ``bban`` without a warning; False also when
+    it would raise or warn, so that schwifty itself judges those."""
+    algo = algorithms.get(f"{spec.country}:{bank.checksum_algo if bank is not None else 'default'}")
+    if algo is None:
+        # Unchecked, as schwifty leaves it (a German bank code outside its registry, or a bank whose
+        # method it lacks); where the format has national check digits schwifty warns, so it judges.
+        return spec.positions.get(Component.NATIONAL_CHECKSUM_DIGITS, _EMPTY).is_empty
+    try:
+        components = [_part(bban, spec, c) for c in algo.accepts]
+        return algo.validate(components, _part(bban, spec, Component.NATIONAL_CHECKSUM_DIGITS))
+    except SchwiftyException:
+        return False
 
 
 def _part(bban: str, spec: IBANSpec, component: Component) -> str:

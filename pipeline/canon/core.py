@@ -167,7 +167,7 @@ def simple(kind: str, value: str, facts: Mapping[str, str] | None = None, **extr
     sco, pattern, indicator = value_ids(sco_type, value)
     _SET(obj, "kind", kind)
     _SET(obj, "value", value)
-    _SET(obj, "props", {"value": value, **extra} if extra else {"value": value})
+    _SET(obj, "props", {"value": value, **extra})
     _SET(obj, "id_props", one)
     _SET(obj, "pattern_props", one)
     _SET(obj, "facts", facts if isinstance(facts, LazyFacts) else dict(facts or {}))

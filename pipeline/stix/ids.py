@@ -82,7 +82,7 @@ def value_ids(sco_type: str, value: str) -> tuple[str, str, str]:
     return (
         f"{sco_type}--{_uuid5(_STIX_NS, _VALUE_KEY + orjson.dumps(value) + b'}')}",
         pattern,
-        f"indicator--{_uuid5(_OWN_NS, _PATTERN_KEY + orjson.dumps(pattern) + b'}')}",
+        indicator_id(pattern),
     )
 
 
