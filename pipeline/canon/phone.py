@@ -39,6 +39,7 @@ from phonenumbers import (
 )
 from phonenumbers import ValidationResult as Possible
 
+from pipeline.canon import phone_types
 from pipeline.canon.core import Canonical, Invalid, LazyFacts, simple
 from pipeline.canon.registry import Kind, NewSco, value_input
 from pipeline.stix.ids import extension_definition_id
@@ -51,6 +52,9 @@ logger = logging.getLogger(__name__)
 # keeps every compiled metadata pattern (a fixed, bounded set: the metadata is), so they are compiled once
 # per process.
 phonenumbers.enable_pattern_cache()
+# Classifying a number (its type, its validity, the region of a shared calling code) with one match per
+# region and length instead of one per type (pipeline/canon/phone_types.py).
+phone_types.install()
 
 _DIGITS_OF: Final = phonenumberutil.normalize_digits_only
 _NOT_ASCII_DIGIT = re.compile(r"[^0-9]+")
@@ -69,9 +73,24 @@ def _normalize_digits_only(number: Any, keep_non_digits: bool = False) -> Any:
     return _DIGITS_OF(number, keep_non_digits)
 
 
-# Set on the module whose functions call it (parse, the country-code and national-prefix steps look it up
-# there at each call); the package's re-export stays the library's.
+_STRIP_EXTENSION: Final = phonenumberutil._maybe_strip_extension
+# Every way of writing an extension that libphonenumber reads needs a character outside this set (a label
+# such as "ext" or "x", ";", ",", "#", "~", or a non-ASCII one): a test holds that its pattern finds none.
+_NO_EXTENSION = re.compile(r"[0-9+ ()./\-]*")
+
+
+def _maybe_strip_extension(number: Any) -> Any:
+    """libphonenumber's ``_maybe_strip_extension`` (every parse calls it, about a tenth of a parse: its
+    extension pattern is searched from every position), answered at once for text that cannot hold one."""
+    if type(number) is str and _NO_EXTENSION.fullmatch(number):
+        return "", number
+    return _STRIP_EXTENSION(number)
+
+
+# Set on the module whose functions call them (parse, the country-code and national-prefix steps look them
+# up there at each call); the package's re-export of normalize_digits_only stays the library's.
 phonenumberutil.normalize_digits_only = _normalize_digits_only
+phonenumberutil._maybe_strip_extension = _maybe_strip_extension
 
 #: Results memoised per module (the function is pure): repeated reports of one value are the common case.
 #: About 1.5 KB per entry, so 8,192 entries cost about 12 MB per kind at most.

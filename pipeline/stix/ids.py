@@ -19,7 +19,7 @@ import functools
 import hashlib
 import uuid
 from collections.abc import Mapping
-from typing import Final
+from typing import Any, Final
 
 import orjson
 
@@ -44,28 +44,39 @@ def canonical_bytes(obj: Mapping[str, object]) -> bytes:
 
 
 @functools.lru_cache(maxsize=64)
-def _namespace_bytes(namespace: uuid.UUID) -> bytes:
-    return namespace.bytes  # a property that rebuilds the bytes on every read
+def _fed(namespace: uuid.UUID) -> Any:
+    """A SHA-1 that has hashed ``namespace``'s bytes, to be copied: the first block of every name in it."""
+    return _fed_with(namespace.bytes)  # .bytes is a property that rebuilds the bytes on every read
+
+
+def _fed_with(prefix: bytes) -> Any:
+    return hashlib.sha1(prefix, usedforsecurity=False)
 
 
 def uuid5(namespace: uuid.UUID, name: str) -> str:
-    """RFC 4122 UUIDv5 as a string; the same as ``str(uuid.uuid5(namespace, name))``, about 6x faster.
+    """RFC 4122 UUIDv5 as a string; the same as ``str(uuid.uuid5(namespace, name))``, about 6x faster."""
+    return _uuid5(_fed(namespace), name.encode())
 
-    The version nibble (hex digit 12) is ``5``; the variant's two high bits (of hex digit 16) are ``10``.
+
+def _uuid5(fed: Any, name: bytes) -> str:
+    """The UUIDv5 of ``name`` in the namespace that ``fed`` (a SHA-1) has hashed.
+
+    Copying a hash that has taken the namespace (and a fixed start of the name) costs less than hashing
+    the concatenation afresh: about 0.7 µs of the 2.9 the three ids of a value took. The version nibble (hex
+    digit 12) is ``5``; the variant's two high bits (of hex digit 16) are ``10``.
     """
-    return _uuid5(_namespace_bytes(namespace), name.encode())
-
-
-def _uuid5(namespace: bytes, name: bytes) -> str:
-    h = hashlib.sha1(namespace + name, usedforsecurity=False).digest()[:16].hex()
-    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
+    sha = fed.copy()
+    sha.update(name)
+    h = sha.hexdigest()
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
 
 
 _VARIANT: Final = {d: "89ab"[int(d, 16) & 3] for d in "0123456789abcdef"}
-_STIX_NS: Final = STIX_NAMESPACE.bytes
-_OWN_NS: Final = SCAMSHARE_NAMESPACE.bytes
-_PATTERN_KEY: Final = b'{"pattern":'
-_VALUE_KEY: Final = b'{"value":'
+_STIX_NS: Final = _fed(STIX_NAMESPACE)
+_OWN_NS: Final = _fed(SCAMSHARE_NAMESPACE)
+# The JCS text of a one-key object begins with the key: hashed once, copied for every value.
+_STIX_VALUE: Final = _fed_with(STIX_NAMESPACE.bytes + b'{"value":')
+_OWN_PATTERN: Final = _fed_with(SCAMSHARE_NAMESPACE.bytes + b'{"pattern":')
 
 
 def sco_id(sco_type: str, id_props: Mapping[str, object]) -> str:
@@ -80,7 +91,7 @@ def value_ids(sco_type: str, value: str) -> tuple[str, str, str]:
     JSON written directly (a test holds them equal)."""
     pattern = f"[{sco_type}:value = '{escape_pattern_value(value)}']"
     return (
-        f"{sco_type}--{_uuid5(_STIX_NS, _VALUE_KEY + orjson.dumps(value) + b'}')}",
+        f"{sco_type}--{_uuid5(_STIX_VALUE, orjson.dumps(value) + b'}')}",
         pattern,
         indicator_id(pattern),
     )
@@ -89,7 +100,7 @@ def value_ids(sco_type: str, value: str) -> tuple[str, str, str]:
 def indicator_id(pattern: str) -> str:
     """Deterministic Indicator id over the canonical pattern: the JCS text of ``{"pattern": pattern}``,
     which for one string key is the key and the string's JSON, written directly."""
-    return f"indicator--{_uuid5(_OWN_NS, _PATTERN_KEY + orjson.dumps(pattern) + b'}')}"
+    return f"indicator--{_uuid5(_OWN_PATTERN, orjson.dumps(pattern) + b'}')}"
 
 
 def relationship_id(source_ref: str, relationship_type: str, target_ref: str) -> str:

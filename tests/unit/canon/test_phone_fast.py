@@ -5,6 +5,8 @@
    mixed text, and leave non-ASCII text to that loop.
 2. ``00...`` without a country hint parses the ``+`` reading first: the first reading (no region, no ``+``)
    is never a number, so the answers, rejections' reasons included, are those of the order it replaced.
+3. ``_maybe_strip_extension``, which every parse calls, answers at once for text of digits, ``+``, spaces
+   and ``()./-``: the library's extension pattern finds nothing in such text.
 """
 
 from __future__ import annotations
@@ -125,3 +127,34 @@ def test_without_a_region_a_number_not_starting_with_plus_is_never_parsed() -> N
         if country is None and phone._SEPARATORS.sub("", value.strip()).removeprefix("tel:").startswith("00"):
             with pytest.raises(NumberParseException):
                 phonenumbers.parse(value.strip(), None)
+
+
+_PLAIN = "0123456789+ ()./-"
+
+
+def test_the_library_calls_the_extension_shortcut() -> None:
+    assert phonenumberutil._maybe_strip_extension is phone._maybe_strip_extension
+
+
+def test_plain_text_never_holds_an_extension_the_library_would_strip() -> None:
+    rng = random.Random(16)
+    texts = ["", "-", " 123", "+1 (415) 555-2671", "0066.81.234.5678", "1-800-555-0199 - 503"]
+    texts += ["".join(rng.choice(_PLAIN) for _ in range(rng.randint(1, 40))) for _ in range(5000)]
+    for text in texts:
+        assert phonenumberutil._EXTN_PATTERN.search(text) is None, repr(text)
+        assert phone._maybe_strip_extension(text) == phone._STRIP_EXTENSION(text) == ("", text)
+
+
+def test_every_extension_form_still_reaches_the_library() -> None:
+    rng = random.Random(17)
+    forms = [";ext=12", " ext. 12", " x12", " X 12", " #12", " - 503#", ",,12", ";12", ",12", " int 12",
+             " anexo 12", " доб 12", " ｘ12", " ~12", " extensión 12", "\t x12", "\u00a0x12"]  # fmt: skip
+    for form in forms:
+        for base in ("+1 415 555 2671", "(415) 555-2671", "0812345678"):
+            text = base + form
+            assert phone._maybe_strip_extension(text) == phone._STRIP_EXTENSION(text)
+            assert phone._maybe_strip_extension(text)[0] != "", repr(text)
+    mixed = _PLAIN + "xX#;,~etnio\u00a0\t"
+    for _ in range(3000):
+        text = "".join(rng.choice(mixed) for _ in range(rng.randint(1, 30)))
+        assert phone._maybe_strip_extension(text) == phone._STRIP_EXTENSION(text), repr(text)

@@ -172,3 +172,21 @@ def test_the_ids_of_a_value_alone_equal_their_definitions(value: str, sco_type: 
 def test_producer_identity_ids_are_uuid5_of_the_producer_in_scamshares_namespace(producer: str) -> None:
     expected = uuid.uuid5(SCAMSHARE_NAMESPACE, "scamshare/producer:" + producer)
     assert producer_identity_id(producer) == f"identity--{expected}"
+
+
+def test_the_shared_hash_states_are_copied_never_consumed() -> None:
+    # The ids hash from SHA-1 states that have taken the namespace (and a key) once: a state updated in place
+    # would make every later id depend on the ones before it.
+    from pipeline.stix import ids  # noqa: PLC0415
+
+    states = [ids._STIX_NS, ids._OWN_NS, ids._STIX_VALUE, ids._OWN_PATTERN]
+    before = [s.hexdigest() for s in states]
+    first = [value_ids("domain-name", "example.com"), relationship_id("a--1", "uses", "b--2")]
+    first.append(sco_id("user-account", {"account_login": "x", "account_type": "telegram"}))
+    first.append(uuid5(SCAMSHARE_NAMESPACE, "n"))
+    again = [value_ids("domain-name", "example.com"), relationship_id("a--1", "uses", "b--2")]
+    again.append(sco_id("user-account", {"account_login": "x", "account_type": "telegram"}))
+    again.append(uuid5(SCAMSHARE_NAMESPACE, "n"))
+    assert first == again
+    assert [s.hexdigest() for s in states] == before
+    assert first[0][0] == "domain-name--" + str(uuid.uuid5(STIX_NAMESPACE, '{"value":"example.com"}'))
