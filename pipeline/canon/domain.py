@@ -33,10 +33,10 @@ from dataclasses import dataclass
 from typing import Final
 
 import idna
-import tldextract
 
 from pipeline.canon.core import Canonical, Invalid, simple
 from pipeline.canon.registry import Kind, value_input
+from pipeline.canon.suffixes import extractor, public_suffix, suffix_list
 from pipeline.errors import ScamshareError
 
 logger = logging.getLogger(__name__)
@@ -61,6 +61,8 @@ _RESERVED_HYPHENS = re.compile(r"(?:^|\.)[^.]{2}--")
 _IP_CHARS = re.compile(r"\[?[0-9A-Fa-f:.%]+\]?")
 _SPACE = re.compile(r"\s")
 _NOT_A_HOST = re.compile(r"://|[/?#@*:]|\[@\]|\(at\)", re.I)
+# What to_ascii gives: non-empty lower-case ASCII labels, no trailing dot (tldextract would change nothing).
+_PLAIN_HOST = re.compile(r"[a-z0-9_-]+(?:\.[a-z0-9_-]+)*")
 
 
 class HostError(ScamshareError, ValueError):
@@ -77,10 +79,9 @@ class DomainSplit:
     registry_suffix: str  #: ICANN section only: ``io``
 
 
-@functools.cache
-def _extractor() -> tldextract.TLDExtract:
-    # suffix_list_urls=() and cache_dir=None: the bundled snapshot only, nothing fetched, nothing written.
-    return tldextract.TLDExtract(cache_dir=None, suffix_list_urls=(), include_psl_private_domains=True)
+_extractor = (
+    extractor  # the bundled snapshot only, nothing fetched, nothing written (pipeline.canon.suffixes)
+)
 
 
 def refang(text: str) -> str:
@@ -161,23 +162,53 @@ def split_domain(ascii_host: str) -> DomainSplit:
     >>> split_domain("login.evil.github.io").registrable
     'evil.github.io'
     """
+    if _PLAIN_HOST.fullmatch(ascii_host):
+        # What to_ascii gives: the list's lookup without tldextract's URL parsing (pipeline.canon.suffixes).
+        labels = ascii_host.split(".")
+        rules = suffix_list()
+        private = public_suffix(rules.with_private, labels)
+        # A second, ICANN-only lookup is needed only when the private section matched (github.io, ...).
+        icann = public_suffix(rules.icann, labels) if private is not None and private[1] else private
+        found, icann_found = _top_and_suffix(labels, private), _top_and_suffix(labels, icann)
+    else:
+        found, icann_found = split_with_tldextract(ascii_host)
+    return _split(ascii_host, found, icann_found)
+
+
+def _top_and_suffix(labels: list[str], found: tuple[int, bool] | None) -> tuple[str, str]:
+    """tldextract's ``top_domain_under_public_suffix`` and ``suffix`` of a lookup's result."""
+    if found is None:
+        return "", ""
+    at = found[0]
+    suffix = ".".join(labels[at:])
+    domain = labels[at - 1] if at > 0 else ""
+    return (f"{domain}.{suffix}" if domain and suffix else ""), suffix
+
+
+def split_with_tldextract(host: str) -> tuple[tuple[str, str], tuple[str, str]]:
+    """(registrable, suffix) with the list's private section and without it, by ``extract_str``: for a host
+    of any other shape than to_ascii's, and the reference a test holds :func:`split_domain` equal to."""
     extract = _extractor()
-    private = extract.extract_str(ascii_host)
-    # A second, ICANN-only lookup is needed only when the private section matched (github.io, ...).
-    icann = (
-        extract.extract_str(ascii_host, include_psl_private_domains=False) if private.is_private else private
+    private = extract.extract_str(host)
+    icann = extract.extract_str(host, include_psl_private_domains=False) if private.is_private else private
+    return (
+        (private.top_domain_under_public_suffix, private.suffix),
+        (icann.top_domain_under_public_suffix, icann.suffix),
     )
-    registry_domain = icann.top_domain_under_public_suffix
+
+
+def _split(ascii_host: str, found: tuple[str, str], icann: tuple[str, str]) -> DomainSplit:
+    registry_domain, registry_suffix = icann
     if not registry_domain:
-        if not icann.suffix:
+        if not registry_suffix:
             raise HostError(f"{ascii_host!r} does not end in a known public suffix (top-level domain)")
         raise HostError(f"{ascii_host!r} is a public suffix, not a domain name")
-    registrable = private.top_domain_under_public_suffix or registry_domain
-    suffix = private.suffix if private.top_domain_under_public_suffix else icann.suffix
+    registrable = found[0] or registry_domain
+    suffix = found[1] if found[0] else registry_suffix
     # Underscores pass in subdomain labels only (see module docstring).
     if "_" in registrable or "_" in registry_domain:
         raise HostError(f"underscore in the registrable domain {registrable!r} is not allowed")
-    return DomainSplit(registrable, suffix, registry_domain, icann.suffix)
+    return DomainSplit(registrable, suffix, registry_domain, registry_suffix)
 
 
 def is_ip_literal(host: str) -> bool:

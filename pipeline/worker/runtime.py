@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from confluent_kafka import Producer
 
-from pipeline.canon import phone
+from pipeline.canon import phone, suffixes
 from pipeline.config import Settings
 from pipeline.errors import ConfigError
 from pipeline.kafka.emit import KafkaEmitter
@@ -49,8 +49,10 @@ class Runtime:
 
     def __post_init__(self) -> None:
         # Every new phone number's facts are read: load the carrier and geocoder data with the worker, not
-        # inside its first batches (the CLI did; the in-process demo and benchmark worker paid ~0.6 s there).
+        # inside its first batches (the CLI did; the in-process demo and benchmark worker paid ~0.6 s there),
+        # and the Public Suffix List every new domain, URL and e-mail address is split with (about 0.3 s).
         phone.preload()
+        suffixes.preload()
         if self.model is None:
             # Only registered organisations' reports ever reach the score, each with its registered trust.
             s = self.settings
