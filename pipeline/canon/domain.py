@@ -79,11 +79,6 @@ class DomainSplit:
     registry_suffix: str  #: ICANN section only: ``io``
 
 
-_extractor = (
-    extractor  # the bundled snapshot only, nothing fetched, nothing written (pipeline.canon.suffixes)
-)
-
-
 def refang(text: str) -> str:
     """Undo dot defanging: ``[.]``, ``(.)``, ``{.}``, ``[dot]``, ``(dot)``, ``{dot}`` become ``.``."""
     if "[" in text or "(" in text or "{" in text:
@@ -188,7 +183,7 @@ def _top_and_suffix(labels: list[str], found: tuple[int, bool] | None) -> tuple[
 def split_with_tldextract(host: str) -> tuple[tuple[str, str], tuple[str, str]]:
     """(registrable, suffix) with the list's private section and without it, by ``extract_str``: for a host
     of any other shape than to_ascii's, and the reference a test holds :func:`split_domain` equal to."""
-    extract = _extractor()
+    extract = extractor()  # the bundled snapshot only: nothing fetched, nothing written
     private = extract.extract_str(host)
     icann = extract.extract_str(host, include_psl_private_domains=False) if private.is_private else private
     return (

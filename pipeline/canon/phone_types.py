@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from phonenumbers import PhoneNumberType, phonenumberutil
+from phonenumbers.re_util import re_compile
 
 #: The library's own function, kept for what the join does not cover and for the tests.
 LIBRARY_HELPER: Final[Callable[[str, Any], int]] = phonenumberutil._number_type_helper
@@ -92,7 +93,11 @@ def number_type_helper(national_number: str, metadata: Any) -> int:
     """``phonenumberutil._number_type_helper`` (the type of a national number in a region), one match."""
     general = metadata.general_desc
     length = len(national_number)
-    if not _possible(general, length) or _compiled(general).fullmatch(national_number) is None:
+    # The library's pattern cache (enabled by pipeline.canon.phone) holds the general patterns.
+    if (
+        not _possible(general, length)
+        or re_compile(general.national_number_pattern).fullmatch(national_number) is None
+    ):
         return PhoneNumberType.UNKNOWN
     key = (id(metadata), length)
     try:
@@ -116,18 +121,6 @@ def number_type_helper(national_number: str, metadata: Any) -> int:
     if also_mobile is not None and also_mobile.fullmatch(national_number) is not None:
         return PhoneNumberType.FIXED_LINE_OR_MOBILE
     return PhoneNumberType.FIXED_LINE
-
-
-_GENERAL: dict[str, re.Pattern[str]] = {}
-
-
-def _compiled(desc: Any) -> re.Pattern[str]:
-    pattern: str = desc.national_number_pattern
-    try:
-        return _GENERAL[pattern]
-    except KeyError:
-        compiled = _GENERAL[pattern] = re.compile(pattern)
-        return compiled
 
 
 def install() -> None:

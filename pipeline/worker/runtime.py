@@ -50,7 +50,7 @@ class Runtime:
     def __post_init__(self) -> None:
         # Every new phone number's facts are read: load the carrier and geocoder data with the worker, not
         # inside its first batches (the CLI did; the in-process demo and benchmark worker paid ~0.6 s there),
-        # and the Public Suffix List every new domain, URL and e-mail address is split with (about 0.3 s).
+        # and the Public Suffix List every new domain, URL and e-mail address is split with (about 0.1 s).
         phone.preload()
         suffixes.preload()
         if self.model is None:

@@ -97,14 +97,14 @@ def test_public_suffix_list_loads_without_network(monkeypatch: pytest.MonkeyPatc
 
     monkeypatch.setattr(socket.socket, "connect", no_network)
     monkeypatch.setattr(socket, "create_connection", no_network)
-    for cache in (domain._extractor, domain.suffix_list, domain.split_domain):
+    for cache in (domain.extractor, domain.suffix_list, domain.split_domain):
         cache.cache_clear()
     try:
         assert domain.split_domain("www.example.co.th").registrable == "example.co.th"
         # A host of another shape is split by tldextract, whose list must be the snapshot too.
         assert domain.split_with_tldextract("www.example.co.th")[0] == ("example.co.th", "co.th")
     finally:
-        for cache in (domain._extractor, domain.suffix_list, domain.split_domain):
+        for cache in (domain.extractor, domain.suffix_list, domain.split_domain):
             cache.cache_clear()
 
 
