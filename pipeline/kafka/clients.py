@@ -130,13 +130,16 @@ def produce(
     on_delivery: DeliveryCallback | None = None,
     partition: int | None = None,
     wait_s: float = 0.05,
+    serve: bool = True,
 ) -> None:
     """Queue one message, waiting for room while librdkafka's local queue is full.
 
     A full queue (``BufferError``) is served by polling for ``wait_s``: delivery reports run, acknowledged
     messages leave the queue, and the send is retried. Afterwards a ``poll(0)`` serves the reports that
-    have arrived, so callbacks keep pace with the sending. Other errors (``KafkaException`` for a message
-    refused locally, e.g. larger than ``message.max.bytes``) are the caller's::
+    have arrived, so callbacks keep pace with the sending; a sender that flushes after every batch (which
+    serves them all) passes ``serve=False`` and saves that call per message. Other errors
+    (``KafkaException`` for a message refused locally, e.g. larger than ``message.max.bytes``) are the
+    caller's::
 
         tracker = DeliveryTracker()
         for key, value in records:
@@ -156,7 +159,8 @@ def produce(
             break
         except BufferError:
             producer.poll(wait_s)
-    producer.poll(0)
+    if serve:
+        producer.poll(0)
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,12 @@ class Emitter(Protocol):
 
 @dataclass
 class KafkaEmitter:
-    """An :class:`Emitter` over one confluent-kafka Producer (idempotent, acks=all)."""
+    """An :class:`Emitter` over one confluent-kafka Producer (idempotent, acks=all).
+
+    ``send`` does not ``poll(0)`` after each message: the steps flush after every batch, and the flush
+    serves every delivery report (a full local queue is still served by polling, in ``produce``). The
+    poll was about 12 µs a message in the worker's profile, two or three messages a report.
+    """
 
     producer: Producer
     timeout_s: float = 60.0
@@ -36,7 +41,7 @@ class KafkaEmitter:
     tracker: DeliveryTracker = field(default_factory=DeliveryTracker)
 
     def send(self, topic: str, key: bytes | None, value: bytes, headers: Headers) -> None:
-        produce(self.producer, topic, key, value, headers=headers, on_delivery=self.tracker)
+        produce(self.producer, topic, key, value, headers=headers, on_delivery=self.tracker, serve=False)
         self.sent += 1
 
     async def flush(self) -> None:

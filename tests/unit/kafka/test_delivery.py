@@ -63,6 +63,36 @@ def test_produce_waits_for_room_then_serves_callbacks() -> None:
     assert producer.polls == [0.01, 0.01, 0.01, 0]
 
 
+def test_produce_without_serving_polls_only_while_the_queue_is_full() -> None:
+    producer = QueueFullProducer(full=2)
+    produce(producer, "t", b"k", b"v", wait_s=0.01, serve=False)
+    produce(producer, "t", b"k2", b"v2", serve=False)
+    assert [kwargs["key"] for _, kwargs in producer.sent] == [b"k", b"k2"]
+    assert producer.polls == [0.01, 0.01]  # the waits for room; no poll(0) after either send
+
+
+async def test_the_emitter_sends_without_a_poll_per_message_and_serves_reports_at_flush() -> None:
+    @dataclass
+    class FlushingProducer(QueueFullProducer):
+        flushes: int = 0
+
+        def __len__(self) -> int:
+            return len(self.sent) if not self.flushes else 0
+
+        def flush(self, timeout: float = -1) -> int:
+            self.flushes += 1
+            return 0
+
+    producer = FlushingProducer(full=1)
+    emitter = KafkaEmitter(producer)  # type: ignore[arg-type]
+    for i in range(3):
+        emitter.send("scam.indicators", f"indicator--{i}".encode(), b"{}", [("h", b"1")])
+    assert producer.polls == [0.05]  # only the wait for room in the full queue
+    assert emitter.sent == 3 and len(producer.sent) == 3
+    await emitter.flush()
+    assert producer.flushes == 1  # the flush is what serves the delivery reports
+
+
 def test_produce_passes_only_what_is_given() -> None:
     producer = QueueFullProducer()
     produce(producer, "t", None, None)
