@@ -32,6 +32,7 @@ import faust
 from pipeline.config import Settings
 from pipeline.kafka.emit import Emitter
 from pipeline.kafka.faust_transport import APP_ATTRIBUTE
+from pipeline.kafka.raw_schema import RawSchema
 from pipeline.processors.score import ScoreModel
 from pipeline.state.store import Store
 from pipeline.subscribers.channels import kafka_channels
@@ -265,9 +266,9 @@ def build_worker(
     topics = settings.topics
     # The shared topics stay subscribed (a message there names no organisation: dead-lettered no_identity);
     # each registered organisation's own topic is added by follow_registry below.
-    submissions = app.topic(topics.submissions, key_serializer="raw", value_serializer="raw")
-    indicators = app.topic(topics.indicators, key_serializer="raw", value_serializer="raw")
-    sightings = app.topic(topics.sightings, key_serializer="raw", value_serializer="raw")
+    submissions = app.topic(topics.submissions, schema=RawSchema())
+    indicators = app.topic(topics.indicators, schema=RawSchema())
+    sightings = app.topic(topics.sightings, schema=RawSchema())
     follower = InputTopics(app, submissions, sightings, topics, initial=inputs)
     run = functools.partial(
         run_agent, dlq_topic=topics.dlq, batch=settings.worker_batch_size,
