@@ -24,6 +24,7 @@ from confluent_kafka import Producer, TopicPartition
 
 from pipeline.config import Settings, Topics
 from pipeline.dev.bench_latency import TARGET_P99_MS, feed_latency, latency_settings, warmup_seconds
+from pipeline.dev.cpu_use import CpuUse
 from pipeline.dev.synthetic import PRODUCERS, build_messages, restamp, submission_topic, synthetic_reports
 from pipeline.kafka.clients import await_leaders, build_admin, build_consumer, build_producer, produce
 from pipeline.kafka.read import read_to_end
@@ -271,8 +272,8 @@ async def run_worker_through(
     profile: cProfile.Profile | None,
     timeout_s: float,
     rate: float | None = None,
-) -> tuple[float, dict[str, int]]:
-    """Start the worker in this process, send the burst, wait until done; returns (seconds, counters)."""
+) -> tuple[float, dict[str, int], dict[str, float]]:
+    """Start the worker in this process, send the burst, wait until done: (seconds, counters, CPU used)."""
     producer = build_producer(settings)
     # Connected, and every input topic's leaders known, before the clock starts.
     await_leaders(producer, bench_inputs(settings))
@@ -285,18 +286,19 @@ async def run_worker_through(
         await wait_until_assigned(app, [*bench_inputs(settings), topics.indicators], settings.partitions, 60)
         if profile is not None:
             profile.enable()
+        cpu = CpuUse()
         if rate is None:
             first = await loop.run_in_executor(None, send_burst, producer, topics, messages, built)
         else:
             first = await loop.run_in_executor(None, send_paced, producer, topics, messages, built, rate)
         stats = await wait_done(store, len(messages), timeout_s)
-        elapsed = time.time() - first
+        elapsed, used = time.time() - first, cpu.figures(len(messages))
         if profile is not None:
             profile.disable()
     finally:
         await app.stop()
         await worker.close()
-    return elapsed, stats
+    return elapsed, stats, used
 
 
 async def run_pipeline_bench(
@@ -320,7 +322,7 @@ async def run_pipeline_bench(
     messages = build_messages(synthetic_reports(n, seed=seed), built)
     progress(f"built {n} messages ({len({m.key for m in messages})} distinct indicators)")
     memory_before = await used_memory(store)
-    pipeline_s, stats = await run_worker_through(
+    pipeline_s, stats, cpu = await run_worker_through(
         settings, store, messages, built, profile=profile, timeout_s=timeout_s, rate=rate
     )
     progress(f"pipeline: {n} reports in {pipeline_s:.2f}s; reading feeds")
@@ -351,6 +353,7 @@ async def run_pipeline_bench(
         "passthrough_per_s": round(passthrough_per_s, 1),
         "ratio": round(pipeline_per_s / passthrough_per_s, 3),
         "pipeline_s": round(pipeline_s, 3),
+        "cpu": cpu,  # from the first send to the last version fanned out (pipeline/dev/cpu_use.py)
         "latency_ms": feeds.pop("latency_ms"),
         "counts": run_counts(n, stats, feeds),
         "redis": {

@@ -44,6 +44,9 @@ def test_bench_pipeline_prints_one_json_object_whose_counts_add_up(
     assert out["ratio"] == pytest.approx(out["pipeline_per_s"] / out["passthrough_per_s"], abs=1e-3)
     assert 0 <= out["latency_ms"]["p50"] <= out["latency_ms"]["p99"] <= out["latency_ms"]["max"]
     assert out["stack"] == "external"
+    cpu = out["cpu"]  # the loop's thread is part of the process
+    assert 0 < cpu["loop_thread_s"] <= cpu["process_s"] and cpu["loop_thread_us_per_report"] > 0
+    assert cpu["process_us_per_report"] == pytest.approx(cpu["process_s"] / 300 * 1e6, rel=0.01)
 
     counts = out["counts"]
     assert counts["published"] == out["reports"] == 300
