@@ -84,3 +84,21 @@ local removed = redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('INCR', KEYS[2])
 return removed
 """
+
+# The reads of one shard's indicators in one call (:mod:`pipeline.state.redis_reads` packs them).
+# KEYS: n state hashes, then their n erasure markers. ARGV: the hash fields to read ('' none: the whole hash).
+# Returns per indicator {the hash as HGETALL or HMGET gives it, 1 if it was erased else 0}.
+READ_MANY = """
+local n = #KEYS / 2
+local out = {}
+for i = 1, n do
+  local fields
+  if #ARGV == 0 then
+    fields = redis.call('HGETALL', KEYS[i])
+  else
+    fields = redis.call('HMGET', KEYS[i], unpack(ARGV))
+  end
+  out[i] = {fields, redis.call('EXISTS', KEYS[n + i])}
+end
+return out
+"""

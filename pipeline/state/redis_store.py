@@ -50,6 +50,7 @@ from pipeline.state.redis_client import redis_from_url
 from pipeline.state.redis_commit import by_shard
 from pipeline.state.redis_fields import state_from_fields
 from pipeline.state.redis_keys import Keys, shard_tag, shard_tags
+from pipeline.state.redis_reads import MAX_FIELDS, queue_reads
 from pipeline.state.store import Commit, Delivery, FanoutInputs, MergeInputs, SubmissionRef
 from pipeline.state.subscription import Subscription
 
@@ -78,6 +79,7 @@ class RedisStore:
         self._once = client.register_script(redis_lua.COUNT_ONCE)
         self._reg_put = client.register_script(redis_lua.REGISTRY_PUT)
         self._reg_remove = client.register_script(redis_lua.REGISTRY_REMOVE)
+        self._read = client.register_script(redis_lua.READ_MANY)
 
     @classmethod
     def from_url(
@@ -145,27 +147,19 @@ class RedisStore:
     ) -> MergeInputs:
         if not indicator_ids and not submissions:
             return MergeInputs([], [], [])
-        if self._cluster:  # each read is routed to its slot's primary anyway: no single round trip
-            return MergeInputs(
-                await self.load_states(indicator_ids),
-                await self.seen_submissions(submissions),
-                await self.erased(indicator_ids),
-            )
-        # One round trip: the marks and the erasure markers by one MGET each, one HGETALL per indicator.
+        # One round trip: the submission marks by one MGET, each shard's states and erasure markers by one
+        # script call (redis_reads); on a cluster each primary gets its share of both.
         batch = Batch(self._r)
         if submissions:
             batch.call("mget", [self._k.submission(ind, s) for ind, s in submissions])
-        if indicator_ids:
-            batch.call("mget", [self._k.erased(ind) for ind in indicator_ids])
-            for ind in indicator_ids:
-                batch.call("hgetall", self._k.state(ind))
+        reads = queue_reads(batch, self._read, self._k, indicator_ids)
         replies = await batch.run()
-        marks = replies.pop(0) if submissions else []
-        gone = replies.pop(0) if indicator_ids else []
+        marks = replies[0] if submissions else []
+        raws, erased = reads.take(replies[1:] if submissions else replies)
         return MergeInputs(
-            states=[state_from_fields(ind, raw) for ind, raw in zip(indicator_ids, replies, strict=True)],
+            states=[state_from_fields(ind, raw) for ind, raw in zip(indicator_ids, raws, strict=True)],
             seen=[None if v is None else v == b"1" for v in marks],
-            erased=[v is not None for v in gone],
+            erased=erased,
         )
 
     async def load_for_fanout(
@@ -173,24 +167,19 @@ class RedisStore:
     ) -> FanoutInputs:
         if not indicator_ids:
             return FanoutInputs([], [])
-        if self._cluster:
+        fields = [f"d:{s}" for s in subscriber_ids]
+        if not fields or len(fields) > MAX_FIELDS:
             return FanoutInputs(
                 await self.load_delivered(indicator_ids, subscriber_ids), await self.erased(indicator_ids)
             )
-        fields = [f"d:{s}" for s in subscriber_ids]
+        # One round trip: each shard's delivery marks and erasure markers by one script call (redis_reads).
         batch = Batch(self._r)
-        batch.call("mget", [self._k.erased(ind) for ind in indicator_ids])
-        if fields:
-            for ind in indicator_ids:
-                batch.call("hmget", self._k.state(ind), fields)
-        gone, *rows = await batch.run()
+        reads = queue_reads(batch, self._read, self._k, indicator_ids, fields)
+        rows, erased = reads.take(await batch.run())
         delivered = [
             {sub: int(v) for sub, v in zip(subscriber_ids, row, strict=True) if v is not None} for row in rows
         ]
-        return FanoutInputs(
-            delivered=delivered if fields else [{} for _ in indicator_ids],
-            erased=[v is not None for v in gone],
-        )
+        return FanoutInputs(delivered=delivered, erased=erased)
 
     async def commit(self, commits: Sequence[Commit]) -> list[bool]:
         # One script call per shard of the batch (redis_commit), each item on its own revision.

@@ -3,12 +3,17 @@ Redis, how a state lies in its hash: earlier layouts read and rewritten, no stal
 
 from __future__ import annotations
 
+import random
+import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 
+from pipeline.state.indicator import IndicatorState
 from pipeline.state.memory_store import MemoryStore
+from pipeline.state.redis_keys import shard_tag
+from pipeline.state.redis_reads import MAX_FIELDS
 from pipeline.state.redis_store import RedisStore
 from pipeline.state.store import Commit, Delivery, FanoutInputs, MergeInputs, Store
 from tests.contract.test_store_contract import STATE, UNKNOWN, state_of
@@ -72,6 +77,38 @@ async def test_load_for_fanout_answers_the_delivery_marks_and_erasures(store: St
     assert loaded == ([{"telco": 2}, {}, {}], [False, True, False])
     assert await store.load_for_fanout(ids, []) == ([{}, {}, {}], [False, True, False])
     assert await store.load_for_fanout([], ["telco"]) == ([], [])
+
+
+def spread_states(n: int) -> list[IndicatorState]:
+    """``n`` distinct states whose ids fall in many shards (state_of's share one)."""
+    rng = random.Random(7)
+    ids = [f"indicator--{uuid.UUID(int=rng.getrandbits(128))}" for _ in range(n)]
+    return [replace(state_of(i), indicator_id=ind) for i, ind in enumerate(ids)]
+
+
+async def test_the_combined_reads_keep_the_order_of_many_shards(store: Store) -> None:
+    states = spread_states(150)
+    assert len({shard_tag(s.indicator_id) for s in states}) > 40  # the reads are grouped by shard
+    await store.commit([Commit(s, None, [f"sub-{i}"], True) for i, s in enumerate(states)])
+    await store.mark_delivered(
+        [Delivery(s.indicator_id, "telco", i % 7 + 1, i % 2 == 0) for i, s in enumerate(states) if i % 3]
+    )
+    for s in states[::5]:
+        await store.mark_erased(s.indicator_id, {})
+    # Interleaved with ids nothing was stored for, and one id twice.
+    ids = [x for i, s in enumerate(states) for x in ([s.indicator_id, f"indicator--{uuid.UUID(int=i)}"])]
+    ids.append(states[3].indicator_id)
+    subs = [(s.indicator_id, f"sub-{i}") for i, s in enumerate(states)] + [(states[0].indicator_id, "sub-x")]
+    merge = await store.load_for_merge(ids, subs)
+    assert merge == MergeInputs(
+        await store.load_states(ids), await store.seen_submissions(subs), await store.erased(ids)
+    )
+    assert sum(merge.erased) == 30 and sum(st is not None for st, _ in merge.states) == 151
+    many = [f"org-{i}" for i in range(MAX_FIELDS + 1)] + ["telco"]  # read command by command
+    for readers in (["telco", "bank"], many):
+        fanout = await store.load_for_fanout(ids, readers)
+        assert fanout == FanoutInputs(await store.load_delivered(ids, readers), await store.erased(ids))
+        assert sum(bool(d) for d in fanout.delivered) == 100  # i % 3 != 0; states[3] is not one
 
 
 # -- Redis only: the hash ----------------------------------------------------------------------------------
