@@ -26,7 +26,9 @@ def _pack(conn: AbstractConnection, args: tuple[Any, ...]) -> list[bytes]:
     head = args[0].encode() if isinstance(args[0], str) else args[0]
     if b" " in head:
         args = (*head.split(), *args[1:])
-    if any(isinstance(a, bool) for a in args):
+    # bool cannot be subclassed, so the type test is exact; ``in`` over ``map`` runs in C (half the time of
+    # an isinstance generator, and a batch's script calls carry thousands of arguments).
+    if bool in map(type, args):
         return AbstractConnection.pack_command(conn, *args)  # redis-py refuses booleans with its own error
     try:
         return [_hiredis_pack(args)]

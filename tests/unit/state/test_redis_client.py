@@ -29,6 +29,11 @@ def test_any_command_packs_to_the_same_bytes_as_redis_py(name: str | bytes, args
 def test_booleans_are_refused_as_redis_py_refuses_them() -> None:
     with pytest.raises(DataError):
         HiredisPackedConnection().pack_command("SET", "k", True)
+    with pytest.raises(DataError):  # anywhere in a script call's thousands of arguments
+        HiredisPackedConnection().pack_command("EVALSHA", "sha", 1, "k", *["a"] * 3000, False)
+    # 1 and 0 are ints, not booleans: packed by hiredis like redis-py packs them
+    ours = b"".join(HiredisPackedConnection().pack_command("EVALSHA", "sha", 1, "k", 1, 0))
+    assert ours == b"".join(Connection().pack_command("EVALSHA", "sha", 1, "k", 1, 0))
 
 
 def test_the_client_uses_the_packing_connection_of_its_url_kind() -> None:
