@@ -23,6 +23,7 @@ from typing import Any
 from confluent_kafka import Producer, TopicPartition
 
 from pipeline.config import Settings, Topics
+from pipeline.dev.bench_done import wait_done
 from pipeline.dev.bench_latency import TARGET_P99_MS, feed_latency, latency_settings, warmup_seconds
 from pipeline.dev.cpu_use import CpuUse
 from pipeline.dev.synthetic import PRODUCERS, build_messages, restamp, submission_topic, synthetic_reports
@@ -38,7 +39,6 @@ from pipeline.kafka.topics import (
 )
 from pipeline.producers.publisher import Submission
 from pipeline.state.org import Organisation, Quotas, Role
-from pipeline.state.redis_batch import Batch
 from pipeline.state.redis_keys import shard_tags
 from pipeline.state.redis_store import RedisStore, glob_escape
 from pipeline.state.store import Store
@@ -135,39 +135,6 @@ def passthrough(
     if done < n:
         raise RuntimeError(f"passthrough read {done}/{n} messages in {timeout_s:.0f}s")
     return n / elapsed
-
-
-#: The counters :func:`wait_done` polls (summed over the shards' hashes).
-DONE_COUNTERS = ("accepted", "rejected", "allowlisted", "fanout_records", "versions")
-
-
-async def done_counters(store: RedisStore) -> dict[str, int]:
-    """Just the counters that say whether the run is done: one HMGET per counters hash, not the whole
-    :meth:`RedisStore.stats` (65 HGETALLs, every field parsed), which polled every 20 ms took about a
-    tenth of the benchmark process's CPU away from the worker it measures."""
-    batch = Batch(store.client)
-    for key in store.stats_keys():
-        batch.call("hmget", key, *DONE_COUNTERS)
-    out = dict.fromkeys(DONE_COUNTERS, 0)
-    for values in await batch.run():
-        for name, v in zip(DONE_COUNTERS, values, strict=True):
-            if v is not None:
-                out[name] += int(v)
-    return out
-
-
-async def wait_done(store: RedisStore, n: int, timeout_s: float, poll_s: float = 0.02) -> dict[str, int]:
-    """Poll the counters until ``n`` messages are accepted, rejected or allowlisted and fan-out has read
-    every version; returns all the counters at that moment."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        done = await done_counters(store)
-        received = done["accepted"] + done["rejected"] + done["allowlisted"]
-        if received >= n and done["fanout_records"] >= done["versions"]:
-            return await store.stats()
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"benchmark not processed after {timeout_s:.0f}s: {await store.stats()}")
-        await asyncio.sleep(poll_s)
 
 
 async def redis_memory(store: RedisStore, prefix: str, sample: int = 1000) -> dict[str, dict[str, float]]:

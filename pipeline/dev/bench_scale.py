@@ -36,8 +36,8 @@ from pipeline.dev.bench import (
     prepare,
     run_counts,
     send_burst,
-    wait_done,
 )
+from pipeline.dev.bench_done import wait_done
 from pipeline.dev.bench_steady import fresh_namespace
 from pipeline.dev.proc import log_tail, proc_stat, settings_env, signal_group, spawn
 from pipeline.dev.synthetic import build_messages, synthetic_reports

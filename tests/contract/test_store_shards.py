@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 import pytest
 from redis.crc import key_slot
 
-from pipeline.dev.bench import DONE_COUNTERS, done_counters
+from pipeline.dev.bench_done import DONE_COUNTERS, done_counters
 from pipeline.state.indicator import IndicatorState
 from pipeline.state.memory_store import MemoryStore
 from pipeline.state.redis_keys import SHARDS, shard_tag
