@@ -305,7 +305,9 @@ async def run_pipeline_bench(
     warmup = None if rate is None else warmup_seconds(n, rate)
     feeds = await loop.run_in_executor(None, feed_figures, settings, stats, mode, warmup)
     if rate is not None:
-        return steady_figures(settings, n=n, rate=rate, pipeline_s=pipeline_s, feeds=feeds, stats=stats)
+        return steady_figures(
+            settings, n=n, rate=rate, pipeline_s=pipeline_s, feeds=feeds, stats=stats, cpu=cpu
+        )
     progress("measuring the confluent-kafka passthrough loop on the same messages")
     passthrough_per_s = await loop.run_in_executor(
         None, passthrough, settings, bench_inputs(settings), passthrough_topic, n
@@ -350,8 +352,10 @@ def steady_figures(
     pipeline_s: float,
     feeds: dict[str, Any],
     stats: dict[str, int],
+    cpu: dict[str, float],
 ) -> dict[str, Any]:
-    """The steady-state run's figures: offered and achieved rate, producer send → feed latency, counts."""
+    """The steady-state run's figures: offered and achieved rate, producer send → feed latency, counts, and
+    the CPU used (a report costs more at a steady rate than in a burst: smaller batches)."""
     latency = feeds.pop("latency_ms")
     return {
         "reports": n,
@@ -364,4 +368,5 @@ def steady_figures(
         "p99_after_warmup_within_200ms": latency["after_warmup"]["p99"] <= TARGET_P99_MS,
         "settings": latency_settings(settings),
         "counts": run_counts(n, stats, feeds),
+        "cpu": cpu,
     }

@@ -101,6 +101,7 @@ def test_bench_pipeline_at_a_steady_rate_reports_latency_at_that_rate(
     assert 0 <= warm["p50"] <= warm["p99"] <= warm["max"] <= latency["max"]
     assert out["p99_after_warmup_within_200ms"] == (warm["p99"] <= 200)
     assert_latency_settings(out["settings"])
+    assert 0 < out["cpu"]["loop_thread_s"] <= out["cpu"]["process_s"]  # at the steady rate too
     counts = out["counts"]
     assert counts["accepted"] + counts["rejected"] + counts["allowlisted"] == 100
     assert latency["samples"] == sum(counts["feed_messages"].values()) > 0
