@@ -4,8 +4,8 @@ The poll runs in the benchmark's process, and for ``bench pipeline`` that is the
 loop, so what it costs is charged to the worker it measures. :func:`wait_done` therefore polls often only
 near the end: while reports are still coming in it sleeps an eighth of the time the rate so far says is
 left (at most :data:`MAX_POLL_S`), and once every report is in, every ``poll_s``. The end is still seen
-within ``poll_s`` unless the rate suddenly grows eightfold. A 10,000-report burst of about 5 s is then
-polled about 50 times instead of about 250.
+within ``poll_s`` unless the rate suddenly grows eightfold. A 10,000-report burst of about 5 s at a steady
+rate is then polled about 41 times instead of about 250.
 """
 
 from __future__ import annotations

@@ -86,7 +86,7 @@ return removed
 """
 
 # The reads of one shard's indicators in one call (:mod:`pipeline.state.redis_reads` packs them).
-# KEYS: n state hashes, then their n erasure markers. ARGV: the hash fields to read ('' none: the whole hash).
+# KEYS: n state hashes, then their n erasure markers. ARGV: the hash fields to read (none: the whole hash).
 # Returns per indicator {the hash as HGETALL or HMGET gives it, 1 if it was erased else 0}.
 READ_MANY = """
 local n = #KEYS / 2

@@ -37,9 +37,6 @@ class ShardReads:
     def __init__(self, groups: list[list[int]], n: int, whole: bool) -> None:
         self._groups, self._n, self._whole = groups, n, whole
 
-    def __len__(self) -> int:
-        return len(self._groups)  # the replies this takes from the batch
-
     def take(self, replies: Sequence[Any]) -> tuple[list[Any], list[bool]]:
         rows: list[Any] = [None] * self._n
         erased = [False] * self._n
