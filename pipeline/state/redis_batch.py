@@ -1,12 +1,18 @@
 """Commands sent together: one pipeline on a single Redis, one pipeline per primary on Redis Cluster.
 
-On one Redis (or Sentinel) the batch is one pipeline, one round trip. On a cluster it is redis-py's cluster
-pipeline, which groups the commands by the node that serves their slot and sends each node its share in one
-round trip (concurrently). That pipeline refuses EVALSHA and MGET by name, so scripts go out as
-``EVALSHA`` through ``execute_command`` — loaded on every primary first, once per client — and an MGET of
-keys in several slots as one MGET per slot, reassembled. Each command touches one slot either way: the key
-layout (:mod:`pipeline.state.redis_keys`) sees to it. ``bench pipeline`` on a 3-primary cluster: 1,301-1,366/s
-(one concurrent call per command before: 883-885/s), against 1,493-1,498/s on one Redis in the same hour.
+Scripts go out as ``EVALSHA``, loaded once per client (``SCRIPT LOAD``, on every primary of a cluster)
+before the first batch that needs them. redis-py's own pipeline would send ``SCRIPT EXISTS`` before every
+pipeline that carries a script, one more round trip per batch; and its cluster pipeline refuses EVALSHA
+and MGET by name. So on one Redis (or Sentinel) a batch is one pipeline, one round trip. On a cluster it
+is redis-py's cluster pipeline, which groups the commands by the node that serves their slot and sends each
+node its share in one round trip (concurrently), an MGET of keys in several slots as one MGET per slot,
+reassembled. Each command touches one slot either way: the key layout (:mod:`pipeline.state.redis_keys`)
+sees to it. ``bench pipeline`` on a 3-primary cluster: 1,301-1,366/s (one concurrent call per command
+before: 883-885/s), against 1,493-1,498/s on one Redis in the same hour.
+
+A batch that fails for any reason forgets what was loaded for its client, so the next one loads again: a
+restarted or promoted primary has lost its scripts (its first batch fails with NoScriptError, which the
+worker retries as infrastructure), and the connection error that usually comes first clears them too.
 """
 
 from __future__ import annotations
@@ -19,7 +25,6 @@ from typing import Any
 from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
 from redis.crc import key_slot
-from redis.exceptions import NoScriptError
 
 __all__ = ["CONCURRENCY", "Batch", "is_cluster", "mget"]
 
@@ -55,21 +60,25 @@ class Batch:
     async def run(self) -> list[Any]:
         if not self._calls:
             return []
-        if not is_cluster(self._client):
-            async with self._client.pipeline(transaction=False) as pipe:
-                for what, args, kwargs in self._calls:
-                    if isinstance(what, str):
-                        getattr(pipe, what)(*args, **kwargs)
-                    else:
-                        await what(keys=args[0], args=args[1], client=pipe)
-                return list(await pipe.execute())
-        await self._client.initialize()  # once (it locks): concurrent first calls must not each discover
-        await _load_scripts(self._client, [w for w, _, _ in self._calls if not isinstance(w, str)])
+        cluster = is_cluster(self._client)
+        if cluster:
+            await self._client.initialize()  # once (it locks): concurrent first calls must not each discover
         try:
-            return await self._cluster_pipeline()
-        except NoScriptError:
-            _LOADED.pop(self._client, None)  # a primary lost its scripts (restart, failover): load again
+            await _load_scripts(self._client, [w for w, _, _ in self._calls if not isinstance(w, str)])
+            return await (self._cluster_pipeline() if cluster else self._pipeline())
+        except Exception:
+            _LOADED.pop(self._client, None)  # a restart, a failover, a flush: load them again next time
             raise
+
+    async def _pipeline(self) -> list[Any]:
+        async with self._client.pipeline(transaction=False) as pipe:
+            for what, args, kwargs in self._calls:
+                if isinstance(what, str):
+                    getattr(pipe, what)(*args, **kwargs)
+                else:
+                    keys, argv = args
+                    pipe.execute_command("EVALSHA", what.sha, len(keys), *keys, *argv)
+            return list(await pipe.execute())
 
     async def _cluster_pipeline(self) -> list[Any]:
         # Per call: None (one reply) or, for an MGET, its keys' positions per slot.
@@ -102,7 +111,7 @@ class Batch:
         return out
 
 
-#: the scripts (by SHA) loaded on every primary, per cluster client
+#: the scripts (by SHA) loaded on the server, or on every primary of a cluster, per client
 _LOADED: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
 
 

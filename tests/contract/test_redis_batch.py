@@ -1,8 +1,9 @@
 """``Batch`` on a single Redis and on a 3-primary Redis Cluster: the same replies, in the order queued.
 
-On the cluster a batch is one pipeline per primary (scripts as EVALSHA loaded on every primary first, an MGET
-over several slots split per slot and reassembled); a primary that lost its scripts fails the batch with
-NoScriptError (the worker retries it as infrastructure) and the next batch loads them again.
+A batch is one pipeline (on the cluster one per primary, an MGET over several slots split per slot and
+reassembled); its scripts go out as EVALSHA, loaded once per client, with no SCRIPT EXISTS round trip per
+batch. A server that lost its scripts fails the batch with NoScriptError (the worker retries it as
+infrastructure) and the next batch loads them again.
 """
 
 from __future__ import annotations
@@ -71,12 +72,38 @@ async def test_a_primary_that_lost_its_scripts_fails_one_batch_and_the_next_load
     for node in await _nodes(client):  # what a restarted or promoted primary looks like
         node.script_flush()
         node.close()
+    with pytest.raises(NoScriptError):  # every EVALSHA refused: no script of the batch ran
+        await batch().run()
+    assert await batch().run() == [2] * len(keys)  # the next batch loads them again
+
+
+async def test_scripts_are_loaded_once_per_client_not_checked_before_every_batch(
+    client: Any, contract_prefix: str
+) -> None:
+    # redis-py's pipeline sends SCRIPT EXISTS before every pipeline that carries a script: one more round
+    # trip per batch, on the worker's every merge, delivery mark and read.
+    script = client.register_script(INCR_BY + " -- " + contract_prefix)  # a SHA no other test loaded
+    key = f"{contract_prefix}{{once}}n"
     if is_cluster(client):
-        with pytest.raises(NoScriptError):  # every EVALSHA refused: nothing of the batch ran
-            await batch().run()
-    # The cluster's next batch loads the scripts on every primary again; a single Redis's pipeline reloads
-    # them by itself.
-    assert await batch().run() == [2] * len(keys)
+        await client.initialize()  # its primaries known
+    nodes = await _nodes(client)
+    before = [_script_calls(node) for node in nodes]
+    for n in range(5):
+        b = Batch(client)
+        b.script(script, [key], [1])
+        b.call("get", key)
+        assert await b.run() == [n + 1, str(n + 1).encode()]
+    after = [_script_calls(node) for node in nodes]
+    for node in nodes:
+        node.close()
+    # One SCRIPT LOAD on every server (every primary of a cluster), then nothing: no SCRIPT EXISTS.
+    assert [a - b for a, b in zip(after, before, strict=True)] == [1] * len(nodes)
+
+
+def _script_calls(node: redis.Redis) -> int:
+    """SCRIPT calls the server has answered: every subcommand (Redis 6 counts them as one command)."""
+    stats = node.info("commandstats")
+    return sum(v["calls"] for k, v in stats.items() if k.split("|")[0] == "cmdstat_script")
 
 
 async def _nodes(client: Any) -> list[redis.Redis]:
