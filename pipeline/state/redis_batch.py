@@ -76,8 +76,7 @@ class Batch:
                 if isinstance(what, str):
                     getattr(pipe, what)(*args, **kwargs)
                 else:
-                    keys, argv = args
-                    pipe.execute_command("EVALSHA", what.sha, len(keys), *keys, *argv)
+                    _evalsha(pipe, what, args)
             return list(await pipe.execute())
 
     async def _cluster_pipeline(self) -> list[Any]:
@@ -86,8 +85,7 @@ class Batch:
         async with self._client.pipeline(transaction=False) as pipe:
             for what, args, kwargs in self._calls:
                 if not isinstance(what, str):
-                    keys, argv = args
-                    pipe.execute_command("EVALSHA", what.sha, len(keys), *keys, *argv)
+                    _evalsha(pipe, what, args)
                     plan.append(None)
                 elif what == "mget":
                     groups = _by_slot(list(args[0]))
@@ -109,6 +107,12 @@ class Batch:
                     values[i] = value
             out.append(values)
         return out
+
+
+def _evalsha(pipe: Any, script: AsyncScript, args: tuple[Any, ...]) -> None:
+    """Queue ``script`` by its SHA (:func:`_load_scripts` loaded it): ``args`` are its (keys, argv)."""
+    keys, argv = args
+    pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *argv)
 
 
 #: the scripts (by SHA) loaded on the server, or on every primary of a cluster, per client

@@ -133,10 +133,7 @@ class RedisStore:
         batch = Batch(self._r)
         for ind in indicator_ids:
             batch.call("hmget", self._k.state(ind), fields)
-        rows = await batch.run()
-        return [
-            {sub: int(v) for sub, v in zip(subscriber_ids, row, strict=True) if v is not None} for row in rows
-        ]
+        return _delivered_marks(subscriber_ids, await batch.run())
 
     async def seen_submissions(self, submissions: Sequence[SubmissionRef]) -> list[bool | None]:
         values = await mget(self._r, [self._k.submission(ind, s) for ind, s in submissions])
@@ -176,10 +173,7 @@ class RedisStore:
         batch = Batch(self._r)
         reads = queue_reads(batch, self._read, self._k, indicator_ids, fields)
         rows, erased = reads.take(await batch.run())
-        delivered = [
-            {sub: int(v) for sub, v in zip(subscriber_ids, row, strict=True) if v is not None} for row in rows
-        ]
-        return FanoutInputs(delivered=delivered, erased=erased)
+        return FanoutInputs(delivered=_delivered_marks(subscriber_ids, rows), erased=erased)
 
     async def commit(self, commits: Sequence[Commit]) -> list[bool]:
         # One script call per shard of the batch (redis_commit), each item on its own revision.
@@ -385,3 +379,12 @@ class RedisStore:
     @property
     def is_cluster(self) -> bool:
         return self._cluster
+
+
+def _delivered_marks(
+    subscriber_ids: Sequence[str], rows: Sequence[Sequence[bytes | None]]
+) -> list[dict[str, int]]:
+    """Per indicator, subscriber → delivered version, from its ``HMGET`` of the subscribers' ``d:`` fields."""
+    return [
+        {sub: int(v) for sub, v in zip(subscriber_ids, row, strict=True) if v is not None} for row in rows
+    ]
