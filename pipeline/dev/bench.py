@@ -18,13 +18,14 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from confluent_kafka import Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Producer, TopicPartition
 
 from pipeline.config import Settings, Topics
 from pipeline.dev.bench_done import wait_done
 from pipeline.dev.bench_latency import TARGET_P99_MS, feed_latency, latency_settings, warmup_seconds
+from pipeline.dev.bench_prewrite import prewrite
 from pipeline.dev.cpu_use import CpuUse
 from pipeline.dev.synthetic import PRODUCERS, build_messages, restamp, submission_topic, synthetic_reports
 from pipeline.kafka.clients import await_leaders, build_admin, build_consumer, build_producer, produce
@@ -116,7 +117,9 @@ def passthrough(
     producer.list_topics(target, timeout=10)  # connect before the clock starts
     try:
         listed = consumer.list_topics(timeout=10).topics
-        consumer.assign([TopicPartition(t, p, 0) for t in sources for p in sorted(listed[t].partitions)])
+        # From each log start: the records pre-written before it are deleted (bench_prewrite).
+        tps = [TopicPartition(t, p, OFFSET_BEGINNING) for t in sources for p in sorted(listed[t].partitions)]
+        consumer.assign(tps)
         done, started = 0, 0.0
         deadline = time.monotonic() + timeout_s
         while done < n and time.monotonic() < deadline:
@@ -173,9 +176,17 @@ def bench_inputs(settings: Settings) -> list[str]:
     return [settings.topics.submissions_of(p) for p in PRODUCERS]
 
 
-async def prepare(settings: Settings, store: RedisStore) -> str:
-    """Topics (pipeline, feeds, the passthrough output) and the subscriptions; returns the passthrough
-    output topic."""
+class Prepared(NamedTuple):
+    """What :func:`prepare` made: the passthrough loop's output topic, and what was pre-written."""
+
+    passthrough_topic: str
+    prewritten: dict[str, Any]
+
+
+async def prepare(settings: Settings, store: RedisStore) -> Prepared:
+    """Topics (pipeline, feeds, the passthrough output), their partitions pre-written where the broker
+    allows it (:mod:`pipeline.dev.bench_prewrite`: no run times a new partition's first index entries),
+    and the subscriptions."""
     passthrough_topic = f"{settings.topic_prefix}bench.passthrough"
     specs = pipeline_topics(settings) + [
         feed_topic_spec(settings, s.topic(settings.topic_prefix)) for s in BENCH_SUBSCRIBERS
@@ -183,8 +194,10 @@ async def prepare(settings: Settings, store: RedisStore) -> str:
     specs.append(TopicSpec(passthrough_topic, settings.partitions, settings.replication_factor))
     specs += [input_topic_spec(settings, t) for t in bench_inputs(settings)] + [leader_topic_spec(settings)]
     ensure_topics(build_admin(settings), specs)
+    feeds = [s.topic(settings.topic_prefix) for s in BENCH_SUBSCRIBERS]
+    prewritten = prewrite(settings, [*bench_inputs(settings), *feeds], probe=passthrough_topic)
     await register_parties(store)
-    return passthrough_topic
+    return Prepared(passthrough_topic, prewritten)
 
 
 async def register_parties(store: Store) -> None:
@@ -210,8 +223,8 @@ def feed_figures(
 
     With ``warmup_s`` the latencies of the reports submitted that long after the first one are also given
     apart (``after_warmup``): a run's first seconds can carry one-off costs that are not the steady state
-    (on a Kafka holding thousands of earlier runs' partitions, this benchmark's own producer saw its first
-    deliveries up to 1.4 s late while the worker's batches took 6–40 ms; README, broker notes)."""
+    (the worker's first batches, cold caches; on Apache Kafka, before the partitions were pre-written, the
+    broker's first index entries of every new partition: :mod:`pipeline.dev.bench_prewrite`)."""
     out: dict[str, Any] = {"delivered": {}, "feed_messages": {}, "feed_versions": {}}
     samples: list[tuple[int, float]] = []  # (submitted ms, latency ms)
     prefix = settings.topic_prefix
@@ -284,7 +297,7 @@ async def run_pipeline_bench(
     With ``rate`` the reports are offered evenly at that many per second (steady state) instead of as one
     burst, and the passthrough loop is not run: the figure is the latency, not the capacity."""
     store = RedisStore.from_settings(settings)
-    passthrough_topic = await prepare(settings, store)
+    passthrough_topic, prewritten = await prepare(settings, store)
     built = datetime.now(UTC)
     messages = build_messages(synthetic_reports(n, seed=seed), built)
     progress(f"built {n} messages ({len({m.key for m in messages})} distinct indicators)")
@@ -307,7 +320,7 @@ async def run_pipeline_bench(
     if rate is not None:
         return steady_figures(
             settings, n=n, rate=rate, pipeline_s=pipeline_s, feeds=feeds, stats=stats, cpu=cpu
-        )
+        ) | {"prewritten": prewritten}
     progress("measuring the confluent-kafka passthrough loop on the same messages")
     passthrough_per_s = await loop.run_in_executor(
         None, passthrough, settings, bench_inputs(settings), passthrough_topic, n
@@ -325,6 +338,7 @@ async def run_pipeline_bench(
         "cpu": cpu,  # from the first send to the last version fanned out (pipeline/dev/cpu_use.py)
         "latency_ms": feeds.pop("latency_ms"),
         "counts": run_counts(n, stats, feeds),
+        "prewritten": prewritten,
         "redis": {
             "bytes_per_indicator": memory.get("i", {}).get("avg_bytes", 0.0),
             "used_memory_delta_per_indicator": round(memory_delta / indicators, 1) if indicators else None,

@@ -158,7 +158,7 @@ async def burst_with_workers(
     """One burst of ``n`` through ``workers`` worker subprocesses in a fresh namespace; its figures."""
     store = RedisStore.from_settings(settings)
     loop = asyncio.get_running_loop()
-    passthrough_topic = await prepare(settings, store)
+    passthrough_topic, prewritten = await prepare(settings, store)
     built = datetime.now(UTC)
     messages = build_messages(synthetic_reports(n, seed=seed), built)
     producer = build_producer(settings)
@@ -209,6 +209,7 @@ async def burst_with_workers(
         "worker_exit_codes": [p.returncode for p in procs],
         "latency_ms": feeds.pop("latency_ms"),
         "counts": run_counts(n, stats, feeds),
+        "prewritten": prewritten,
     }
 
 
