@@ -67,7 +67,8 @@ def prewrite(
 ) -> dict[str, Any]:
     """Pre-write (module docstring) the partitions of ``probe``, then, if the broker deleted them, those of
     ``topics``. Returns what was done, for the benchmark's JSON: ``done``, ``partitions``, ``seconds`` and,
-    when not done, the broker's ``refused`` answer."""
+    when not done, the broker's ``refused`` answer (the probe's filler then stays in the passthrough topic,
+    which nothing reads)."""
     started = time.perf_counter()
     admin = build_admin(settings)
     probe_tps = partitions(admin, [probe])
@@ -75,7 +76,9 @@ def prewrite(
         write_past_first_index_entry(settings, probe_tps, timeout_s)
         delete_written(admin, probe_tps, timeout_s)
     except KafkaException as exc:  # tansu: a transport failure; a broker of yours may say why
-        return {"done": False, "partitions": 0, "refused": str(exc.args[0] if exc.args else exc)}
+        refused = str(exc.args[0] if exc.args else exc)
+        return {"done": False, "partitions": 0, "seconds": round(time.perf_counter() - started, 3),
+                "refused": refused}  # fmt: skip
     rest = partitions(admin, topics)
     write_past_first_index_entry(settings, rest, timeout_s)
     delete_written(admin, rest, timeout_s)
