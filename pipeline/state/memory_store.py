@@ -108,6 +108,9 @@ class MemoryStore:
             )
         return out
 
+    async def known_indicators(self, indicator_ids: Sequence[str]) -> list[bool]:
+        return [self._state(_key(ind)) is not None for ind in indicator_ids]
+
     async def load_delivered(
         self, indicator_ids: Sequence[str], subscriber_ids: Sequence[str]
     ) -> list[dict[str, int]]:

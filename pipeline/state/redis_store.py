@@ -124,6 +124,14 @@ class RedisStore:
         raws = await batch.run()
         return [state_from_fields(ind, raw) for ind, raw in zip(indicator_ids, raws, strict=True)]
 
+    async def known_indicators(self, indicator_ids: Sequence[str]) -> list[bool]:
+        # Every layout's state has its revision ``r`` (the compare-and-set reads it; delivery marks alone
+        # are ``d:*`` fields), so HEXISTS answers what load_states would, without the hash or a parse.
+        batch = Batch(self._r)
+        for ind in indicator_ids:
+            batch.call("hexists", self._k.state(ind), "r")
+        return [bool(found) for found in await batch.run()]
+
     async def load_delivered(
         self, indicator_ids: Sequence[str], subscriber_ids: Sequence[str]
     ) -> list[dict[str, int]]:

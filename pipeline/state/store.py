@@ -70,6 +70,11 @@ class Store(Protocol):
         """Each indicator's state (None if unknown) and its delivered map (subscriber → version)."""
         ...
 
+    async def known_indicators(self, indicator_ids: Sequence[str]) -> list[bool]:
+        """Whether each indicator has a state (what :meth:`load_states` would not give as None), without
+        reading it: admission only asks which of a batch's indicators are new to the exchange."""
+        ...
+
     async def seen_submissions(self, submissions: Sequence[SubmissionRef]) -> list[bool | None]:
         """Per (indicator id, submission id): None = never merged; otherwise whether merging it published
         a version."""

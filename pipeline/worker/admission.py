@@ -60,8 +60,8 @@ class Admission:
             (m, o, reports if o.quotas.new_indicators_per_hour is not None else []) for m, o, reports in items
         ]
         ids = list(dict.fromkeys(r.indicator_id for _, _, reports in counted for r in reports))
-        loaded = await store.load_states(ids) if ids else []
-        known = {i for i, (state, _) in zip(ids, loaded, strict=True) if state is not None}
+        found = await store.known_indicators(ids) if ids else []
+        known = {i for i, exists in zip(ids, found, strict=True) if exists}
         demands: list[dict[str, int]] = []
         for (_, _, reports), (_, _, looked_up) in zip(items, counted, strict=True):
             new = {r.indicator_id for r in looked_up} - known

@@ -18,7 +18,7 @@ from pipeline.state.redis_store import RedisStore
 from pipeline.state.store import Commit, Delivery, FanoutInputs, MergeInputs, Store
 from tests.contract.test_store_contract import STATE, UNKNOWN, state_of
 from tests.unit.processors.factories import SteppedClock
-from tests.unit.state.test_redis_fields import V2, V2_STATE
+from tests.unit.state.test_redis_fields import V1, V2, V2_STATE
 
 
 @pytest.fixture(
@@ -111,6 +111,20 @@ async def test_the_combined_reads_keep_the_order_of_many_shards(store: Store) ->
         assert sum(bool(d) for d in fanout.delivered) == 100  # i % 3 != 0; states[3] is not one
 
 
+async def test_known_indicators_answers_whether_load_states_has_a_state(store: Store) -> None:
+    """Admission's question (which of a batch's indicators are new), without reading the states."""
+    marked, other, erased = state_of(1), state_of(2), state_of(3)
+    await store.commit([Commit(STATE, None, ["s1"], True), Commit(erased, None, ["s3"], True)])
+    await store.mark_delivered([Delivery(marked.indicator_id, "telco", 1, False)])  # marks, no state
+    await store.delete_indicator(erased.indicator_id, "ipv4-addr--unused")
+    ids = [STATE.indicator_id, marked.indicator_id, other.indicator_id, erased.indicator_id, UNKNOWN]
+    assert await store.known_indicators(ids) == [True, False, False, False, False]
+    assert await store.known_indicators(ids) == [s is not None for s, _ in await store.load_states(ids)]
+    await store.commit([Commit(marked, None, ["s2"], True)])  # a state beside the marks: known now
+    assert await store.known_indicators([marked.indicator_id, STATE.indicator_id]) == [True, True]
+    assert await store.known_indicators([]) == []
+
+
 # -- Redis only: the hash ----------------------------------------------------------------------------------
 
 
@@ -147,3 +161,15 @@ async def test_a_shorter_state_leaves_no_piece_of_the_longer_one_and_every_hash_
     assert await redis_store.load_states([STATE.indicator_id]) == [(short, {})]
     assert len(await r.hkeys(key)) - 1 < pieces
     assert all(len(v) <= 64 for v in (await r.hgetall(key)).values())
+
+
+@pytest.mark.integration
+async def test_known_indicators_knows_the_states_of_both_earlier_layouts(redis_store: RedisStore) -> None:
+    v2, v1, marks = state_of(1).indicator_id, state_of(2).indicator_id, state_of(3).indicator_id
+    r = redis_store.client
+    await r.hset(redis_store.state_key(v2), mapping=V2)  # type: ignore[arg-type]  # redis-py stubs
+    await r.hset(redis_store.state_key(v1), mapping=V1)  # type: ignore[arg-type]
+    await r.hset(redis_store.state_key(marks), mapping={"d:telco": "3"})
+    ids = [v2, v1, marks]
+    assert [s is not None for s, _ in await redis_store.load_states(ids)] == [True, True, False]
+    assert await redis_store.known_indicators(ids) == [True, True, False]

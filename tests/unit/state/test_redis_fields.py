@@ -182,11 +182,14 @@ def test_a_state_of_the_field_per_contribution_layout_reads_as_it_was_written() 
     assert state_from_fields("indicator--1", stored) == (V2_STATE, {"telco": 2})
 
 
+#: A state as ``scamshare.indicator/1`` wrote it (before TLP per report).
+V1 = {"k": "phone", "val": "+66812345678", "f": str(T0), "l": str(T0 + 5), "n": "3", "p": "a,b", "rt": "c",
+      "c": "80", "t": "romance", "tlp": "3", "s": "70", "v": "2", "r": "4", "cc": "TH",
+      "d:telco": "2"}  # fmt: skip
+
+
 def test_a_state_written_before_tlp_per_report_reads_as_contributions_at_its_merged_tlp() -> None:
-    old = {"k": "phone", "val": "+66812345678", "f": str(T0), "l": str(T0 + 5), "n": "3", "p": "a,b",
-           "rt": "c", "c": "80", "t": "romance", "tlp": "3", "s": "70", "v": "2", "r": "4", "cc": "TH",
-           "d:telco": "2"}  # fmt: skip
-    state, delivered = state_from_fields("indicator--1", {k.encode(): v.encode() for k, v in old.items()})
+    state, delivered = state_from_fields("indicator--1", {k.encode(): v.encode() for k, v in V1.items()})
     assert state is not None and delivered == {"telco": 2}
     assert [(c.org, c.tlp, c.confidence, c.withdrawn, c.reports) for c in state.contributions] == [
         ("a", TLP.AMBER_STRICT, 80, False, 1), ("b", TLP.AMBER_STRICT, 80, False, 1),

@@ -33,10 +33,10 @@ def bulk(message: int, per_message: int, producer: str = "spammer") -> bytes:
 
 
 async def setup(
-    quotas: Mapping[str, Any],
+    quotas: Mapping[str, Any], store_type: type[MemoryStore] = MemoryStore
 ) -> tuple[IngestStep, MemoryStore, ListEmitter, SteppedClock, Admission]:
     clock = SteppedClock()
-    store, out = MemoryStore(now=clock), ListEmitter()
+    store, out = store_type(now=clock), ListEmitter()
     await store.put_organisation(
         Organisation(id="spammer", name="S", sector="other", roles={"producer"}, quotas=Quotas(**quotas))
     )
@@ -85,6 +85,48 @@ async def test_a_flood_of_new_numbers_is_held_at_the_quota_and_released_in_order
     assert await admission.quotas.held_orgs() == []
     stats = exact(await store.stats())
     assert stats["released"] == 12 and stats["accepted"] == 50 + 120
+
+
+class ReadRecording(MemoryStore):
+    """Records which ids admission asked about, and every load_states outside the merge's own read."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.merging = False
+        self.asked: list[list[str]] = []
+        self.loaded_outside_merge: list[list[str]] = []
+
+    async def load_for_merge(self, indicator_ids: Any, submissions: Any) -> Any:
+        self.merging = True
+        try:
+            return await super().load_for_merge(indicator_ids, submissions)
+        finally:
+            self.merging = False
+
+    async def load_states(self, indicator_ids: Any) -> Any:
+        if not self.merging:
+            self.loaded_outside_merge.append(list(indicator_ids))
+        return await super().load_states(indicator_ids)
+
+    async def known_indicators(self, indicator_ids: Any) -> list[bool]:
+        self.asked.append(list(indicator_ids))
+        return await super().known_indicators(indicator_ids)
+
+
+async def test_new_indicators_are_told_from_known_ones_without_loading_their_states() -> None:
+    """Before: every batch of an organisation with a new-indicators quota (every one, by default) loaded
+    the whole states of its indicators only to learn which were new."""
+    quotas = {"new_indicators_per_hour": 15, "reports_per_second": None}
+    step, store, _, _, _ = await setup(quotas, ReadRecording)
+    assert isinstance(store, ReadRecording)
+    assert (await step.process(submission_messages(bulk(1, 10)))).accepted == 10
+    objs = [indicator_obj("phone-number", {"value": v}) for v in numbers(1, 10)]  # the same ten, again
+    again = submission(*objs, producer="spammer", submission_id="again")
+    # 10 known + 5 new fit the 15 new an hour; counting the known ones as new would hold a message.
+    result = await step.process(submission_messages(again, bulk(2, 5), start=1))
+    assert (result.accepted, result.held, result.rejected) == (15, 0, 0)
+    assert store.loaded_outside_merge == []
+    assert len(store.asked) == 2 and len(store.asked[1]) == 15
 
 
 async def test_reports_per_second_delays_but_a_message_larger_than_the_window_is_not_stuck() -> None:
