@@ -188,13 +188,11 @@ async def prepare(settings: Settings, store: RedisStore) -> Prepared:
     allows it (:mod:`pipeline.dev.bench_prewrite`: no run times a new partition's first index entries),
     and the subscriptions."""
     passthrough_topic = f"{settings.topic_prefix}bench.passthrough"
-    specs = pipeline_topics(settings) + [
-        feed_topic_spec(settings, s.topic(settings.topic_prefix)) for s in BENCH_SUBSCRIBERS
-    ]
+    feeds = [s.topic(settings.topic_prefix) for s in BENCH_SUBSCRIBERS]
+    specs = pipeline_topics(settings) + [feed_topic_spec(settings, feed) for feed in feeds]
     specs.append(TopicSpec(passthrough_topic, settings.partitions, settings.replication_factor))
     specs += [input_topic_spec(settings, t) for t in bench_inputs(settings)] + [leader_topic_spec(settings)]
     ensure_topics(build_admin(settings), specs)
-    feeds = [s.topic(settings.topic_prefix) for s in BENCH_SUBSCRIBERS]
     prewritten = prewrite(settings, [*bench_inputs(settings), *feeds], probe=passthrough_topic)
     await register_parties(store)
     return Prepared(passthrough_topic, prewritten)

@@ -28,7 +28,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from confluent_kafka import OFFSET_END, KafkaException, TopicPartition
+from confluent_kafka import OFFSET_END, KafkaException, Producer, TopicPartition
 
 from pipeline.config import Settings
 from pipeline.kafka.clients import build_admin, build_producer, produce
@@ -43,9 +43,8 @@ def partitions(admin: Any, topics: Sequence[str], timeout_s: float = 10.0) -> li
     return [TopicPartition(t, p) for t in topics for p in sorted(listed[t].partitions)]
 
 
-def write_past_first_index_entry(settings: Settings, tps: Sequence[TopicPartition], timeout_s: float) -> None:
+def write_past_first_index_entry(producer: Producer, tps: Sequence[TopicPartition], timeout_s: float) -> None:
     """Two appends to every partition: a record larger than the index interval, then a small one."""
-    producer = build_producer(settings, **{"compression.type": "none", "linger.ms": 0})
     for value in (os.urandom(FILLER_BYTES), b"."):
         for tp in tps:
             produce(producer, tp.topic, None, value, partition=tp.partition)
@@ -71,16 +70,17 @@ def prewrite(
     which nothing reads)."""
     started = time.perf_counter()
     admin = build_admin(settings)
+    producer = build_producer(settings, **{"compression.type": "none", "linger.ms": 0})
     probe_tps = partitions(admin, [probe])
     try:
-        write_past_first_index_entry(settings, probe_tps, timeout_s)
+        write_past_first_index_entry(producer, probe_tps, timeout_s)
         delete_written(admin, probe_tps, timeout_s)
     except KafkaException as exc:  # tansu: a transport failure; a broker of yours may say why
         refused = str(exc.args[0] if exc.args else exc)
         return {"done": False, "partitions": 0, "seconds": round(time.perf_counter() - started, 3),
                 "refused": refused}  # fmt: skip
     rest = partitions(admin, topics)
-    write_past_first_index_entry(settings, rest, timeout_s)
+    write_past_first_index_entry(producer, rest, timeout_s)
     delete_written(admin, rest, timeout_s)
     return {
         "done": True,
