@@ -52,6 +52,7 @@ def test_bench_pipeline_prints_one_json_object_whose_counts_add_up(
     assert counts["published"] == out["reports"] == 300
     assert counts["accepted"] + counts["rejected"] + counts["allowlisted"] == 300
     assert counts["rejected"] == 0  # the synthetic reports are all valid
+    assert counts["held"] == 0  # its organisations' quotas are real but far above the run
     # Not indicators <= versions: 2% of the mix is RED, and an indicator only ever reported RED is counted
     # (first seen) but publishes no version (RED is shared with nobody).
     assert 0 < counts["indicators"] <= counts["accepted"] and 0 < counts["versions"] <= counts["accepted"]
@@ -70,6 +71,9 @@ def test_bench_pipeline_prints_one_json_object_whose_counts_add_up(
 
     redis_figures = out["redis"]
     assert redis_figures["keys"]["i"]["keys"] == counts["indicators"]
+    # every batch went through admission's counting, as a registered organisation's does: its quota
+    # windows (q:{org}:<quota>:<window>) are there, one hour's new indicators per producer at least
+    assert redis_figures["keys"]["q"]["keys"] >= 1
     assert redis_figures["bytes_per_indicator"] > 0
     assert redis_figures["used_memory_delta_per_indicator"] > 0
     assert not list(tmp_path.glob("*-data"))  # the worker's faust data dir was removed
