@@ -14,9 +14,9 @@ Prints one JSON object:
   (``pipeline.worker.heap``), that start-up heap is frozen out of the cyclic collector (``gc.freeze()``)
   so full collections do not walk libphonenumber's tables (``heap_frozen`` in the JSON).
 - ``cold_passes``: the cold loop's passes one by one (``median``, ``lowest`` and ``highest`` indicators/s of a
-  pass, and how many there were). On a shared VM a pass now and then runs 1.5x slower than its neighbours
-  with no other process busy, which pulls the whole loop's rate down; the median pass is the code's speed
-  with those moments left out, the lowest shows how slow they were.
+  pass, and how many there were). On a shared VM a pass now and then runs up to 1.8x slower than its
+  neighbours with no other process busy, which pulls the whole loop's rate down; the median pass is the
+  code's speed with those moments left out, the lowest shows how slow they were.
 - ``per_kind``: both numbers per kind.
 - ``stix2_domain_per_s``: ``stix2.DomainName(value=...)`` (id computed by python-stix2), for comparison.
 
@@ -227,7 +227,12 @@ def process(case: Case) -> bytes:
 
 def rate(cases: Sequence[Case], seconds: float, *, cold: bool) -> float:
     """Indicators per second over about ``seconds`` (whole passes over ``cases``)."""
-    return len(cases) * len(passes := pass_seconds(cases, seconds, cold=cold)) / sum(passes)
+    return per_second(len(cases), pass_seconds(cases, seconds, cold=cold))
+
+
+def per_second(n: int, passes: Sequence[float]) -> float:
+    """Indicators per second of passes over ``n`` values each, over all of them together."""
+    return n * len(passes) / sum(passes)
 
 
 def pass_seconds(cases: Sequence[Case], seconds: float, *, cold: bool) -> list[float]:
@@ -245,7 +250,7 @@ def pass_seconds(cases: Sequence[Case], seconds: float, *, cold: bool) -> list[f
     return passes
 
 
-def pass_spread(n: int, passes: Sequence[float]) -> dict[str, float | int]:
+def pass_spread(n: int, passes: Sequence[float]) -> dict[str, int]:
     """Indicators per second of the median, the slowest and the fastest pass, and how many passes."""
     rates = sorted(n / s for s in passes)
     return {
@@ -295,7 +300,7 @@ def main() -> None:
         "rejected": rejected,
         "heap_frozen": gc.get_freeze_count(),
         "indicators_per_s": warm,
-        "cold_indicators_per_s": round(len(cases) * len(cold) / sum(cold)),
+        "cold_indicators_per_s": round(per_second(len(cases), cold)),
         "cold_passes": pass_spread(len(cases), cold),
         "cold_clears": sorted(_VALUE_CACHES),
         "per_kind": per_kind,
