@@ -41,6 +41,7 @@ from phonenumbers import ValidationResult as Possible
 
 from pipeline.canon import phone_types
 from pipeline.canon.core import Canonical, Invalid, LazyFacts, simple
+from pipeline.canon.phone_plus import parse_plus_digits
 from pipeline.canon.registry import Kind, NewSco, value_input
 from pipeline.stix.ids import extension_definition_id
 from pipeline.stix.schemas import sco_schema
@@ -142,6 +143,9 @@ def _where(number: PhoneNumber) -> str:
 
 
 def _parse(text: str, region: str | None) -> PhoneNumber | NumberParseException:
+    fast = parse_plus_digits(text, region)  # what the library's parse gives, for + and digits
+    if fast is not None:
+        return fast
     try:
         return phonenumbers.parse(text, region)
     except NumberParseException as exc:
