@@ -41,7 +41,7 @@ from phonenumbers import ValidationResult as Possible
 
 from pipeline.canon import phone_types
 from pipeline.canon.core import Canonical, Invalid, LazyFacts, simple
-from pipeline.canon.phone_plus import parse_plus_digits
+from pipeline.canon.phone_plus import PLAIN_CHARACTER, parse_plus_digits
 from pipeline.canon.registry import Kind, NewSco, value_input
 from pipeline.stix.ids import extension_definition_id
 from pipeline.stix.schemas import sco_schema
@@ -77,7 +77,7 @@ def _normalize_digits_only(number: Any, keep_non_digits: bool = False) -> Any:
 _STRIP_EXTENSION: Final = phonenumberutil._maybe_strip_extension
 # Every way of writing an extension that libphonenumber reads needs a character outside this set (a label
 # such as "ext" or "x", ";", ",", "#", "~", or a non-ASCII one): a test holds that its pattern finds none.
-_NO_EXTENSION = re.compile(r"[0-9+ ()./\-]*")
+_NO_EXTENSION = re.compile(PLAIN_CHARACTER + "*")
 
 
 def _maybe_strip_extension(number: Any) -> Any:

@@ -20,8 +20,8 @@ region it is given:
 anything else: another character anywhere in the text, a second ``+``, fewer than three digits, a first
 digit ``0``, an unknown calling code, a national number too short or too long. The caller then asks
 ``phonenumbers.parse``, which also gives the reason a number is refused. A test holds both equal on every
-region's example numbers written in several ways, with every region as the hint, and on random texts of
-these characters.
+region's example numbers written in several ways under seven hints (none, the number's own region, others),
+and on random texts of these characters under random regions.
 """
 
 from __future__ import annotations
@@ -32,8 +32,10 @@ from typing import Final
 from phonenumbers import PhoneMetadata, PhoneNumber, phonenumberutil
 from phonenumbers import ValidationResult as Possible
 
-#: the characters of a text this reads: the digits, ``+`` and the separators it leaves out
-_READABLE: Final = re.compile(r"[0-9+ ()./\-]{1,250}")  # libphonenumber refuses texts over 250 characters
+#: the characters of a plain number: the digits, ``+`` and the separators this leaves out (``phone.py``'s
+#: extension shortcut reads the same class: no extension can be written with them)
+PLAIN_CHARACTER: Final = r"[0-9+ ()./\-]"
+_READABLE: Final = re.compile(PLAIN_CHARACTER + "{1,250}")  # libphonenumber refuses texts over 250 characters
 _SEPARATORS: Final = re.compile(r"[ ()./\-]+")
 _PLUS_DIGITS: Final = re.compile(r"\+[1-9][0-9]{2,19}")
 #: what ``_test_number_length`` says when the library keeps the national prefix
@@ -60,7 +62,7 @@ def parse_plus_digits(text: str, region: str | None) -> PhoneNumber | None:
     if country_code == 0 or len(national) < _MIN_NSN:
         return None
     number_region = _region_of(country_code)
-    if region is not None and region == number_region:  # the library keeps the metadata of the region given
+    if region == number_region:  # the library keeps the metadata of the region given
         metadata = PhoneMetadata.metadata_for_region(region.upper(), None)
     else:
         metadata = PhoneMetadata.metadata_for_region_or_calling_code(country_code, number_region)
