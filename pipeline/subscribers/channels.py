@@ -12,6 +12,7 @@ where the worker builds its channels; routing does not change.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -57,6 +58,15 @@ class Channel(Protocol):
     async def flush(self) -> None:
         """Return once everything sent is durable; raise (e.g. DeliveryError) if any of it is not."""
         ...
+
+
+async def all_of(*flushes: Awaitable[None]) -> None:
+    """Run ``flushes`` at once and wait for every one of them, then raise the first failure, if any: unlike a
+    bare ``asyncio.gather``, none is still running when the caller retries the batch."""
+    outcomes = await asyncio.gather(*flushes, return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
 
 
 @dataclass

@@ -9,7 +9,8 @@ lose one, and the per-subscriber delivered counters move exactly once.
 
 A subscription with ``taxii`` on (the default) also gets each of its deliveries into its TAXII 2.1
 collection (``collections``, :mod:`pipeline.subscribers.taxii_channel`), whatever its ``channel``; that
-channel is flushed with the others, before the deliveries are marked.
+channel is flushed at the same time as the others (Redis and the broker, each waited on while the other
+works), and the deliveries are marked once both have finished.
 
 A tombstone (an empty value: ``scamshare erase`` deletes the key from the compacted topic once every past
 recipient has the erased version) is no version and is skipped silently, and so is any version but the final
@@ -36,7 +37,7 @@ from pipeline.state.latency import observe
 from pipeline.state.store import Delivery, Store
 from pipeline.state.subscription import Subscription
 from pipeline.stix.times import Clock, utc_now
-from pipeline.subscribers.channels import Channel, Outgoing
+from pipeline.subscribers.channels import Channel, Outgoing, all_of
 from pipeline.wire.headers import HEADER_SUBMITTED_MS, dead_letter
 from pipeline.wire.message import InMessage
 from pipeline.wire.rejected import Rejected
@@ -126,16 +127,21 @@ class DeliverStep:
                     sent_ms.extend(_int(submitted))
                 already[sub.id] = view.version
                 deliveries.append(Delivery(view.indicator_id, sub.id, view.version, status != "active"))
-        await self.emitter.flush()
-        for channel in self.channels.values():
-            await channel.flush()
-        if self.collections is not None:
-            await self.collections.flush()
+        # The feeds wait on the broker's acknowledgements, the collections on Redis: independent outputs,
+        # flushed at the same time, and both finished (or failed) before anything is marked.
+        await all_of(
+            self._flush_channels(), *([] if self.collections is None else [self.collections.flush()])
+        )
         # Progress only (a replayed batch counts again): lets the demo and tests see fan-out caught up.
         # It rides with the marks: one round trip after the flush, not two.
         done_ms = int(self.now().timestamp() * 1000)
         progress = {"fanout_records": len(batch), **observe("e2e", [done_ms - s for s in sent_ms])}
         return sum(await self.store.mark_delivered(deliveries, progress))
+
+    async def _flush_channels(self) -> None:
+        await self.emitter.flush()
+        for channel in self.channels.values():
+            await channel.flush()
 
 
 def _outgoing(view: IndicatorView, record: ReadRecord, routed: Routed, submitted: bytes | None) -> Outgoing:

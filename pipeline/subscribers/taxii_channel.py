@@ -31,7 +31,6 @@ bundle shape fails there rather than leaving a copy behind.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import time
@@ -44,7 +43,7 @@ import redis.asyncio as aioredis
 
 from pipeline.state.collections import CollectionStore, RedisCollections
 from pipeline.state.subscription import Subscription
-from pipeline.subscribers.channels import Outgoing
+from pipeline.subscribers.channels import Outgoing, all_of
 
 logger = logging.getLogger(__name__)
 
@@ -156,7 +155,7 @@ class TaxiiCollectionChannel:
         parsed: dict[bytes, list[StoredObject]] = {}
         for item in queued:
             batches.setdefault(item.subscription.id, _Batch()).take(item, parsed)
-        await asyncio.gather(*(self._write(c, b) for c, b in batches.items()))
+        await all_of(*(self._write(c, b) for c, b in batches.items()))
 
     async def _write(self, collection: str, batch: _Batch) -> None:
         removed = added = 0
