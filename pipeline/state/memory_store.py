@@ -151,7 +151,9 @@ class MemoryStore:
         for c in commits:
             key = _key(c.state.indicator_id)
             current = self._state(key)
-            if (None if current is None else current.rev) != c.expected_rev:
+            if (None if current is None else current.rev) != c.expected_rev or (
+                c.expected_rev is None and key in self._erased
+            ):
                 out.append(False)
                 continue
             self._states[key] = c.state

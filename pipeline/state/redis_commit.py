@@ -33,6 +33,8 @@ class ShardCall:
         counters = [x for name, inc in c.counters.items() if inc for x in (name, str(inc))]
         self.positions.append(position)
         self.keys.append(keys.state(ind))
+        if c.expected_rev is None:  # a new state: refused if the indicator was erased (redis_lua.CAS_MANY)
+            self.keys.append(keys.erased(ind))
         self.keys.extend(keys.submission(ind, s) for s in c.submission_ids)
         self.args += (
             "" if c.expected_rev is None else str(c.expected_rev),

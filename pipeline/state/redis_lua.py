@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 # Compare-and-set of every state of one shard in one call (:mod:`pipeline.state.redis_commit` packs it).
-# KEYS: the shard's counters hash, then per item its state hash and its submission marks.
+# KEYS: the shard's counters hash, then per item its state hash, its erasure marker when the item is a new
+# state (expected revision ''), and its submission marks.
 # ARGV: the dedup TTL, then per item: expected revision ('' = must not exist), published flag, expire-at ms
 # ('' = leave the expiry as it is), replace flag, number of field pairs, of submission marks and of counters,
 # the field pairs (``r`` first, then the pieces ``0``, ``1``, … of the state text:
 # redis_fields.state_to_fields), the counter name/increment pairs. Returns 1 or 0 per item, in order: an item
-# whose revision moved is left alone (with its marks and counters) and the rest still commit.
+# whose revision moved is left alone (with its marks and counters) and the rest still commit; so is a new
+# state of an erased indicator (an erasure of a value nobody had reported yet, landing between a merge's read
+# and its commit): the merge reads again and refuses it.
 # A state of an earlier layout (it has a revision but no piece ``0``) is dropped first, as on a replace, so
 # none of its fields outlives its rewrite; pieces of a longer earlier text past the new last one are deleted.
 CAS_MANY = """
@@ -22,7 +25,9 @@ while a <= #ARGV do
   local c0 = a + 7 + 2 * n
   local cur = redis.call('HGET', key, 'r')
   if cur == false then cur = '' end
-  if cur ~= ARGV[a] then
+  local fresh = ARGV[a] == ''
+  if fresh then k = k + 1 end
+  if cur ~= ARGV[a] or (fresh and redis.call('EXISTS', KEYS[k]) == 1) then
     out[#out + 1] = 0
   else
     if ARGV[a + 3] == '1' or (cur ~= '' and redis.call('HEXISTS', key, '0') == 0) then

@@ -107,7 +107,9 @@ class Store(Protocol):
         ...
 
     async def commit(self, commits: Sequence[Commit]) -> list[bool]:
-        """Apply each compare-and-set; False where the state changed since it was read."""
+        """Apply each compare-and-set; False where the state changed since it was read, and where a new state
+        (``expected_rev`` None) is of an erased indicator: an erasure between a merge's read and its commit
+        is seen by the merge's next read, which refuses the reports."""
         ...
 
     async def count_once(self, marker: str, counters: Mapping[str, int]) -> bool:

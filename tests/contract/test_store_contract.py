@@ -503,6 +503,34 @@ async def test_an_erasure_marker_is_permanent_and_each_erasure_is_audited(store:
     assert await store.audit_log(0) == []
 
 
+async def test_no_new_state_of_an_erased_indicator_is_committed_but_an_existing_one_still_moves(
+    store: Store,
+) -> None:
+    """An erasure of a value nobody had reported yet can land between a merge's read (no state, not erased)
+    and its commit. Before, the commit created the state, and the erased value was published. Now it loses
+    like a moved revision (with its marks and counters), so the merge reads again and refuses it; a state
+    that exists is still guarded by its revision, which the erasure's own final version moves."""
+    fresh = state_of(7)
+    other = state_of(8)
+    [(state, _)], seen, erased = await store.load_for_merge([fresh.indicator_id], refs(fresh, "late"))
+    assert (state, seen, erased) == (None, [None], [False])
+    await store.mark_erased(fresh.indicator_id, {**AUDIT, "indicator_id": fresh.indicator_id})
+    new = [
+        Commit(fresh, None, ["late"], True, {"accepted": 1}),
+        Commit(other, None, ["other"], True, {"n": 1}),
+    ]
+    assert await store.commit(new) == [False, True]  # only the erased one loses; the other commits
+    assert await store.load_states([fresh.indicator_id]) == [(None, {})]
+    assert await store.seen_submissions(refs(fresh, "late")) == [None]
+    assert "accepted" not in await store.stats()
+    # A state that exists is not this check's business: its erasure's final version is a compare-and-set.
+    await store.mark_erased(other.indicator_id, {**AUDIT, "indicator_id": other.indicator_id})
+    [(current, _)] = await store.load_states([other.indicator_id])
+    assert current is not None
+    moved = replace(current, rev=current.rev + 1, revoked=True)
+    assert await store.commit([Commit(moved, current.rev, [], True, replace=True)]) == [True]
+
+
 async def test_deleting_an_indicator_removes_its_state_marks_enrichment_and_sightings_only(
     store: Store,
 ) -> None:

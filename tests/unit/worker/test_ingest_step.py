@@ -212,6 +212,35 @@ async def test_a_report_of_an_erased_value_is_refused_and_its_bytes_never_reach_
     assert exact(await store.stats())["rejected:erased"] == 1
 
 
+async def test_an_erasure_landing_between_the_merge_read_and_its_commit_refuses_the_report() -> None:
+    """The race: ``scamshare erase`` of a value nobody had reported yet marks it while a batch that reports
+    it is between reading (no state, not erased) and committing. Before, the report was merged and its
+    version published to subscribers after the erasure; now the commit loses, the merge reads again and
+    refuses the report as ``erased``."""
+    phone = canonical("phone", "+66812345678")
+
+    class ErasedMeanwhile(MemoryStore):
+        reads = 0
+
+        async def load_for_merge(self, indicator_ids, submissions):  # type: ignore[no-untyped-def]
+            self.reads += 1
+            inputs = await super().load_for_merge(indicator_ids, submissions)
+            if self.reads == 1:
+                await self.mark_erased(phone.indicator_id, {"action": "erase"})
+            return inputs
+
+    store, out = ErasedMeanwhile(now=lambda: NOW), ListEmitter()
+    result = await ingest(store, out).process(msgs(phone_submission("0812345678", country="TH")))
+    assert (result.accepted, result.rejected, result.published) == (0, 1, 0)
+    assert store.reads == 2
+    assert out.on(TOPICS.indicators) == []
+    [(topic, _, value, headers)] = out.messages
+    assert topic == TOPICS.dlq and value == b""
+    assert dict(headers)["scamshare-reason"].startswith(b"erased: ")
+    assert await store.load_states([phone.indicator_id]) == [(None, {})]
+    assert "accepted" not in await store.stats()
+
+
 async def test_every_commit_sets_when_the_state_expires() -> None:
     commits: list[Any] = []
 
