@@ -51,17 +51,22 @@ class Admission:
         items: Sequence[tuple[InMessage, Organisation, list[Report]]],
         *,
         releasing: bool = False,
+        known: set[str] | None = None,
     ) -> Admitted:
         """Admit report messages; ``items`` are the valid ones, in arrival order.
 
-        Only the indicators of organisations with a ``new_indicators_per_hour`` quota are looked up (the
-        rest need not know which of theirs are new)."""
+        ``known``: which of their indicators the exchange has a state of, when the caller read that already
+        (ingest's first merge read); else only the indicators of organisations with a
+        ``new_indicators_per_hour`` quota are looked up (the rest need not know which of theirs are new)."""
         counted = [
             (m, o, reports if o.quotas.new_indicators_per_hour is not None else []) for m, o, reports in items
         ]
-        ids = list(dict.fromkeys(r.indicator_id for _, _, reports in counted for r in reports))
-        found = await store.known_indicators(ids) if ids else []
-        known = {i for i, exists in zip(ids, found, strict=True) if exists}
+        if known is None:
+            ids = list(dict.fromkeys(r.indicator_id for _, _, reports in counted for r in reports))
+            found = await store.known_indicators(ids) if ids else []
+            known = {i for i, exists in zip(ids, found, strict=True) if exists}
+        else:
+            known = set(known)  # added to below, as each message's new indicators count
         demands: list[dict[str, int]] = []
         for (_, _, reports), (_, _, looked_up) in zip(items, counted, strict=True):
             new = {r.indicator_id for r in looked_up} - known

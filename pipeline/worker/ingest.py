@@ -25,7 +25,7 @@ from pipeline.processors.validate import Report, validate_submission
 from pipeline.state.indicator import IndicatorState
 from pipeline.state.latency import observe
 from pipeline.state.org import Organisation
-from pipeline.state.store import Commit, Store
+from pipeline.state.store import Commit, MergeInputs, Store, SubmissionRef
 from pipeline.stix.times import Clock, utc_now
 from pipeline.wire.headers import DLQ_MAX_VALUE_BYTES, HEADER_PRODUCER, dead_letter
 from pipeline.wire.limits import Limits
@@ -76,6 +76,38 @@ def refuse_erased(reports: list[Report], refused: dict[str, Rejected]) -> list[R
         why = f"{r.indicator_id} was erased from this exchange; it cannot be reported again"
         refused[r.submission_id] = Rejected("erased", why, r.producer)
     return []
+
+
+@dataclass(frozen=True)
+class FirstRead:
+    """What merging a batch's reports reads first, read once for admission and the first merge attempt."""
+
+    states: dict[str, tuple[IndicatorState | None, dict[str, int]]]
+    seen: dict[SubmissionRef, bool | None]
+    erased: dict[str, bool]
+
+    @classmethod
+    async def of(cls, store: Store, reports: Sequence[Report]) -> FirstRead:
+        ids = list(dict.fromkeys(r.indicator_id for r in reports))
+        refs = list(dict.fromkeys((r.indicator_id, r.submission_id) for r in reports))
+        if not ids:
+            return cls({}, {}, {})
+        states, seen, erased = await store.load_for_merge(ids, refs)
+        return cls(
+            dict(zip(ids, states, strict=True)),
+            dict(zip(refs, seen, strict=True)),
+            dict(zip(ids, erased, strict=True)),
+        )
+
+    def known(self) -> set[str]:
+        """The indicators that have a state (what :meth:`Store.known_indicators` answers)."""
+        return {i for i, (state, _) in self.states.items() if state is not None}
+
+    def inputs(self, ids: Sequence[str], refs: Sequence[SubmissionRef]) -> MergeInputs:
+        """The read of these indicators and submissions (all of them among what was read)."""
+        return MergeInputs(
+            [self.states[i] for i in ids], [self.seen[r] for r in refs], [self.erased[i] for i in ids]
+        )
 
 
 @dataclass
@@ -144,8 +176,13 @@ class IngestStep:
                 rejects.append((msg, checked))
             else:
                 valid.append((msg, checked[0], checked[1]))
+        # One read for merging every valid report, before admission: admission's "which indicators are new"
+        # is which of them have a state, and the first merge attempt uses it (one round trip, not two).
+        first = await FirstRead.of(self.store, [r for _, _, found in valid for r in found])
         if self.admission is not None and valid:
-            admitted = await self.admission.reports(self.store, valid, releasing=releasing)
+            admitted = await self.admission.reports(
+                self.store, valid, releasing=releasing, known=first.known()
+            )
             result.held = admitted.held
             rejects.extend(admitted.overflow)
             if admitted.counters:
@@ -159,7 +196,7 @@ class IngestStep:
             origin.update((r.submission_id, msg) for r in found)
 
         refused: dict[str, Rejected] = {}
-        published = await self._merge(reports, now_ms, result, refused)
+        published = await self._merge(reports, now_ms, result, refused, first)
         for sub_id, why in refused.items():
             msg = origin[sub_id]
             rejects.append((msg, why))
@@ -200,16 +237,26 @@ class IngestStep:
         ]
 
     async def _merge(
-        self, reports: list[Report], now_ms: int, result: BatchResult, refused: dict[str, Rejected]
+        self,
+        reports: list[Report],
+        now_ms: int,
+        result: BatchResult,
+        refused: dict[str, Rejected],
+        first: FirstRead | None = None,
     ) -> list[tuple[IndicatorState, int | None]]:
-        """Merge reports into Redis; returns the states to publish with the earliest submit time of each."""
+        """Merge reports into Redis; returns the states to publish with the earliest submit time of each.
+
+        ``first`` (read for these reports, or more) is the first attempt's read; a retry reads again."""
         by_indicator: dict[str, list[Report]] = {}
         for report in reports:
             by_indicator.setdefault(report.indicator_id, []).append(report)
         to_publish: dict[str, tuple[IndicatorState, int]] = {}
+        unused = [first] if first is not None else []
         await until_committed(
             by_indicator,
-            lambda pending: self._merge_once(pending, now_ms, result, to_publish, refused),
+            lambda pending: self._merge_once(
+                pending, now_ms, result, to_publish, refused, first=unused.pop() if unused else None
+            ),
             max_tries=self.max_cas_retries,
             what="reports",
         )
@@ -222,12 +269,17 @@ class IngestStep:
         result: BatchResult,
         to_publish: dict[str, tuple[IndicatorState, int]],
         refused: dict[str, Rejected],
+        *,
+        first: FirstRead | None,
     ) -> dict[str, list[Report]]:
         ids = list(groups)
         all_reports = [r for i in ids for r in groups[i]]
         # One round trip: the states, which submissions were merged already, which indicators are erased.
         refs = [(i, r.submission_id) for i in ids for r in groups[i]]
-        states, seen, erased = await self.store.load_for_merge(ids, refs)
+        if first is None:
+            states, seen, erased = await self.store.load_for_merge(ids, refs)
+        else:
+            states, seen, erased = first.inputs(ids, refs)
         seen_by_sub = dict(zip((r.submission_id for r in all_reports), seen, strict=True))
         commits: list[Commit] = []
         planned: list[tuple[str, IndicatorState, bool, int]] = []
