@@ -3,7 +3,8 @@
 One call per indicator cost the client more than the server: redis-py packs each call's arguments and
 parses each reply, about 7,000 calls per 10,000 reports. Grouped by shard tag, a batch of a thousand
 reports is at most 64 calls (:data:`pipeline.state.redis_keys.SHARDS`), each touching one hash slot, so
-it runs unchanged on Redis Cluster. Each item still commits or loses on its own revision.
+it runs unchanged on Redis Cluster; on one Redis the batch is not split by shard (128 items a call). Each
+item still commits or loses on its own revision.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from pipeline.state.redis_fields import state_to_fields
-from pipeline.state.redis_keys import Keys, shard_tag
+from pipeline.state.redis_keys import Keys, script_groups, shard_tag
 from pipeline.state.store import Commit
 
 __all__ = ["ShardCall", "by_shard"]
@@ -49,13 +50,15 @@ class ShardCall:
         self.args += counters
 
 
-def by_shard(commits: Sequence[Commit], keys: Keys, ttl_s: int) -> list[ShardCall]:
-    """The script calls of ``commits``, one per shard they touch, in the order each shard first appears."""
-    calls: dict[str, ShardCall] = {}
-    for position, c in enumerate(commits):
-        tag = shard_tag(c.state.indicator_id)
-        call = calls.get(tag)
-        if call is None:
-            call = calls[tag] = ShardCall(tag, keys, ttl_s)
-        call.add(position, c, keys)
-    return list(calls.values())
+def by_shard(commits: Sequence[Commit], keys: Keys, ttl_s: int, *, split: bool = True) -> list[ShardCall]:
+    """The script calls of ``commits``: one per shard they touch, in the order each shard first appears;
+    ``split=False`` (one Redis, not a cluster): :func:`~pipeline.state.redis_keys.script_groups` in order,
+    each call's counters in its first item's shard hash (the counters are summed over them on read)."""
+    groups = script_groups([c.state.indicator_id for c in commits], by_shard=split)
+    calls: list[ShardCall] = []
+    for group in groups:
+        call = ShardCall(shard_tag(commits[group[0]].state.indicator_id), keys, ttl_s)
+        for position in group:
+            call.add(position, commits[position], keys)
+        calls.append(call)
+    return calls

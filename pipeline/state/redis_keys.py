@@ -15,8 +15,11 @@ marks) write many states and the counters together; so those keys share a tag:
   ``p {orgs}:rev``.
 
 64 shards: a 3-primary cluster holds 21 or 22 each (even within 5%), and a batch groups into at most 64
-script calls. The tag does not follow the Kafka partition (it would change with the partition count); it is
-the indicator's, so it never changes. A prefix may not contain braces: its own ``{`` would become the tag.
+script calls there. On one Redis (or Sentinel), where any keys may meet in a script, a batch is not split by
+shard: its items go in order, :data:`UNSPLIT_MAX` to a call (:func:`script_groups`), so a batch of 70 is one
+call, not about 45. The tag does not follow the Kafka partition (it would change with the partition
+count); it is the indicator's, so it never changes. A prefix may not contain braces: its own ``{`` would
+become the tag.
 """
 
 from __future__ import annotations
@@ -24,9 +27,12 @@ from __future__ import annotations
 import zlib
 from collections.abc import Sequence
 
-__all__ = ["SHARDS", "Keys", "shard_tag", "shard_tags", "text_tag"]
+__all__ = ["SHARDS", "UNSPLIT_MAX", "Keys", "script_groups", "shard_tag", "shard_tags", "text_tag"]
 
 SHARDS = 64
+#: On one Redis, the items of one per-batch script call at most: a call of this many holds the server for
+#: about 2 ms, no longer than a client waits for any other command then.
+UNSPLIT_MAX = 128
 _TAGS = tuple(f"{{{n:02x}}}" for n in range(SHARDS))
 
 
@@ -41,6 +47,19 @@ def shard_tag(indicator_id: str) -> str:
         return _TAGS[int(u[:2], 16) % SHARDS]
     except ValueError:  # not a uuid (a caller's own id): a stable hash instead
         return _TAGS[zlib.crc32(u.encode()) % SHARDS]
+
+
+def script_groups(indicator_ids: Sequence[str], *, by_shard: bool) -> list[list[int]]:
+    """The positions of ``indicator_ids`` each per-batch script call takes: one call per shard in the order
+    each shard first appears (``by_shard``: on Redis Cluster a script's keys must share a slot), else in
+    order, :data:`UNSPLIT_MAX` to a call (one Redis)."""
+    if not by_shard:
+        n = len(indicator_ids)
+        return [list(range(i, min(i + UNSPLIT_MAX, n))) for i in range(0, n, UNSPLIT_MAX)]
+    groups: dict[str, list[int]] = {}
+    for i, ind in enumerate(indicator_ids):
+        groups.setdefault(shard_tag(ind), []).append(i)
+    return list(groups.values())
 
 
 def text_tag(text: str) -> str:

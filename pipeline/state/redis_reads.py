@@ -19,7 +19,7 @@ from typing import Any
 from redis.commands.core import AsyncScript
 
 from pipeline.state.redis_batch import Batch
-from pipeline.state.redis_keys import Keys, shard_tag
+from pipeline.state.redis_keys import Keys, script_groups
 
 __all__ = ["MAX_FIELDS", "ShardReads", "queue_reads"]
 
@@ -52,16 +52,20 @@ class ShardReads:
 
 
 def queue_reads(
-    batch: Batch, script: AsyncScript, keys: Keys, indicator_ids: Sequence[str], fields: Sequence[str] = ()
+    batch: Batch,
+    script: AsyncScript,
+    keys: Keys,
+    indicator_ids: Sequence[str],
+    fields: Sequence[str] = (),
+    *,
+    split: bool = True,
 ) -> ShardReads:
-    """Queue one call of ``script`` (``READ_MANY``) per shard of ``indicator_ids`` on ``batch``: the whole
-    state hashes when ``fields`` is empty, else those fields (at most :data:`MAX_FIELDS`)."""
+    """Queue one call of ``script`` (``READ_MANY``) per shard of ``indicator_ids`` on ``batch`` (``split``
+    False, one Redis: per :func:`~pipeline.state.redis_keys.script_groups` in order): the whole state hashes
+    when ``fields`` is empty, else those fields (at most :data:`MAX_FIELDS`)."""
     if len(fields) > MAX_FIELDS:
         raise ValueError(f"{len(fields)} fields: read more than {MAX_FIELDS} command by command")
-    by_tag: dict[str, list[int]] = {}
-    for i, ind in enumerate(indicator_ids):
-        by_tag.setdefault(shard_tag(ind), []).append(i)
-    groups = list(by_tag.values())
+    groups = script_groups(indicator_ids, by_shard=split)
     for group in groups:
         ids = [indicator_ids[i] for i in group]
         batch.script(script, [*map(keys.state, ids), *map(keys.erased, ids)], list(fields))

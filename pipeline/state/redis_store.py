@@ -49,7 +49,7 @@ from pipeline.state.redis_batch import Batch, bounded, is_cluster, mget
 from pipeline.state.redis_client import redis_from_url
 from pipeline.state.redis_commit import by_shard
 from pipeline.state.redis_fields import state_from_fields
-from pipeline.state.redis_keys import Keys, shard_tag, shard_tags
+from pipeline.state.redis_keys import Keys, script_groups, shard_tag, shard_tags
 from pipeline.state.redis_reads import MAX_FIELDS, queue_reads
 from pipeline.state.store import Commit, Delivery, FanoutInputs, MergeInputs, SubmissionRef
 from pipeline.state.subscription import Subscription
@@ -157,7 +157,7 @@ class RedisStore:
         batch = Batch(self._r)
         if submissions:
             batch.call("mget", [self._k.submission(ind, s) for ind, s in submissions])
-        reads = queue_reads(batch, self._read, self._k, indicator_ids)
+        reads = queue_reads(batch, self._read, self._k, indicator_ids, split=self._cluster)
         replies = await batch.run()
         marks = replies[0] if submissions else []
         raws, erased = reads.take(replies[1:] if submissions else replies)
@@ -179,13 +179,13 @@ class RedisStore:
             )
         # One round trip: each shard's delivery marks and erasure markers by one script call (redis_reads).
         batch = Batch(self._r)
-        reads = queue_reads(batch, self._read, self._k, indicator_ids, fields)
+        reads = queue_reads(batch, self._read, self._k, indicator_ids, fields, split=self._cluster)
         rows, erased = reads.take(await batch.run())
         return FanoutInputs(delivered=_delivered_marks(subscriber_ids, rows), erased=erased)
 
     async def commit(self, commits: Sequence[Commit]) -> list[bool]:
         # One script call per shard of the batch (redis_commit), each item on its own revision.
-        calls = by_shard(commits, self._k, self._ttl)
+        calls = by_shard(commits, self._k, self._ttl, split=self._cluster)
         batch = Batch(self._r)
         for call in calls:
             batch.script(self._cas, call.keys, call.args)
@@ -205,12 +205,12 @@ class RedisStore:
         self, deliveries: Sequence[Delivery], progress: Mapping[str, int] | None = None
     ) -> list[bool]:
         # One script call per shard of the batch (the per-call packing is what costs, not the Lua): its
-        # states and its counters hash share a slot. The progress counters ride in the same round trip.
-        by_tag: dict[str, list[int]] = {}
-        for i, d in enumerate(deliveries):
-            by_tag.setdefault(shard_tag(d.indicator_id), []).append(i)
+        # states and its counters hash share a slot; on one Redis, not split by shard (script_groups). The
+        # progress counters ride in the same round trip.
+        groups = script_groups([d.indicator_id for d in deliveries], by_shard=self._cluster)
         batch = Batch(self._r)
-        for tag, group in by_tag.items():
+        for group in groups:
+            tag = shard_tag(deliveries[group[0]].indicator_id)
             batch.script(
                 self._mark,
                 [self._k.stats(tag), *(self._k.state(deliveries[i].indicator_id) for i in group)],
@@ -220,7 +220,7 @@ class RedisStore:
         self._queue_incr(batch, progress or {})
         out = [False] * len(deliveries)
         replies = await batch.run()
-        for group, results in zip(by_tag.values(), replies[: len(by_tag)], strict=True):
+        for group, results in zip(groups, replies[: len(groups)], strict=True):
             for i, r in zip(group, results, strict=True):
                 out[i] = bool(r)
         return out

@@ -18,7 +18,7 @@ from redis.crc import key_slot
 from pipeline.dev.bench_done import DONE_COUNTERS, done_counters
 from pipeline.state.indicator import IndicatorState
 from pipeline.state.memory_store import MemoryStore
-from pipeline.state.redis_keys import SHARDS, shard_tag
+from pipeline.state.redis_keys import SHARDS, UNSPLIT_MAX, script_groups, shard_tag
 from pipeline.state.redis_store import RedisStore
 from pipeline.state.store import Commit, Delivery, Store
 from tests.contract.test_store_contract import STATE
@@ -127,18 +127,45 @@ async def test_commits_sharing_a_shard_each_win_or_lose_on_their_own_revision(st
 
 
 @pytest.mark.integration
-async def test_a_batch_commits_in_one_script_call_per_shard(redis_store: RedisStore) -> None:
-    def evalsha_calls() -> int:
+async def test_on_one_redis_a_batch_is_not_split_by_shard(redis_store: RedisStore) -> None:
+    """A cluster needs one script call per shard (the cluster tests here pass only so); one Redis does not.
+    Before, a batch of 400 spread indicators took 64 calls to commit, 64 to read and 64 to mark; now 4 each
+    (UNSPLIT_MAX a call), and a fan-out batch of 70 one call instead of about 45."""
+
+    async def evalsha_calls() -> int:
+        stats_of = await redis_store.client.info("commandstats")
         return int(stats_of.get("cmdstat_evalsha", {}).get("calls", 0))
 
-    stats_of = await redis_store.client.info("commandstats")
-    before = evalsha_calls()
-    assert (
-        await redis_store.commit([Commit(s, None, [f"r{i}"], True) for i, s in enumerate(spread(N))])
-        == [True] * N
-    )
-    stats_of = await redis_store.client.info("commandstats")
-    assert evalsha_calls() - before == SHARDS  # not one per indicator (N)
+    assert not redis_store.is_cluster
+    states = spread(N)
+    ids = [s.indicator_id for s in states]
+    expected = -(-N // UNSPLIT_MAX)
+    before = await evalsha_calls()
+    assert await redis_store.commit([Commit(s, None, [f"r{i}"], True, {"accepted": 1}) for i, s in
+                                     enumerate(states)]) == [True] * N  # fmt: skip
+    assert await evalsha_calls() - before == expected  # not one per shard (SHARDS), nor per indicator (N)
+    before = await evalsha_calls()
+    loaded = await redis_store.load_for_merge(ids, [(i, f"r{n}") for n, i in enumerate(ids)])
+    assert [s for s, _ in loaded.states] == states and loaded.seen == [True] * N
+    assert await evalsha_calls() - before == expected
+    before = await evalsha_calls()
+    marked = await redis_store.mark_delivered([Delivery(i, "bank", 1, False) for i in ids])
+    assert marked == [True] * N
+    assert await evalsha_calls() - before == expected
+    assert (await redis_store.load_for_fanout(ids, ["bank"])).delivered == [{"bank": 1}] * N
+    assert await redis_store.stats() == {"accepted": N, "delivered:bank": N}
+
+
+def test_script_groups_keep_each_call_in_one_shard_on_a_cluster_and_in_order_on_one_redis() -> None:
+    ids = [s.indicator_id for s in spread(N)]
+    by_shard = script_groups(ids, by_shard=True)
+    assert len(by_shard) == SHARDS
+    assert all(len({shard_tag(ids[i]) for i in group}) == 1 for group in by_shard)
+    assert sorted(i for group in by_shard for i in group) == list(range(N))
+    unsplit = script_groups(ids, by_shard=False)
+    assert [i for group in unsplit for i in group] == list(range(N))
+    assert [len(g) for g in unsplit] == [UNSPLIT_MAX] * (N // UNSPLIT_MAX) + [N % UNSPLIT_MAX]
+    assert script_groups([], by_shard=False) == [] == script_groups([], by_shard=True)
 
 
 @pytest.mark.integration
