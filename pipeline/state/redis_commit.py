@@ -1,4 +1,4 @@
-"""Packing a batch of compare-and-set commits into one script call per shard (:data:`redis_lua.CAS_MANY`).
+"""Packing a batch of compare-and-set commits into script calls (:data:`redis_lua.CAS_MANY`), per shard.
 
 One call per indicator cost the client more than the server: redis-py packs each call's arguments and
 parses each reply, about 7,000 calls per 10,000 reports. Grouped by shard tag, a batch of a thousand

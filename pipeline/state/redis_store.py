@@ -152,8 +152,8 @@ class RedisStore:
     ) -> MergeInputs:
         if not indicator_ids and not submissions:
             return MergeInputs([], [], [])
-        # One round trip: the submission marks by one MGET, each shard's states and erasure markers by one
-        # script call (redis_reads); on a cluster each primary gets its share of both.
+        # One round trip: the submission marks by one MGET, the states and erasure markers by one script call
+        # per shard (redis_reads; on one Redis per 128 indicators); on a cluster each primary gets its share.
         batch = Batch(self._r)
         if submissions:
             batch.call("mget", [self._k.submission(ind, s) for ind, s in submissions])
@@ -177,14 +177,16 @@ class RedisStore:
             return FanoutInputs(
                 await self.load_delivered(indicator_ids, subscriber_ids), await self.erased(indicator_ids)
             )
-        # One round trip: each shard's delivery marks and erasure markers by one script call (redis_reads).
+        # One round trip: the delivery marks and erasure markers by one script call per shard (redis_reads;
+        # on one Redis, per 128 indicators).
         batch = Batch(self._r)
         reads = queue_reads(batch, self._read, self._k, indicator_ids, fields, split=self._cluster)
         rows, erased = reads.take(await batch.run())
         return FanoutInputs(delivered=_delivered_marks(subscriber_ids, rows), erased=erased)
 
     async def commit(self, commits: Sequence[Commit]) -> list[bool]:
-        # One script call per shard of the batch (redis_commit), each item on its own revision.
+        # One script call per shard of the batch (redis_commit; on one Redis, per 128 items), each item on its
+        # own revision.
         calls = by_shard(commits, self._k, self._ttl, split=self._cluster)
         batch = Batch(self._r)
         for call in calls:
