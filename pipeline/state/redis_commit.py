@@ -19,7 +19,8 @@ __all__ = ["ShardCall", "by_shard"]
 
 
 class ShardCall:
-    """One shard's script call: its keys, its arguments, and the positions of its commits in the batch."""
+    """One script call (one shard's, on a cluster): its keys, its arguments, and the positions of its commits
+    in the batch."""
 
     __slots__ = ("args", "keys", "positions")
 

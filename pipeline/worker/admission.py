@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
 from pipeline.processors.validate import Report
 from pipeline.state.org import Organisation
 from pipeline.state.quotas import AdmitRequest, QuotaStore, limits_of
-from pipeline.state.store import Store
 from pipeline.wire.message import InMessage
 from pipeline.wire.rejected import Rejected
 
@@ -47,29 +47,20 @@ class Admission:
 
     async def reports(
         self,
-        store: Store,
         items: Sequence[tuple[InMessage, Organisation, list[Report]]],
         *,
+        known: AbstractSet[str],
         releasing: bool = False,
-        known: set[str] | None = None,
     ) -> Admitted:
         """Admit report messages; ``items`` are the valid ones, in arrival order.
 
-        ``known``: which of their indicators the exchange has a state of, when the caller read that already
-        (ingest's first merge read); else only the indicators of organisations with a
-        ``new_indicators_per_hour`` quota are looked up (the rest need not know which of theirs are new)."""
-        counted = [
-            (m, o, reports if o.quotas.new_indicators_per_hour is not None else []) for m, o, reports in items
-        ]
-        if known is None:
-            ids = list(dict.fromkeys(r.indicator_id for _, _, reports in counted for r in reports))
-            found = await store.known_indicators(ids) if ids else []
-            known = {i for i, exists in zip(ids, found, strict=True) if exists}
-        else:
-            known = set(known)  # added to below, as each message's new indicators count
+        ``known``: the indicators of theirs the exchange has a state of (ingest's merge read, made before
+        admission). Only organisations with a ``new_indicators_per_hour`` quota count new indicators."""
+        known = set(known)  # grows as each message's new indicators are counted
         demands: list[dict[str, int]] = []
-        for (_, _, reports), (_, _, looked_up) in zip(items, counted, strict=True):
-            new = {r.indicator_id for r in looked_up} - known
+        for _, org, reports in items:
+            counted = org.quotas.new_indicators_per_hour is not None
+            new = {r.indicator_id for r in reports} - known if counted else set()
             known |= new
             demands.append({"reports_per_second": len(reports), "new_indicators_per_hour": len(new)})
         return await self._admit([(m, o) for m, o, _ in items], demands, REPORT_QUOTAS, releasing)

@@ -180,9 +180,7 @@ class IngestStep:
         # is which of them have a state, and the first merge attempt uses it (one round trip, not two).
         first = await FirstRead.of(self.store, [r for _, _, found in valid for r in found])
         if self.admission is not None and valid:
-            admitted = await self.admission.reports(
-                self.store, valid, releasing=releasing, known=first.known()
-            )
+            admitted = await self.admission.reports(valid, known=first.known(), releasing=releasing)
             result.held = admitted.held
             rejects.extend(admitted.overflow)
             if admitted.counters:
